@@ -1,0 +1,107 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Spec is everything a runtime needs to start one task.
+type Spec struct {
+	// TaskID names the task; unique on the agent.
+	TaskID string
+	// Sandbox is the task's own directory: stdout and stderr are written
+	// there, and it is the only part of the host filesystem the task sees.
+	Sandbox string
+	// Artifact is the path of the verified module or image on local disk.
+	Artifact string
+	// Digest is the artifact's content address ("sha256:<hex>"), the cache key.
+	Digest string
+	Args   []string
+	Env    map[string]string
+	// MemoryBytes caps the task's memory; 0 means the runtime's default.
+	MemoryBytes uint64
+	// Timeout kills the task after it has run this long; 0 means never.
+	Timeout time.Duration
+}
+
+// Outcome is how a task ended.
+type Outcome int
+
+const (
+	// Finished: the task exited with code 0.
+	Finished Outcome = iota
+	// Failed: non-zero exit, trap, memory exhaustion, timeout.
+	Failed
+	// Killed: Kill was called.
+	Killed
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Finished:
+		return "finished"
+	case Failed:
+		return "failed"
+	case Killed:
+		return "killed"
+	}
+	return "unknown"
+}
+
+// Cause says why a task ended, for programs; Exit.Message says it for people.
+type Cause int
+
+const (
+	CauseNone Cause = iota
+	CauseExitNonZero
+	CauseTimeout
+	CauseMemoryLimit
+	CauseTrap
+	CauseKilled
+	CauseLaunchFailed
+)
+
+// Exit is the end of a task.
+type Exit struct {
+	Outcome Outcome
+	Cause   Cause
+	Code    int
+	// Message is a sentence a person can read ("exited with code 3",
+	// "ran past its timeout of 2s", "needed more than its 64MiB of memory").
+	Message string
+}
+
+// Stats is a point-in-time view of a running task's usage.
+type Stats struct {
+	MemoryBytes uint64
+	CPUTime     time.Duration
+}
+
+// Task is a launched task.
+type Task interface {
+	// Wait blocks until the task ends or ctx is done.
+	Wait(ctx context.Context) (Exit, error)
+	// Kill stops the task; Wait then returns Outcome Killed. Idempotent.
+	Kill(ctx context.Context) error
+	// Stats reports current usage.
+	Stats(ctx context.Context) (Stats, error)
+}
+
+// Runtime runs tasks of one kind (WASM modules, containers).
+type Runtime interface {
+	// Prepare readies an artifact (e.g. compiles a module) so that later
+	// launches are fast; it reports a malformed artifact as an error.
+	Prepare(ctx context.Context, digest, path string) error
+	// Launch starts a task; the returned Task is running.
+	Launch(ctx context.Context, spec Spec) (Task, error)
+	// Recover returns the tasks still running from before a restart of the
+	// agent, by task id. Runtimes whose tasks cannot outlive the agent
+	// return none and ErrNotSupported.
+	Recover(ctx context.Context) (map[string]Task, error)
+	// Close releases the runtime's resources.
+	Close(ctx context.Context) error
+}
+
+// ErrNotSupported is returned by optional operations a runtime lacks.
+var ErrNotSupported = errors.New("not supported by this runtime")

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Runs Pando's benchmarks. Each reports its figures next to a baseline run
+# in the same process (e.g. raw wazero instantiation beside Pando's task
+# pipeline), so ratios hold on any machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+go test -run '^$' -bench . -benchtime=${BENCHTIME:-1x} -timeout 30m ./kernel/allocator/ ./kernel/resources/ ${BENCH_PKGS:-} "$@"
