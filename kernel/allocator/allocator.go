@@ -99,10 +99,10 @@ type framework struct {
 	subscribed bool
 	roles      []*fwRole // subscription order; roles[0] takes unreserved holdings
 	suppressed bool
-	// filters: agent id -> end of the decline filter (unix ns). Keyed by
-	// id, not by *agent, so a filter survives the agent re-registering and
-	// needs no cleanup when an agent goes: it just expires, lazily.
-	filters  map[string]int64
+	// filters: agent id -> decline filter. Keyed by id, not by *agent, so
+	// a filter survives the agent re-registering and needs no cleanup when
+	// an agent goes: it just expires, lazily.
+	filters  map[string][]declineFilter
 	holdings []*holding
 	alloc    vec // over all roles: Share
 
@@ -355,12 +355,47 @@ func (a *Allocator) Recover(now time.Time, frameworkID, agentID string, r resour
 	if filter > 0 && f.subscribed {
 		until := now.Add(filter).UnixNano()
 		if f.filters == nil {
-			f.filters = map[string]int64{}
+			f.filters = map[string][]declineFilter{}
 		}
-		if until > f.filters[agentID] {
-			f.filters[agentID] = until
+		f.filters[agentID] = addFilter(f.filters[agentID], declineFilter{until: until, refused: r}, now.UnixNano())
+	}
+}
+
+// maxFiltersPerAgent bounds the filters one framework keeps on one agent; a
+// framework declining in a loop must not grow the allocator's memory.
+const maxFiltersPerAgent = 8
+
+// addFilter adds fl to fls, dropping the expired ones and, past the bound,
+// the one that ends first.
+func addFilter(fls []declineFilter, fl declineFilter, now int64) []declineFilter {
+	live := fls[:0]
+	for _, old := range fls {
+		if old.until > now {
+			live = append(live, old)
 		}
 	}
+	live = append(live, fl)
+	if len(live) > maxFiltersPerAgent {
+		first := 0
+		for i := range live {
+			if live[i].until < live[first].until {
+				first = i
+			}
+		}
+		live = append(live[:first], live[first+1:]...)
+	}
+	return live
+}
+
+// declineFilter keeps what a framework declined on an agent, and until
+// when. As in Mesos, it holds back only offers that fit in what was
+// declined: once more is free there (a task ended), the framework is
+// offered the agent again, since the larger offer may now fit its tasks.
+// Each decline makes its own filter, so a short filter never cuts a
+// longer one short.
+type declineFilter struct {
+	until   int64 // unix ns
+	refused resources.Resources
 }
 
 // Suppress stops offers to a framework until Revive.

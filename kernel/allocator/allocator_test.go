@@ -495,3 +495,32 @@ func TestEmptyRoleIsStar(t *testing.T) {
 		t.Fatalf("round: %v", out)
 	}
 }
+
+// A decline filter holds back offers that fit in what was declined, but not
+// a larger one: when a task ends and frees more, the framework hears of it
+// at once (Mesos semantics), instead of waiting out the filter.
+func TestDeclineFilterReleasedByMoreFreeResources(t *testing.T) {
+	a := New(Config{})
+	a.AddAgent("a1", mp("cpus:4;mem:4GiB"), nil)
+	a.AddFramework("f1", nil, nil)
+	out := a.Round(t0)
+	if len(out) != 1 {
+		t.Fatalf("first round: %v", out)
+	}
+	// f1 launches a task of cpus:3 and declines the rest for a minute.
+	task := mp("cpus:3;mem:3GiB")
+	rest, err := out[0].Resources.Subtract(task)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Recover(t0, "f1", "a1", rest, time.Minute)
+	if out := a.Round(t0.Add(time.Second)); len(out) != 0 {
+		t.Fatalf("the declined remainder came back during the filter: %v", out)
+	}
+	// The task ends: more is free than was declined.
+	a.Recover(t0.Add(2*time.Second), "f1", "a1", task, 0)
+	out = a.Round(t0.Add(2 * time.Second))
+	if len(out) != 1 || out[0].FrameworkID != "f1" || !out[0].Resources.Equal(mp("cpus:4;mem:4GiB")) {
+		t.Fatalf("after the task ended: %v, want f1 offered all of a1", out)
+	}
+}

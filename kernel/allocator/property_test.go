@@ -339,10 +339,10 @@ func (s *sim) round() {
 		free[id] = ag.free
 	}
 	// Filters before the round: the round drops expired ones as it goes.
-	filters := map[[2]string]int64{}
+	filters := map[[2]string][]declineFilter{}
 	for id, f := range a.frameworks {
-		for aid, until := range f.filters {
-			filters[[2]string{id, aid}] = until
+		for aid, fls := range f.filters {
+			filters[[2]string{id, aid}] = slices.Clone(fls)
 		}
 	}
 	out := a.Round(s.now)
@@ -354,8 +354,12 @@ func (s *sim) round() {
 		if f == nil || !f.subscribed || f.suppressed {
 			s.t.Fatalf("allocation to %s, which is not subscribed or suppressed", o.FrameworkID)
 		}
-		if until, ok := filters[[2]string{o.FrameworkID, o.AgentID}]; ok && until > s.now.UnixNano() {
-			s.t.Fatalf("allocation to %s of %s, which it filters", o.FrameworkID, o.AgentID)
+		// A running filter holds back only offers that fit in what was
+		// declined (Mesos semantics).
+		for _, fl := range filters[[2]string{o.FrameworkID, o.AgentID}] {
+			if fl.until > s.now.UnixNano() && fl.refused.Contains(o.Resources) {
+				s.t.Fatalf("allocation to %s of %s (%s), which it filters (declined %s)", o.FrameworkID, o.AgentID, o.Resources, fl.refused)
+			}
 		}
 		if !slices.ContainsFunc(f.roles, func(fr *fwRole) bool { return fr.role.name == o.Role }) {
 			s.t.Fatalf("allocation to %s under role %s it is not in", o.FrameworkID, o.Role)

@@ -69,7 +69,7 @@ func (a *Allocator) offerWhole(ag *agent, out []Allocation) []Allocation {
 	now := a.stats.now
 	for ri, r := range a.active.items {
 		for fi, fr := range r.set.items {
-			if fr.fw.filtered(ag.id, now) {
+			if fr.fw.filtered(ag.id, now, ag.free) {
 				continue
 			}
 			return a.grant(ag, ri, fi, ag.free, ag.freeVec, true, out)
@@ -125,10 +125,10 @@ func (a *Allocator) offerReserved(ag *agent, out []Allocation) []Allocation {
 				continue
 			}
 			for fi, fr := range r.set.items {
-				if fr.fw.filtered(ag.id, now) {
+				res := ag.free.AllocatableTo(r.name)
+				if fr.fw.filtered(ag.id, now, res) {
 					continue
 				}
-				res := ag.free.AllocatableTo(r.name)
 				a.tmp2 = a.names.load(a.tmp2, res)
 				out = a.grant(ag, ri, fi, res, a.tmp2, res.Len() == ag.free.Len(), out)
 				granted = true
@@ -155,10 +155,10 @@ func (a *Allocator) offerReservations(ag *agent, out []Allocation) []Allocation 
 		}
 		ri := a.active.find(r)
 		for fi, fr := range r.set.items {
-			if fr.fw.filtered(ag.id, now) {
+			res := ag.free.Reserved(r.name)
+			if fr.fw.filtered(ag.id, now, res) {
 				continue
 			}
-			res := ag.free.Reserved(r.name)
 			a.tmp2 = a.names.load(a.tmp2, res)
 			out = a.grant(ag, ri, fi, res, a.tmp2, res.Len() == ag.free.Len(), out)
 			break
@@ -207,21 +207,39 @@ func (a *Allocator) grant(ag *agent, ri, fi int, res resources.Resources, v vec,
 	return append(out, Allocation{FrameworkID: f.id, AgentID: ag.id, Role: r.name, Resources: res})
 }
 
-// filtered reports whether f declined ag with a filter still running at
-// now. Expired filters are dropped here, lazily.
-func (f *framework) filtered(agentID string, now int64) bool {
+// filtered reports whether f declined the agent with a filter still
+// running at now that covers offer (see declineFilter). Expired filters are
+// dropped here, lazily.
+func (f *framework) filtered(agentID string, now int64, offer resources.Resources) bool {
 	if len(f.filters) == 0 {
 		return false
 	}
-	until, ok := f.filters[agentID]
+	fls, ok := f.filters[agentID]
 	if !ok {
 		return false
 	}
-	if until > now {
-		return true
+	live := false
+	for _, fl := range fls {
+		if fl.until > now {
+			live = true
+			if fl.refused.Contains(offer) {
+				return true
+			}
+		}
 	}
-	delete(f.filters, agentID)
+	if !live {
+		delete(f.filters, agentID)
+	}
 	return false
+}
+
+// filterEnd is when the last of fls ends (unix ns).
+func filterEnd(fls []declineFilter) int64 {
+	var end int64
+	for _, fl := range fls {
+		end = max(end, fl.until)
+	}
+	return end
 }
 
 // minOK reports whether free resources v contain at least one of the

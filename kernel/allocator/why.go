@@ -87,7 +87,8 @@ func (a *Allocator) classify(f *framework) reason {
 		return reason{kind: belowMinimum}
 	}
 	n, earliest := 0, int64(math.MaxInt64)
-	for aid, until := range f.filters {
+	for aid, fls := range f.filters {
+		until := filterEnd(fls)
 		if until <= st.now {
 			delete(f.filters, aid) // expired: drop it, lazily
 			continue

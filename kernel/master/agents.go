@@ -1,0 +1,317 @@
+package master
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/pandodc/pando/kernel/kernelpb"
+	"github.com/pandodc/pando/kernel/resources"
+)
+
+// reportedTask is a task an agent says it runs, from RegisterAgent.
+type reportedTask struct {
+	key       taskKey
+	info      *kernelpb.TaskInfo
+	resources resources.Resources
+	state     kernelpb.TaskState
+}
+
+// parseReportedTasks validates the tasks of a RegisterAgent. A malformed
+// report refuses the whole registration: half-adopting an agent would
+// leave the master wrong about what runs where.
+func parseReportedTasks(msg *kernelpb.RegisterAgent) ([]reportedTask, error) {
+	if len(msg.TaskFrameworkIds) != len(msg.Tasks) {
+		return nil, fmt.Errorf("%d tasks but %d framework ids", len(msg.Tasks), len(msg.TaskFrameworkIds))
+	}
+	states := map[taskKey]kernelpb.TaskState{}
+	for _, st := range msg.TaskStates {
+		if st == nil {
+			return nil, fmt.Errorf("nil task state")
+		}
+		states[taskKey{st.FrameworkId, st.TaskId}] = st.State
+	}
+	seen := map[taskKey]bool{}
+	out := make([]reportedTask, 0, len(msg.Tasks))
+	for i, info := range msg.Tasks {
+		if info == nil || info.TaskId == "" || msg.TaskFrameworkIds[i] == "" {
+			return nil, fmt.Errorf("task %d has no id or framework id", i)
+		}
+		key := taskKey{msg.TaskFrameworkIds[i], info.TaskId}
+		if seen[key] {
+			return nil, fmt.Errorf("task %s of framework %s reported twice", key.taskID, key.frameworkID)
+		}
+		seen[key] = true
+		res, err := resources.FromProto(info.Resources)
+		if err != nil {
+			return nil, fmt.Errorf("task %s: %v", info.TaskId, err)
+		}
+		state, ok := states[key]
+		if !ok || !validState(state) {
+			// Without a state the task is at least staged on the agent;
+			// its status updates will move it on.
+			state = kernelpb.TaskState_TASK_STAGING
+		}
+		out = append(out, reportedTask{key: key, info: info, resources: res, state: state})
+	}
+	slices.SortFunc(out, func(a, b reportedTask) int { return compareTaskKeys(a.key, b.key) })
+	return out, nil
+}
+
+// registerAgent handles both first registrations and re-registrations.
+//
+//   - No id, unknown peer: a new agent with a new id.
+//   - No id from a peer already registered: a retry after a lost
+//     AgentRegistered; it re-registers as that agent.
+//   - A known id: the agent reconnected or restarted. Its offers are
+//     rescinded and its tasks reconciled: tasks the master has there but the
+//     agent does not report are LOST (REASON_AGENT_RESTARTED); reported tasks
+//     the master already settled (e.g. after removing the agent) are killed.
+//   - An unknown id: the master failed over (or removed the agent). The id
+//     is kept and reported tasks the master never heard of are adopted.
+func (m *Master) registerAgent(now time.Time, from Peer, msg *kernelpb.RegisterAgent) error {
+	if msg.Hostname == "" {
+		return m.refuseAgent("RegisterAgent from %s without hostname", from)
+	}
+	total, err := resources.FromProto(msg.Resources)
+	if err != nil {
+		return m.refuseAgent("RegisterAgent from %s: resources: %v", from, err)
+	}
+	reported, err := parseReportedTasks(msg)
+	if err != nil {
+		return m.refuseAgent("RegisterAgent from %s: %v", from, err)
+	}
+
+	id := msg.AgentId
+	if id == "" {
+		id = m.agentByPeer[from] // a retry: same peer, same agent
+	}
+	a := m.agents[id]
+	if a == nil {
+		if id == "" {
+			m.nextAgent++
+			id = fmt.Sprintf("%d-A%d", m.cfg.Epoch, m.nextAgent)
+		}
+		a = &agentState{
+			id:           id,
+			registeredAt: now,
+			tasks:        map[taskKey]struct{}{},
+			offers:       map[string]struct{}{},
+		}
+		m.agents[id] = a
+		m.counters.AgentsAdded++
+		m.emit(Event{Kind: EventAgentAdded, At: now, AgentID: id})
+	} else {
+		// Whatever was offered there may no longer exist.
+		m.rescindAgentOffers(now, a, false)
+		if a.active {
+			m.alloc.RemoveAgent(id)
+			a.active = false
+		}
+		a.reregisteredAt = now
+		m.emit(Event{Kind: EventAgentReregistered, At: now, AgentID: id})
+	}
+	if old, ok := m.agents[m.agentByPeer[a.peer]]; ok && old == a && a.peer != from {
+		delete(m.agentByPeer, a.peer)
+	}
+	a.peer = from
+	m.agentByPeer[from] = id
+	a.hostname = msg.Hostname
+	a.httpAddress = msg.HttpAddress
+	a.total = total
+	a.attributes = copyMap(msg.Attributes)
+
+	m.reconcileAgentTasks(now, a, reported)
+
+	a.active = true
+	a.missed, a.ponged, a.pingSeq = 0, false, 0
+	a.nextPing = now.Add(m.cfg.PingInterval)
+	m.alloc.AddAgent(id, total, m.usedOn(a))
+	m.send(from, &kernelpb.AgentRegistered{
+		Epoch:          m.cfg.Epoch,
+		AgentId:        id,
+		PingIntervalMs: m.cfg.PingInterval.Milliseconds(),
+	})
+	return nil
+}
+
+// reconcileAgentTasks makes the master's view of an agent's tasks agree
+// with what the agent reports.
+func (m *Master) reconcileAgentTasks(now time.Time, a *agentState, reported []reportedTask) {
+	reportedKeys := map[taskKey]bool{}
+	for _, r := range reported {
+		reportedKeys[r.key] = true
+	}
+	for _, key := range sortedTaskKeys(a.tasks) {
+		if reportedKeys[key] {
+			continue
+		}
+		t := m.tasks[key]
+		// The agent has no record: it restarted without the task. The
+		// resources are free again (the agent is out of the allocator
+		// until AddAgent below counts what remains).
+		t.released = true
+		m.terminateByMaster(now, t, kernelpb.TaskState_TASK_LOST, kernelpb.Reason_REASON_AGENT_RESTARTED,
+			"the agent re-registered without the task")
+	}
+	for _, r := range reported {
+		if t := m.tasks[r.key]; t != nil {
+			if t.agentID == a.id {
+				if rank(r.state) > rank(t.state) {
+					if IsTerminal(r.state) {
+						t.released = true // not counted in AddAgent's used
+					}
+					m.setState(now, t, r.state, kernelpb.Reason_REASON_NONE, "")
+				}
+				continue
+			}
+			// The same task is active elsewhere: the master's view wins.
+			m.killOn(a, r.key)
+			continue
+		}
+		if m.completed.byKey[r.key] != nil || m.removed.has(r.key.frameworkID) {
+			// Settled already (its agent was removed, or its framework):
+			// it must not keep running unaccounted for.
+			if !IsTerminal(r.state) {
+				m.killOn(a, r.key)
+			}
+			continue
+		}
+		m.adoptTask(now, a, r)
+	}
+}
+
+// adoptTask takes over a task the master never heard of (after a master
+// failover), as Mesos does: the agent is the source of truth for what runs.
+func (m *Master) adoptTask(now time.Time, a *agentState, r reportedTask) {
+	info := cloneTaskInfo(r.info)
+	info.AgentId = a.id
+	t := &taskState{
+		key:       r.key,
+		agentID:   a.id,
+		info:      info,
+		resources: r.resources,
+		released:  IsTerminal(r.state),
+	}
+	m.addActiveTask(t)
+	m.setState(now, t, r.state, kernelpb.Reason_REASON_NONE, "adopted from re-registering agent")
+}
+
+func (m *Master) killOn(a *agentState, key taskKey) {
+	m.counters.KillsForwarded++
+	m.send(a.peer, &kernelpb.KillTask{Epoch: m.cfg.Epoch, FrameworkId: key.frameworkID, TaskId: key.taskID})
+}
+
+// usedOn sums, by framework, the resources of the agent's tasks that still
+// hold them: what the allocator must count as used when the agent (re)joins.
+func (m *Master) usedOn(a *agentState) map[string]resources.Resources {
+	used := map[string]resources.Resources{}
+	for _, key := range sortedTaskKeys(a.tasks) {
+		t := m.tasks[key]
+		if t.released {
+			continue
+		}
+		used[key.frameworkID] = used[key.frameworkID].Add(t.resources)
+	}
+	if len(used) == 0 {
+		return nil
+	}
+	return used
+}
+
+// agentFor checks that a message claiming to come from agent id comes from
+// that agent's connection.
+func (m *Master) agentFor(from Peer, id string) (*agentState, error) {
+	if id == "" {
+		return nil, m.refuseAgent("message from %s without agent id", from)
+	}
+	a := m.agents[id]
+	if a == nil {
+		return nil, m.refuseAgent("message from %s for unknown agent %s", from, id)
+	}
+	if a.peer != from {
+		return nil, m.refuseAgent("agent id %s does not belong to %s", id, from)
+	}
+	return a, nil
+}
+
+func (m *Master) pong(from Peer, msg *kernelpb.Pong) error {
+	a, err := m.agentFor(from, msg.AgentId)
+	if err != nil {
+		return err
+	}
+	if msg.Seq == a.pingSeq {
+		a.ponged = true
+		a.missed = 0
+	}
+	return nil
+}
+
+func (m *Master) agentDisconnected(now time.Time, from Peer) error {
+	id, ok := m.agentByPeer[from]
+	if !ok {
+		return m.refuseAgent("AgentDisconnected for %s, which is no agent", from)
+	}
+	a := m.agents[id]
+	if !a.active {
+		return nil
+	}
+	m.rescindAgentOffers(now, a, true)
+	m.alloc.RemoveAgent(id)
+	a.active = false
+	m.emit(Event{Kind: EventAgentDeactivated, At: now, AgentID: id})
+	return nil
+}
+
+// pingAgents pings every agent whose ping is due and removes those that
+// missed MaxMissedPings in a row.
+func (m *Master) pingAgents(now time.Time) {
+	for _, id := range sortedKeys(m.agents) {
+		a := m.agents[id]
+		if now.Before(a.nextPing) {
+			continue
+		}
+		if a.pingSeq > 0 && !a.ponged {
+			a.missed++
+		}
+		if a.missed >= m.cfg.MaxMissedPings {
+			m.removeAgent(now, a, fmt.Sprintf("the agent missed %d pings", a.missed))
+			continue
+		}
+		a.pingSeq++
+		a.ponged = false
+		a.nextPing = now.Add(m.cfg.PingInterval)
+		m.counters.PingsSent++
+		m.send(a.peer, &kernelpb.Ping{Epoch: m.cfg.Epoch, Seq: a.pingSeq})
+	}
+}
+
+// removeAgent forgets an agent: its offers are rescinded and its tasks
+// reported LOST to their frameworks by the master itself.
+func (m *Master) removeAgent(now time.Time, a *agentState, why string) {
+	m.rescindAgentOffers(now, a, false)
+	if a.active {
+		m.alloc.RemoveAgent(a.id)
+		a.active = false
+	}
+	for _, key := range sortedTaskKeys(a.tasks) {
+		t := m.tasks[key]
+		t.released = true // RemoveAgent released everything there
+		m.terminateByMaster(now, t, kernelpb.TaskState_TASK_LOST, kernelpb.Reason_REASON_AGENT_REMOVED, why)
+	}
+	delete(m.agents, a.id)
+	if m.agentByPeer[a.peer] == a.id {
+		delete(m.agentByPeer, a.peer)
+	}
+	m.counters.AgentsRemoved++
+	m.emit(Event{Kind: EventAgentRemoved, At: now, AgentID: a.id, Message: why})
+}
+
+// rescindAgentOffers withdraws every offer on the agent. recoverToAlloc
+// says whether to give the resources back to the allocator (not needed when
+// the agent leaves the allocator anyway).
+func (m *Master) rescindAgentOffers(now time.Time, a *agentState, recoverToAlloc bool) {
+	for _, id := range sortedOfferIDs(m.offers, a.offers) {
+		m.rescindOffer(now, m.offers[id], recoverToAlloc, true)
+	}
+}

@@ -1,0 +1,375 @@
+package master
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/pandodc/pando/kernel/allocator"
+	"github.com/pandodc/pando/kernel/kernelpb"
+)
+
+// Peer is the opaque address of an agent or a framework connection (for
+// the actor shell, a PID string such as "127.0.0.1:5060/agent-1"). The
+// master only compares peers and sends to them.
+type Peer string
+
+// FrameworkDisconnected is a Step input from the shell, not a protocol
+// message: the connection of the framework at this peer ended. The
+// framework's offers are recovered and its tasks are kept until its
+// failover timeout passes.
+type FrameworkDisconnected struct{}
+
+// AgentDisconnected is a Step input from the shell, not a protocol message:
+// the connection to the agent at this peer ended. The agent is deactivated
+// (its offers rescinded, nothing more is offered there) and keeps its tasks;
+// it is removed if it misses its pings, or reactivated if it re-registers.
+type AgentDisconnected struct{}
+
+// Config tunes the master. Zero durations and counts mean the defaults
+// below; a negative duration disables the timer it sets.
+type Config struct {
+	// Epoch is the leading master's epoch; every message sent carries it
+	// so that receivers can drop messages from a deposed master. It also
+	// prefixes every id the master makes, so ids never repeat across
+	// failovers.
+	Epoch uint64
+	// PingInterval is how often each agent is pinged (default 1s).
+	PingInterval time.Duration
+	// MaxMissedPings consecutive unanswered pings remove an agent
+	// (default 5).
+	MaxMissedPings int
+	// OfferTimeout rescinds offers a framework holds longer (default 30s;
+	// negative: offers never time out).
+	OfferTimeout time.Duration
+	// DefaultRefuse is the decline filter when a framework gives none
+	// (default 5s).
+	DefaultRefuse time.Duration
+	// DefaultFailoverTimeout applies to frameworks that subscribe without
+	// a failover timeout (default 0, as in Mesos: a disconnected framework
+	// without a timeout is removed at the next Tick).
+	DefaultFailoverTimeout time.Duration
+	// HeartbeatInterval is how often connected frameworks get a Heartbeat
+	// (default 15s; negative: never).
+	HeartbeatInterval time.Duration
+	// MaxCompletedTasks bounds the terminal tasks kept for queries and
+	// reconciliation (default 10,000); active tasks are always kept.
+	MaxCompletedTasks int
+	// MaxRemovedFrameworks bounds how many removed framework ids are
+	// remembered, to refuse their re-subscription and settle their late
+	// status updates (default 1,000).
+	MaxRemovedFrameworks int
+	// Allocator configures the allocator the master owns. Its
+	// DefaultRefuse defaults to the master's.
+	Allocator allocator.Config
+}
+
+const (
+	defaultPingInterval      = time.Second
+	defaultMaxMissedPings    = 5
+	defaultOfferTimeout      = 30 * time.Second
+	defaultRefuse            = 5 * time.Second
+	defaultHeartbeatInterval = 15 * time.Second
+	defaultMaxCompleted      = 10000
+	defaultMaxRemoved        = 1000
+	// maxFilter caps refuse_seconds so that a silly value cannot overflow
+	// a time.Duration.
+	maxFilter = 365 * 24 * time.Hour
+)
+
+func (c Config) withDefaults() Config {
+	if c.PingInterval <= 0 {
+		c.PingInterval = defaultPingInterval
+	}
+	if c.MaxMissedPings <= 0 {
+		c.MaxMissedPings = defaultMaxMissedPings
+	}
+	if c.OfferTimeout == 0 {
+		c.OfferTimeout = defaultOfferTimeout
+	}
+	if c.DefaultRefuse <= 0 {
+		c.DefaultRefuse = defaultRefuse
+	}
+	if c.DefaultFailoverTimeout < 0 {
+		c.DefaultFailoverTimeout = 0
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = defaultHeartbeatInterval
+	}
+	if c.MaxCompletedTasks <= 0 {
+		c.MaxCompletedTasks = defaultMaxCompleted
+	}
+	if c.MaxRemovedFrameworks <= 0 {
+		c.MaxRemovedFrameworks = defaultMaxRemoved
+	}
+	if c.Allocator.DefaultRefuse <= 0 {
+		c.Allocator.DefaultRefuse = c.DefaultRefuse
+	}
+	return c
+}
+
+// Envelope is one message to send.
+type Envelope struct {
+	To  Peer
+	Msg proto.Message
+}
+
+// Ready is what the master produced since the previous call to Ready.
+type Ready struct {
+	Messages []Envelope
+	Events   []Event
+}
+
+// Master is the master's state machine. It is not safe for concurrent use:
+// the shell owns it and calls it from one goroutine.
+type Master struct {
+	cfg   Config
+	alloc *allocator.Allocator
+
+	agents          map[string]*agentState
+	agentByPeer     map[Peer]string
+	frameworks      map[string]*frameworkState
+	frameworkByPeer map[Peer]string
+	offers          map[string]*offerState
+
+	// tasks holds the active tasks: launched and not yet settled (their
+	// terminal update unacknowledged, or not terminal at all).
+	tasks map[taskKey]*taskState
+	// tasksByFramework indexes active tasks by framework, including
+	// frameworks the master has no record of yet (tasks adopted from a
+	// re-registering agent after a master failover).
+	tasksByFramework map[string]map[taskKey]struct{}
+	completed        completedTasks
+	removed          removedFrameworks
+
+	nextAgent, nextFramework, nextOffer, nextUpdate uint64
+
+	out      []Envelope
+	events   []Event
+	counters Counters
+}
+
+// New makes a master with its own allocator.
+func New(cfg Config) *Master {
+	cfg = cfg.withDefaults()
+	return &Master{
+		cfg:              cfg,
+		alloc:            allocator.New(cfg.Allocator),
+		agents:           map[string]*agentState{},
+		agentByPeer:      map[Peer]string{},
+		frameworks:       map[string]*frameworkState{},
+		frameworkByPeer:  map[Peer]string{},
+		offers:           map[string]*offerState{},
+		tasks:            map[taskKey]*taskState{},
+		tasksByFramework: map[string]map[taskKey]struct{}{},
+		completed:        newCompletedTasks(cfg.MaxCompletedTasks),
+		removed:          newRemovedFrameworks(cfg.MaxRemovedFrameworks),
+		counters:         Counters{TasksTerminal: map[kernelpb.TaskState]uint64{}},
+	}
+}
+
+// Config returns the configuration in effect, defaults filled in.
+func (m *Master) Config() Config { return m.cfg }
+
+// SetWeight sets a role's weight in the allocator.
+func (m *Master) SetWeight(role string, weight float64) { m.alloc.SetWeight(role, weight) }
+
+// ErrInvalid wraps every refusal of a malformed or rogue input.
+var ErrInvalid = errors.New("invalid message")
+
+func invalidf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+// Step feeds one input to the master: a protocol message from the agent or
+// framework at peer from, or a FrameworkDisconnected / AgentDisconnected
+// from the shell. msg is `any` rather than proto.Message only so that those
+// two shell events, which are not protocol messages, can travel the same
+// way. The error is for logging: a refused framework message has already
+// produced an Error message back to the framework.
+func (m *Master) Step(now time.Time, from Peer, msg any) error {
+	switch msg := msg.(type) {
+	case *kernelpb.RegisterAgent:
+		if msg == nil {
+			return m.refuseAgent("nil RegisterAgent")
+		}
+		return m.registerAgent(now, from, msg)
+	case *kernelpb.StatusUpdate:
+		if msg == nil {
+			return m.refuseAgent("nil StatusUpdate")
+		}
+		return m.statusUpdate(now, from, msg)
+	case *kernelpb.Pong:
+		if msg == nil {
+			return m.refuseAgent("nil Pong")
+		}
+		return m.pong(from, msg)
+	case *AgentDisconnected:
+		return m.agentDisconnected(now, from)
+	case AgentDisconnected:
+		return m.agentDisconnected(now, from)
+
+	case *kernelpb.Subscribe:
+		if msg == nil {
+			return m.refuse(from, "nil Subscribe")
+		}
+		return m.subscribe(now, from, msg)
+	case *kernelpb.Accept:
+		if msg == nil {
+			return m.refuse(from, "nil Accept")
+		}
+		return m.accept(now, from, msg)
+	case *kernelpb.Decline:
+		if msg == nil {
+			return m.refuse(from, "nil Decline")
+		}
+		return m.decline(now, from, msg)
+	case *kernelpb.Revive:
+		if msg == nil {
+			return m.refuse(from, "nil Revive")
+		}
+		return m.revive(from, msg)
+	case *kernelpb.Suppress:
+		if msg == nil {
+			return m.refuse(from, "nil Suppress")
+		}
+		return m.suppress(from, msg)
+	case *kernelpb.Acknowledge:
+		if msg == nil {
+			return m.refuse(from, "nil Acknowledge")
+		}
+		return m.acknowledge(now, from, msg)
+	case *kernelpb.Reconcile:
+		if msg == nil {
+			return m.refuse(from, "nil Reconcile")
+		}
+		return m.reconcile(now, from, msg)
+	case *kernelpb.Kill:
+		if msg == nil {
+			return m.refuse(from, "nil Kill")
+		}
+		return m.kill(now, from, msg)
+	case *kernelpb.Teardown:
+		if msg == nil {
+			return m.refuse(from, "nil Teardown")
+		}
+		return m.teardown(now, from, msg)
+	case *FrameworkDisconnected:
+		return m.frameworkDisconnected(now, from)
+	case FrameworkDisconnected:
+		return m.frameworkDisconnected(now, from)
+
+	case nil:
+		m.counters.InvalidMessages++
+		return invalidf("nil message from %s", from)
+	default:
+		m.counters.InvalidMessages++
+		return invalidf("unexpected message %T from %s", msg, from)
+	}
+}
+
+// Tick advances the master's timers to now: it rescinds expired offers,
+// removes frameworks whose failover timeout passed, pings agents and
+// removes those that missed too many pings, and heartbeats frameworks.
+func (m *Master) Tick(now time.Time) {
+	m.expireOffers(now)
+	m.expireFrameworks(now)
+	m.pingAgents(now)
+	m.heartbeatFrameworks(now)
+}
+
+// Allocate runs one allocation round and sends the resulting offers: one
+// Offers message per framework, batching all of its new offers.
+func (m *Master) Allocate(now time.Time) {
+	allocations := m.alloc.Round(now)
+	byFramework := map[string][]*kernelpb.Offer{}
+	for _, al := range allocations {
+		fw := m.frameworks[al.FrameworkID]
+		ag := m.agents[al.AgentID]
+		if ag == nil {
+			continue // the allocator cannot know an agent the master lacks
+		}
+		if fw == nil || !fw.connected || !ag.active || al.Resources.IsEmpty() {
+			// Defensive: the allocator should not allocate to a
+			// suppressed (disconnected) framework or a removed agent;
+			// if it does, give the resources straight back.
+			m.alloc.Recover(now, al.FrameworkID, al.AgentID, al.Resources, 0)
+			continue
+		}
+		m.nextOffer++
+		o := &offerState{
+			id:          fmt.Sprintf("%d-O%d", m.cfg.Epoch, m.nextOffer),
+			seq:         m.nextOffer,
+			frameworkID: fw.id,
+			agentID:     ag.id,
+			role:        al.Role,
+			resources:   al.Resources,
+			created:     now,
+		}
+		m.offers[o.id] = o
+		fw.offers[o.id] = struct{}{}
+		ag.offers[o.id] = struct{}{}
+		fw.offered++
+		m.counters.OffersMade++
+		byFramework[fw.id] = append(byFramework[fw.id], &kernelpb.Offer{
+			Id:          o.id,
+			FrameworkId: fw.id,
+			AgentId:     ag.id,
+			Hostname:    ag.hostname,
+			Resources:   o.resources.ToProto(),
+			Attributes:  copyMap(ag.attributes),
+			Role:        o.role,
+		})
+	}
+	for _, fwID := range sortedKeys(byFramework) {
+		offers := byFramework[fwID]
+		m.send(m.frameworks[fwID].peer, &kernelpb.Offers{Epoch: m.cfg.Epoch, Offers: offers})
+		m.events = append(m.events, Event{Kind: EventOffersMade, At: now, FrameworkID: fwID, Count: len(offers)})
+	}
+}
+
+// Ready drains the messages to send and the events produced since the
+// previous call.
+func (m *Master) Ready() Ready {
+	rd := Ready{Messages: m.out, Events: m.events}
+	m.out, m.events = nil, nil
+	return rd
+}
+
+// HasReady reports whether Ready would return anything.
+func (m *Master) HasReady() bool { return len(m.out) > 0 || len(m.events) > 0 }
+
+func (m *Master) send(to Peer, msg proto.Message) {
+	m.out = append(m.out, Envelope{To: to, Msg: msg})
+}
+
+// refuse answers a framework's rejected message with an Error and returns
+// the reason for logging.
+func (m *Master) refuse(to Peer, format string, args ...any) error {
+	m.counters.InvalidMessages++
+	err := invalidf(format, args...)
+	m.send(to, &kernelpb.Error{Epoch: m.cfg.Epoch, Message: fmt.Sprintf(format, args...)})
+	return err
+}
+
+// refuseAgent rejects an agent's message: agents have no Error message, so
+// the refusal is only returned for logging.
+func (m *Master) refuseAgent(format string, args ...any) error {
+	m.counters.InvalidMessages++
+	return invalidf(format, args...)
+}
+
+func (m *Master) emit(e Event) { m.events = append(m.events, e) }
+
+func copyMap(in map[string]string) map[string]string {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(in))
+	for k, v := range in {
+		out[k] = v
+	}
+	return out
+}

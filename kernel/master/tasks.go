@@ -1,0 +1,512 @@
+package master
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/pandodc/pando/kernel/kernelpb"
+	"github.com/pandodc/pando/kernel/resources"
+)
+
+func cloneTaskInfo(t *kernelpb.TaskInfo) *kernelpb.TaskInfo {
+	return proto.Clone(t).(*kernelpb.TaskInfo)
+}
+
+// validDigest reports whether s is a content address "sha256:<64 hex>".
+func validDigest(s string) bool {
+	hex, ok := strings.CutPrefix(s, "sha256:")
+	if !ok || len(hex) != 64 {
+		return false
+	}
+	for _, c := range hex {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// validateTaskShape checks what can be checked of a task without the
+// offers: its resources and its runtime.
+func validateTaskShape(t *kernelpb.TaskInfo) (resources.Resources, string) {
+	res, err := resources.FromProto(t.Resources)
+	if err != nil {
+		return res, fmt.Sprintf("invalid resources: %v", err)
+	}
+	if res.IsEmpty() {
+		return res, "a task needs resources"
+	}
+	if t.TimeoutMs < 0 {
+		return res, "timeout must not be negative"
+	}
+	switch rt := t.Runtime.(type) {
+	case *kernelpb.TaskInfo_Wasm:
+		if rt.Wasm == nil || !validDigest(rt.Wasm.Module) {
+			return res, `wasm module must be a content address "sha256:<64 hex digits>"`
+		}
+	case *kernelpb.TaskInfo_Container:
+		if rt.Container == nil || !validDigest(rt.Container.Image) {
+			return res, `container image must be a content address "sha256:<64 hex digits>"`
+		}
+	default:
+		return res, "a task needs a runtime (wasm or container)"
+	}
+	return res, ""
+}
+
+// accept uses offers to launch tasks.
+//
+// The framework must own the connection; otherwise only an Error goes back
+// and nothing changes. The offers must exist, belong to the framework and
+// be on one agent. If they do not, the whole call is void, as in Mesos:
+// the framework's own valid offers in it go back to the pool (unfiltered),
+// each task to launch is reported TASK_LOST (it may be retried with other
+// offers), and an Error says why. Otherwise each task is checked in order
+// and takes its resources from what the offers still have; a task that is
+// malformed, reuses an active task's id, or does not fit is reported
+// TASK_ERROR (REASON_INVALID_TASK) and the others still launch. What the
+// tasks leave unused goes back to the pool with the call's decline filter.
+func (m *Master) accept(now time.Time, from Peer, msg *kernelpb.Accept) error {
+	fw, err := m.frameworkFor(from, msg.FrameworkId)
+	if err != nil {
+		return err
+	}
+	var launches []*kernelpb.TaskInfo
+	var problems []string
+	for i, op := range msg.Operations {
+		switch {
+		case op == nil:
+			problems = append(problems, fmt.Sprintf("operation %d is empty", i))
+		case op.Type == kernelpb.Operation_LAUNCH:
+			launches = append(launches, op.Launch...)
+		default:
+			problems = append(problems, fmt.Sprintf("operation %d: unsupported type %v", i, op.Type))
+		}
+	}
+
+	offers, offerErr := m.offersForAccept(fw, msg.OfferIds)
+	if offerErr != "" {
+		for _, o := range offers {
+			m.dropOffer(o)
+			m.alloc.Recover(now, fw.id, o.agentID, o.resources, 0)
+		}
+		agentID := ""
+		if len(offers) > 0 {
+			agentID = offers[0].agentID
+		}
+		for _, t := range launches {
+			if t == nil || t.TaskId == "" || m.tasks[taskKey{fw.id, t.TaskId}] != nil {
+				continue
+			}
+			m.refuseTask(now, fw, agentID, t, kernelpb.TaskState_TASK_LOST, "not launched: "+offerErr)
+		}
+		return m.refuse(from, "%s", offerErr)
+	}
+
+	a := m.agents[offers[0].agentID]
+	var offered resources.Resources
+	for _, o := range offers {
+		offered = offered.Add(o.resources)
+		m.dropOffer(o)
+	}
+	fw.accepted += uint64(len(offers))
+	m.counters.OffersAccepted += uint64(len(offers))
+	m.emit(Event{Kind: EventOffersAccepted, At: now, FrameworkID: fw.id, AgentID: a.id, Count: len(offers)})
+
+	remaining := offered
+	inCall := map[string]bool{}
+	for i, t := range launches {
+		if t == nil || t.TaskId == "" {
+			problems = append(problems, fmt.Sprintf("task %d has no task id", i))
+			continue
+		}
+		key := taskKey{fw.id, t.TaskId}
+		if m.tasks[key] != nil || inCall[t.TaskId] {
+			// Never touch the active task that owns this id.
+			m.sendMasterUpdate(now, fw.id, a.id, t.TaskId, kernelpb.TaskState_TASK_ERROR, kernelpb.Reason_REASON_INVALID_TASK,
+				fmt.Sprintf("task id %s is already in use", t.TaskId))
+			m.counters.TasksInvalid++
+			continue
+		}
+		inCall[t.TaskId] = true
+		res, why := validateTaskShape(t)
+		if why == "" && t.AgentId != "" && t.AgentId != a.id {
+			why = fmt.Sprintf("task names agent %s but the offers are on agent %s", t.AgentId, a.id)
+		}
+		if why == "" && !remaining.Contains(res) {
+			why = fmt.Sprintf("task needs %s but the offers have %s left: short of %s", res, remaining, remaining.Shortfall(res))
+		}
+		if why != "" {
+			m.refuseTask(now, fw, a.id, t, kernelpb.TaskState_TASK_ERROR, why)
+			continue
+		}
+		remaining, _ = remaining.Subtract(res)
+		m.launch(now, fw, a, t, res)
+	}
+	if !remaining.IsEmpty() {
+		m.alloc.Recover(now, fw.id, a.id, remaining, m.refuseFilter(msg.Filters))
+	}
+	if len(problems) > 0 {
+		return m.refuse(from, "%s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// offersForAccept returns the framework's own valid offers among ids and,
+// if the call cannot go ahead, why.
+func (m *Master) offersForAccept(fw *frameworkState, ids []string) ([]*offerState, string) {
+	if len(ids) == 0 {
+		return nil, "accept names no offers"
+	}
+	var own []*offerState
+	var problems []string
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			problems = append(problems, fmt.Sprintf("offer %s is listed twice", id))
+			continue
+		}
+		seen[id] = true
+		o := m.offers[id]
+		switch {
+		case o == nil:
+			problems = append(problems, fmt.Sprintf("offer %s is no longer valid", id))
+		case o.frameworkID != fw.id:
+			// Another framework's offer: leave it entirely alone.
+			problems = append(problems, fmt.Sprintf("offer %s does not belong to framework %s", id, fw.id))
+		default:
+			own = append(own, o)
+		}
+	}
+	for _, o := range own[min(1, len(own)):] {
+		if o.agentID != own[0].agentID {
+			problems = append(problems, fmt.Sprintf("offers %s and %s are on different agents", own[0].id, o.id))
+			break
+		}
+	}
+	return own, strings.Join(problems, "; ")
+}
+
+// launch records a valid task and sends it to its agent. No STAGING update
+// goes to the framework (as in Mesos): the agent's updates follow.
+func (m *Master) launch(now time.Time, fw *frameworkState, a *agentState, in *kernelpb.TaskInfo, res resources.Resources) {
+	info := cloneTaskInfo(in)
+	info.AgentId = a.id
+	t := &taskState{key: taskKey{fw.id, info.TaskId}, agentID: a.id, info: info, resources: res}
+	m.addActiveTask(t)
+	m.setState(now, t, kernelpb.TaskState_TASK_STAGING, kernelpb.Reason_REASON_NONE, "")
+	m.counters.TasksLaunched++
+	m.send(a.peer, &kernelpb.RunTask{
+		Epoch:         m.cfg.Epoch,
+		FrameworkId:   fw.id,
+		FrameworkName: fw.info.GetName(),
+		Task:          cloneTaskInfo(info),
+	})
+}
+
+// refuseTask reports a task that was not launched, and keeps it among the
+// completed tasks so that queries and reconciliation can say why.
+func (m *Master) refuseTask(now time.Time, fw *frameworkState, agentID string, in *kernelpb.TaskInfo, state kernelpb.TaskState, why string) {
+	m.counters.TasksInvalid++
+	info := cloneTaskInfo(in)
+	t := &taskState{key: taskKey{fw.id, info.TaskId}, agentID: agentID, info: info, released: true}
+	t.resources, _ = resources.FromProto(info.Resources)
+	m.setState(now, t, state, kernelpb.Reason_REASON_INVALID_TASK, why)
+	m.completed.add(t)
+	m.sendMasterUpdate(now, fw.id, agentID, t.key.taskID, state, kernelpb.Reason_REASON_INVALID_TASK, why)
+}
+
+func (m *Master) addActiveTask(t *taskState) {
+	m.tasks[t.key] = t
+	byFw := m.tasksByFramework[t.key.frameworkID]
+	if byFw == nil {
+		byFw = map[taskKey]struct{}{}
+		m.tasksByFramework[t.key.frameworkID] = byFw
+	}
+	byFw[t.key] = struct{}{}
+	if a := m.agents[t.agentID]; a != nil {
+		a.tasks[t.key] = struct{}{}
+	}
+}
+
+// completeTask settles a terminal task: it leaves the active set for the
+// bounded ring of completed tasks.
+func (m *Master) completeTask(t *taskState) {
+	delete(m.tasks, t.key)
+	if byFw := m.tasksByFramework[t.key.frameworkID]; byFw != nil {
+		delete(byFw, t.key)
+		if len(byFw) == 0 {
+			delete(m.tasksByFramework, t.key.frameworkID)
+		}
+	}
+	if a := m.agents[t.agentID]; a != nil {
+		delete(a.tasks, t.key)
+	}
+	m.completed.add(t)
+}
+
+// setState moves a task to a new state, records it and, when the state is
+// terminal, gives its resources back to the allocator.
+func (m *Master) setState(now time.Time, t *taskState, s kernelpb.TaskState, reason kernelpb.Reason, message string) {
+	if t.state == s {
+		return
+	}
+	t.state, t.reason, t.message = s, reason, message
+	t.history = append(t.history, StateChange{State: s, At: now})
+	m.emit(Event{Kind: EventTaskState, At: now, TaskID: t.key.taskID, FrameworkID: t.key.frameworkID,
+		AgentID: t.agentID, State: s, Reason: reason, Message: message})
+	if IsTerminal(s) {
+		m.counters.TasksTerminal[s]++
+		m.release(now, t)
+	}
+}
+
+// release gives a task's resources back to the allocator, once.
+func (m *Master) release(now time.Time, t *taskState) {
+	if t.released {
+		return
+	}
+	t.released = true
+	// An inactive agent is not in the allocator: AddAgent recounts what
+	// its tasks hold when it comes back.
+	if a := m.agents[t.agentID]; a != nil && a.active {
+		m.alloc.Recover(now, t.key.frameworkID, t.agentID, t.resources, 0)
+	}
+}
+
+// terminateByMaster ends a task on the master's own authority (its agent
+// was removed or forgot it): the framework hears it from the master, with
+// an update id of the master's, and the task is settled at once since no
+// agent will ever send its terminal update. A task that was already
+// terminal keeps its state and the framework is told it again, in case the
+// agent's own terminal update never reached it.
+func (m *Master) terminateByMaster(now time.Time, t *taskState, s kernelpb.TaskState, reason kernelpb.Reason, why string) {
+	if !IsTerminal(t.state) {
+		m.setState(now, t, s, reason, why)
+	}
+	t.toldState = t.state
+	m.sendMasterUpdate(now, t.key.frameworkID, t.agentID, t.key.taskID, t.state, t.reason, t.message)
+	m.completeTask(t)
+}
+
+func (m *Master) sendMasterUpdate(now time.Time, fwID, agentID, taskID string, s kernelpb.TaskState, reason kernelpb.Reason, why string) {
+	m.nextUpdate++
+	m.counters.MasterStatusUpdates++
+	m.toFramework(fwID, &kernelpb.Update{Epoch: m.cfg.Epoch, Status: &kernelpb.TaskStatus{
+		TaskId:      taskID,
+		State:       s,
+		AgentId:     agentID,
+		FrameworkId: fwID,
+		Reason:      reason,
+		Message:     why,
+		Source:      kernelpb.Source_SOURCE_MASTER,
+		TimestampNs: now.UnixNano(),
+		UpdateId:    fmt.Sprintf("%d-M%d", m.cfg.Epoch, m.nextUpdate),
+	}})
+}
+
+// toFramework sends to a framework if it is connected; messages for a
+// disconnected framework are dropped (agents retry status updates).
+func (m *Master) toFramework(fwID string, msg proto.Message) bool {
+	fw := m.frameworks[fwID]
+	if fw == nil || !fw.connected {
+		return false
+	}
+	m.send(fw.peer, msg)
+	return true
+}
+
+// statusUpdate takes a task status from an agent, updates the task and
+// forwards the status to the framework, which acknowledges it through the
+// master. latest_state, when ahead of the status, moves the task on at once
+// so that a finished task's resources are free without waiting for the
+// older updates to be acknowledged.
+//
+// Updates for tasks the master already settled (or that run on another
+// agent than the master thinks) are not forwarded: the framework already
+// has a terminal state for them, and a second, contradicting one would only
+// confuse it. The master acknowledges them itself so the agent stops
+// retrying, and kills the task if the agent says it still runs. Updates for
+// frameworks that were removed are acknowledged the same way. Updates for
+// tasks the master never heard of are forwarded, so the framework can
+// acknowledge them.
+func (m *Master) statusUpdate(now time.Time, from Peer, msg *kernelpb.StatusUpdate) error {
+	a, err := m.agentFor(from, msg.AgentId)
+	if err != nil {
+		return err
+	}
+	st := msg.Status
+	switch {
+	case st == nil:
+		return m.refuseAgent("StatusUpdate from %s without status", a.id)
+	case st.TaskId == "" || st.UpdateId == "" || msg.FrameworkId == "":
+		return m.refuseAgent("StatusUpdate from %s without task, update or framework id", a.id)
+	case !validState(st.State):
+		return m.refuseAgent("StatusUpdate from %s with invalid state %v", a.id, st.State)
+	}
+	m.counters.StatusUpdates++
+	key := taskKey{msg.FrameworkId, st.TaskId}
+	latest := msg.LatestState
+	if !validState(latest) || rank(latest) < rank(st.State) {
+		latest = st.State
+	}
+
+	t := m.tasks[key]
+	settled := m.removed.has(key.frameworkID) ||
+		(t == nil && m.completed.byKey[key] != nil) ||
+		(t != nil && t.agentID != a.id)
+	if settled {
+		m.send(a.peer, &kernelpb.StatusUpdateAck{Epoch: m.cfg.Epoch, AgentId: a.id,
+			FrameworkId: key.frameworkID, TaskId: key.taskID, UpdateId: st.UpdateId})
+		if !IsTerminal(latest) {
+			m.killOn(a, key)
+		}
+		return nil
+	}
+	if t == nil {
+		m.counters.UnknownTaskUpdates++
+	} else {
+		if !IsTerminal(t.state) && rank(latest) > rank(t.state) {
+			if latest == st.State {
+				m.setState(now, t, latest, st.Reason, st.Message)
+			} else {
+				m.setState(now, t, latest, kernelpb.Reason_REASON_NONE, "")
+			}
+		}
+		if latest == st.State && st.State == t.state {
+			t.reason, t.message, t.exitCode = st.Reason, st.Message, st.ExitCode
+		}
+		if IsTerminal(st.State) {
+			t.terminalUpdateID = st.UpdateId
+		}
+		if rank(st.State) > rank(t.toldState) {
+			t.toldState = st.State
+		}
+	}
+	status := proto.Clone(st).(*kernelpb.TaskStatus)
+	status.AgentId = a.id
+	status.FrameworkId = key.frameworkID
+	m.toFramework(key.frameworkID, &kernelpb.Update{Epoch: m.cfg.Epoch, Status: status})
+	return nil
+}
+
+// acknowledge passes a framework's acknowledgement on to the agent that
+// sent the update; acknowledging the terminal update settles the task.
+// Acknowledgements of the master's own updates (for settled tasks) go
+// nowhere.
+func (m *Master) acknowledge(now time.Time, from Peer, msg *kernelpb.Acknowledge) error {
+	fw, err := m.frameworkFor(from, msg.FrameworkId)
+	if err != nil {
+		return err
+	}
+	if msg.TaskId == "" || msg.UpdateId == "" {
+		return m.refuse(from, "Acknowledge needs a task id and an update id")
+	}
+	key := taskKey{fw.id, msg.TaskId}
+	t := m.tasks[key]
+	if t == nil && m.completed.byKey[key] != nil {
+		return nil
+	}
+	if t != nil && t.agentID != msg.AgentId {
+		return nil
+	}
+	a := m.agents[msg.AgentId]
+	if a == nil {
+		return nil // the agent is gone; its updates died with it
+	}
+	m.counters.AcknowledgementsFwd++
+	m.send(a.peer, &kernelpb.StatusUpdateAck{Epoch: m.cfg.Epoch, AgentId: a.id, FrameworkId: fw.id,
+		TaskId: msg.TaskId, UpdateId: msg.UpdateId})
+	if t != nil && t.terminalUpdateID == msg.UpdateId && IsTerminal(t.state) {
+		m.completeTask(t)
+	}
+	return nil
+}
+
+// reconcile answers with the latest state the master knows of each listed
+// task, or of every active task of the framework when none is listed.
+// Answers carry REASON_RECONCILIATION and no update id (nothing to ack);
+// tasks the master does not know are TASK_LOST.
+func (m *Master) reconcile(now time.Time, from Peer, msg *kernelpb.Reconcile) error {
+	fw, err := m.frameworkFor(from, msg.FrameworkId)
+	if err != nil {
+		return err
+	}
+	m.counters.Reconciliations++
+	answer := func(taskID, agentID string, s kernelpb.TaskState, message string) {
+		m.send(fw.peer, &kernelpb.Update{Epoch: m.cfg.Epoch, Status: &kernelpb.TaskStatus{
+			TaskId: taskID, State: s, AgentId: agentID, FrameworkId: fw.id,
+			Reason: kernelpb.Reason_REASON_RECONCILIATION, Message: message,
+			Source: kernelpb.Source_SOURCE_MASTER, TimestampNs: now.UnixNano(),
+		}})
+	}
+	if len(msg.Tasks) == 0 {
+		for _, key := range sortedTaskKeys(m.tasksByFramework[fw.id]) {
+			t := m.tasks[key]
+			answer(key.taskID, t.agentID, t.reconciledState(), t.message)
+		}
+		return nil
+	}
+	for _, rt := range msg.Tasks {
+		if rt == nil || rt.TaskId == "" {
+			continue
+		}
+		key := taskKey{fw.id, rt.TaskId}
+		t := m.tasks[key]
+		if t == nil {
+			t = m.completed.byKey[key]
+		}
+		if t == nil {
+			answer(rt.TaskId, rt.AgentId, kernelpb.TaskState_TASK_LOST, "unknown task")
+			continue
+		}
+		answer(key.taskID, t.agentID, t.reconciledState(), t.message)
+	}
+	return nil
+}
+
+// reconciledState is what reconciliation reports: the state of the newest
+// status the framework was sent, or the master's own for a task with none
+// yet (STAGING, adopted) or settled.
+func (t *taskState) reconciledState() kernelpb.TaskState {
+	if t.toldState == kernelpb.TaskState_TASK_UNKNOWN {
+		return t.state
+	}
+	return t.toldState
+}
+
+// kill asks the task's agent to kill it; the agent's update reports the
+// outcome. A settled task gets its final state again; an unknown one is
+// reported TASK_LOST, as in Mesos, so the framework stops waiting for it.
+func (m *Master) kill(now time.Time, from Peer, msg *kernelpb.Kill) error {
+	fw, err := m.frameworkFor(from, msg.FrameworkId)
+	if err != nil {
+		return err
+	}
+	if msg.TaskId == "" {
+		return m.refuse(from, "Kill needs a task id")
+	}
+	key := taskKey{fw.id, msg.TaskId}
+	if t := m.tasks[key]; t != nil {
+		if IsTerminal(t.state) {
+			return nil // its terminal update is on its way
+		}
+		if a := m.agents[t.agentID]; a != nil {
+			m.killOn(a, key)
+		}
+		return nil
+	}
+	s, agentID, why := kernelpb.TaskState_TASK_LOST, msg.AgentId, "unknown task"
+	if t := m.completed.byKey[key]; t != nil {
+		s, agentID, why = t.state, t.agentID, t.message
+	}
+	m.send(fw.peer, &kernelpb.Update{Epoch: m.cfg.Epoch, Status: &kernelpb.TaskStatus{
+		TaskId: key.taskID, State: s, AgentId: agentID, FrameworkId: fw.id,
+		Reason: kernelpb.Reason_REASON_RECONCILIATION, Message: why,
+		Source: kernelpb.Source_SOURCE_MASTER, TimestampNs: now.UnixNano(),
+	}})
+	return nil
+}
