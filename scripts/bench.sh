@@ -4,4 +4,4 @@
 # pipeline), so ratios hold on any machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-go test -run '^$' -bench . -benchtime=${BENCHTIME:-1x} -timeout 30m ./kernel/allocator/ ./kernel/resources/ ${BENCH_PKGS:-} "$@"
+go test -run '^$' -bench . -benchtime=${BENCHTIME:-1x} -timeout 30m ./kernel/allocator/ ./kernel/resources/ ./runtime/wasm/ ./actors/node/ ${BENCH_PKGS:-} "$@"

@@ -1,0 +1,138 @@
+package artifacts
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// Source yields an artifact's bytes: the master's store in process, or its
+// HTTP API from a remote agent.
+type Source interface {
+	Open(ctx context.Context, digest string) (io.ReadCloser, error)
+}
+
+// SourceFunc adapts a function to Source.
+type SourceFunc func(ctx context.Context, digest string) (io.ReadCloser, error)
+
+// Open calls f.
+func (f SourceFunc) Open(ctx context.Context, digest string) (io.ReadCloser, error) {
+	return f(ctx, digest)
+}
+
+// LocalSource serves a Store as a Source.
+func LocalSource(s *Store) Source {
+	return SourceFunc(func(_ context.Context, digest string) (io.ReadCloser, error) {
+		return s.Open(digest)
+	})
+}
+
+// Cache is an agent's local copy of artifacts. Fetch downloads each digest
+// at most once, even when many tasks ask for it at the same moment, and
+// verifies the bytes against the digest before anyone uses them.
+type Cache struct {
+	dir string
+	src Source
+
+	mu       sync.Mutex
+	ready    map[string]string // digest -> local path
+	inflight map[string]*fetch
+}
+
+type fetch struct {
+	done chan struct{}
+	path string
+	err  error
+}
+
+// NewCache makes a cache in dir fed by src.
+func NewCache(dir string, src Source) (*Cache, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("artifact cache: %w", err)
+	}
+	return &Cache{dir: dir, src: src, ready: map[string]string{}, inflight: map[string]*fetch{}}, nil
+}
+
+// Fetch returns the path of a verified local copy of digest.
+func (c *Cache) Fetch(ctx context.Context, digest string) (string, error) {
+	c.mu.Lock()
+	if path, ok := c.ready[digest]; ok {
+		c.mu.Unlock()
+		return path, nil
+	}
+	f, ok := c.inflight[digest]
+	if !ok {
+		f = &fetch{done: make(chan struct{})}
+		c.inflight[digest] = f
+		go c.run(digest, f)
+	}
+	c.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.path, f.err
+	case <-ctx.Done():
+		return "", fmt.Errorf("fetching %s: %w", digest, ctx.Err())
+	}
+}
+
+func (c *Cache) run(digest string, f *fetch) {
+	// The fetch outlives any one caller's context: others may be waiting.
+	f.path, f.err = c.download(context.Background(), digest)
+	c.mu.Lock()
+	delete(c.inflight, digest)
+	if f.err == nil {
+		c.ready[digest] = f.path
+	}
+	c.mu.Unlock()
+	close(f.done)
+}
+
+func (c *Cache) download(ctx context.Context, digest string) (string, error) {
+	hexPart, err := ParseDigest(digest)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(c.dir, hexPart)
+	if err := verifyFile(path, hexPart); err == nil {
+		return path, nil // left by an earlier run of this agent
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		os.Remove(path) // corrupt: fetch it again
+	}
+	rc, err := c.src.Open(ctx, digest)
+	if err != nil {
+		return "", fmt.Errorf("fetching artifact %s: %w", digest, err)
+	}
+	defer rc.Close()
+	h := sha256.New()
+	if err := writeAtomic(path, io.TeeReader(io.LimitReader(rc, MaxSize+1), h)); err != nil {
+		return "", fmt.Errorf("fetching artifact %s: %w", digest, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != hexPart {
+		os.Remove(path)
+		return "", fmt.Errorf("artifact %s failed verification: its bytes hash to sha256:%s", digest, got)
+	}
+	return path, nil
+}
+
+func verifyFile(path, hexPart string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return err
+	}
+	if hex.EncodeToString(h.Sum(nil)) != hexPart {
+		return errors.New("digest mismatch")
+	}
+	return nil
+}

@@ -1,0 +1,99 @@
+package artifacts
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// ErrNotFound is returned for an artifact the store does not hold.
+var ErrNotFound = errors.New("artifact not found")
+
+// MaxSize bounds one artifact; a larger upload is refused rather than
+// filling the master's disk.
+const MaxSize = 512 << 20
+
+// Store is a content-addressed directory of artifacts. Writes go through a
+// temporary file and a rename, so a reader never sees half an artifact.
+type Store struct {
+	dir string
+}
+
+// OpenStore opens (creating if needed) a store in dir.
+func OpenStore(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("artifact store: %w", err)
+	}
+	return &Store{dir: dir}, nil
+}
+
+// Put stores data and returns its digest. Storing the same bytes twice is
+// a no-op.
+func (s *Store) Put(data []byte) (string, error) {
+	digest := Digest(data)
+	hexPart, _ := ParseDigest(digest)
+	path := filepath.Join(s.dir, hexPart)
+	if _, err := os.Stat(path); err == nil {
+		return digest, nil
+	}
+	if err := writeAtomic(path, bytes.NewReader(data)); err != nil {
+		return "", fmt.Errorf("artifact store: saving %s: %w", digest, err)
+	}
+	return digest, nil
+}
+
+// PutReader stores what r yields, up to MaxSize bytes.
+func (s *Store) PutReader(r io.Reader) (string, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxSize+1))
+	if err != nil {
+		return "", fmt.Errorf("artifact store: reading upload: %w", err)
+	}
+	if len(data) > MaxSize {
+		return "", fmt.Errorf("artifact store: upload is larger than the %d MiB limit", MaxSize>>20)
+	}
+	return s.Put(data)
+}
+
+// Path returns the local file holding digest.
+func (s *Store) Path(digest string) (string, error) {
+	hexPart, err := ParseDigest(digest)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(s.dir, hexPart)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("%s: %w", digest, ErrNotFound)
+	} else if err != nil {
+		return "", fmt.Errorf("artifact store: %w", err)
+	}
+	return path, nil
+}
+
+// Open opens the artifact for reading.
+func (s *Store) Open(digest string) (io.ReadCloser, error) {
+	path, err := s.Path(digest)
+	if err != nil {
+		return nil, err
+	}
+	return os.Open(path)
+}
+
+func writeAtomic(path string, r io.Reader) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if _, err := io.Copy(tmp, r); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

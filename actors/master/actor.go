@@ -1,0 +1,192 @@
+package master
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/scheduler"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/pandodc/pando/kernel/kernelpb"
+	kmaster "github.com/pandodc/pando/kernel/master"
+)
+
+// ActorID is the name the master actor is spawned under; drivers and
+// agents address it as actor.NewPID(remotingAddress, ActorID).
+const ActorID = "master"
+
+// Config tunes the master actor.
+type Config struct {
+	Kernel kmaster.Config
+	// AllocationInterval is the period of the allocation timer; rounds also
+	// run, batched, right after events that free resources or add demand.
+	AllocationInterval time.Duration
+	// TickInterval drives offer timeouts, pings and failover timeouts.
+	TickInterval time.Duration
+	Logger       *slog.Logger
+	Metrics      *Metrics
+	// Clock is the time source; tests may fix it.
+	Clock func() time.Time
+}
+
+// Private messages of the master actor.
+type (
+	tick        struct{}
+	allocate    struct{}
+	// queryFunc runs inside the actor; now is the actor's clock reading.
+	queryFunc   func(m *kmaster.Master, now time.Time) any
+	queryResult struct{ value any }
+)
+
+// Actor owns the master state machine.
+type Actor struct {
+	cfg    Config
+	m      *kmaster.Master
+	peers  map[kmaster.Peer]*actor.PID
+	// agents marks the peers that registered as agents; the rest are
+	// framework drivers. It tells which disconnection a Terminated means.
+	agents map[kmaster.Peer]bool
+	timers []scheduler.CancelFunc
+	// allocationQueued is set while an allocate message sits in our own
+	// mailbox, so a burst of events causes one round, not one per event.
+	allocationQueued bool
+}
+
+// NewActor makes the actor (spawn it with Props).
+func NewActor(cfg Config) *Actor {
+	if cfg.AllocationInterval <= 0 {
+		cfg.AllocationInterval = time.Second
+	}
+	if cfg.TickInterval <= 0 {
+		cfg.TickInterval = 100 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	return &Actor{cfg: cfg, m: kmaster.New(cfg.Kernel), peers: map[kmaster.Peer]*actor.PID{}, agents: map[kmaster.Peer]bool{}}
+}
+
+// Props spawns the master actor.
+func Props(cfg Config) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return NewActor(cfg) })
+}
+
+// Receive implements actor.Actor.
+func (a *Actor) Receive(ctx actor.Context) {
+	now := a.cfg.Clock()
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		timers := scheduler.NewTimerScheduler(ctx)
+		a.timers = append(a.timers,
+			timers.SendRepeatedly(a.cfg.TickInterval, a.cfg.TickInterval, ctx.Self(), tick{}),
+			timers.SendRepeatedly(a.cfg.AllocationInterval, a.cfg.AllocationInterval, ctx.Self(), allocate{}),
+		)
+	case *actor.Stopping:
+		for _, cancel := range a.timers {
+			cancel()
+		}
+	case *actor.Stopped, *actor.Restarting:
+	case *actor.Terminated:
+		peer := peerOf(msg.Who)
+		delete(a.peers, peer)
+		if a.agents[peer] {
+			delete(a.agents, peer)
+			a.step(now, peer, kmaster.AgentDisconnected{})
+		} else {
+			a.step(now, peer, kmaster.FrameworkDisconnected{})
+		}
+	case tick:
+		a.m.Tick(now)
+	case allocate:
+		a.allocationQueued = false
+		start := time.Now()
+		a.m.Allocate(now)
+		a.cfg.Metrics.allocationRound(time.Since(start))
+	case queryFunc:
+		ctx.Respond(queryResult{value: msg(a.m, now)})
+	case proto.Message:
+		sender := ctx.Sender()
+		if sender == nil {
+			a.cfg.Logger.Warn("dropping a message with no sender: send it with Request so the master can answer", "type", proto.MessageName(msg))
+			return
+		}
+		peer := peerOf(sender)
+		if _, known := a.peers[peer]; !known {
+			a.peers[peer] = sender
+			ctx.Watch(sender) // a vanished peer becomes PeerTerminated
+		}
+		if _, ok := msg.(*kernelpb.RegisterAgent); ok {
+			a.agents[peer] = true
+		}
+		a.step(now, peer, msg)
+		a.queueAllocation(ctx)
+	default:
+		a.cfg.Logger.Warn("master: ignoring a message of unknown type", "type", fmt.Sprintf("%T", msg))
+	}
+	a.flush(ctx, now)
+}
+
+func (a *Actor) step(now time.Time, peer kmaster.Peer, msg any) {
+	if err := a.m.Step(now, peer, msg); err != nil {
+		// The state machine has already answered the peer if that helps
+		// it; here we only leave a trace for the operator.
+		a.cfg.Logger.Info("master: refused a message", "from", string(peer), "type", fmt.Sprintf("%T", msg), "error", err)
+	}
+}
+
+func (a *Actor) queueAllocation(ctx actor.Context) {
+	if a.allocationQueued {
+		return
+	}
+	a.allocationQueued = true
+	ctx.Send(ctx.Self(), allocate{})
+}
+
+// flush sends what the state machine asked to send and records its events.
+func (a *Actor) flush(ctx actor.Context, now time.Time) {
+	rd := a.m.Ready()
+	for _, env := range rd.Messages {
+		pid, ok := a.peers[env.To]
+		if !ok {
+			pid = pidOf(env.To)
+			a.peers[env.To] = pid
+		}
+		ctx.Send(pid, env.Msg)
+	}
+	a.cfg.Metrics.record(rd.Events)
+}
+
+// Query runs fn against the master's state inside the actor and returns
+// its result: the HTTP API's only way in.
+// fn may also step the state machine (with the given now); what it makes
+// the master send is sent.
+func Query[T any](ctx context.Context, system *actor.ActorSystem, master *actor.PID, fn func(m *kmaster.Master, now time.Time) T) (T, error) {
+	var zero T
+	timeout := 5 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	res, err := system.Root.RequestFuture(master, queryFunc(func(m *kmaster.Master, now time.Time) any { return fn(m, now) }), timeout).Result()
+	if err != nil {
+		return zero, err
+	}
+	return res.(queryResult).value.(T), nil
+}
+
+func peerOf(pid *actor.PID) kmaster.Peer { return kmaster.Peer(pid.Address + "/" + pid.Id) }
+
+func pidOf(peer kmaster.Peer) *actor.PID {
+	s := string(peer)
+	for i := 0; i < len(s); i++ {
+		if s[i] == '/' {
+			return actor.NewPID(s[:i], s[i+1:])
+		}
+	}
+	return actor.NewPID("", s)
+}

@@ -1,0 +1,251 @@
+package master
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pandodc/pando/kernel/kernelpb"
+	kmaster "github.com/pandodc/pando/kernel/master"
+	"github.com/pandodc/pando/sdk/client"
+)
+
+func (api *API) query(r *http.Request, fn func(m *kmaster.Master, now time.Time) any) (any, error) {
+	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
+	defer cancel()
+	return Query(ctx, api.System, api.Master, fn)
+}
+
+// answer runs fn in the master actor and writes its result as JSON.
+func (api *API) answer(w http.ResponseWriter, r *http.Request, fn func(m *kmaster.Master, now time.Time) any) {
+	v, err := api.query(r, fn)
+	if err != nil {
+		WriteError(w, http.StatusServiceUnavailable, "the master did not answer: %v", err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, v)
+}
+
+func (api *API) agents(w http.ResponseWriter, r *http.Request) {
+	api.answer(w, r, func(m *kmaster.Master, now time.Time) any {
+		views := m.Agents()
+		out := make([]client.Agent, 0, len(views))
+		for _, a := range views {
+			out = append(out, client.Agent{
+				ID: a.ID, Hostname: a.Hostname, HTTPAddress: a.HTTPAddress, Active: a.Active,
+				Total: a.Total.String(), Used: a.Used.Add(a.Offered).String(), Attributes: a.Attributes,
+				Tasks: a.Tasks, RegisteredAt: a.RegisteredAt,
+			})
+		}
+		return out
+	})
+}
+
+func (api *API) frameworks(w http.ResponseWriter, r *http.Request) {
+	api.answer(w, r, func(m *kmaster.Master, now time.Time) any {
+		views := m.Frameworks()
+		out := make([]client.Framework, 0, len(views))
+		for _, f := range views {
+			out = append(out, client.Framework{
+				ID: f.ID, Name: f.Name, Roles: f.Roles, Connected: f.Connected, Share: f.Share,
+				Why: f.Why, Offers: f.Offers, Tasks: f.Tasks,
+			})
+		}
+		return out
+	})
+}
+
+func taskJSON(t kmaster.TaskView) client.Task {
+	c := client.Task{
+		ID: t.ID, Name: t.Name, FrameworkID: t.FrameworkID, AgentID: t.AgentID,
+		State: t.State.String(), Message: t.Message, ExitCode: int(t.ExitCode), Resources: t.Resources.String(),
+	}
+	if t.Reason != kernelpb.Reason_REASON_NONE {
+		c.Reason = strings.TrimPrefix(t.Reason.String(), "REASON_")
+	}
+	if n := len(t.History); n > 0 {
+		c.UpdatedAt = t.History[n-1].At
+	}
+	return c
+}
+
+// tasks serves GET /api/v1/tasks?state=&framework=&agent=&prefix=&all=&limit=.
+func (api *API) tasks(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	filter := kmaster.TaskFilter{FrameworkID: q.Get("framework"), AgentID: q.Get("agent"), ActiveOnly: q.Get("all") == ""}
+	if s := q.Get("state"); s != "" {
+		if !strings.HasPrefix(s, "TASK_") {
+			s = "TASK_" + s
+		}
+		state, ok := kernelpb.TaskState_value[strings.ToUpper(s)]
+		if !ok {
+			WriteError(w, http.StatusBadRequest, "state %q: want one of staging, starting, running, finished, failed, killed, lost, error", q.Get("state"))
+			return
+		}
+		filter.State = kernelpb.TaskState(state)
+	}
+	limit := 1000
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 {
+			WriteError(w, http.StatusBadRequest, "limit %q: want a positive number", l)
+			return
+		}
+		limit = n
+	}
+	prefix := q.Get("prefix")
+	if prefix == "" {
+		filter.Limit = limit
+	}
+	api.answer(w, r, func(m *kmaster.Master, now time.Time) any {
+		out := []client.Task{}
+		for _, t := range m.Tasks(filter) {
+			if len(out) == limit {
+				break
+			}
+			if strings.HasPrefix(t.ID, prefix) {
+				out = append(out, taskJSON(t))
+			}
+		}
+		return out
+	})
+}
+
+// findTask looks a task up by id across frameworks (ids are unique per
+// framework; the most relevant match wins: active before completed).
+func findTask(m *kmaster.Master, id string) (kmaster.TaskView, bool) {
+	views := m.Tasks(kmaster.TaskFilter{TaskID: id, Limit: 1})
+	if len(views) == 0 {
+		return kmaster.TaskView{}, false
+	}
+	return views[0], true
+}
+
+type taskLookup struct {
+	task  kmaster.TaskView
+	found bool
+	agent kmaster.AgentView
+}
+
+func (api *API) lookup(w http.ResponseWriter, r *http.Request) (taskLookup, bool) {
+	id := r.PathValue("id")
+	v, err := api.query(r, func(m *kmaster.Master, now time.Time) any {
+		t, ok := findTask(m, id)
+		l := taskLookup{task: t, found: ok}
+		if ok {
+			l.agent, _ = m.Agent(t.AgentID)
+		}
+		return l
+	})
+	if err != nil {
+		WriteError(w, http.StatusServiceUnavailable, "the master did not answer: %v", err)
+		return taskLookup{}, false
+	}
+	l := v.(taskLookup)
+	if !l.found {
+		WriteError(w, http.StatusNotFound, "no task %q (pando ps --all lists tasks)", id)
+		return l, false
+	}
+	return l, true
+}
+
+func (api *API) task(w http.ResponseWriter, r *http.Request) {
+	if l, ok := api.lookup(w, r); ok {
+		WriteJSON(w, http.StatusOK, taskJSON(l.task))
+	}
+}
+
+// killTask kills a task on its framework's behalf: the framework then hears
+// TASK_KILLED like for a kill it asked for.
+func (api *API) killTask(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	v, err := api.query(r, func(m *kmaster.Master, now time.Time) any {
+		t, ok := findTask(m, id)
+		if !ok {
+			return http.StatusNotFound
+		}
+		if !t.Active {
+			return http.StatusConflict
+		}
+		fw, ok := m.Framework(t.FrameworkID)
+		if !ok || fw.Peer == "" {
+			return http.StatusServiceUnavailable
+		}
+		_ = m.Step(now, fw.Peer, &kernelpb.Kill{FrameworkId: t.FrameworkID, TaskId: t.ID, AgentId: t.AgentID})
+		return http.StatusAccepted
+	})
+	if err != nil {
+		WriteError(w, http.StatusServiceUnavailable, "the master did not answer: %v", err)
+		return
+	}
+	switch status := v.(int); status {
+	case http.StatusAccepted:
+		WriteJSON(w, status, map[string]string{"task": id, "status": "killing"})
+	case http.StatusNotFound:
+		WriteError(w, status, "no task %q (pando ps lists tasks)", id)
+	case http.StatusConflict:
+		WriteError(w, status, "task %q has already ended", id)
+	default:
+		WriteError(w, status, "the framework of task %q is disconnected; it cannot be told of the kill", id)
+	}
+}
+
+// logs proxies a task's stdout or stderr from its agent.
+func (api *API) logs(w http.ResponseWriter, r *http.Request) {
+	l, ok := api.lookup(w, r)
+	if !ok {
+		return
+	}
+	if l.agent.HTTPAddress == "" {
+		WriteError(w, http.StatusServiceUnavailable, "agent %s of task %s is gone, and its sandbox with it", l.task.AgentID, l.task.ID)
+		return
+	}
+	stream := r.URL.Query().Get("stream")
+	if stream == "" {
+		stream = "stdout"
+	}
+	target := strings.TrimRight(l.agent.HTTPAddress, "/") + "/api/v1/sandbox/" + url.PathEscape(l.task.FrameworkID) + "/" + url.PathEscape(l.task.ID) + "/" + url.PathEscape(stream)
+	if r.URL.Query().Get("follow") != "" {
+		target += "?follow=1"
+	}
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, target, nil)
+	if err != nil {
+		WriteError(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		WriteError(w, http.StatusBadGateway, "cannot reach agent %s at %s: %v", l.task.AgentID, l.agent.HTTPAddress, err)
+		return
+	}
+	defer resp.Body.Close()
+	for _, h := range []string{"Content-Type"} {
+		w.Header().Set(h, resp.Header.Get(h))
+	}
+	w.WriteHeader(resp.StatusCode)
+	copyFlushing(w, resp.Body)
+}
+
+// copyFlushing copies as data arrives, so `pando logs --follow` is live.
+func copyFlushing(w http.ResponseWriter, r io.Reader) {
+	flusher, _ := w.(http.Flusher)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}

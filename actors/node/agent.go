@@ -1,0 +1,257 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	aagent "github.com/pandodc/pando/actors/agent"
+	"github.com/pandodc/pando/actors/artifacts"
+	kagent "github.com/pandodc/pando/kernel/agent"
+	"github.com/pandodc/pando/kernel/resources"
+	"github.com/pandodc/pando/runtime/wasm"
+)
+
+// AgentOptions configures an agent.
+type AgentOptions struct {
+	// System to run in; nil makes a new one listening on RemotingAddr.
+	System       *System
+	RemotingAddr string
+	// Master is the master actor; with MasterURL only, it is looked up
+	// through the master's API.
+	Master    *actor.PID
+	MasterURL string
+	// Artifacts fetches modules; nil fetches them from MasterURL.
+	Artifacts artifacts.Source
+	// WorkDir holds sandboxes and the artifact and compilation caches.
+	WorkDir string
+	// Resources offered; empty means detected from the machine.
+	Resources  string
+	Attributes map[string]string
+	Hostname   string
+	// HTTPAddr serves sandboxes ("127.0.0.1:5051"); "" when Mux is given.
+	HTTPAddr string
+	// Mux and MuxPrefix mount the sandbox API on another server (pando dev
+	// mounts it under the master's at /agent); HTTPBase is then its URL.
+	Mux       *http.ServeMux
+	MuxPrefix string
+	HTTPBase  string
+	Logger    *slog.Logger
+}
+
+// Agent is a running agent.
+type Agent struct {
+	System    *System
+	PID       *actor.PID
+	Resources resources.Resources
+	URL       string
+	ownSystem bool
+	runtime   *wasm.Runtime
+	server    *http.Server
+}
+
+// StartAgent starts an agent that registers with the master.
+func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.WorkDir == "" {
+		return nil, errors.New("agent: a work dir is required (--work-dir)")
+	}
+	sandboxRoot := filepath.Join(opts.WorkDir, "sandboxes")
+	for _, dir := range []string{sandboxRoot, filepath.Join(opts.WorkDir, "artifacts"), filepath.Join(opts.WorkDir, "wasm-cache")} {
+		if err := ensureDir(dir, "--work-dir"); err != nil {
+			return nil, err
+		}
+	}
+	res, err := agentResources(opts.Resources, opts.WorkDir)
+	if err != nil {
+		return nil, err
+	}
+	master := opts.Master
+	if master == nil {
+		if opts.MasterURL == "" {
+			return nil, errors.New("agent: the master's address is required (--master)")
+		}
+		master, err = resolveMaster(ctx, opts.MasterURL)
+		if err != nil {
+			return nil, err
+		}
+	}
+	src := opts.Artifacts
+	if src == nil {
+		src = httpArtifacts(opts.MasterURL)
+	}
+	cache, err := artifacts.NewCache(filepath.Join(opts.WorkDir, "artifacts"), src)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := wasm.New(wasm.Config{CacheDir: filepath.Join(opts.WorkDir, "wasm-cache")})
+	if err != nil {
+		return nil, fmt.Errorf("agent: starting the WASM runtime: %w", err)
+	}
+	a := &Agent{System: opts.System, Resources: res, runtime: rt}
+	if a.System == nil {
+		if a.System, err = NewSystem(logger, opts.RemotingAddr); err != nil {
+			rt.Close(ctx)
+			return nil, err
+		}
+		a.ownSystem = true
+	}
+	sandboxes := aagent.NewSandboxes(sandboxRoot)
+	a.URL = opts.HTTPBase
+	if opts.Mux != nil {
+		sandboxes.Register(opts.Mux, opts.MuxPrefix)
+	} else {
+		listener, err := net.Listen("tcp", opts.HTTPAddr)
+		if err != nil {
+			a.stopRuntime(ctx)
+			return nil, fmt.Errorf("agent: cannot listen for HTTP on %s: %w (pick another with --http)", opts.HTTPAddr, err)
+		}
+		mux := http.NewServeMux()
+		sandboxes.Register(mux, "")
+		a.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		a.URL = "http://" + listener.Addr().String()
+		go func() { _ = a.server.Serve(listener) }()
+	}
+	hostname := opts.Hostname
+	if hostname == "" {
+		hostname, _ = os.Hostname()
+	}
+	props := aagent.Props(aagent.Config{
+		Kernel: kagent.Config{
+			Hostname: hostname, Resources: res, Attributes: opts.Attributes, HTTPAddress: a.URL,
+		},
+		Master:      master,
+		SandboxRoot: sandboxRoot,
+		Runtime:     rt,
+		Fetcher:     cache,
+		Logger:      logger,
+		Sandboxes:   sandboxes,
+	})
+	a.PID, err = a.System.Actors.Root.SpawnNamed(props, aagent.ActorID)
+	if err != nil {
+		a.Stop(ctx)
+		return nil, fmt.Errorf("agent: spawning the agent actor: %w", err)
+	}
+	return a, nil
+}
+
+// Stop stops the agent and its tasks.
+func (a *Agent) Stop(ctx context.Context) error {
+	if a.PID != nil {
+		_ = a.System.Actors.Root.StopFuture(a.PID).Wait()
+	}
+	if a.server != nil {
+		_ = a.server.Shutdown(ctx)
+	}
+	if a.ownSystem {
+		a.System.Shutdown()
+	}
+	return a.stopRuntime(ctx)
+}
+
+func (a *Agent) stopRuntime(ctx context.Context) error {
+	if a.ownSystem && a.PID == nil && a.System != nil {
+		a.System.Shutdown()
+	}
+	return a.runtime.Close(ctx)
+}
+
+func agentResources(flag, workDir string) (resources.Resources, error) {
+	if flag != "" {
+		r, err := resources.Parse(flag)
+		if err != nil {
+			return resources.Resources{}, fmt.Errorf("--resources: %w", err)
+		}
+		return r, nil
+	}
+	return DetectResources(workDir)
+}
+
+// DetectResources offers the machine: every CPU, the memory less what the
+// system needs (1 GiB or a quarter, whichever is smaller), 90% of the free
+// disk under workDir, and ports 31000-32000 as Mesos does.
+func DetectResources(workDir string) (resources.Resources, error) {
+	memMiB, err := totalMemoryMiB()
+	if err != nil {
+		return resources.Resources{}, fmt.Errorf("detecting memory (or pass --resources): %w", err)
+	}
+	memMiB -= min(1024, memMiB/4)
+	diskMiB := freeDiskMiB(workDir) * 9 / 10
+	text := fmt.Sprintf("cpus:%d;mem:%d;ports:[31000-32000]", goruntime.NumCPU(), memMiB)
+	if diskMiB > 0 {
+		text += fmt.Sprintf(";disk:%d", diskMiB)
+	}
+	return resources.Parse(text)
+}
+
+func totalMemoryMiB() (uint64, error) {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 2 && fields[0] == "MemTotal:" {
+			kib, err := strconv.ParseUint(fields[1], 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("reading /proc/meminfo: %w", err)
+			}
+			return kib / 1024, nil
+		}
+	}
+	return 0, errors.New("no MemTotal in /proc/meminfo")
+}
+
+func resolveMaster(ctx context.Context, masterURL string) (*actor.PID, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		pid, _, err := sdkResolve(ctx, masterURL)
+		if err == nil {
+			return pid, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("agent: cannot reach the master at %s: %w", masterURL, err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// httpArtifacts fetches artifacts from the master's API.
+func httpArtifacts(masterURL string) artifacts.Source {
+	base := strings.TrimRight(masterURL, "/")
+	return artifacts.SourceFunc(func(ctx context.Context, digest string) (io.ReadCloser, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/artifacts/"+digest, nil)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			return nil, fmt.Errorf("the master answered %s", resp.Status)
+		}
+		return resp.Body, nil
+	})
+}

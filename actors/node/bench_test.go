@@ -1,0 +1,107 @@
+package node_test
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/pandodc/pando/actors/node"
+	"github.com/pandodc/pando/examples/wasm/wasmbuild"
+	"github.com/pandodc/pando/kernel/kernelpb"
+	"github.com/pandodc/pando/sdk"
+)
+
+// BenchmarkPipeline measures end-to-end tasks per second through a dev
+// cluster (offer -> accept -> RunTask -> STARTING -> RUNNING -> FINISHED,
+// every update acknowledged) next to raw wazero instantiation of the same
+// module in the same run; "ratio" is Pando's rate over the raw rate.
+func BenchmarkPipeline(b *testing.B) {
+	for _, name := range []string{"tiny", "hello"} {
+		b.Run(name, func(b *testing.B) {
+			path := wasmbuild.MustBuild(b, name)
+			raw := rawRate(b, path)
+			dev, err := node.StartDev(context.Background(), node.DevOptions{
+				HTTPAddr: "127.0.0.1:0", DataDir: b.TempDir(), Resources: "cpus:2;mem:8192",
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer dev.Stop(context.Background())
+			module, _ := os.ReadFile(path)
+			digest, err := dev.Master.Artifacts.Put(module)
+			if err != nil {
+				b.Fatal(err)
+			}
+			// Warm up: compile the module on the agent outside the timer.
+			runTasks(b, dev, digest, 20)
+			n := max(b.N, 2000)
+			b.ResetTimer()
+			start := time.Now()
+			runTasks(b, dev, digest, n)
+			rate := float64(n) / time.Since(start).Seconds()
+			b.StopTimer()
+			b.ReportMetric(rate, "tasks/s")
+			b.ReportMetric(raw, "raw-tasks/s")
+			b.ReportMetric(rate/raw, "ratio")
+		})
+	}
+}
+
+func runTasks(b *testing.B, dev *node.Dev, digest string, n int) {
+	l := newLauncher(digest, n)
+	d, err := sdk.NewDriver(sdk.Config{
+		Framework: &kernelpb.FrameworkInfo{Name: "bench"},
+		System:    dev.Master.System.Actors, Master: dev.Master.PID,
+	}, l)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := d.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer d.Stop(false)
+	select {
+	case <-l.done:
+	case <-time.After(5 * time.Minute):
+		b.Fatalf("only %d of %d tasks ended", len(l.states), n)
+	}
+}
+
+// rawRate is wazero alone: the module compiled once, then instantiated (and
+// run to its end) in a loop, output discarded, on all cores.
+func rawRate(b *testing.B, path string) float64 {
+	ctx := context.Background()
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	bin, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	compiled, err := rt.CompileModule(ctx, bin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n, workers = 2000, 2
+	start := time.Now()
+	done := make(chan struct{})
+	for w := 0; w < workers; w++ {
+		go func() {
+			for i := 0; i < n/workers; i++ {
+				mod, err := rt.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithName(""))
+				if err == nil {
+					mod.Close(ctx)
+				}
+			}
+			done <- struct{}{}
+		}()
+	}
+	for w := 0; w < workers; w++ {
+		<-done
+	}
+	return n / time.Since(start).Seconds()
+}

@@ -1,0 +1,57 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/pandodc/pando/actors/artifacts"
+)
+
+// DevOptions configures a single-process cluster.
+type DevOptions struct {
+	HTTPAddr     string
+	RemotingAddr string
+	DataDir      string
+	Resources    string
+	Logger       *slog.Logger
+}
+
+// Dev is a master and one agent in one process, sharing one actor system:
+// the cluster `pando dev` runs. Frameworks are added by the caller.
+type Dev struct {
+	Master *Master
+	Agent  *Agent
+}
+
+// StartDev starts a master and an agent. The agent reads artifacts straight
+// from the master's store and serves sandboxes under the master's HTTP
+// server at /agent.
+func StartDev(ctx context.Context, opts DevOptions) (*Dev, error) {
+	if opts.DataDir == "" {
+		return nil, errors.New("dev: a data dir is required (--data-dir)")
+	}
+	m, err := StartMaster(MasterOptions{
+		HTTPAddr: opts.HTTPAddr, RemotingAddr: opts.RemotingAddr,
+		DataDir: filepath.Join(opts.DataDir, "master"), Logger: opts.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a, err := StartAgent(ctx, AgentOptions{
+		System: m.System, Master: m.PID, Artifacts: artifacts.LocalSource(m.Artifacts),
+		WorkDir: filepath.Join(opts.DataDir, "agent"), Resources: opts.Resources,
+		Mux: m.Mux, MuxPrefix: "/agent", HTTPBase: m.URL + "/agent", Logger: opts.Logger,
+	})
+	if err != nil {
+		_ = m.Stop(ctx)
+		return nil, err
+	}
+	return &Dev{Master: m, Agent: a}, nil
+}
+
+// Stop stops the agent, then the master.
+func (d *Dev) Stop(ctx context.Context) error {
+	return errors.Join(d.Agent.Stop(ctx), d.Master.Stop(ctx))
+}

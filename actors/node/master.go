@@ -1,0 +1,144 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/pandodc/pando/actors/artifacts"
+	amaster "github.com/pandodc/pando/actors/master"
+	"github.com/pandodc/pando/actors/telemetry"
+	kmaster "github.com/pandodc/pando/kernel/master"
+	"github.com/pandodc/pando/sdk/client"
+)
+
+// Version is Pando's version, reported by the API.
+var Version = "0.1.0-dev"
+
+// MasterOptions configures a master process.
+type MasterOptions struct {
+	// HTTPAddr is where the API listens ("127.0.0.1:5050"; port 0: any).
+	HTTPAddr string
+	// RemotingAddr is where the actor system listens for agents and
+	// framework drivers in other processes ("" = this process only).
+	RemotingAddr string
+	// DataDir holds the artifacts (and, later, the registry).
+	DataDir string
+	Kernel  kmaster.Config
+	// AllocationInterval is the period of the allocation timer.
+	AllocationInterval time.Duration
+	Logger             *slog.Logger
+	Telemetry          telemetry.Options
+}
+
+// Master is a running master: actor, HTTP API, artifacts.
+type Master struct {
+	System    *System
+	PID       *actor.PID
+	URL       string
+	Mux       *http.ServeMux
+	Artifacts *artifacts.Store
+	Telemetry *telemetry.Telemetry
+	server    *http.Server
+	listener  net.Listener
+}
+
+// StartMaster starts a master and serves its API.
+func StartMaster(opts MasterOptions) (*Master, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.DataDir == "" {
+		return nil, errors.New("master: a data dir is required (--data-dir)")
+	}
+	store, err := artifacts.OpenStore(filepath.Join(opts.DataDir, "artifacts"))
+	if err != nil {
+		return nil, err
+	}
+	tel, err := telemetry.New(opts.Telemetry)
+	if err != nil {
+		return nil, err
+	}
+	metrics, err := amaster.NewMetrics(tel)
+	if err != nil {
+		return nil, fmt.Errorf("master metrics: %w", err)
+	}
+	listener, err := net.Listen("tcp", opts.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("master: cannot listen for HTTP on %s: %w (is another pando running? pick another with --http)", opts.HTTPAddr, err)
+	}
+	sys, err := NewSystem(logger, opts.RemotingAddr)
+	if err != nil {
+		listener.Close()
+		return nil, err
+	}
+	if opts.Kernel.Epoch == 0 {
+		// Without an elected leader the epoch is the start time: a master
+		// restarted later fences out messages meant for the old one.
+		opts.Kernel.Epoch = uint64(time.Now().Unix())
+	}
+	pid, err := sys.Actors.Root.SpawnNamed(amaster.Props(amaster.Config{
+		Kernel:             opts.Kernel,
+		AllocationInterval: opts.AllocationInterval,
+		Logger:             logger,
+		Metrics:            metrics,
+	}), amaster.ActorID)
+	if err != nil {
+		sys.Shutdown()
+		listener.Close()
+		return nil, fmt.Errorf("master: spawning the master actor: %w", err)
+	}
+	m := &Master{
+		System: sys, PID: pid, Artifacts: store, Telemetry: tel,
+		URL: "http://" + listener.Addr().String(), Mux: http.NewServeMux(), listener: listener,
+	}
+	api := &amaster.API{
+		System: sys.Actors, Master: pid, Artifacts: store, Logger: logger,
+		Info: client.MasterInfo{
+			Version: Version, Epoch: opts.Kernel.Epoch, ActorAddress: pid.Address,
+			ActorID: pid.Id, StartedAt: time.Now().UTC(),
+		},
+	}
+	api.Register(m.Mux)
+	m.Mux.Handle("GET /metrics", tel.Handler())
+	m.server = &http.Server{Handler: m.Mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := m.server.Serve(listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("master: HTTP server stopped", "error", err)
+		}
+	}()
+	return m, nil
+}
+
+// Stop shuts the master down.
+func (m *Master) Stop(ctx context.Context) error {
+	err := m.server.Shutdown(ctx)
+	_ = m.System.Actors.Root.StopFuture(m.PID).Wait()
+	m.System.Shutdown()
+	return errors.Join(err, m.Telemetry.Shutdown(ctx))
+}
+
+// ensureDir makes dir and says which flag names it if that fails.
+func ensureDir(dir, flag string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("cannot create %s (%s): %w", dir, flag, err)
+	}
+	return nil
+}
+
+// AgentTotals lists the registered agents with their total resources, read
+// from the master actor (for in-process frameworks' "can this ever fit?").
+func (m *Master) AgentTotals(ctx context.Context) ([]kmaster.AgentView, error) {
+	return amaster.Query(ctx, m.System.Actors, m.PID, func(km *kmaster.Master, _ time.Time) []kmaster.AgentView {
+		return km.Agents()
+	})
+}

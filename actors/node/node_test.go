@@ -1,0 +1,168 @@
+package node_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pandodc/pando/actors/node"
+	"github.com/pandodc/pando/examples/wasm/wasmbuild"
+	"github.com/pandodc/pando/kernel/kernelpb"
+	"github.com/pandodc/pando/kernel/resources"
+	"github.com/pandodc/pando/sdk"
+	"github.com/pandodc/pando/sdk/client"
+)
+
+// launcher is a minimal framework: it launches `want` tasks of one module
+// on whatever it is offered and records every update.
+type launcher struct {
+	module string
+	want   int
+	per    resources.Resources
+
+	mu       sync.Mutex
+	launched int
+	states   map[string]kernelpb.TaskState
+	done     chan struct{}
+	errs     []string
+}
+
+func newLauncher(module string, want int) *launcher {
+	return &launcher{module: module, want: want, per: resources.MustParse("cpus:0.1;mem:32"),
+		states: map[string]kernelpb.TaskState{}, done: make(chan struct{})}
+}
+
+func (l *launcher) Subscribed(*sdk.Driver, string, bool) {}
+func (l *launcher) Rescinded(*sdk.Driver, string)        {}
+func (l *launcher) Disconnected(*sdk.Driver, error)      {}
+func (l *launcher) Error(_ *sdk.Driver, msg string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.errs = append(l.errs, msg)
+}
+
+func (l *launcher) Offers(d *sdk.Driver, offers []*kernelpb.Offer) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, o := range offers {
+		free, err := resources.FromProto(o.GetResources())
+		if err != nil {
+			panic(err)
+		}
+		var tasks []*kernelpb.TaskInfo
+		for l.launched < l.want && free.Contains(l.per) {
+			free, _ = free.Subtract(l.per)
+			id := fmt.Sprintf("hello-%d", l.launched)
+			tasks = append(tasks, &kernelpb.TaskInfo{
+				TaskId: id, Name: id, AgentId: o.GetAgentId(), Resources: l.per.ToProto(),
+				Runtime: &kernelpb.TaskInfo_Wasm{Wasm: &kernelpb.WasmTask{Module: l.module}},
+				Env:     map[string]string{"PANDO_INSTANCE": fmt.Sprint(l.launched)},
+			})
+			l.launched++
+		}
+		if len(tasks) == 0 {
+			d.Decline([]string{o.GetId()}, nil)
+			continue
+		}
+		d.Accept([]string{o.GetId()}, tasks, &kernelpb.Filters{RefuseSeconds: 0.001})
+	}
+}
+
+func (l *launcher) Update(_ *sdk.Driver, st *kernelpb.TaskStatus) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.states[st.GetTaskId()] = st.GetState()
+	finished := 0
+	for _, s := range l.states {
+		if kernelpb.IsTerminal(s) {
+			finished++
+		}
+	}
+	if finished == l.want {
+		select {
+		case <-l.done:
+		default:
+			close(l.done)
+		}
+	}
+}
+
+func TestDevRunsTasksEndToEnd(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	helloPath := wasmbuild.MustBuild(t, "hello")
+	dev, err := node.StartDev(ctx, node.DevOptions{
+		HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), Resources: "cpus:2;mem:2048", Logger: testLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Stop(context.Background())
+	module, err := os.ReadFile(helloPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest, err := dev.Master.Artifacts.Put(module)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	const n = 200
+	l := newLauncher(digest, n)
+	driver, err := sdk.NewDriver(sdk.Config{
+		Framework: &kernelpb.FrameworkInfo{Name: "e2e-test"},
+		System:    dev.Master.System.Actors,
+		Master:    dev.Master.PID,
+	}, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := driver.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer driver.Stop(false)
+	select {
+	case <-l.done:
+	case <-ctx.Done():
+		l.mu.Lock()
+		t.Fatalf("only %d of %d tasks ended (launched %d); errors: %v", len(l.states), n, l.launched, l.errs)
+	}
+	l.mu.Lock()
+	for id, s := range l.states {
+		if s != kernelpb.TaskState_TASK_FINISHED {
+			t.Errorf("task %s ended %s, want TASK_FINISHED", id, s)
+		}
+	}
+	l.mu.Unlock()
+
+	// Logs are right and reachable through the master's API.
+	c, err := client.New(dev.Master.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, n / 2, n - 1} {
+		id := fmt.Sprintf("hello-%d", i)
+		body, err := c.Logs(ctx, id, "stdout", false)
+		if err != nil {
+			t.Fatalf("logs of %s: %v", id, err)
+		}
+		out, _ := io.ReadAll(body)
+		body.Close()
+		if want := fmt.Sprintf("instance %d", i); !strings.Contains(string(out), want) {
+			t.Errorf("stdout of %s = %q, want it to mention %q", id, out, want)
+		}
+	}
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	if os.Getenv("PANDO_TEST_LOG") == "" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pandodc/pando/sdk/client"
+)
+
+func (g *globals) client() (*client.Client, error) {
+	c, err := client.New(client.MasterFromEnv(g.master))
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	return c, nil
+}
+
+// table prints rows as aligned columns, or v as JSON with --json.
+func (g *globals) print(w io.Writer, v any, header string, rows func(tw io.Writer)) error {
+	if g.json {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	rows(tw)
+	return tw.Flush()
+}
+
+func newPsCmd(g *globals) *cobra.Command {
+	var state, framework, job string
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "ps",
+		Short: "List tasks (active ones; --all for recently ended too)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			q := url.Values{}
+			if state != "" {
+				q.Set("state", strings.ToUpper(state))
+			}
+			if framework != "" {
+				q.Set("framework", framework)
+			}
+			if job != "" {
+				q.Set("prefix", job+".")
+			}
+			if all {
+				q.Set("all", "1")
+			}
+			tasks, err := c.Tasks(cmd.Context(), q)
+			if err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), tasks, "ID\tSTATE\tAGENT\tFRAMEWORK\tRESOURCES\tMESSAGE", func(w io.Writer) {
+				for _, t := range tasks {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, strings.TrimPrefix(t.State, "TASK_"), t.AgentID, t.FrameworkID, t.Resources, t.Message)
+				}
+			})
+		},
+	}
+	cmd.Flags().StringVar(&state, "state", "", "only tasks in this state (e.g. running, failed)")
+	cmd.Flags().StringVar(&framework, "framework", "", "only tasks of this framework id")
+	cmd.Flags().StringVar(&job, "job", "", "only tasks of this batch job")
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "include recently ended tasks")
+	return cmd
+}
+
+func newJobsCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "jobs",
+		Short: "List batch jobs",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			var jobs []client.JobStatus
+			if err := c.Jobs(cmd.Context(), &jobs); err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), jobs, "JOB\tNAME\tSTATE\tFINISHED\tFAILED\tRUNNING\tPENDING\tDURATION", func(w io.Writer) {
+				for _, j := range jobs {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%d/%d\t%d\t%d\t%d\t%.2fs\n", j.ID, j.Name, j.State, j.Finished, j.Instances, j.Failed, j.Running, j.Pending, j.DurationS)
+				}
+			})
+		},
+	}
+}
+
+func newAgentsCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "agents",
+		Short: "List agents and their resources",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			agents, err := c.Agents(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), agents, "ID\tHOSTNAME\tACTIVE\tTASKS\tUSED\tTOTAL", func(w io.Writer) {
+				for _, a := range agents {
+					fmt.Fprintf(w, "%s\t%s\t%v\t%d\t%s\t%s\n", a.ID, a.Hostname, a.Active, a.Tasks, a.Used, a.Total)
+				}
+			})
+		},
+	}
+}
+
+func newFrameworksCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "frameworks",
+		Short: "List frameworks, their share, and why they got no offers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			fws, err := c.Frameworks(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), fws, "ID\tNAME\tROLES\tCONNECTED\tSHARE\tTASKS\tWHY NO OFFERS", func(w io.Writer) {
+				for _, f := range fws {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%.3f\t%d\t%s\n", f.ID, f.Name, strings.Join(f.Roles, ","), f.Connected, f.Share, f.Tasks, f.Why)
+				}
+			})
+		},
+	}
+}
+
+func newLogsCmd(g *globals) *cobra.Command {
+	var stderr, follow bool
+	cmd := &cobra.Command{
+		Use:   "logs TASK",
+		Short: "Print a task's stdout (or --stderr)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			stream := "stdout"
+			if stderr {
+				stream = "stderr"
+			}
+			body, err := c.Logs(cmd.Context(), args[0], stream, follow)
+			if err != nil {
+				return err
+			}
+			defer body.Close()
+			_, err = io.Copy(cmd.OutOrStdout(), body)
+			if err != nil && cmd.Context().Err() != nil {
+				return nil // interrupted while following
+			}
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&stderr, "stderr", false, "print stderr instead of stdout")
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing until the task ends")
+	return cmd
+}
+
+func newKillCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "kill TASK|JOB",
+		Short: "Kill a task, or every instance of a batch job",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			return killTaskOrJob(cmd.Context(), c, args[0], cmd.OutOrStdout())
+		},
+	}
+}
+
+func killTaskOrJob(ctx context.Context, c *client.Client, id string, w io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err := c.KillJob(ctx, id)
+	if err == nil {
+		fmt.Fprintf(w, "killing job %s\n", id)
+		return nil
+	}
+	if !client.IsStatus(err, http.StatusNotFound) {
+		return err
+	}
+	err = c.KillTask(ctx, id)
+	if client.IsStatus(err, http.StatusNotFound) {
+		return &exitError{code: 1, err: fmt.Errorf("no job or task named %q (see pando jobs, pando ps)", id)}
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "killing task %s\n", id)
+	return nil
+}

@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/pandodc/pando/kernel/resources"
+	"github.com/pandodc/pando/sdk/client"
+)
+
+type runFlags struct {
+	instances int
+	cpus      string
+	mem       string
+	timeout   time.Duration
+	retries   int
+	env       []string
+	name      string
+	detach    bool
+}
+
+func newRunCmd(g *globals) *cobra.Command {
+	f := &runFlags{}
+	cmd := &cobra.Command{
+		Use:   "run FILE.wasm [flags] [-- ARGS...]",
+		Short: "Run a WebAssembly module as a batch job of N instances",
+		Long: `Uploads the module to the master, submits a job to the batch framework,
+shows its progress and prints a summary. Exits 0 only if every instance finished.`,
+		Example: `  pando run hello.wasm -n 1000
+  pando run pi.wasm -n 10 --cpus 0.5 --mem 128MiB -- 5000000`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runJob(cmd.Context(), g, f, args[0], args[1:], cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fl := cmd.Flags()
+	fl.IntVarP(&f.instances, "instances", "n", 1, "number of instances")
+	fl.StringVar(&f.cpus, "cpus", "0.1", "CPUs per instance")
+	fl.StringVar(&f.mem, "mem", "64MiB", "memory per instance (e.g. 64MiB, 1GiB)")
+	fl.DurationVar(&f.timeout, "timeout", 0, "kill an instance that runs longer than this (e.g. 30s); 0 means no limit")
+	fl.IntVar(&f.retries, "retries", 0, "how many times to retry a failed instance")
+	fl.StringArrayVar(&f.env, "env", nil, "environment variable K=V for every instance (repeatable)")
+	fl.StringVar(&f.name, "name", "", "job name (default: the file name)")
+	fl.BoolVarP(&f.detach, "detach", "d", false, "submit and return without waiting")
+	return cmd
+}
+
+// usageError is bad input from the command line: exit code 2.
+func usageError(format string, args ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
+}
+
+func (f *runFlags) jobSpec(file string, args []string) (client.JobSpec, error) {
+	if f.instances < 1 {
+		return client.JobSpec{}, usageError("-n must be at least 1, got %d", f.instances)
+	}
+	if f.retries < 0 {
+		return client.JobSpec{}, usageError("--retries must not be negative, got %d", f.retries)
+	}
+	if f.timeout < 0 {
+		return client.JobSpec{}, usageError("--timeout must not be negative, got %s", f.timeout)
+	}
+	res, err := resources.Parse("cpus:" + f.cpus + ";mem:" + f.mem)
+	if err != nil {
+		return client.JobSpec{}, usageError("--cpus %q / --mem %q: %v", f.cpus, f.mem, err)
+	}
+	if res.Get(resources.CPUs) <= 0 && res.Get(resources.Mem) <= 0 {
+		return client.JobSpec{}, usageError("an instance needs some --cpus or --mem")
+	}
+	env := map[string]string{}
+	for _, kv := range f.env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return client.JobSpec{}, usageError("--env %q is not of the form KEY=VALUE", kv)
+		}
+		env[k] = v
+	}
+	name := f.name
+	if name == "" {
+		name = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+	}
+	return client.JobSpec{
+		Name: name, Args: args, Env: env, Instances: f.instances,
+		Resources: res.String(), TimeoutMS: f.timeout.Milliseconds(), Retries: f.retries,
+	}, nil
+}
+
+func readModule(file string) ([]byte, error) {
+	data, err := os.ReadFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, usageError("%s: no such file", file)
+	}
+	if err != nil {
+		return nil, usageError("reading %s: %v", file, err)
+	}
+	if len(data) < 8 || string(data[:4]) != "\x00asm" {
+		return nil, usageError("%s is not a WebAssembly module (build Go programs with GOOS=wasip1 GOARCH=wasm go build)", file)
+	}
+	return data, nil
+}
+
+func runJob(ctx context.Context, g *globals, f *runFlags, file string, args []string, stdout, stderr io.Writer) error {
+	spec, err := f.jobSpec(file, args)
+	if err != nil {
+		return err
+	}
+	module, err := readModule(file)
+	if err != nil {
+		return err
+	}
+	c, err := client.New(client.MasterFromEnv(g.master))
+	if err != nil {
+		return usageError("%v", err)
+	}
+	art, err := c.Upload(ctx, module, "wasm")
+	if err != nil {
+		return fmt.Errorf("uploading %s: %w", file, err)
+	}
+	spec.Module = art.Digest
+	var job client.JobStatus
+	if err := c.SubmitJob(ctx, spec, &job); err != nil {
+		if client.IsStatus(err, http.StatusUnprocessableEntity) || client.IsStatus(err, http.StatusBadRequest) {
+			return &exitError{code: 2, err: fmt.Errorf("job refused: %w", err)}
+		}
+		return fmt.Errorf("submitting the job: %w", err)
+	}
+	if f.detach {
+		if g.json {
+			return json.NewEncoder(stdout).Encode(jobSummary(job))
+		}
+		fmt.Fprintf(stdout, "%s\n", job.ID)
+		return nil
+	}
+	progress := newProgress(stderr, !g.json && isTerminal(stderr))
+	job, err = waitJob(ctx, c, job.ID, progress.update)
+	progress.done()
+	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintf(stderr, "stopped watching; job %s goes on (pando kill %s to stop it)\n", job.ID, job.ID)
+		}
+		return err
+	}
+	if g.json {
+		if err := json.NewEncoder(stdout).Encode(jobSummary(job)); err != nil {
+			return err
+		}
+	} else {
+		printJobSummary(stdout, job)
+	}
+	if job.Finished != job.Instances {
+		return &exitError{code: 1}
+	}
+	return nil
+}
+
+// waitJob polls the job until it ends.
+func waitJob(ctx context.Context, c *client.Client, id string, onUpdate func(client.JobStatus)) (client.JobStatus, error) {
+	var job client.JobStatus
+	delay := 20 * time.Millisecond
+	for {
+		if err := c.Job(ctx, id, &job); err != nil {
+			return client.JobStatus{ID: id}, fmt.Errorf("watching job %s: %w", id, err)
+		}
+		onUpdate(job)
+		if job.Done() {
+			return job, nil
+		}
+		select {
+		case <-ctx.Done():
+			return job, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 250*time.Millisecond)
+	}
+}
+
+// jobSummaryJSON is what --json prints for a job.
+type jobSummaryJSON struct {
+	Job       string              `json:"job"`
+	Name      string              `json:"name,omitempty"`
+	State     string              `json:"state"`
+	Instances int                 `json:"instances"`
+	Finished  int                 `json:"finished"`
+	Failed    int                 `json:"failed"`
+	Killed    int                 `json:"killed"`
+	DurationS float64             `json:"duration_s"`
+	Failures  []client.JobFailure `json:"failures,omitempty"`
+}
+
+func jobSummary(j client.JobStatus) jobSummaryJSON {
+	return jobSummaryJSON{Job: j.ID, Name: j.Name, State: j.State, Instances: j.Instances,
+		Finished: j.Finished, Failed: j.Failed, Killed: j.Killed, DurationS: j.DurationS, Failures: j.Failures}
+}
+
+func printJobSummary(w io.Writer, j client.JobStatus) {
+	rate := ""
+	if j.DurationS > 0 {
+		rate = fmt.Sprintf(" (%.0f instances/s)", float64(j.Finished+j.Failed+j.Killed)/j.DurationS)
+	}
+	fmt.Fprintf(w, "job %s %s: %d/%d finished, %d failed, %d killed in %.2fs%s\n",
+		j.ID, j.State, j.Finished, j.Instances, j.Failed, j.Killed, j.DurationS, rate)
+	for i, fail := range j.Failures {
+		if i == 5 {
+			fmt.Fprintf(w, "  ... and more: pando ps --job %s\n", j.ID)
+			break
+		}
+		fmt.Fprintf(w, "  instance %d (%s) %s: %s  [pando logs %s --stderr]\n", fail.Instance, fail.TaskID, strings.TrimPrefix(fail.State, "TASK_"), fail.Message, fail.TaskID)
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// progress draws a one-line bar on a terminal and nothing elsewhere.
+type progress struct {
+	w       io.Writer
+	enabled bool
+	drawn   bool
+	start   time.Time
+}
+
+func newProgress(w io.Writer, enabled bool) *progress {
+	return &progress{w: w, enabled: enabled, start: time.Now()}
+}
+
+func (p *progress) update(j client.JobStatus) {
+	if !p.enabled || j.Instances == 0 {
+		return
+	}
+	const width = 30
+	ended := j.Finished + j.Failed + j.Killed
+	filled := width * ended / j.Instances
+	bar := strings.Repeat("=", filled) + strings.Repeat(" ", width-filled)
+	fmt.Fprintf(p.w, "\r[%s] %d/%d done  %d running  %d failed  %.1fs ", bar, ended, j.Instances, j.Running, j.Failed, time.Since(p.start).Seconds())
+	p.drawn = true
+}
+
+func (p *progress) done() {
+	if p.drawn {
+		fmt.Fprintln(p.w)
+	}
+}

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pandodc/pando/actors/node"
+	"github.com/pandodc/pando/sdk/client"
+)
+
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageError("--log-level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+func defaultDataDir() string {
+	if dir, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(dir, "pando")
+	}
+	return filepath.Join(os.TempDir(), "pando")
+}
+
+// waitForSignal blocks until the command's context ends (Ctrl-C, SIGTERM).
+func waitForSignal(ctx context.Context) {
+	<-ctx.Done()
+}
+
+func shutdownContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 10*time.Second)
+}
+
+func newDevCmd() *cobra.Command {
+	var httpAddr, remotingAddr, dataDir, res, logLevel string
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run a whole cluster in one process: master, one agent and the built-in frameworks",
+		Long: `Starts a master, one agent (offering this machine's resources, or --resources)
+and the batch framework in one process, with an embedded store in --data-dir.
+No Consul needed. Submit work with 'pando run' from another terminal.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger, err := newLogger(logLevel)
+			if err != nil {
+				return err
+			}
+			dev, err := startDev(cmd.Context(), node.DevOptions{
+				HTTPAddr: httpAddr, RemotingAddr: remotingAddr, DataDir: dataDir, Resources: res, Logger: logger,
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "pando dev: master at %s (actors at %s), agent offering %s, data in %s\n",
+				dev.Master.URL, dev.Master.PID.Address, dev.Agent.Resources, dataDir)
+			fmt.Fprintf(cmd.OutOrStdout(), "try: pando run hello.wasm -n 100 --master %s\n", dev.Master.URL)
+			waitForSignal(cmd.Context())
+			ctx, cancel := shutdownContext()
+			defer cancel()
+			return dev.Stop(ctx)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&httpAddr, "http", "127.0.0.1:5050", "address of the HTTP API")
+	fl.StringVar(&remotingAddr, "remoting", "127.0.0.1:5060", "address for actor remoting (agents and frameworks in other processes)")
+	fl.StringVar(&dataDir, "data-dir", defaultDataDir(), "directory for the store, artifacts and sandboxes")
+	fl.StringVar(&res, "resources", "", "resources the agent offers, e.g. 'cpus:4;mem:8GiB' (default: detected)")
+	fl.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
+	return cmd
+}
+
+func newMasterCmd() *cobra.Command {
+	var httpAddr, remotingAddr, dataDir, logLevel string
+	var noFrameworks bool
+	cmd := &cobra.Command{
+		Use:   "master",
+		Short: "Run a master (agents join it with 'pando agent --master')",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger, err := newLogger(logLevel)
+			if err != nil {
+				return err
+			}
+			m, err := startMaster(node.MasterOptions{
+				HTTPAddr: httpAddr, RemotingAddr: remotingAddr, DataDir: dataDir, Logger: logger,
+			}, !noFrameworks)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "pando master: API at %s, actors at %s\n", m.Master.URL, m.Master.PID.Address)
+			waitForSignal(cmd.Context())
+			ctx, cancel := shutdownContext()
+			defer cancel()
+			return m.Stop(ctx)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&httpAddr, "http", "127.0.0.1:5050", "address of the HTTP API")
+	fl.StringVar(&remotingAddr, "remoting", "127.0.0.1:5060", "address for actor remoting")
+	fl.StringVar(&dataDir, "data-dir", filepath.Join(defaultDataDir(), "master"), "directory for the store and artifacts")
+	fl.BoolVar(&noFrameworks, "no-frameworks", false, "do not run the built-in frameworks in the master process")
+	fl.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
+	return cmd
+}
+
+func newAgentCmd(g *globals) *cobra.Command {
+	var httpAddr, remotingAddr, workDir, res, logLevel, hostname string
+	var attrs []string
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run an agent that offers this machine's resources to a master",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger, err := newLogger(logLevel)
+			if err != nil {
+				return err
+			}
+			attributes := map[string]string{}
+			for _, kv := range attrs {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok || k == "" {
+					return usageError("--attribute %q is not of the form KEY=VALUE", kv)
+				}
+				attributes[k] = v
+			}
+			a, err := node.StartAgent(cmd.Context(), node.AgentOptions{
+				MasterURL: client.MasterFromEnv(g.master), HTTPAddr: httpAddr, RemotingAddr: remotingAddr,
+				WorkDir: workDir, Resources: res, Attributes: attributes, Hostname: hostname, Logger: logger,
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "pando agent: offering %s; sandboxes at %s\n", a.Resources, a.URL)
+			waitForSignal(cmd.Context())
+			ctx, cancel := shutdownContext()
+			defer cancel()
+			return a.Stop(ctx)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&httpAddr, "http", "127.0.0.1:5051", "address of the agent's HTTP API (sandboxes, logs)")
+	fl.StringVar(&remotingAddr, "remoting", "127.0.0.1:0", "address for actor remoting (port 0: any free port)")
+	fl.StringVar(&workDir, "work-dir", filepath.Join(defaultDataDir(), "agent"), "directory for sandboxes and caches")
+	fl.StringVar(&res, "resources", "", "resources to offer, e.g. 'cpus:4;mem:8GiB' (default: detected)")
+	fl.StringArrayVar(&attrs, "attribute", nil, "attribute KEY=VALUE offered with the resources (repeatable)")
+	fl.StringVar(&hostname, "hostname", "", "hostname to report (default: this machine's)")
+	fl.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
+	return cmd
+}

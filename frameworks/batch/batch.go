@@ -1,0 +1,680 @@
+package batch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"github.com/pandodc/pando/sdk/client"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pandodc/pando/kernel/kernelpb"
+	"github.com/pandodc/pando/kernel/resources"
+	"github.com/pandodc/pando/sdk"
+	"github.com/pandodc/pando/sdk/store"
+)
+
+// Errors returned by Submit, Kill and the HTTP API; test with errors.Is.
+var (
+	// ErrInvalid: the job spec is malformed (HTTP 400).
+	ErrInvalid = errors.New("invalid job")
+	// ErrImpossible: no agent of the cluster could ever run one instance
+	// (HTTP 422).
+	ErrImpossible = errors.New("job cannot run on this cluster")
+	// ErrNotFound: no job has that id (HTTP 404).
+	ErrNotFound = errors.New("no such job")
+)
+
+// DefaultResources is what an instance gets when the spec names none.
+const DefaultResources = "cpus:0.1;mem:64MiB"
+
+// MaxLostRelaunches bounds how often one instance is relaunched after
+// TASK_LOST without consuming a retry.
+const MaxLostRelaunches = 5
+
+// maxFailures bounds the failures a job keeps for display.
+const maxFailures = 20
+
+// AgentInfo describes an agent for the impossible-job check.
+type AgentInfo struct {
+	ID       string
+	Hostname string
+	// Total is the agent's total resources in text form
+	// ("cpus:8;mem:16GiB"); ignored when Resources is not empty.
+	Total     string
+	Resources resources.Resources
+}
+
+// Cluster lists the agents; the framework uses it to reject jobs no agent
+// could ever run. cmd/pando satisfies it from the master.
+type Cluster interface {
+	Agents(ctx context.Context) ([]AgentInfo, error)
+}
+
+// Config configures a Framework.
+type Config struct {
+	// Store keeps jobs and the framework id. Required.
+	Store store.Store
+	// Cluster, if set, is asked about agents at submit time.
+	Cluster Cluster
+	Logger  *slog.Logger
+	// Role the framework subscribes in; "" means "*".
+	Role string
+	// FrameworkName defaults to "batch". It also names the store prefix,
+	// so two batch frameworks with different names can share a store.
+	FrameworkName string
+	// FailoverTimeout is how long the master keeps the framework's tasks
+	// while it is away; default one hour.
+	FailoverTimeout time.Duration
+	// PersistInterval throttles progress writes; default 1s.
+	PersistInterval time.Duration
+}
+
+// JobSpec is what a user submits: the API's wire type, shared with the
+// client so the two cannot drift apart.
+type JobSpec = client.JobSpec
+
+// Job states.
+const (
+	StatePending  = "pending"
+	StateRunning  = "running"
+	StateFinished = "finished"
+	StateFailed   = "failed"
+	StateKilled   = "killed"
+)
+
+// Failure is one failed attempt of an instance.
+type Failure struct {
+	Instance int    `json:"instance"`
+	TaskID   string `json:"task_id"`
+	State    string `json:"state"`
+	Reason   string `json:"reason,omitempty"`
+	Message  string `json:"message,omitempty"`
+	ExitCode int32  `json:"exit_code"`
+}
+
+// JobStatus is a job as users see it.
+type JobStatus struct {
+	ID        string   `json:"id"`
+	Name      string   `json:"name"`
+	Module    string   `json:"module"`
+	Args      []string `json:"args,omitempty"`
+	Resources string   `json:"resources"`
+	Instances int      `json:"instances"`
+	Retries   int      `json:"retries"`
+	TimeoutMS int64    `json:"timeout_ms,omitempty"`
+
+	Pending  int `json:"pending"`
+	Staging  int `json:"staging"`
+	Running  int `json:"running"`
+	Finished int `json:"finished"`
+	Failed   int `json:"failed"`
+	Killed   int `json:"killed"`
+	// Retried counts relaunches after FAILED/ERROR; LostRetried after LOST.
+	Retried     int `json:"retried"`
+	LostRetried int `json:"lost_retried"`
+
+	State       string     `json:"state"`
+	SubmittedAt time.Time  `json:"submitted_at"`
+	StartedAt   *time.Time `json:"started_at,omitempty"`
+	FinishedAt  *time.Time `json:"finished_at,omitempty"`
+	DurationS   float64    `json:"duration_s"`
+	// Why says why instances are pending, when the framework knows.
+	Why      string    `json:"why,omitempty"`
+	Failures []Failure `json:"failures,omitempty"`
+}
+
+// TaskStatusView is one instance's current attempt.
+type TaskStatusView struct {
+	Instance  int       `json:"instance"`
+	Attempt   int       `json:"attempt"`
+	TaskID    string    `json:"task_id"`
+	State     string    `json:"state"`
+	AgentID   string    `json:"agent_id,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+	Message   string    `json:"message,omitempty"`
+	ExitCode  int32     `json:"exit_code"`
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
+}
+
+// phase is an instance's place in its life, from the framework's view.
+type phase uint8
+
+const (
+	phPending phase = iota
+	phStaging
+	phRunning
+	phFinished
+	phFailed
+	phKilled
+)
+
+func (p phase) terminal() bool { return p >= phFinished }
+
+var phaseNames = [...]string{"pending", "staging", "running", "finished", "failed", "killed"}
+
+func (p phase) String() string { return phaseNames[p] }
+
+type instance struct {
+	phase   phase
+	attempt int
+	retries int // FAILED/ERROR relaunches used
+	lost    int // LOST relaunches used
+	agentID string
+	// Last status, for Tasks().
+	state    kernelpb.TaskState
+	reason   kernelpb.Reason
+	message  string
+	exitCode int32
+	updated  time.Time
+}
+
+type job struct {
+	id         string
+	spec       JobSpec
+	need       resources.Resources
+	inst       []instance
+	queue      []int // pending instance indices, FIFO; may hold stale entries
+	count      [phKilled + 1]int
+	killed     bool // the user asked to kill the job
+	state      string
+	submitted  time.Time
+	started    time.Time
+	finished   time.Time
+	retried    int
+	lostRetry  int
+	failures   []Failure
+	waiting    string
+	dirty      bool
+	inRotation bool // present in Framework.rotation
+}
+
+// driverCalls is what the framework needs of *sdk.Driver; tests fake it.
+type driverCalls interface {
+	Accept(offerIDs []string, tasks []*kernelpb.TaskInfo, filters *kernelpb.Filters)
+	Decline(offerIDs []string, filters *kernelpb.Filters)
+	Reconcile(tasks []*kernelpb.ReconcileTask)
+	Kill(taskID, agentID string)
+	Suppress()
+	Revive()
+}
+
+// Framework is the batch framework. It implements sdk.Scheduler.
+type Framework struct {
+	cfg    Config
+	log    *slog.Logger
+	prefix string
+
+	mu          sync.Mutex
+	jobs        map[string]*job
+	order       []*job // submit order, for listing
+	rotation    []*job // jobs with pending instances, round-robin
+	cursor      int
+	pending     int // pending instances over all jobs
+	seq         int
+	frameworkID string
+	suppressed  bool
+	connected   bool
+	drv         driverCalls
+	sdkDriver   *sdk.Driver
+
+	kick      chan struct{}
+	closed    chan struct{}
+	persistWG sync.WaitGroup
+	closeOnce sync.Once
+}
+
+var _ sdk.Scheduler = (*Framework)(nil)
+
+// New loads the framework's jobs and id from cfg.Store and starts its
+// background persister. Unfinished jobs resume once Start subscribes.
+func New(cfg Config) (*Framework, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("batch: Config.Store is required")
+	}
+	if cfg.FrameworkName == "" {
+		cfg.FrameworkName = "batch"
+	}
+	if cfg.FailoverTimeout <= 0 {
+		cfg.FailoverTimeout = time.Hour
+	}
+	if cfg.PersistInterval <= 0 {
+		cfg.PersistInterval = time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	f := &Framework{
+		cfg:    cfg,
+		log:    log.With("framework", cfg.FrameworkName),
+		prefix: "frameworks/" + cfg.FrameworkName + "/",
+		jobs:   map[string]*job{},
+		kick:   make(chan struct{}, 1),
+		closed: make(chan struct{}),
+	}
+	if err := f.load(context.Background()); err != nil {
+		return nil, err
+	}
+	f.persistWG.Add(1)
+	go f.persistLoop()
+	return f, nil
+}
+
+// Start creates the scheduler driver and subscribes. dc supplies the
+// connection (System, Master or MasterURL, backoff, logger); its Framework
+// field is filled in from the batch Config and the persisted framework id.
+func (f *Framework) Start(dc sdk.Config) error {
+	f.mu.Lock()
+	if f.sdkDriver != nil {
+		f.mu.Unlock()
+		return errors.New("batch: already started")
+	}
+	role := f.cfg.Role
+	if role == "" {
+		role = "*"
+	}
+	dc.Framework = &kernelpb.FrameworkInfo{
+		Id:                f.frameworkID,
+		Name:              f.cfg.FrameworkName,
+		Roles:             []string{role},
+		FailoverTimeoutMs: f.cfg.FailoverTimeout.Milliseconds(),
+	}
+	if dc.Logger == nil {
+		dc.Logger = f.cfg.Logger
+	}
+	f.mu.Unlock()
+	d, err := sdk.NewDriver(dc, f)
+	if err != nil {
+		return fmt.Errorf("batch: %w", err)
+	}
+	f.mu.Lock()
+	f.sdkDriver = d
+	f.drv = d
+	f.mu.Unlock()
+	if err := d.Start(); err != nil {
+		return fmt.Errorf("batch: start driver: %w", err)
+	}
+	return nil
+}
+
+// Close stops the driver with failover (the master keeps the tasks for
+// FailoverTimeout, so a restarted framework carries on) and writes out all
+// unsaved progress. The store is the caller's to close.
+func (f *Framework) Close() error {
+	var err error
+	f.closeOnce.Do(func() {
+		f.mu.Lock()
+		d := f.sdkDriver
+		f.mu.Unlock()
+		if d != nil {
+			d.Stop(true)
+		}
+		close(f.closed)
+		f.persistWG.Wait()
+		err = f.flush(context.Background())
+	})
+	return err
+}
+
+// FrameworkID returns the id the master gave ("" before the first
+// subscription).
+func (f *Framework) FrameworkID() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.frameworkID
+}
+
+var (
+	moduleRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+	envKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+// validate normalizes spec and returns the per-instance resources.
+func validate(spec *JobSpec) (resources.Resources, error) {
+	bad := func(format string, a ...any) (resources.Resources, error) {
+		return resources.Resources{}, fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, a...))
+	}
+	if !moduleRE.MatchString(spec.Module) {
+		return bad("module %q is not a content address: want sha256:<64 lowercase hex digits> (upload the module first)", spec.Module)
+	}
+	if spec.Instances < 1 || spec.Instances > 1_000_000 {
+		return bad("instances is %d: want 1 to 1000000", spec.Instances)
+	}
+	if spec.Retries < 0 || spec.Retries > 100 {
+		return bad("retries is %d: want 0 to 100", spec.Retries)
+	}
+	if spec.TimeoutMS < 0 {
+		return bad("timeout_ms is %d: want 0 (none) or more", spec.TimeoutMS)
+	}
+	for k := range spec.Env {
+		if !envKeyRE.MatchString(k) {
+			return bad("env name %q is not a valid variable name", k)
+		}
+		if strings.HasPrefix(k, "PANDO_") {
+			return bad("env name %q is reserved: PANDO_* variables are set by Pando", k)
+		}
+	}
+	if strings.TrimSpace(spec.Resources) == "" {
+		spec.Resources = DefaultResources
+	}
+	need, err := resources.Parse(spec.Resources)
+	if err != nil {
+		return bad("resources %q: %v", spec.Resources, err)
+	}
+	if need.IsEmpty() {
+		return bad("resources %q ask for nothing", spec.Resources)
+	}
+	if !need.Unreserved().Equal(need) {
+		return bad("resources %q name a role: give plain quantities; the framework's role decides", spec.Resources)
+	}
+	spec.Resources = need.String()
+	if spec.Name == "" {
+		spec.Name = strings.TrimPrefix(spec.Module, "sha256:")[:12]
+	}
+	return need, nil
+}
+
+// Submit validates spec, checks that the cluster could run it, persists
+// it and queues its instances.
+func (f *Framework) Submit(ctx context.Context, spec JobSpec) (JobStatus, error) {
+	need, err := validate(&spec)
+	if err != nil {
+		return JobStatus{}, err
+	}
+	waiting, err := f.checkCluster(ctx, need)
+	if err != nil {
+		return JobStatus{}, err
+	}
+
+	f.mu.Lock()
+	f.seq++
+	j := &job{
+		id:        fmt.Sprintf("job-%d", f.seq),
+		spec:      spec,
+		need:      need,
+		inst:      make([]instance, spec.Instances),
+		queue:     make([]int, spec.Instances),
+		state:     StatePending,
+		submitted: time.Now().UTC(),
+		waiting:   waiting,
+	}
+	for i := range j.queue {
+		j.queue[i] = i
+	}
+	j.count[phPending] = spec.Instances
+	rec := j.record()
+	meta := f.metaRecord()
+	f.mu.Unlock()
+
+	// Durable before anyone is told the job exists; writing outside the
+	// lock keeps the fsync from stalling the scheduler.
+	if err := f.putJSON(ctx, f.prefix+"meta", meta); err != nil {
+		return JobStatus{}, fmt.Errorf("batch: save job: %w", err)
+	}
+	if err := f.putJSON(ctx, f.jobKey(j.id), rec); err != nil {
+		return JobStatus{}, fmt.Errorf("batch: save job: %w", err)
+	}
+
+	f.mu.Lock()
+	f.jobs[j.id] = j
+	f.order = append(f.order, j)
+	f.pending += spec.Instances
+	f.addToRotation(j)
+	st := j.status(f.connected)
+	drv := f.reviveLocked()
+	f.mu.Unlock()
+	if drv != nil {
+		drv.Revive()
+	}
+	f.log.Info("job submitted", "job", j.id, "name", spec.Name, "instances", spec.Instances, "resources", spec.Resources)
+	return st, nil
+}
+
+// checkCluster rejects jobs no agent can run. It returns a waiting note
+// when the cluster has no agent yet (the job is accepted and waits).
+func (f *Framework) checkCluster(ctx context.Context, need resources.Resources) (string, error) {
+	if f.cfg.Cluster == nil {
+		return "", nil
+	}
+	agents, err := f.cfg.Cluster.Agents(ctx)
+	if err != nil {
+		// Not knowing the cluster is no reason to refuse work.
+		f.log.Warn("cannot list agents to check the job", "err", err)
+		return "", nil
+	}
+	if len(agents) == 0 {
+		return "no agent has registered yet: the job waits for one", nil
+	}
+	var largest *AgentInfo
+	var largestRes resources.Resources
+	for i := range agents {
+		a := &agents[i]
+		res := a.Resources
+		if res.IsEmpty() && a.Total != "" {
+			if res, err = resources.Parse(a.Total); err != nil {
+				f.log.Warn("agent reports unparsable resources", "agent", a.ID, "total", a.Total, "err", err)
+				continue
+			}
+		}
+		// Tasks ask for unreserved resources, so only those count.
+		res = res.Unreserved()
+		if res.Contains(need) {
+			return "", nil
+		}
+		if largest == nil || bigger(res, largestRes) {
+			largest, largestRes = a, res
+		}
+	}
+	if largest == nil {
+		return "", nil
+	}
+	name := largest.Hostname
+	if name == "" {
+		name = largest.ID
+	}
+	return "", fmt.Errorf("%w: each instance needs %s, more than any agent has; the largest agent (%s) lacks %s",
+		ErrImpossible, need, name, largestRes.Shortfall(need))
+}
+
+func bigger(a, b resources.Resources) bool {
+	if a.Get(resources.Mem) != b.Get(resources.Mem) {
+		return a.Get(resources.Mem) > b.Get(resources.Mem)
+	}
+	return a.Get(resources.CPUs) > b.Get(resources.CPUs)
+}
+
+// Kill kills every instance of a job: pending ones at once, running ones
+// through the master. Killing a finished job is a no-op.
+func (f *Framework) Kill(ctx context.Context, jobID string) error {
+	f.mu.Lock()
+	j, ok := f.jobs[jobID]
+	if !ok {
+		f.mu.Unlock()
+		return fmt.Errorf("%w: %q", ErrNotFound, jobID)
+	}
+	if j.state == StateFinished || j.state == StateFailed || j.state == StateKilled {
+		f.mu.Unlock()
+		return nil
+	}
+	j.killed = true
+	var kills []*kernelpb.ReconcileTask
+	for i := range j.inst {
+		in := &j.inst[i]
+		switch in.phase {
+		case phPending:
+			f.setPhase(j, in, phKilled)
+			f.pending--
+		case phStaging, phRunning:
+			kills = append(kills, &kernelpb.ReconcileTask{TaskId: taskID(j.id, i, in.attempt), AgentId: in.agentID})
+		}
+	}
+	j.queue = nil
+	f.maybeEnd(j)
+	j.dirty = true
+	drv := f.drv
+	f.mu.Unlock()
+	f.kickPersist()
+	if drv != nil {
+		for _, k := range kills {
+			drv.Kill(k.GetTaskId(), k.GetAgentId())
+		}
+	}
+	f.log.Info("job killed", "job", jobID, "tasks_to_kill", len(kills))
+	return nil
+}
+
+// Job returns one job's status.
+func (f *Framework) Job(id string) (JobStatus, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	j, ok := f.jobs[id]
+	if !ok {
+		return JobStatus{}, false
+	}
+	return j.status(f.connected), true
+}
+
+// Jobs returns every job, oldest first.
+func (f *Framework) Jobs() []JobStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]JobStatus, 0, len(f.order))
+	for _, j := range f.order {
+		out = append(out, j.status(f.connected))
+	}
+	return out
+}
+
+// Tasks returns the current attempt of each instance of a job (nil if the
+// job is unknown).
+func (f *Framework) Tasks(jobID string) []TaskStatusView {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	j, ok := f.jobs[jobID]
+	if !ok {
+		return nil
+	}
+	out := make([]TaskStatusView, len(j.inst))
+	for i := range j.inst {
+		in := &j.inst[i]
+		v := TaskStatusView{
+			Instance: i, Attempt: in.attempt, TaskID: taskID(j.id, i, in.attempt), State: in.phase.String(),
+			AgentID: in.agentID, Message: in.message, ExitCode: in.exitCode, UpdatedAt: in.updated,
+		}
+		v.Reason = reasonName(in.reason)
+		out[i] = v
+	}
+	return out
+}
+
+func (j *job) status(connected bool) JobStatus {
+	s := JobStatus{
+		ID: j.id, Name: j.spec.Name, Module: j.spec.Module, Args: j.spec.Args, Resources: j.spec.Resources,
+		Instances: j.spec.Instances, Retries: j.spec.Retries, TimeoutMS: j.spec.TimeoutMS,
+		Pending: j.count[phPending], Staging: j.count[phStaging], Running: j.count[phRunning],
+		Finished: j.count[phFinished], Failed: j.count[phFailed], Killed: j.count[phKilled],
+		Retried: j.retried, LostRetried: j.lostRetry,
+		State: j.state, SubmittedAt: j.submitted,
+		Failures: append([]Failure(nil), j.failures...),
+	}
+	if !j.started.IsZero() {
+		t := j.started
+		s.StartedAt = &t
+	}
+	end := time.Now()
+	if !j.finished.IsZero() {
+		t := j.finished
+		s.FinishedAt = &t
+		end = t
+	}
+	s.DurationS = end.Sub(j.submitted).Seconds()
+	if s.Pending > 0 {
+		switch {
+		case j.waiting != "":
+			s.Why = j.waiting
+		case !connected:
+			s.Why = "the framework is not subscribed to the master"
+		default:
+			s.Why = "waiting for offers with room for " + j.spec.Resources
+		}
+	}
+	return s
+}
+
+// setPhase moves an instance and keeps the job's counts right.
+func (f *Framework) setPhase(j *job, in *instance, p phase) {
+	j.count[in.phase]--
+	j.count[p]++
+	in.phase = p
+}
+
+// maybeEnd settles the job state after a change.
+func (f *Framework) maybeEnd(j *job) {
+	if j.state != StatePending && j.state != StateRunning {
+		return
+	}
+	terminal := j.count[phFinished] + j.count[phFailed] + j.count[phKilled]
+	if terminal < len(j.inst) {
+		if j.count[phPending] < len(j.inst) || terminal > 0 {
+			j.state = StateRunning
+		}
+		return
+	}
+	switch {
+	case j.killed:
+		j.state = StateKilled
+	case j.count[phFinished] == len(j.inst):
+		j.state = StateFinished
+	default:
+		j.state = StateFailed
+	}
+	j.finished = time.Now().UTC()
+	j.dirty = true
+	f.log.Info("job ended", "job", j.id, "state", j.state, "finished", j.count[phFinished],
+		"failed", j.count[phFailed], "killed", j.count[phKilled])
+}
+
+func (f *Framework) addToRotation(j *job) {
+	if !j.inRotation {
+		j.inRotation = true
+		f.rotation = append(f.rotation, j)
+	}
+}
+
+// reviveLocked notes that offers are wanted again and returns the driver
+// to call Revive on (after unlocking), or nil.
+func (f *Framework) reviveLocked() driverCalls {
+	if !f.suppressed || f.drv == nil {
+		return nil
+	}
+	f.suppressed = false
+	return f.drv
+}
+
+func taskID(jobID string, instance, attempt int) string {
+	return jobID + "." + strconv.Itoa(instance) + "." + strconv.Itoa(attempt)
+}
+
+// parseTaskID splits "<job>.<instance>.<attempt>".
+func parseTaskID(id string) (jobID string, instance, attempt int, ok bool) {
+	b := strings.LastIndexByte(id, '.')
+	if b <= 0 {
+		return "", 0, 0, false
+	}
+	a := strings.LastIndexByte(id[:b], '.')
+	if a <= 0 {
+		return "", 0, 0, false
+	}
+	// strconv, not Sscanf: this runs for every status update.
+	instance, err1 := strconv.Atoi(id[a+1 : b])
+	attempt, err2 := strconv.Atoi(id[b+1:])
+	if err1 != nil || err2 != nil || instance < 0 || attempt < 0 {
+		return "", 0, 0, false
+	}
+	return id[:a], instance, attempt, true
+}

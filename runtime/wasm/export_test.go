@@ -1,0 +1,8 @@
+package wasm
+
+// Compiles is how many compilations rt has started.
+func Compiles(rt *Runtime) int {
+	rt.mu.RLock()
+	defer rt.mu.RUnlock()
+	return rt.compiles
+}

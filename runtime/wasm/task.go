@@ -1,0 +1,199 @@
+package wasm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/pandodc/pando/runtime"
+)
+
+// task is one running instance.
+type task struct {
+	done    chan struct{} // closed when exit is set
+	exit    runtime.Exit
+	cancel  context.CancelFunc // ends the task's context: Kill
+	killed  atomic.Bool        // Kill was called before the task ended
+	timeout time.Duration
+	mem     limitedMemory
+}
+
+var _ runtime.Task = (*task)(nil)
+
+// run is the task's goroutine: instantiate, run _start, classify its end.
+//
+// It calls _start itself rather than letting InstantiateModule do it, so
+// that a failure to instantiate (CauseLaunchFailed) is told apart from a
+// failure of the program (exit code, trap) without parsing error text.
+func (t *task) run(r *Runtime, ctx context.Context, c wazero.CompiledModule, cfg wazero.ModuleConfig, stdout, stderr *os.File) {
+	defer r.tasks.Done()
+	ictx := experimental.WithMemoryAllocator(ctx, &t.mem)
+	mod, err := r.wz.InstantiateModule(ictx, c, cfg)
+	if err != nil {
+		t.exit = runtime.Exit{
+			Outcome: runtime.Failed, Cause: runtime.CauseLaunchFailed,
+			Message: "could not be instantiated: " + firstLine(err.Error()),
+		}
+		fmt.Fprintf(stderr, "pando: task %s: %v\n", t.exit.Message, err)
+	} else {
+		// Checked present by checkCommand; wazero watches ctx during the
+		// call (WithCloseOnContextDone) and closes the instance when it
+		// is done.
+		_, err = mod.ExportedFunction("_start").Call(ictx)
+		_ = mod.Close(context.Background()) // a _start that returned leaves it open
+		t.exit = t.classify(ctx, err)
+		if t.exit.Cause == runtime.CauseTrap {
+			// The message has the first line; the log gets the wasm
+			// stack trace too, for whoever debugs the program.
+			fmt.Fprintf(stderr, "pando: task %s\n", err)
+		}
+	}
+	stdout.Close()
+	stderr.Close()
+	t.mem.release()
+	t.cancel() // release the context's timer
+	close(t.done)
+}
+
+// classify turns how _start returned into an Exit.
+func (t *task) classify(ctx context.Context, err error) runtime.Exit {
+	if err == nil {
+		return runtime.Exit{Outcome: runtime.Finished, Message: "exited with code 0"}
+	}
+	var ee *sys.ExitError
+	isExit := errors.As(err, &ee)
+	if isExit && ee.ExitCode() == 0 {
+		return runtime.Exit{Outcome: runtime.Finished, Message: "exited with code 0"}
+	}
+	// wazero reports the context's end with these two exit codes; a guest
+	// could exit with them too, hence the check of ctx.
+	if isExit && ctx.Err() != nil && (ee.ExitCode() == sys.ExitCodeContextCanceled || ee.ExitCode() == sys.ExitCodeDeadlineExceeded) {
+		switch {
+		case t.killed.Load():
+			return runtime.Exit{Outcome: runtime.Killed, Cause: runtime.CauseKilled, Message: "was killed"}
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			return runtime.Exit{Outcome: runtime.Failed, Cause: runtime.CauseTimeout, Message: fmt.Sprintf("ran past its timeout of %s", t.timeout)}
+		default: // the runtime's context: Close
+			return runtime.Exit{Outcome: runtime.Killed, Cause: runtime.CauseKilled, Message: "was killed because its runtime was closed"}
+		}
+	}
+	code := -1
+	if isExit {
+		code = int(ee.ExitCode())
+	}
+	if t.mem.refused.Load() {
+		// Go programs die with "fatal error: out of memory" (exit code 2)
+		// when memory.grow fails; others may trap. Either way the cause
+		// is the limit we enforced.
+		return runtime.Exit{Outcome: runtime.Failed, Cause: runtime.CauseMemoryLimit, Code: code,
+			Message: fmt.Sprintf("needed more than its %s of memory", formatBytes(t.mem.limit))}
+	}
+	if isExit {
+		return runtime.Exit{Outcome: runtime.Failed, Cause: runtime.CauseExitNonZero, Code: code,
+			Message: fmt.Sprintf("exited with code %d", code)}
+	}
+	msg := err.Error()
+	if inner := errors.Unwrap(err); inner != nil {
+		msg = inner.Error() // drop wazero's "module[] function[_start] failed: "
+	}
+	return runtime.Exit{Outcome: runtime.Failed, Cause: runtime.CauseTrap, Code: code,
+		Message: "trapped: " + firstLine(msg)}
+}
+
+// Wait blocks until the task ends or ctx is done.
+func (t *task) Wait(ctx context.Context) (runtime.Exit, error) {
+	select {
+	case <-t.done:
+		return t.exit, nil
+	case <-ctx.Done():
+		return runtime.Exit{}, fmt.Errorf("waiting for a WASM task: %w", ctx.Err())
+	}
+}
+
+// Kill stops the task and waits until it has stopped or ctx is done.
+// Killing an ended task does nothing.
+func (t *task) Kill(ctx context.Context) error {
+	select {
+	case <-t.done:
+		return nil
+	default:
+	}
+	t.killed.Store(true)
+	t.cancel()
+	select {
+	case <-t.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("killing a WASM task: it has not stopped yet: %w", ctx.Err())
+	}
+}
+
+// Stats reports the instance's memory size. CPUTime is not measured: a
+// task is a goroutine, and Go does not expose a goroutine's CPU time.
+func (t *task) Stats(ctx context.Context) (runtime.Stats, error) {
+	return runtime.Stats{MemoryBytes: t.mem.size.Load()}, nil
+}
+
+// createLog creates (or truncates) a log file of the sandbox.
+func createLog(sandbox, name string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(sandbox, name), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("creating the task's %s in its sandbox: %w", name, err)
+	}
+	return f, nil
+}
+
+// sandboxFS mounts the sandbox, and only it, at SandboxMount.
+//
+// wazero refuses paths that climb out of a mount ("..") and symbolic links
+// to absolute paths, but it lets a guest make a link to a relative path
+// such as "../../etc", and the host then follows it out of the sandbox (the
+// conformance suite's SandboxEscape case shows it). So the guest may make
+// no symbolic links at all. Links the host itself puts in a sandbox are
+// followed: whoever fills a sandbox must not put any there.
+func sandboxFS(dir string) wazero.FSConfig {
+	return wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(noSymlinks{sysfs.DirFS(dir)}, SandboxMount)
+}
+
+// noSymlinks is a file system in which symbolic links cannot be made.
+type noSymlinks struct{ experimentalsys.FS }
+
+func (noSymlinks) Symlink(oldName, link string) experimentalsys.Errno {
+	return experimentalsys.EPERM
+}
+
+// interruptibleSleep replaces wazero's time.Sleep for the guest's sleeps
+// (WASI poll_oneoff), which would otherwise keep a killed task sleeping,
+// unkillable, until its sleep ends.
+func interruptibleSleep(ctx context.Context) sys.Nanosleep {
+	done := ctx.Done()
+	return func(ns int64) {
+		if ns <= 0 {
+			return
+		}
+		t := time.NewTimer(time.Duration(ns))
+		select {
+		case <-t.C:
+		case <-done:
+			t.Stop()
+		}
+	}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

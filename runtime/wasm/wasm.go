@@ -1,0 +1,350 @@
+package wasm
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/pandodc/pando/runtime"
+)
+
+// SandboxMount is where a task sees its sandbox directory: the only part of
+// the host filesystem mounted in it.
+const SandboxMount = "/sandbox"
+
+// maxMemoryBytes is the most a 32-bit WebAssembly memory can hold (4GiB).
+const maxMemoryBytes = 65536 * 65536
+
+// Config configures a Runtime.
+type Config struct {
+	// CacheDir, if not empty, keeps compiled modules on disk there so that
+	// an agent restart does not recompile them; "" keeps them in memory only.
+	CacheDir string
+	// DefaultMemoryBytes caps the memory of tasks whose Spec.MemoryBytes is
+	// 0; 0 means the WebAssembly maximum, 4GiB.
+	DefaultMemoryBytes uint64
+}
+
+// Runtime runs WebAssembly tasks. It is safe for concurrent use.
+type Runtime struct {
+	cfg   Config
+	wz    wazero.Runtime
+	cache wazero.CompilationCache
+	base  wazero.ModuleConfig // what every task's ModuleConfig starts from
+
+	// root is the parent of every task's context: Close cancels it.
+	root       context.Context
+	cancelRoot context.CancelFunc
+	tasks      sync.WaitGroup
+
+	mu      sync.RWMutex
+	closed  bool
+	modules map[string]*module // by digest (or path when no digest)
+
+	compiles int // compilations done, for tests of singleflight
+}
+
+// module is one compiled artifact, or its compilation in progress.
+type module struct {
+	ready    chan struct{} // closed when compiled and err are set
+	compiled wazero.CompiledModule
+	// minMemory is the memory the module needs to start, in bytes.
+	minMemory uint64
+	err       error
+}
+
+var _ runtime.Runtime = (*Runtime)(nil)
+
+// New makes a Runtime: one wazero runtime, with WASI preview1, for all tasks.
+func New(cfg Config) (*Runtime, error) {
+	var (
+		cache wazero.CompilationCache
+		err   error
+	)
+	if cfg.CacheDir != "" {
+		if cache, err = wazero.NewCompilationCacheWithDir(cfg.CacheDir); err != nil {
+			return nil, fmt.Errorf("opening the WASM compilation cache in %s: %w", cfg.CacheDir, err)
+		}
+	} else {
+		cache = wazero.NewCompilationCache()
+	}
+	// WithCloseOnContextDone makes compiled code check, in loops and
+	// calls, whether its instance was closed: without it a guest that spins
+	// could be neither killed nor timed out.
+	rc := wazero.NewRuntimeConfig().
+		WithCloseOnContextDone(true).
+		WithCompilationCache(cache)
+	ctx := context.Background()
+	wz := wazero.NewRuntimeWithConfig(ctx, rc)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, wz); err != nil {
+		_ = wz.Close(ctx)
+		_ = cache.Close(ctx)
+		return nil, fmt.Errorf("instantiating WASI preview1: %w", err)
+	}
+	root, cancel := context.WithCancel(ctx)
+	return &Runtime{
+		cfg:   cfg,
+		wz:    wz,
+		cache: cache,
+		// Anonymous instances (WithName("")) so that any number of tasks
+		// of one module coexist; real clocks and randomness, because
+		// wazero's defaults are deterministic fakes and Go's runtime needs
+		// them (its scheduler, time.Now, map seeds).
+		base: wazero.NewModuleConfig().
+			WithName("").
+			WithStartFunctions(). // run calls _start itself, see there
+			WithSysWalltime().
+			WithSysNanotime().
+			WithRandSource(rand.Reader),
+		root:       root,
+		cancelRoot: cancel,
+		modules:    make(map[string]*module),
+	}, nil
+}
+
+// Prepare compiles the module at path, once per digest: concurrent calls for
+// one digest wait for one compilation.
+func (r *Runtime) Prepare(ctx context.Context, digest, path string) error {
+	_, err := r.prepare(ctx, digest, path)
+	return err
+}
+
+func (r *Runtime) prepare(ctx context.Context, digest, path string) (*module, error) {
+	key := digest
+	if key == "" {
+		key = "path:" + path
+	}
+	r.mu.RLock()
+	m, ok := r.modules[key]
+	closed := r.closed
+	r.mu.RUnlock()
+	if closed {
+		return nil, errClosed
+	}
+	if !ok {
+		r.mu.Lock()
+		if m, ok = r.modules[key]; !ok {
+			m = &module{ready: make(chan struct{})}
+			r.modules[key] = m
+			r.compiles++
+		}
+		r.mu.Unlock()
+		if !ok {
+			m.compiled, m.minMemory, m.err = r.compile(ctx, path)
+			if m.err != nil {
+				// Forget failures: the next attempt may find the file
+				// (a malformed module fails again, cheaply: it is
+				// rejected before compiling).
+				r.mu.Lock()
+				delete(r.modules, key)
+				r.mu.Unlock()
+			}
+			close(m.ready)
+		}
+	}
+	select {
+	case <-m.ready:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for the compilation of %s: %w", path, ctx.Err())
+	}
+	return m, m.err
+}
+
+var errClosed = errors.New("the WASM runtime is closed")
+
+// wasmMagic starts every WebAssembly binary; a core module's version follows.
+var (
+	wasmMagic       = []byte("\x00asm")
+	wasmCoreVersion = []byte{1, 0, 0, 0}
+)
+
+func (r *Runtime) compile(ctx context.Context, path string) (wazero.CompiledModule, uint64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("reading WASM module: %w", err)
+	}
+	if !bytes.HasPrefix(b, wasmMagic) {
+		return nil, 0, fmt.Errorf("%s is not a WebAssembly module (it starts with %q, not %q); build Go programs with GOOS=wasip1 GOARCH=wasm", path, b[:min(len(b), 8)], wasmMagic)
+	}
+	if len(b) < 8 || !bytes.Equal(b[4:8], wasmCoreVersion) {
+		return nil, 0, fmt.Errorf("%s is a WebAssembly binary but not a core module of version 1 (version bytes % x): components and other versions are not supported; build a WASI preview1 command (GOOS=wasip1 GOARCH=wasm)", path, b[4:min(len(b), 8)])
+	}
+	c, err := r.wz.CompileModule(ctx, b)
+	if err != nil {
+		return nil, 0, fmt.Errorf("compiling WASM module %s: %w", path, err)
+	}
+	if err := checkCommand(c); err != nil {
+		_ = c.Close(ctx)
+		return nil, 0, fmt.Errorf("WASM module %s cannot run as a task: %w", path, err)
+	}
+	var minMem uint64
+	for _, m := range c.ExportedMemories() {
+		minMem = max(minMem, uint64(m.Min())*65536)
+	}
+	return c, minMem, nil
+}
+
+// checkCommand rejects, before any launch, modules that could only fail at
+// instantiation, with the reason.
+func checkCommand(c wazero.CompiledModule) error {
+	if f, ok := c.ExportedFunctions()["_start"]; !ok {
+		return errors.New("it exports no _start function, so it is not a WASI command (a Go program needs a main package, built with GOOS=wasip1 GOARCH=wasm)")
+	} else if len(f.ParamTypes()) != 0 || len(f.ResultTypes()) != 0 {
+		return errors.New("its _start function takes parameters or returns results; a WASI command's _start takes and returns nothing")
+	}
+	for _, f := range c.ImportedFunctions() {
+		if mod, name, _ := f.Import(); mod != wasi_snapshot_preview1.ModuleName {
+			return fmt.Errorf("it imports %s.%s, but tasks are given only WASI preview1 (%s)", mod, name, wasi_snapshot_preview1.ModuleName)
+		}
+	}
+	if len(c.ImportedMemories()) != 0 {
+		return errors.New("it imports its memory, but tasks are given none; a WASI command defines and exports its own")
+	}
+	return nil
+}
+
+// Launch starts a task: a new instance of the spec's module, running its
+// _start in a goroutine of its own.
+func (r *Runtime) Launch(ctx context.Context, spec runtime.Spec) (runtime.Task, error) {
+	m, err := r.prepare(ctx, spec.Digest, spec.Artifact)
+	if err != nil {
+		return nil, fmt.Errorf("launching task %s: %w", spec.TaskID, err)
+	}
+	if spec.Sandbox == "" {
+		return nil, fmt.Errorf("launching task %s: it has no sandbox directory", spec.TaskID)
+	}
+	limit := spec.MemoryBytes
+	if limit == 0 {
+		limit = r.cfg.DefaultMemoryBytes
+	}
+	if limit == 0 || limit > maxMemoryBytes {
+		limit = maxMemoryBytes
+	}
+
+	stdout, err := createLog(spec.Sandbox, "stdout")
+	if err != nil {
+		return nil, fmt.Errorf("launching task %s: %w", spec.TaskID, err)
+	}
+	stderr, err := createLog(spec.Sandbox, "stderr")
+	if err != nil {
+		stdout.Close()
+		return nil, fmt.Errorf("launching task %s: %w", spec.TaskID, err)
+	}
+
+	t := &task{
+		done: make(chan struct{}),
+		mem:  limitedMemory{limit: limit},
+	}
+	if m.minMemory > limit {
+		// Instantiating would make wazero panic (an allocator must give
+		// the initial memory), and the task could never run anyway.
+		t.exit = runtime.Exit{
+			Outcome: runtime.Failed, Cause: runtime.CauseMemoryLimit,
+			Message: fmt.Sprintf("needed more than its %s of memory (the module needs %s to start)", formatBytes(limit), formatBytes(m.minMemory)),
+		}
+		fmt.Fprintln(stderr, "pando: task", t.exit.Message)
+		stdout.Close()
+		stderr.Close()
+		close(t.done)
+		return t, nil
+	}
+
+	argv := make([]string, 0, 1+len(spec.Args))
+	argv = append(argv, spec.TaskID)
+	argv = append(argv, spec.Args...)
+	cfg := r.base.
+		WithArgs(argv...).
+		WithStdout(stdout).
+		WithStderr(stderr).
+		WithFSConfig(sandboxFS(spec.Sandbox))
+	if _, ok := spec.Env["PANDO_TASK_ID"]; !ok {
+		cfg = cfg.WithEnv("PANDO_TASK_ID", spec.TaskID)
+	}
+	if _, ok := spec.Env["PWD"]; !ok {
+		// Go's wasip1 port resolves relative paths against $PWD: make
+		// them land in the sandbox, as they would in a container.
+		cfg = cfg.WithEnv("PWD", SandboxMount)
+	}
+	for k, v := range spec.Env {
+		cfg = cfg.WithEnv(k, v)
+	}
+
+	r.mu.RLock()
+	if r.closed {
+		r.mu.RUnlock()
+		stdout.Close()
+		stderr.Close()
+		return nil, fmt.Errorf("launching task %s: %w", spec.TaskID, errClosed)
+	}
+	r.tasks.Add(1)
+	r.mu.RUnlock()
+
+	// The task's context outlives Launch's: it derives from the runtime's
+	// (Close stops every task), carries the timeout, and its cancel is Kill.
+	// wazero watches it and closes the instance when it is done.
+	var taskCtx context.Context
+	if spec.Timeout > 0 {
+		taskCtx, t.cancel = context.WithTimeout(r.root, spec.Timeout)
+	} else {
+		taskCtx, t.cancel = context.WithCancel(r.root)
+	}
+	t.timeout = spec.Timeout
+	cfg = cfg.WithNanosleep(interruptibleSleep(taskCtx))
+	go t.run(r, taskCtx, m.compiled, cfg, stdout, stderr)
+	return t, nil
+}
+
+// Recover is not supported: instances die with the process that runs them.
+func (r *Runtime) Recover(ctx context.Context) (map[string]runtime.Task, error) {
+	return nil, runtime.ErrNotSupported
+}
+
+// Close stops every running task (they end Killed), waits for them until ctx
+// is done, and releases the compiled modules.
+func (r *Runtime) Close(ctx context.Context) error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	r.mu.Unlock()
+	r.cancelRoot()
+
+	ended := make(chan struct{})
+	go func() { r.tasks.Wait(); close(ended) }()
+	var err error
+	select {
+	case <-ended:
+	case <-ctx.Done():
+		err = fmt.Errorf("closing the WASM runtime: tasks still running: %w", ctx.Err())
+	}
+	if e := r.wz.Close(context.Background()); e != nil && err == nil {
+		err = fmt.Errorf("closing the WASM runtime: %w", e)
+	}
+	if e := r.cache.Close(context.Background()); e != nil && err == nil {
+		err = fmt.Errorf("closing the WASM compilation cache: %w", e)
+	}
+	return err
+}
+
+func formatBytes(n uint64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20))
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

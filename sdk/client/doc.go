@@ -1,0 +1,4 @@
+// Package client is the Go client of Pando's HTTP API (/api/v1 on the
+// master, :5050 by default) and the home of the API's JSON types, which the
+// master serves and the CLI and third-party tools read.
+package client

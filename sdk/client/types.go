@@ -1,0 +1,122 @@
+package client
+
+import "time"
+
+// MasterInfo is GET /api/v1/master: who the master is and how to reach its
+// actor (framework drivers subscribe there).
+type MasterInfo struct {
+	Version      string    `json:"version"`
+	Epoch        uint64    `json:"epoch"`
+	ActorAddress string    `json:"actor_address"`
+	ActorID      string    `json:"actor_id"`
+	StartedAt    time.Time `json:"started_at"`
+}
+
+// Agent is one entry of GET /api/v1/agents.
+type Agent struct {
+	ID           string            `json:"id"`
+	Hostname     string            `json:"hostname"`
+	HTTPAddress  string            `json:"http_address,omitempty"`
+	Active       bool              `json:"active"`
+	Total        string            `json:"total"`
+	Used         string            `json:"used"`
+	Attributes   map[string]string `json:"attributes,omitempty"`
+	Tasks        int               `json:"tasks"`
+	RegisteredAt time.Time         `json:"registered_at"`
+}
+
+// Framework is one entry of GET /api/v1/frameworks.
+type Framework struct {
+	ID        string   `json:"id"`
+	Name      string   `json:"name"`
+	Roles     []string `json:"roles"`
+	Connected bool     `json:"connected"`
+	// Share is the framework's dominant share of the cluster, in [0, 1].
+	Share float64 `json:"share"`
+	// Why says why the framework got no offer in the last allocation round.
+	Why    string `json:"why,omitempty"`
+	Offers int    `json:"offers"`
+	Tasks  int    `json:"tasks"`
+}
+
+// Task is one entry of GET /api/v1/tasks.
+type Task struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name,omitempty"`
+	FrameworkID string    `json:"framework_id"`
+	AgentID     string    `json:"agent_id"`
+	State       string    `json:"state"`
+	Reason      string    `json:"reason,omitempty"`
+	Message     string    `json:"message,omitempty"`
+	ExitCode    int       `json:"exit_code"`
+	Resources   string    `json:"resources"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// Artifact is the answer to an upload.
+type Artifact struct {
+	Digest string `json:"digest"`
+	Size   int64  `json:"size"`
+}
+
+// JobSpec is a batch job submission (POST /api/v1/batch/jobs).
+type JobSpec struct {
+	Name string `json:"name,omitempty"`
+	// Module is the content address of the WASM module, "sha256:<hex>".
+	Module    string            `json:"module"`
+	Args      []string          `json:"args,omitempty"`
+	Env       map[string]string `json:"env,omitempty"`
+	Instances int               `json:"instances"`
+	// Resources per instance in text form ("cpus:0.1;mem:64MiB"); empty
+	// means the batch framework's default.
+	Resources string `json:"resources,omitempty"`
+	// TimeoutMS kills an instance that runs longer (milliseconds, as
+	// everywhere in the protocol); 0 means none.
+	TimeoutMS int64 `json:"timeout_ms,omitempty"`
+	// Retries is how many times a failed instance is relaunched.
+	Retries int `json:"retries,omitempty"`
+}
+
+// ErrorBody is what every API error answers with.
+type ErrorBody struct {
+	Error string `json:"error"`
+}
+
+// JobStatus is a batch job's progress (GET /api/v1/batch/jobs/{id}).
+type JobStatus struct {
+	ID          string       `json:"id"`
+	Name        string       `json:"name,omitempty"`
+	Module      string       `json:"module"`
+	Instances   int          `json:"instances"`
+	Pending     int          `json:"pending"`
+	Staging     int          `json:"staging"`
+	Running     int          `json:"running"`
+	Finished    int          `json:"finished"`
+	Failed      int          `json:"failed"`
+	Killed      int          `json:"killed"`
+	State       string       `json:"state"`
+	SubmittedAt time.Time    `json:"submitted_at"`
+	FinishedAt  *time.Time   `json:"finished_at,omitempty"`
+	DurationS   float64      `json:"duration_s"`
+	Why         string       `json:"why,omitempty"`
+	Failures    []JobFailure `json:"failures,omitempty"`
+}
+
+// Done reports whether every instance has reached an end.
+func (j JobStatus) Done() bool {
+	switch j.State {
+	case "finished", "failed", "killed":
+		return true
+	}
+	return false
+}
+
+// JobFailure describes one instance that did not finish.
+type JobFailure struct {
+	Instance int    `json:"instance"`
+	TaskID   string `json:"task_id"`
+	State    string `json:"state"`
+	Reason   string `json:"reason,omitempty"`
+	Message  string `json:"message,omitempty"`
+	ExitCode int    `json:"exit_code"`
+}

@@ -1,0 +1,374 @@
+package sdk
+
+import (
+	"cmp"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/pandodc/pando/kernel/kernelpb"
+	"github.com/pandodc/pando/kernel/resources"
+)
+
+// BinPack returns how many copies of need fit in avail, at most n. Roles
+// must match exactly (need "cpus:1" does not take from "cpus(batch):1").
+// It is O(resources) for scalar needs, so a scheduler can call it for
+// every offer without scanning its tasks.
+func BinPack(avail, need resources.Resources, n int) int {
+	if n <= 0 {
+		return 0
+	}
+	if need.IsEmpty() {
+		return n
+	}
+	have := avail.Items()
+	best := n
+	i := 0
+	for _, nd := range need.Items() {
+		if len(nd.Ranges) > 0 {
+			return binPackSlow(avail, need, n)
+		}
+		for i < len(have) && (have[i].Name < nd.Name || (have[i].Name == nd.Name && have[i].Role < nd.Role)) {
+			i++
+		}
+		if i == len(have) || have[i].Name != nd.Name || have[i].Role != nd.Role {
+			return 0
+		}
+		if nd.Milli > 0 {
+			best = min(best, int(have[i].Milli/nd.Milli))
+		}
+		if best == 0 {
+			return 0
+		}
+	}
+	return best
+}
+
+// binPackSlow subtracts one copy at a time: range resources (ports) do not
+// divide arithmetically.
+func binPackSlow(avail, need resources.Resources, n int) int {
+	k := 0
+	for k < n && avail.Contains(need) {
+		var err error
+		if avail, err = avail.Subtract(need); err != nil {
+			break
+		}
+		k++
+	}
+	return k
+}
+
+// Constraint operators.
+const (
+	OpEqual    = "=="
+	OpNotEqual = "!="
+	OpLike     = "LIKE"   // Value is a regular expression the whole attribute must match
+	OpUnique   = "UNIQUE" // at most one task of the group per distinct attribute value
+)
+
+// Constraint restricts the offers a task may be placed on by one of the
+// offer's attributes. The pseudo-attributes "hostname" and "agent_id" read
+// the offer's hostname and agent id unless the agent sets an attribute of
+// that name. An offer without the attribute fails ==, LIKE and UNIQUE and
+// passes !=.
+type Constraint struct {
+	Attribute string `json:"attribute"`
+	Op        string `json:"op"`
+	Value     string `json:"value,omitempty"`
+}
+
+func (c Constraint) String() string {
+	if c.Op == OpUnique {
+		return c.Attribute + " UNIQUE"
+	}
+	if c.Op == OpLike {
+		return c.Attribute + " LIKE " + c.Value
+	}
+	return c.Attribute + c.Op + c.Value
+}
+
+// Validate checks the operator and, for LIKE, the regular expression.
+func (c Constraint) Validate() error {
+	if c.Attribute == "" {
+		return fmt.Errorf("constraint %q: attribute is empty", c.String())
+	}
+	switch c.Op {
+	case OpEqual, OpNotEqual, OpUnique:
+		return nil
+	case OpLike:
+		if _, err := regexp.Compile("^(?:" + c.Value + ")$"); err != nil {
+			return fmt.Errorf("constraint %q: bad regular expression: %w", c.String(), err)
+		}
+		return nil
+	}
+	return fmt.Errorf("constraint %q: unknown operator %q (use ==, !=, LIKE or UNIQUE)", c.String(), c.Op)
+}
+
+// OfferAttribute returns the value of an attribute of an offer, including
+// the pseudo-attributes "hostname" and "agent_id".
+func OfferAttribute(o *kernelpb.Offer, name string) (string, bool) {
+	if v, ok := o.GetAttributes()[name]; ok {
+		return v, true
+	}
+	switch name {
+	case "hostname":
+		return o.GetHostname(), o.GetHostname() != ""
+	case "agent_id":
+		return o.GetAgentId(), o.GetAgentId() != ""
+	}
+	return "", false
+}
+
+// Request is one task to place.
+type Request struct {
+	ID string
+	// Group scopes UNIQUE constraints: typically the job or service.
+	Group       string
+	Resources   resources.Resources
+	Constraints []Constraint
+}
+
+// Strategy picks among the offers a request fits in.
+type Strategy int
+
+const (
+	// FirstFit takes the first offer (in the order given) that fits:
+	// cheapest, and it fills offers in turn.
+	FirstFit Strategy = iota
+	// BestFit takes the offer that the request leaves the least cpus and
+	// mem in (relative to the offer), packing tightly so that whole
+	// offers stay free for large requests.
+	BestFit
+)
+
+// Placement assigns one request to one offer.
+type Placement struct {
+	RequestID string
+	OfferID   string
+	AgentID   string
+	Resources resources.Resources
+}
+
+// Unplaced is a request that fits no offer, and why, for the person asking
+// "why is my task not launching?".
+type Unplaced struct {
+	RequestID string
+	Reason    string
+}
+
+// Plan is the outcome of Pack.
+type Plan struct {
+	Placements []Placement
+	Unplaced   []Unplaced
+	// Remaining is what is left of each offer, by offer id.
+	Remaining map[string]resources.Resources
+}
+
+// ByOffer groups the placements by offer id.
+func (p Plan) ByOffer() map[string][]Placement {
+	out := map[string][]Placement{}
+	for _, pl := range p.Placements {
+		out[pl.OfferID] = append(out[pl.OfferID], pl)
+	}
+	return out
+}
+
+// Packer assigns task requests to offers: requests in decreasing size
+// (cpus, then mem), each to the first or best offer that has the resources
+// and satisfies its constraints.
+type Packer struct {
+	Strategy Strategy
+	// Taken, if set, reports attribute values already used by running
+	// tasks of a group, so UNIQUE holds across rounds of placement.
+	Taken func(group, attribute, value string) bool
+}
+
+type offerState struct {
+	offer  *kernelpb.Offer
+	total  resources.Resources
+	remain resources.Resources
+	bad    error
+}
+
+// Pack places reqs on offers. It returns an error only for malformed
+// constraints (a caller's bug); requests that do not fit are listed in
+// Plan.Unplaced with a reason.
+func (p *Packer) Pack(offers []*kernelpb.Offer, reqs []Request) (Plan, error) {
+	likes := map[string]*regexp.Regexp{}
+	for _, r := range reqs {
+		for _, c := range r.Constraints {
+			if err := c.Validate(); err != nil {
+				return Plan{}, fmt.Errorf("request %s: %w", r.ID, err)
+			}
+			if c.Op == OpLike && likes[c.Value] == nil {
+				likes[c.Value] = regexp.MustCompile("^(?:" + c.Value + ")$")
+			}
+		}
+	}
+	states := make([]*offerState, len(offers))
+	for i, o := range offers {
+		res, err := resources.FromProto(o.GetResources())
+		states[i] = &offerState{offer: o, total: res, remain: res, bad: err}
+	}
+	order := make([]int, len(reqs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		ra, rb := reqs[a].Resources, reqs[b].Resources
+		if c := cmp.Compare(rb.Get(resources.CPUs), ra.Get(resources.CPUs)); c != 0 {
+			return c
+		}
+		return cmp.Compare(rb.Get(resources.Mem), ra.Get(resources.Mem))
+	})
+
+	// used[group][attribute][value]: UNIQUE values taken in this round.
+	used := map[string]map[string]map[string]bool{}
+	plan := Plan{Remaining: map[string]resources.Resources{}}
+	for _, idx := range order {
+		r := reqs[idx]
+		var why rejections
+		best := -1
+		var bestScore float64
+		for i, st := range states {
+			if st.bad != nil {
+				why.other++
+				continue
+			}
+			if failed, detail := p.violates(r, st.offer, used, likes); failed != "" {
+				why.constraint(failed, detail)
+				continue
+			}
+			if !st.remain.Contains(r.Resources) {
+				why.resources(st.offer, st.remain.Shortfall(r.Resources))
+				continue
+			}
+			if p.Strategy == FirstFit {
+				best = i
+				break
+			}
+			if s := leftover(st, r.Resources); best < 0 || s < bestScore {
+				best, bestScore = i, s
+			}
+		}
+		if best < 0 {
+			plan.Unplaced = append(plan.Unplaced, Unplaced{RequestID: r.ID, Reason: why.String(len(offers))})
+			continue
+		}
+		st := states[best]
+		st.remain, _ = st.remain.Subtract(r.Resources)
+		for _, c := range r.Constraints {
+			if c.Op == OpUnique {
+				v, _ := OfferAttribute(st.offer, c.Attribute)
+				g := used[r.Group]
+				if g == nil {
+					g = map[string]map[string]bool{}
+					used[r.Group] = g
+				}
+				if g[c.Attribute] == nil {
+					g[c.Attribute] = map[string]bool{}
+				}
+				g[c.Attribute][v] = true
+			}
+		}
+		plan.Placements = append(plan.Placements, Placement{
+			RequestID: r.ID, OfferID: st.offer.GetId(), AgentID: st.offer.GetAgentId(), Resources: r.Resources,
+		})
+	}
+	for _, st := range states {
+		plan.Remaining[st.offer.GetId()] = st.remain
+	}
+	return plan, nil
+}
+
+// violates returns the first constraint r fails on o ("" if none) and what
+// the offer has instead.
+func (p *Packer) violates(r Request, o *kernelpb.Offer, used map[string]map[string]map[string]bool, likes map[string]*regexp.Regexp) (string, string) {
+	for _, c := range r.Constraints {
+		v, ok := OfferAttribute(o, c.Attribute)
+		have := c.Attribute + "=" + v
+		if !ok {
+			have = "no " + c.Attribute
+		}
+		switch c.Op {
+		case OpEqual:
+			if !ok || v != c.Value {
+				return c.String(), have
+			}
+		case OpNotEqual:
+			if ok && v == c.Value {
+				return c.String(), have
+			}
+		case OpLike:
+			if !ok || !likes[c.Value].MatchString(v) {
+				return c.String(), have
+			}
+		case OpUnique:
+			if !ok {
+				return c.String(), have
+			}
+			if used[r.Group][c.Attribute][v] || (p.Taken != nil && p.Taken(r.Group, c.Attribute, v)) {
+				return c.String(), c.Attribute + "=" + v + " already used"
+			}
+		}
+	}
+	return "", ""
+}
+
+// leftover scores how much of an offer's cpus and mem a placement leaves,
+// as fractions of the offer's total: lower is a tighter fit.
+func leftover(st *offerState, need resources.Resources) float64 {
+	var s float64
+	for _, name := range []string{resources.CPUs, resources.Mem} {
+		if total := st.total.Get(name); total > 0 {
+			s += float64(st.remain.Get(name)-need.Get(name)) / float64(total)
+		}
+	}
+	return s
+}
+
+// rejections tallies why a request fit no offer.
+type rejections struct {
+	lacked, failed, other int
+	lackExample           string
+	failExample           string
+}
+
+func (r *rejections) resources(o *kernelpb.Offer, shortfall string) {
+	r.lacked++
+	if r.lackExample == "" {
+		r.lackExample = "on " + offerName(o) + ": " + shortfall
+	}
+}
+
+func (r *rejections) constraint(c, have string) {
+	r.failed++
+	if r.failExample == "" {
+		r.failExample = c + " (" + have + ")"
+	}
+}
+
+func (r *rejections) String(offers int) string {
+	if offers == 0 {
+		return "no offers"
+	}
+	var parts []string
+	if r.lacked > 0 {
+		parts = append(parts, fmt.Sprintf("%d lacked resources (e.g. %s)", r.lacked, r.lackExample))
+	}
+	if r.failed > 0 {
+		parts = append(parts, fmt.Sprintf("%d failed constraint %s", r.failed, r.failExample))
+	}
+	if r.other > 0 {
+		parts = append(parts, fmt.Sprintf("%d had malformed resources", r.other))
+	}
+	return fmt.Sprintf("no offer fits (%d offers): %s", offers, strings.Join(parts, "; "))
+}
+
+func offerName(o *kernelpb.Offer) string {
+	if h := o.GetHostname(); h != "" {
+		return h
+	}
+	return o.GetAgentId()
+}
