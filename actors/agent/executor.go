@@ -28,9 +28,9 @@ type executor struct {
 	agent       *actor.PID
 	frameworkID string
 	task        *kernelpb.TaskInfo
-	sandbox string
-	rt      runtime.Runtime
-	fetcher Fetcher
+	sandbox     string
+	rt          runtime.Runtime
+	fetcher     Fetcher
 
 	cancel  context.CancelFunc
 	running runtime.Task
@@ -88,11 +88,11 @@ func (e *executor) status(state kernelpb.TaskState, reason kernelpb.Reason, mess
 	return &kernelpb.TaskStatus{
 		TaskId:      e.task.GetTaskId(),
 		FrameworkId: e.frameworkID,
-		State:    state,
-		Reason:   reason,
-		Message:  message,
-		ExitCode: int32(code),
-		Source:   kernelpb.Source_SOURCE_EXECUTOR,
+		State:       state,
+		Reason:      reason,
+		Message:     message,
+		ExitCode:    int32(code),
+		Source:      kernelpb.Source_SOURCE_EXECUTOR,
 	}
 }
 

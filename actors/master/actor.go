@@ -34,8 +34,8 @@ type Config struct {
 
 // Private messages of the master actor.
 type (
-	tick        struct{}
-	allocate    struct{}
+	tick     struct{}
+	allocate struct{}
 	// queryFunc runs inside the actor; now is the actor's clock reading.
 	queryFunc   func(m *kmaster.Master, now time.Time) any
 	queryResult struct{ value any }
@@ -43,9 +43,9 @@ type (
 
 // Actor owns the master state machine.
 type Actor struct {
-	cfg    Config
-	m      *kmaster.Master
-	peers  map[kmaster.Peer]*actor.PID
+	cfg   Config
+	m     *kmaster.Master
+	peers map[kmaster.Peer]*actor.PID
 	// agents marks the peers that registered as agents; the rest are
 	// framework drivers. It tells which disconnection a Terminated means.
 	agents map[kmaster.Peer]bool
