@@ -104,7 +104,7 @@ func (m *Metrics) traceTask(e *kmaster.Event) {
 		m.spans[key] = span
 	}
 	span.AddEvent(e.State.String(), trace.WithTimestamp(e.At))
-	if kmaster.IsTerminal(e.State) {
+	if kernelpb.IsTerminal(e.State) {
 		span.SetAttributes(attribute.String("pando.state", e.State.String()), attribute.String("pando.reason", e.Reason.String()))
 		span.End(trace.WithTimestamp(e.At))
 		delete(m.spans, key)

@@ -240,7 +240,7 @@ func (a *Agent) Step(now time.Time, msg proto.Message) error {
 			return fmt.Errorf("ShutdownFramework without framework id")
 		}
 		for _, t := range a.sortedTasks() {
-			if t.ref.FrameworkID == msg.FrameworkId && !isTerminal(t.state) && t.info != nil {
+			if t.ref.FrameworkID == msg.FrameworkId && !kernelpb.IsTerminal(t.state) && t.info != nil {
 				a.kill(now, t)
 			}
 		}
@@ -326,7 +326,7 @@ func (a *Agent) killTask(now time.Time, msg *kernelpb.KillTask) error {
 	}
 	ref := TaskRef{msg.FrameworkId, msg.TaskId}
 	if t := a.tasks[ref]; t != nil {
-		if !isTerminal(t.state) && t.info != nil {
+		if !kernelpb.IsTerminal(t.state) && t.info != nil {
 			a.kill(now, t)
 		}
 		return nil
@@ -363,7 +363,7 @@ func (a *Agent) ack(now time.Time, msg *kernelpb.StatusUpdateAck) error {
 		a.sendHead(now, t)
 		return nil
 	}
-	if isTerminal(t.state) {
+	if kernelpb.IsTerminal(t.state) {
 		// Everything about the task is acknowledged: forget it.
 		delete(a.tasks, t.ref)
 		a.recent.add(t.ref)
@@ -378,9 +378,9 @@ func (a *Agent) TaskEvent(now time.Time, ev TaskEvent) error {
 	switch {
 	case t == nil || t.info == nil:
 		return fmt.Errorf("event for unknown task %s of framework %s", ev.TaskID, ev.FrameworkID)
-	case isTerminal(t.state):
+	case kernelpb.IsTerminal(t.state):
 		return fmt.Errorf("task %s already ended %v, ignoring %v", ev.TaskID, t.state, ev.State)
-	case rank(ev.State) <= rank(t.state):
+	case kernelpb.Rank(ev.State) <= kernelpb.Rank(t.state):
 		return fmt.Errorf("task %s is %v, ignoring %v", ev.TaskID, t.state, ev.State)
 	}
 	a.enqueue(now, t, ev.State, ev.Reason, ev.Message, ev.ExitCode, kernelpb.Source_SOURCE_EXECUTOR)
@@ -536,26 +536,6 @@ func (r *recentTasks) add(ref TaskRef) {
 }
 
 func (r *recentTasks) has(ref TaskRef) bool { return r.set[ref] }
-
-func rank(s kernelpb.TaskState) int {
-	switch s {
-	case kernelpb.TaskState_TASK_STAGING:
-		return 1
-	case kernelpb.TaskState_TASK_STARTING:
-		return 2
-	case kernelpb.TaskState_TASK_RUNNING:
-		return 3
-	case kernelpb.TaskState_TASK_KILLING:
-		return 4
-	case kernelpb.TaskState_TASK_FINISHED, kernelpb.TaskState_TASK_FAILED,
-		kernelpb.TaskState_TASK_KILLED, kernelpb.TaskState_TASK_LOST,
-		kernelpb.TaskState_TASK_ERROR:
-		return 5
-	}
-	return 0
-}
-
-func isTerminal(s kernelpb.TaskState) bool { return rank(s) == 5 }
 
 func copyMap(in map[string]string) map[string]string {
 	if len(in) == 0 {

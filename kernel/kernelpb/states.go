@@ -1,11 +1,24 @@
 package kernelpb
 
-// IsTerminal reports whether a task in state s has ended for good.
-func IsTerminal(s TaskState) bool {
+// Rank orders task states along the task lifecycle (STAGING 1, STARTING 2,
+// RUNNING 3, KILLING 4, every terminal state 5; 0 for anything else), so
+// that a late or duplicated update never moves a task backwards.
+func Rank(s TaskState) int {
 	switch s {
+	case TaskState_TASK_STAGING:
+		return 1
+	case TaskState_TASK_STARTING:
+		return 2
+	case TaskState_TASK_RUNNING:
+		return 3
+	case TaskState_TASK_KILLING:
+		return 4
 	case TaskState_TASK_FINISHED, TaskState_TASK_FAILED, TaskState_TASK_KILLED,
 		TaskState_TASK_LOST, TaskState_TASK_ERROR:
-		return true
+		return 5
 	}
-	return false
+	return 0
 }
+
+// IsTerminal reports whether a task in state s has ended for good.
+func IsTerminal(s TaskState) bool { return Rank(s) == 5 }

@@ -157,8 +157,8 @@ func (m *Master) reconcileAgentTasks(now time.Time, a *agentState, reported []re
 	for _, r := range reported {
 		if t := m.tasks[r.key]; t != nil {
 			if t.agentID == a.id {
-				if rank(r.state) > rank(t.state) {
-					if IsTerminal(r.state) {
+				if kernelpb.Rank(r.state) > kernelpb.Rank(t.state) {
+					if kernelpb.IsTerminal(r.state) {
 						t.released = true // not counted in AddAgent's used
 					}
 					m.setState(now, t, r.state, kernelpb.Reason_REASON_NONE, "")
@@ -172,7 +172,7 @@ func (m *Master) reconcileAgentTasks(now time.Time, a *agentState, reported []re
 		if m.completed.byKey[r.key] != nil || m.removed.has(r.key.frameworkID) {
 			// Settled already (its agent was removed, or its framework):
 			// it must not keep running unaccounted for.
-			if !IsTerminal(r.state) {
+			if !kernelpb.IsTerminal(r.state) {
 				m.killOn(a, r.key)
 			}
 			continue
@@ -191,7 +191,7 @@ func (m *Master) adoptTask(now time.Time, a *agentState, r reportedTask) {
 		agentID:   a.id,
 		info:      info,
 		resources: r.resources,
-		released:  IsTerminal(r.state),
+		released:  kernelpb.IsTerminal(r.state),
 	}
 	m.addActiveTask(t)
 	m.setState(now, t, r.state, kernelpb.Reason_REASON_NONE, "adopted from re-registering agent")

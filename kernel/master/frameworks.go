@@ -258,7 +258,7 @@ func (m *Master) removeFramework(now time.Time, fw *frameworkState, why string) 
 	for _, key := range keys {
 		t := m.tasks[key]
 		t.released = true // RemoveFramework releases everything it held
-		if !IsTerminal(t.state) {
+		if !kernelpb.IsTerminal(t.state) {
 			m.setState(now, t, kernelpb.TaskState_TASK_KILLED, kernelpb.Reason_REASON_FRAMEWORK_REMOVED, why)
 		}
 		m.completeTask(t)

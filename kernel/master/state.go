@@ -268,27 +268,4 @@ func sortedTaskKeys(m map[taskKey]struct{}) []taskKey {
 	return keys
 }
 
-// rank orders task states along the task lifecycle, so that a late or
-// duplicated update never moves a task backwards.
-func rank(s kernelpb.TaskState) int {
-	switch s {
-	case kernelpb.TaskState_TASK_STAGING:
-		return 1
-	case kernelpb.TaskState_TASK_STARTING:
-		return 2
-	case kernelpb.TaskState_TASK_RUNNING:
-		return 3
-	case kernelpb.TaskState_TASK_KILLING:
-		return 4
-	case kernelpb.TaskState_TASK_FINISHED, kernelpb.TaskState_TASK_FAILED,
-		kernelpb.TaskState_TASK_KILLED, kernelpb.TaskState_TASK_LOST,
-		kernelpb.TaskState_TASK_ERROR:
-		return 5
-	}
-	return 0
-}
-
-// IsTerminal reports whether a task in state s will never change again.
-func IsTerminal(s kernelpb.TaskState) bool { return rank(s) == 5 }
-
-func validState(s kernelpb.TaskState) bool { return rank(s) > 0 }
+func validState(s kernelpb.TaskState) bool { return kernelpb.Rank(s) > 0 }

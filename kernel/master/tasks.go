@@ -258,7 +258,7 @@ func (m *Master) setState(now time.Time, t *taskState, s kernelpb.TaskState, rea
 	t.history = append(t.history, StateChange{State: s, At: now})
 	m.emit(Event{Kind: EventTaskState, At: now, TaskID: t.key.taskID, FrameworkID: t.key.frameworkID,
 		AgentID: t.agentID, State: s, Reason: reason, Message: message})
-	if IsTerminal(s) {
+	if kernelpb.IsTerminal(s) {
 		m.counters.TasksTerminal[s]++
 		m.release(now, t)
 	}
@@ -284,7 +284,7 @@ func (m *Master) release(now time.Time, t *taskState) {
 // terminal keeps its state and the framework is told it again, in case the
 // agent's own terminal update never reached it.
 func (m *Master) terminateByMaster(now time.Time, t *taskState, s kernelpb.TaskState, reason kernelpb.Reason, why string) {
-	if !IsTerminal(t.state) {
+	if !kernelpb.IsTerminal(t.state) {
 		m.setState(now, t, s, reason, why)
 	}
 	t.toldState = t.state
@@ -350,7 +350,7 @@ func (m *Master) statusUpdate(now time.Time, from Peer, msg *kernelpb.StatusUpda
 	m.counters.StatusUpdates++
 	key := taskKey{msg.FrameworkId, st.TaskId}
 	latest := msg.LatestState
-	if !validState(latest) || rank(latest) < rank(st.State) {
+	if !validState(latest) || kernelpb.Rank(latest) < kernelpb.Rank(st.State) {
 		latest = st.State
 	}
 
@@ -361,7 +361,7 @@ func (m *Master) statusUpdate(now time.Time, from Peer, msg *kernelpb.StatusUpda
 	if settled {
 		m.send(a.peer, &kernelpb.StatusUpdateAck{Epoch: m.cfg.Epoch, AgentId: a.id,
 			FrameworkId: key.frameworkID, TaskId: key.taskID, UpdateId: st.UpdateId})
-		if !IsTerminal(latest) {
+		if !kernelpb.IsTerminal(latest) {
 			m.killOn(a, key)
 		}
 		return nil
@@ -369,7 +369,7 @@ func (m *Master) statusUpdate(now time.Time, from Peer, msg *kernelpb.StatusUpda
 	if t == nil {
 		m.counters.UnknownTaskUpdates++
 	} else {
-		if !IsTerminal(t.state) && rank(latest) > rank(t.state) {
+		if !kernelpb.IsTerminal(t.state) && kernelpb.Rank(latest) > kernelpb.Rank(t.state) {
 			if latest == st.State {
 				m.setState(now, t, latest, st.Reason, st.Message)
 			} else {
@@ -379,10 +379,10 @@ func (m *Master) statusUpdate(now time.Time, from Peer, msg *kernelpb.StatusUpda
 		if latest == st.State && st.State == t.state {
 			t.reason, t.message, t.exitCode = st.Reason, st.Message, st.ExitCode
 		}
-		if IsTerminal(st.State) {
+		if kernelpb.IsTerminal(st.State) {
 			t.terminalUpdateID = st.UpdateId
 		}
-		if rank(st.State) > rank(t.toldState) {
+		if kernelpb.Rank(st.State) > kernelpb.Rank(t.toldState) {
 			t.toldState = st.State
 		}
 	}
@@ -420,7 +420,7 @@ func (m *Master) acknowledge(now time.Time, from Peer, msg *kernelpb.Acknowledge
 	m.counters.AcknowledgementsFwd++
 	m.send(a.peer, &kernelpb.StatusUpdateAck{Epoch: m.cfg.Epoch, AgentId: a.id, FrameworkId: fw.id,
 		TaskId: msg.TaskId, UpdateId: msg.UpdateId})
-	if t != nil && t.terminalUpdateID == msg.UpdateId && IsTerminal(t.state) {
+	if t != nil && t.terminalUpdateID == msg.UpdateId && kernelpb.IsTerminal(t.state) {
 		m.completeTask(t)
 	}
 	return nil
@@ -491,7 +491,7 @@ func (m *Master) kill(now time.Time, from Peer, msg *kernelpb.Kill) error {
 	}
 	key := taskKey{fw.id, msg.TaskId}
 	if t := m.tasks[key]; t != nil {
-		if IsTerminal(t.state) {
+		if kernelpb.IsTerminal(t.state) {
 			return nil // its terminal update is on its way
 		}
 		if a := m.agents[t.agentID]; a != nil {
