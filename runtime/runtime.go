@@ -12,6 +12,8 @@ type Spec struct {
 	TaskID string
 	// Sandbox is the task's own directory: stdout and stderr are written
 	// there, and it is the only part of the host filesystem the task sees.
+	// The runtime makes it, and may wait until the task first needs it:
+	// a missing sandbox or log of a task that ran is an empty one.
 	Sandbox string
 	// Artifact is the path of the verified module or image on local disk.
 	Artifact string

@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"time"
@@ -149,9 +148,6 @@ func (e *executor) spec(ctx context.Context) (runtime.Spec, kernelpb.Reason, err
 	path, err := e.fetcher.Fetch(ctx, wasm.GetModule())
 	if err != nil {
 		return runtime.Spec{}, kernelpb.Reason_REASON_ARTIFACT_FAILED, err
-	}
-	if err := os.MkdirAll(e.sandbox, 0o755); err != nil {
-		return runtime.Spec{}, kernelpb.Reason_REASON_LAUNCH_FAILED, fmt.Errorf("creating the sandbox: %w", err)
 	}
 	res, err := resources.FromProto(e.task.GetResources())
 	if err != nil {

@@ -16,17 +16,26 @@ import (
 )
 
 // Sandboxes serves task sandboxes over HTTP and knows which tasks are still
-// running, so that following a log ends when its task does.
+// running, so that following a log ends when its task does, and which ended
+// lately, since a task that never wrote anything has no sandbox to show.
 type Sandboxes struct {
 	root string
 
 	mu     sync.Mutex
 	active map[kagent.TaskRef]chan struct{} // closed when the task ends
+	// ended and endedOrder remember the last rememberEnded tasks to end.
+	ended      map[kagent.TaskRef]bool
+	endedOrder []kagent.TaskRef
+	endedNext  int
 }
+
+// rememberEnded is how many ended tasks Sandboxes remembers: a task among
+// them with no sandbox ran and wrote nothing, so its logs are empty.
+const rememberEnded = 10000
 
 // NewSandboxes serves the sandboxes under root.
 func NewSandboxes(root string) *Sandboxes {
-	return &Sandboxes{root: root, active: map[kagent.TaskRef]chan struct{}{}}
+	return &Sandboxes{root: root, active: map[kagent.TaskRef]chan struct{}{}, ended: map[kagent.TaskRef]bool{}}
 }
 
 func (s *Sandboxes) started(taskID kagent.TaskRef) {
@@ -37,13 +46,32 @@ func (s *Sandboxes) started(taskID kagent.TaskRef) {
 	}
 }
 
-func (s *Sandboxes) ended(taskID kagent.TaskRef) {
+func (s *Sandboxes) stopped(taskID kagent.TaskRef) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if ch, ok := s.active[taskID]; ok {
 		close(ch)
 		delete(s.active, taskID)
 	}
+	if s.ended[taskID] {
+		return
+	}
+	if len(s.endedOrder) < rememberEnded {
+		s.endedOrder = append(s.endedOrder, taskID)
+	} else {
+		delete(s.ended, s.endedOrder[s.endedNext])
+		s.endedOrder[s.endedNext] = taskID
+		s.endedNext = (s.endedNext + 1) % rememberEnded
+	}
+	s.ended[taskID] = true
+}
+
+// known reports whether the task is running or ended lately on this agent.
+func (s *Sandboxes) known(taskID kagent.TaskRef) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, running := s.active[taskID]
+	return running || s.ended[taskID]
 }
 
 // done returns a channel closed when the task is no longer running.
@@ -77,32 +105,56 @@ func (s *Sandboxes) serveLog(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	f, err := os.Open(filepath.Join(dir, stream))
+	path := filepath.Join(dir, stream)
+	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		writeError(w, http.StatusNotFound, "task %s has no %s on this agent (not started yet, or its sandbox was removed)", taskID.TaskID, stream)
-		return
+		// Runtimes make a sandbox and its logs when the task first needs
+		// them: for a task that ran, or runs, a missing log is empty.
+		if _, dirErr := os.Stat(dir); dirErr != nil && !s.known(taskID) {
+			writeError(w, http.StatusNotFound, "task %s has no sandbox on this agent (not started yet, or its sandbox was removed)", taskID.TaskID)
+			return
+		}
+		f, err = nil, nil
 	}
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "opening %s of task %s: %v", stream, taskID.TaskID, err)
 		return
 	}
-	defer f.Close()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if r.URL.Query().Get("follow") == "" {
-		_, _ = io.Copy(w, f)
+	if r.URL.Query().Get("follow") != "" {
+		s.follow(w, r, path, f, s.done(taskID)) // closes f
 		return
 	}
-	s.follow(w, r, f, s.done(taskID))
+	if f != nil {
+		defer f.Close()
+		_, _ = io.Copy(w, f)
+	}
 }
 
-// follow copies f to w as it grows, until the task ends (then drains what
-// is left) or the client goes away.
-func (s *Sandboxes) follow(w http.ResponseWriter, r *http.Request, f *os.File, done <-chan struct{}) {
+// follow copies the log at path to w as it grows, until the task ends (then
+// drains what is left) or the client goes away. f is the log opened, or nil
+// while the task has not written to it yet.
+func (s *Sandboxes) follow(w http.ResponseWriter, r *http.Request, path string, f *os.File, done <-chan struct{}) {
 	flusher, _ := w.(http.Flusher)
 	poll := time.NewTicker(100 * time.Millisecond)
 	defer poll.Stop()
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+	}()
+	drain := func() (int64, error) {
+		if f == nil {
+			var err error
+			if f, err = os.Open(path); err != nil {
+				f = nil
+				return 0, nil // not written yet
+			}
+		}
+		return io.Copy(w, f)
+	}
 	for {
-		n, err := io.Copy(w, f)
+		n, err := drain()
 		if err != nil {
 			return
 		}
@@ -111,7 +163,7 @@ func (s *Sandboxes) follow(w http.ResponseWriter, r *http.Request, f *os.File, d
 		}
 		select {
 		case <-done:
-			_, _ = io.Copy(w, f)
+			_, _ = drain()
 			return
 		case <-r.Context().Done():
 			return

@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"crypto/rand"
 	"os"
 	"testing"
 	"time"
@@ -38,7 +39,7 @@ func BenchmarkPipeline(b *testing.B) {
 			}
 			// Warm up: compile the module on the agent outside the timer.
 			runTasks(b, dev, digest, 20)
-			n := max(b.N, 2000)
+			n := max(b.N, 10000)
 			b.ResetTimer()
 			start := time.Now()
 			runTasks(b, dev, digest, n)
@@ -72,7 +73,9 @@ func runTasks(b *testing.B, dev *node.Dev, digest string, n int) {
 }
 
 // rawRate is wazero alone: the module compiled once, then instantiated (and
-// run to its end) in a loop, output discarded, on all cores.
+// run to its end) in a loop, output discarded, on all cores. Its instances
+// get the clocks and randomness Pando gives tasks, not wazero's default
+// fakes, whose seeding alone costs more than running the tiny module.
 func rawRate(b *testing.B, path string) float64 {
 	ctx := context.Background()
 	rt := wazero.NewRuntime(ctx)
@@ -86,13 +89,15 @@ func rawRate(b *testing.B, path string) float64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	const n, workers = 2000, 2
+	config := wazero.NewModuleConfig().WithName("").
+		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader)
+	const n, workers = 10000, 2
 	start := time.Now()
 	done := make(chan struct{})
 	for w := 0; w < workers; w++ {
 		go func() {
 			for i := 0; i < n/workers; i++ {
-				mod, err := rt.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithName(""))
+				mod, err := rt.InstantiateModule(ctx, compiled, config)
 				if err == nil {
 					mod.Close(ctx)
 				}

@@ -28,6 +28,7 @@ type launcher struct {
 
 	mu       sync.Mutex
 	launched int
+	ended    int // tasks in a terminal state
 	states   map[string]kernelpb.TaskState
 	done     chan struct{}
 	errs     []string
@@ -77,14 +78,12 @@ func (l *launcher) Offers(d *sdk.Driver, offers []*kernelpb.Offer) {
 func (l *launcher) Update(_ *sdk.Driver, st *kernelpb.TaskStatus) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	prev, seen := l.states[st.GetTaskId()]
 	l.states[st.GetTaskId()] = st.GetState()
-	finished := 0
-	for _, s := range l.states {
-		if kernelpb.IsTerminal(s) {
-			finished++
-		}
+	if kernelpb.IsTerminal(st.GetState()) && !(seen && kernelpb.IsTerminal(prev)) {
+		l.ended++
 	}
-	if finished == l.want {
+	if l.ended == l.want {
 		select {
 		case <-l.done:
 		default:

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -164,6 +165,9 @@ func wait(t *testing.T, task runtime.Task) runtime.Exit {
 func readLog(t *testing.T, spec runtime.Spec, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(spec.Sandbox, name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "" // a runtime may leave a log it never wrote uncreated
+	}
 	if err != nil {
 		t.Fatalf("reading the task's %s: %v", name, err)
 	}
@@ -376,13 +380,32 @@ func (s *suite) malformed(t *testing.T) {
 	}
 }
 
+// missingSandbox: the runtime makes the sandbox (parents included) when the
+// task needs it, and refuses one that is not a directory.
 func (s *suite) missingSandbox(t *testing.T) {
 	rt := s.runtime(t)
 	spec := s.spec(t, s.a.Hello)
-	spec.Sandbox = filepath.Join(spec.Sandbox, "does-not-exist")
-	if task, err := rt.Launch(context.Background(), spec); err == nil {
+	spec.Sandbox = filepath.Join(spec.Sandbox, "framework", "task")
+	exit := wait(t, launch(t, rt, spec))
+	if exit.Outcome != runtime.Finished {
+		t.Fatalf("a task whose sandbox did not exist yet ended %+v, want finished", exit)
+	}
+	if got := readLog(t, spec, "stdout"); !strings.Contains(got, "hello") {
+		t.Errorf("stdout in the sandbox the runtime made = %q, want the greeting", got)
+	}
+
+	notDir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notDir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec.Sandbox = notDir
+	task, err := rt.Launch(context.Background(), spec)
+	if err == nil {
 		exit, _ := task.Wait(context.Background())
-		t.Errorf("Launch into a missing sandbox succeeded; the task ended %+v", exit)
+		t.Fatalf("Launch into a sandbox that is a file succeeded; the task ended %+v", exit)
+	}
+	if !strings.Contains(err.Error(), "sandbox") {
+		t.Errorf("Launch into a sandbox that is a file: %q does not mention the sandbox", err)
 	}
 }
 

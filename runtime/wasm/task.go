@@ -4,16 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/experimental"
-	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
-	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/pandodc/pando/runtime"
@@ -36,7 +32,7 @@ var _ runtime.Task = (*task)(nil)
 // It calls _start itself rather than letting InstantiateModule do it, so
 // that a failure to instantiate (CauseLaunchFailed) is told apart from a
 // failure of the program (exit code, trap) without parsing error text.
-func (t *task) run(r *Runtime, ctx context.Context, c wazero.CompiledModule, cfg wazero.ModuleConfig, stdout, stderr *os.File) {
+func (t *task) run(r *Runtime, ctx context.Context, c wazero.CompiledModule, cfg wazero.ModuleConfig, stdout, stderr *taskLog) {
 	defer r.tasks.Done()
 	ictx := experimental.WithMemoryAllocator(ctx, &t.mem)
 	mod, err := r.wz.InstantiateModule(ictx, c, cfg)
@@ -61,6 +57,11 @@ func (t *task) run(r *Runtime, ctx context.Context, c wazero.CompiledModule, cfg
 	}
 	stdout.Close()
 	stderr.Close()
+	for _, l := range []*taskLog{stdout, stderr} {
+		if l.err != nil { // the guest saw its writes fail; say why
+			t.exit.Message += "; " + l.err.Error()
+		}
+	}
 	t.mem.release()
 	t.cancel() // release the context's timer
 	close(t.done)
@@ -143,34 +144,6 @@ func (t *task) Kill(ctx context.Context) error {
 // task is a goroutine, and Go does not expose a goroutine's CPU time.
 func (t *task) Stats(ctx context.Context) (runtime.Stats, error) {
 	return runtime.Stats{MemoryBytes: t.mem.size.Load()}, nil
-}
-
-// createLog creates (or truncates) a log file of the sandbox.
-func createLog(sandbox, name string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(sandbox, name), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("creating the task's %s in its sandbox: %w", name, err)
-	}
-	return f, nil
-}
-
-// sandboxFS mounts the sandbox, and only it, at SandboxMount.
-//
-// wazero refuses paths that climb out of a mount ("..") and symbolic links
-// to absolute paths, but it lets a guest make a link to a relative path
-// such as "../../etc", and the host then follows it out of the sandbox (the
-// conformance suite's SandboxEscape case shows it). So the guest may make
-// no symbolic links at all. Links the host itself puts in a sandbox are
-// followed: whoever fills a sandbox must not put any there.
-func sandboxFS(dir string) wazero.FSConfig {
-	return wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(noSymlinks{sysfs.DirFS(dir)}, SandboxMount)
-}
-
-// noSymlinks is a file system in which symbolic links cannot be made.
-type noSymlinks struct{ experimentalsys.FS }
-
-func (noSymlinks) Symlink(oldName, link string) experimentalsys.Errno {
-	return experimentalsys.EPERM
 }
 
 // interruptibleSleep replaces wazero's time.Sleep for the guest's sleeps

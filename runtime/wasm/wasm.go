@@ -228,15 +228,11 @@ func (r *Runtime) Launch(ctx context.Context, spec runtime.Spec) (runtime.Task, 
 		limit = maxMemoryBytes
 	}
 
-	stdout, err := createLog(spec.Sandbox, "stdout")
+	sb, err := prepareSandbox(spec.Sandbox)
 	if err != nil {
 		return nil, fmt.Errorf("launching task %s: %w", spec.TaskID, err)
 	}
-	stderr, err := createLog(spec.Sandbox, "stderr")
-	if err != nil {
-		stdout.Close()
-		return nil, fmt.Errorf("launching task %s: %w", spec.TaskID, err)
-	}
+	stdout, stderr := newTaskLog(sb, "stdout"), newTaskLog(sb, "stderr")
 
 	t := &task{
 		done: make(chan struct{}),
@@ -263,7 +259,7 @@ func (r *Runtime) Launch(ctx context.Context, spec runtime.Spec) (runtime.Task, 
 		WithArgs(argv...).
 		WithStdout(stdout).
 		WithStderr(stderr).
-		WithFSConfig(sandboxFS(spec.Sandbox))
+		WithFSConfig(sb.fsConfig())
 	if _, ok := spec.Env["PANDO_TASK_ID"]; !ok {
 		cfg = cfg.WithEnv("PANDO_TASK_ID", spec.TaskID)
 	}

@@ -3,6 +3,7 @@ package wasm_test
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -232,11 +233,54 @@ func TestUnwritableSandbox(t *testing.T) {
 		}
 		return
 	}
+	// Logs are created on the first write: a task that prints into a
+	// read-only sandbox runs, and its exit says where its output went.
 	sandbox := t.TempDir()
 	os.Chmod(sandbox, 0o500)
 	rt := newRuntime(t, wasm.Config{})
-	_, err := rt.Launch(context.Background(), runtime.Spec{TaskID: "t", Sandbox: sandbox, Artifact: wasmbuild.MustBuild(t, "tiny")})
-	if err == nil || !strings.Contains(err.Error(), "sandbox") {
-		t.Fatalf("Launch into a read-only sandbox: %v, want an error about the sandbox", err)
+	task, err := rt.Launch(context.Background(), runtime.Spec{TaskID: "t", Sandbox: sandbox, Artifact: wasmbuild.MustBuild(t, "hello")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exit, err := task.Wait(context.Background())
+	if err != nil || !strings.Contains(exit.Message, "creating the task's stdout in its sandbox") {
+		t.Fatalf("exit = %+v, %v; want a message about the unwritable stdout", exit, err)
+	}
+}
+
+// A task that never writes leaves no sandbox behind (making one per task
+// would cost more than running a tiny task); a task id run again in a
+// sandbox that exists does not inherit the previous run's logs.
+func TestSandboxMadeOnlyWhenNeeded(t *testing.T) {
+	rt := newRuntime(t, wasm.Config{})
+	ctx := context.Background()
+	sandbox := filepath.Join(t.TempDir(), "fw", "task")
+	run := func(module string) runtime.Exit {
+		t.Helper()
+		task, err := rt.Launch(ctx, runtime.Spec{TaskID: "t", Sandbox: sandbox, Artifact: wasmbuild.MustBuild(t, module)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		exit, err := task.Wait(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return exit
+	}
+	if exit := run("tiny"); exit.Outcome != runtime.Finished {
+		t.Fatalf("tiny ended %+v", exit)
+	}
+	if _, err := os.Stat(sandbox); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a task that wrote nothing left a sandbox behind (stat: %v)", err)
+	}
+	if exit := run("hello"); exit.Outcome != runtime.Finished {
+		t.Fatalf("hello ended %+v", exit)
+	}
+	if b, err := os.ReadFile(filepath.Join(sandbox, "stdout")); err != nil || !strings.Contains(string(b), "hello") {
+		t.Fatalf("hello's stdout = %q, %v", b, err)
+	}
+	run("tiny")
+	if _, err := os.Stat(filepath.Join(sandbox, "stdout")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a rerun that wrote nothing kept the previous run's stdout (stat: %v)", err)
 	}
 }
