@@ -406,7 +406,7 @@ func (a *driverActor) loseTasks(tasks []*kernelpb.TaskInfo, why string) {
 			State:       kernelpb.TaskState_TASK_LOST,
 			AgentId:     t.GetAgentId(),
 			FrameworkId: a.frameworkID,
-			Reason:      kernelpb.Reason_REASON_INVALID_TASK,
+			Reason:      kernelpb.Reason_REASON_INVALID_OFFERS,
 			Message:     why,
 			Source:      kernelpb.Source_SOURCE_MASTER,
 			TimestampNs: now,

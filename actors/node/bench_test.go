@@ -21,10 +21,15 @@ import (
 // every update acknowledged) next to raw wazero instantiation of the same
 // module in the same run; "ratio" is Pando's rate over the raw rate.
 func BenchmarkPipeline(b *testing.B) {
-	for _, name := range []string{"tiny", "hello"} {
+	// Enough tasks to time each module over about a second.
+	for _, c := range []struct {
+		name  string
+		tasks int
+	}{{"tiny", 10000}, {"hello", 1000}} {
+		name := c.name
 		b.Run(name, func(b *testing.B) {
 			path := wasmbuild.MustBuild(b, name)
-			raw := rawRate(b, path)
+			raw := rawRate(b, path, c.tasks)
 			dev, err := node.StartDev(context.Background(), node.DevOptions{
 				HTTPAddr: "127.0.0.1:0", DataDir: b.TempDir(), Resources: "cpus:2;mem:8192",
 			})
@@ -39,7 +44,7 @@ func BenchmarkPipeline(b *testing.B) {
 			}
 			// Warm up: compile the module on the agent outside the timer.
 			runTasks(b, dev, digest, 20)
-			n := max(b.N, 10000)
+			n := max(b.N, c.tasks)
 			b.ResetTimer()
 			start := time.Now()
 			runTasks(b, dev, digest, n)
@@ -76,7 +81,7 @@ func runTasks(b *testing.B, dev *node.Dev, digest string, n int) {
 // run to its end) in a loop, output discarded, on all cores. Its instances
 // get the clocks and randomness Pando gives tasks, not wazero's default
 // fakes, whose seeding alone costs more than running the tiny module.
-func rawRate(b *testing.B, path string) float64 {
+func rawRate(b *testing.B, path string, n int) float64 {
 	ctx := context.Background()
 	rt := wazero.NewRuntime(ctx)
 	defer rt.Close(ctx)
@@ -91,7 +96,7 @@ func rawRate(b *testing.B, path string) float64 {
 	}
 	config := wazero.NewModuleConfig().WithName("").
 		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader)
-	const n, workers = 10000, 2
+	const workers = 2
 	start := time.Now()
 	done := make(chan struct{})
 	for w := 0; w < workers; w++ {
@@ -108,5 +113,5 @@ func rawRate(b *testing.B, path string) float64 {
 	for w := 0; w < workers; w++ {
 		<-done
 	}
-	return n / time.Since(start).Seconds()
+	return float64(n) / time.Since(start).Seconds()
 }

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/pandodc/pando/sdk/client"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +15,7 @@ import (
 	"github.com/pandodc/pando/kernel/kernelpb"
 	"github.com/pandodc/pando/kernel/resources"
 	"github.com/pandodc/pando/sdk"
+	"github.com/pandodc/pando/sdk/client"
 	"github.com/pandodc/pando/sdk/store"
 )
 
@@ -72,7 +73,15 @@ type Config struct {
 	FailoverTimeout time.Duration
 	// PersistInterval throttles progress writes; default 1s.
 	PersistInterval time.Duration
+	// MaxEndedJobs bounds the ended jobs (finished, failed or killed)
+	// kept for listing, in memory and in the store: beyond it, the jobs
+	// that ended first are forgotten. Default 1000. Jobs that have not
+	// ended are always kept.
+	MaxEndedJobs int
 }
+
+// DefaultMaxEndedJobs is Config.MaxEndedJobs when it is not set.
+const DefaultMaxEndedJobs = 1000
 
 // JobSpec is what a user submits: the API's wire type, shared with the
 // client so the two cannot drift apart.
@@ -87,15 +96,9 @@ const (
 	StateKilled   = "killed"
 )
 
-// Failure is one failed attempt of an instance.
-type Failure struct {
-	Instance int    `json:"instance"`
-	TaskID   string `json:"task_id"`
-	State    string `json:"state"`
-	Reason   string `json:"reason,omitempty"`
-	Message  string `json:"message,omitempty"`
-	ExitCode int32  `json:"exit_code"`
-}
+// Failure is one failed attempt of an instance: the API's wire type, shared
+// with the client like JobSpec.
+type Failure = client.JobFailure
 
 // JobStatus is a job as users see it.
 type JobStatus struct {
@@ -211,8 +214,10 @@ type Framework struct {
 
 	mu          sync.Mutex
 	jobs        map[string]*job
-	order       []*job // submit order, for listing
-	rotation    []*job // jobs with pending instances, round-robin
+	order       []*job   // submit order, for listing
+	ended       []*job   // ended jobs, in the order they ended
+	pruned      []string // ids of forgotten jobs still to delete from the store
+	rotation    []*job   // jobs with pending instances, round-robin
 	cursor      int
 	pending     int // pending instances over all jobs
 	seq         int
@@ -224,6 +229,7 @@ type Framework struct {
 
 	kick      chan struct{}
 	closed    chan struct{}
+	flushMu   sync.Mutex // held by flush, outside mu
 	persistWG sync.WaitGroup
 	closeOnce sync.Once
 }
@@ -245,6 +251,9 @@ func New(cfg Config) (*Framework, error) {
 	if cfg.PersistInterval <= 0 {
 		cfg.PersistInterval = time.Second
 	}
+	if cfg.MaxEndedJobs <= 0 {
+		cfg.MaxEndedJobs = DefaultMaxEndedJobs
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -262,6 +271,9 @@ func New(cfg Config) (*Framework, error) {
 	}
 	f.persistWG.Add(1)
 	go f.persistLoop()
+	if len(f.pruned) > 0 {
+		f.kickPersist() // jobs beyond MaxEndedJobs were found in the store
+	}
 	return f, nil
 }
 
@@ -613,6 +625,9 @@ func (f *Framework) setPhase(j *job, in *instance, p phase) {
 	in.phase = p
 }
 
+// done reports whether the job has ended: finished, failed or killed.
+func (j *job) done() bool { return j.state != StatePending && j.state != StateRunning }
+
 // maybeEnd settles the job state after a change.
 func (f *Framework) maybeEnd(j *job) {
 	if j.state != StatePending && j.state != StateRunning {
@@ -637,6 +652,22 @@ func (f *Framework) maybeEnd(j *job) {
 	j.dirty = true
 	f.log.Info("job ended", "job", j.id, "state", j.state, "finished", j.count[phFinished],
 		"failed", j.count[phFailed], "killed", j.count[phKilled])
+	f.ended = append(f.ended, j)
+	f.pruneEnded()
+}
+
+// pruneEnded forgets the jobs that ended first, beyond MaxEndedJobs; the
+// persister deletes their records. The caller holds f.mu.
+func (f *Framework) pruneEnded() {
+	for len(f.ended) > f.cfg.MaxEndedJobs {
+		j := f.ended[0]
+		f.ended[0] = nil
+		f.ended = f.ended[1:]
+		delete(f.jobs, j.id)
+		f.order = slices.DeleteFunc(f.order, func(o *job) bool { return o == j })
+		f.pruned = append(f.pruned, j.id)
+		f.log.Debug("job forgotten", "job", j.id, "max_ended_jobs", f.cfg.MaxEndedJobs)
+	}
 }
 
 func (f *Framework) addToRotation(j *job) {

@@ -423,6 +423,92 @@ func TestJobFinishes(t *testing.T) {
 	}
 }
 
+func TestEndedJobsAreBounded(t *testing.T) {
+	st := newMemStore()
+	f, err := New(Config{Store: st, PersistInterval: time.Hour, MaxEndedJobs: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &fakeDriver{}
+	f.onSubscribed(d, "fw-1", false)
+	for range 5 {
+		submit(t, f, JobSpec{Instances: 1})
+	}
+	f.onOffers(d, []*kernelpb.Offer{offer("o1", "a1", "cpus:1;mem:1GiB")})
+	// Jobs end out of submit order; the first to end go first. job-5
+	// keeps running and is never forgotten.
+	f.onUpdate(d, status("job-5.0.0", kernelpb.TaskState_TASK_RUNNING))
+	f.onUpdate(d, status("job-2.0.0", kernelpb.TaskState_TASK_FINISHED))
+	f.onUpdate(d, status("job-1.0.0", kernelpb.TaskState_TASK_FAILED))
+	f.onUpdate(d, status("job-3.0.0", kernelpb.TaskState_TASK_FINISHED))
+	if err := f.Kill(context.Background(), "job-4"); err != nil {
+		t.Fatal(err)
+	}
+	f.onUpdate(d, status("job-4.0.0", kernelpb.TaskState_TASK_KILLED))
+	ids := func(f *Framework) string {
+		var out []string
+		for _, j := range f.Jobs() {
+			out = append(out, j.ID+":"+j.State)
+		}
+		return strings.Join(out, " ")
+	}
+	if got := ids(f); got != "job-3:finished job-4:killed job-5:running" {
+		t.Fatalf("jobs %s, want the two that ended last and the running one", got)
+	}
+	if _, ok := f.Job("job-2"); ok {
+		t.Fatal("job-2 is still known")
+	}
+	if tasks := f.Tasks("job-1"); tasks != nil {
+		t.Fatalf("job-1 still has tasks %v", tasks)
+	}
+	// A late update for a forgotten job's task changes nothing.
+	f.onUpdate(d, status("job-1.0.0", kernelpb.TaskState_TASK_FAILED))
+	if err := f.flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	stored := func() string {
+		t.Helper()
+		kvs, _ := st.List(context.Background(), "frameworks/batch/jobs/")
+		var out []string
+		for _, kv := range kvs {
+			out = append(out, strings.TrimPrefix(kv.Key, "frameworks/batch/jobs/"))
+		}
+		return strings.Join(out, " ")
+	}
+	if got := stored(); got != "job-3 job-4 job-5" {
+		t.Fatalf("stored jobs %s, want job-3 job-4 job-5", got)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Restarting with a lower bound forgets job-3 (it ended before job-4)
+	// at load, and deletes its record.
+	f2, err := New(Config{Store: st, PersistInterval: time.Hour, MaxEndedJobs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(f2); got != "job-4:killed job-5:running" {
+		t.Fatalf("jobs after restart %s", got)
+	}
+	if err := f2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := stored(); got != "job-4 job-5" {
+		t.Fatalf("stored jobs after restart %s, want job-4 job-5", got)
+	}
+	if st := submit(t, newFWOn(t, st), JobSpec{Instances: 1}); st.ID != "job-6" {
+		t.Fatalf("new job id %s after pruning, want job-6", st.ID)
+	}
+}
+
+// newFWOn is newFW on an existing store, with the default bound.
+func newFWOn(t *testing.T, st store.Store) *Framework {
+	t.Helper()
+	f, _ := newFW(t, st, nil)
+	return f
+}
+
 func TestSubmitValidation(t *testing.T) {
 	cl := fakeCluster{agents: []AgentInfo{
 		{ID: "a1", Hostname: "small", Total: "cpus:2;mem:4GiB"},

@@ -40,4 +40,8 @@
 // After a restart the framework subscribes with its old id and reconciles:
 // tasks the master no longer knows come back LOST and are relaunched, so an
 // instance may run more than once (at-least-once execution).
+//
+// Ended jobs stay listed up to Config.MaxEndedJobs (1000 by default);
+// beyond that the jobs that ended first are forgotten, in memory and in the
+// store.
 package batch

@@ -182,6 +182,14 @@ func (f *Framework) load(ctx context.Context) error {
 	}
 	// Keys sort as strings (job-10 before job-9); list in submit order.
 	sortJobs(f.order)
+	for _, j := range f.order {
+		if j.done() {
+			f.ended = append(f.ended, j)
+		}
+	}
+	slices.SortStableFunc(f.ended, func(a, b *job) int { return a.finished.Compare(b.finished) })
+	// The bound may have been lowered since these jobs were saved.
+	f.pruneEnded()
 	return nil
 }
 
@@ -226,14 +234,19 @@ func (f *Framework) persistLoop() {
 	}
 }
 
-// flush writes every job changed since the last flush. Snapshots are taken
-// under the lock; the slow writes happen outside it.
+// flush writes every job changed since the last flush and deletes the
+// records of forgotten jobs. Snapshots are taken under the lock; the slow
+// writes happen outside it. Flushes run one at a time (flushMu), so that
+// an older snapshot never overwrites a newer one and a forgotten job's
+// last write always precedes its delete.
 func (f *Framework) flush(ctx context.Context) error {
 	type write struct {
 		key string
 		rec jobRecord
 		j   *job
 	}
+	f.flushMu.Lock()
+	defer f.flushMu.Unlock()
 	f.mu.Lock()
 	var writes []write
 	for _, j := range f.order {
@@ -242,6 +255,8 @@ func (f *Framework) flush(ctx context.Context) error {
 			writes = append(writes, write{f.jobKey(j.id), j.record(), j})
 		}
 	}
+	pruned := f.pruned
+	f.pruned = nil
 	f.mu.Unlock()
 	var errs []error
 	for _, w := range writes {
@@ -249,6 +264,14 @@ func (f *Framework) flush(ctx context.Context) error {
 			errs = append(errs, err)
 			f.mu.Lock()
 			w.j.dirty = true
+			f.mu.Unlock()
+		}
+	}
+	for _, id := range pruned {
+		if err := f.cfg.Store.Delete(ctx, f.jobKey(id)); err != nil {
+			errs = append(errs, fmt.Errorf("delete %s: %w", f.jobKey(id), err))
+			f.mu.Lock()
+			f.pruned = append(f.pruned, id)
 			f.mu.Unlock()
 		}
 	}

@@ -345,7 +345,7 @@ func (f *Framework) failOrRetry(j *job, idx int, st *kernelpb.TaskStatus, lost b
 	if len(j.failures) < maxFailures {
 		j.failures = append(j.failures, Failure{
 			Instance: idx, TaskID: st.GetTaskId(), State: stateName(st.GetState()),
-			Reason: reasonName(st.GetReason()), Message: st.GetMessage(), ExitCode: st.GetExitCode(),
+			Reason: reasonName(st.GetReason()), Message: st.GetMessage(), ExitCode: int(st.GetExitCode()),
 		})
 	}
 	switch {

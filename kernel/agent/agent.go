@@ -4,11 +4,13 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/pandodc/pando/kernel/internal/ring"
 	"github.com/pandodc/pando/kernel/kernelpb"
 	"github.com/pandodc/pando/kernel/resources"
 )
@@ -141,8 +143,10 @@ type Agent struct {
 	nextRegister time.Time
 	started      bool
 
-	tasks  map[TaskRef]*task
-	recent recentTasks
+	tasks map[TaskRef]*task
+	// recent remembers the tasks the agent forgot (settled, or never
+	// launched here), to ignore a late or duplicated RunTask for them.
+	recent ring.Set[TaskRef]
 
 	ready Ready
 }
@@ -165,7 +169,7 @@ func New(cfg Config) *Agent {
 		cfg:    cfg,
 		id:     cfg.AgentID,
 		tasks:  map[TaskRef]*task{},
-		recent: recentTasks{set: map[TaskRef]bool{}, max: cfg.MaxRecentTasks},
+		recent: ring.NewSet[TaskRef](cfg.MaxRecentTasks),
 	}
 }
 
@@ -194,7 +198,7 @@ func (a *Agent) register(now time.Time) {
 		AgentId:     a.id,
 		Hostname:    a.cfg.Hostname,
 		Resources:   a.cfg.Resources.ToProto(),
-		Attributes:  copyMap(a.cfg.Attributes),
+		Attributes:  maps.Clone(a.cfg.Attributes),
 		HttpAddress: a.cfg.HTTPAddress,
 	}
 	for _, t := range a.sortedTasks() {
@@ -307,7 +311,7 @@ func (a *Agent) runTask(now time.Time, msg *kernelpb.RunTask) error {
 		return fmt.Errorf("RunTask without task, task id or framework id")
 	}
 	ref := TaskRef{msg.FrameworkId, msg.Task.TaskId}
-	if a.tasks[ref] != nil || a.recent.has(ref) {
+	if a.tasks[ref] != nil || a.recent.Has(ref) {
 		return nil // a duplicate: the task is already here, or has ended
 	}
 	info := proto.Clone(msg.Task).(*kernelpb.TaskInfo)
@@ -331,14 +335,14 @@ func (a *Agent) killTask(now time.Time, msg *kernelpb.KillTask) error {
 		}
 		return nil
 	}
-	if a.recent.has(ref) {
+	if a.recent.Has(ref) {
 		return nil // already ended and acknowledged
 	}
 	// Never launched here (its RunTask was lost): say so, so that the
 	// master and the framework stop waiting for it.
 	t := &task{ref: ref}
 	a.tasks[ref] = t
-	a.recent.add(ref) // a late RunTask must not start it now
+	a.recent.Add(ref) // a late RunTask must not start it now
 	a.enqueue(now, t, kernelpb.TaskState_TASK_LOST, kernelpb.Reason_REASON_NONE,
 		"the agent does not know the task", 0, kernelpb.Source_SOURCE_AGENT)
 	return nil
@@ -366,7 +370,7 @@ func (a *Agent) ack(now time.Time, msg *kernelpb.StatusUpdateAck) error {
 	if kernelpb.IsTerminal(t.state) {
 		// Everything about the task is acknowledged: forget it.
 		delete(a.tasks, t.ref)
-		a.recent.add(t.ref)
+		a.recent.Add(t.ref)
 	}
 	return nil
 }
@@ -510,40 +514,5 @@ func (a *Agent) sortedTasks() []*task {
 		out = append(out, t)
 	}
 	slices.SortFunc(out, func(x, y *task) int { return compareRefs(x.ref, y.ref) })
-	return out
-}
-
-// recentTasks remembers the ids of tasks the agent forgot, in a ring.
-type recentTasks struct {
-	set  map[TaskRef]bool
-	ring []TaskRef
-	next int
-	max  int
-}
-
-func (r *recentTasks) add(ref TaskRef) {
-	if r.set[ref] {
-		return
-	}
-	if len(r.ring) < r.max {
-		r.ring = append(r.ring, ref)
-	} else {
-		delete(r.set, r.ring[r.next])
-		r.ring[r.next] = ref
-		r.next = (r.next + 1) % r.max
-	}
-	r.set[ref] = true
-}
-
-func (r *recentTasks) has(ref TaskRef) bool { return r.set[ref] }
-
-func copyMap(in map[string]string) map[string]string {
-	if len(in) == 0 {
-		return nil
-	}
-	out := make(map[string]string, len(in))
-	for k, v := range in {
-		out[k] = v
-	}
 	return out
 }

@@ -120,6 +120,7 @@ const (
 	Reason_REASON_FRAMEWORK_REMOVED   Reason = 11 // the framework was torn down
 	Reason_REASON_AGENT_RESTARTED     Reason = 12 // the agent restarted without the task
 	Reason_REASON_LAUNCH_FAILED       Reason = 13 // the runtime could not start the task
+	Reason_REASON_INVALID_OFFERS      Reason = 14 // the launch's offers were gone, foreign or on two agents
 )
 
 // Enum value maps for Reason.
@@ -139,6 +140,7 @@ var (
 		11: "REASON_FRAMEWORK_REMOVED",
 		12: "REASON_AGENT_RESTARTED",
 		13: "REASON_LAUNCH_FAILED",
+		14: "REASON_INVALID_OFFERS",
 	}
 	Reason_value = map[string]int32{
 		"REASON_NONE":                0,
@@ -155,6 +157,7 @@ var (
 		"REASON_FRAMEWORK_REMOVED":   11,
 		"REASON_AGENT_RESTARTED":     12,
 		"REASON_LAUNCH_FAILED":       13,
+		"REASON_INVALID_OFFERS":      14,
 	}
 )
 
@@ -2707,7 +2710,7 @@ const file_kernel_proto_rawDesc = "" +
 	"\vTASK_KILLED\x10\a\x12\r\n" +
 	"\tTASK_LOST\x10\b\x12\x0e\n" +
 	"\n" +
-	"TASK_ERROR\x10\t*\xeb\x02\n" +
+	"TASK_ERROR\x10\t*\x86\x03\n" +
 	"\x06Reason\x12\x0f\n" +
 	"\vREASON_NONE\x10\x00\x12\x17\n" +
 	"\x13REASON_EXIT_NONZERO\x10\x01\x12\x12\n" +
@@ -2723,7 +2726,8 @@ const file_kernel_proto_rawDesc = "" +
 	"\x12\x1c\n" +
 	"\x18REASON_FRAMEWORK_REMOVED\x10\v\x12\x1a\n" +
 	"\x16REASON_AGENT_RESTARTED\x10\f\x12\x18\n" +
-	"\x14REASON_LAUNCH_FAILED\x10\r*B\n" +
+	"\x14REASON_LAUNCH_FAILED\x10\r\x12\x19\n" +
+	"\x15REASON_INVALID_OFFERS\x10\x0e*B\n" +
 	"\x06Source\x12\x11\n" +
 	"\rSOURCE_MASTER\x10\x00\x12\x10\n" +
 	"\fSOURCE_AGENT\x10\x01\x12\x13\n" +

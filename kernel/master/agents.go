@@ -2,6 +2,7 @@ package master
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -119,7 +120,7 @@ func (m *Master) registerAgent(now time.Time, from Peer, msg *kernelpb.RegisterA
 	a.hostname = msg.Hostname
 	a.httpAddress = msg.HttpAddress
 	a.total = total
-	a.attributes = copyMap(msg.Attributes)
+	a.attributes = maps.Clone(msg.Attributes)
 
 	m.reconcileAgentTasks(now, a, reported)
 
@@ -169,7 +170,7 @@ func (m *Master) reconcileAgentTasks(now time.Time, a *agentState, reported []re
 			m.killOn(a, r.key)
 			continue
 		}
-		if m.completed.byKey[r.key] != nil || m.removed.has(r.key.frameworkID) {
+		if m.completed.byKey[r.key] != nil || m.removed.Has(r.key.frameworkID) {
 			// Settled already (its agent was removed, or its framework):
 			// it must not keep running unaccounted for.
 			if !kernelpb.IsTerminal(r.state) {
@@ -184,17 +185,19 @@ func (m *Master) reconcileAgentTasks(now time.Time, a *agentState, reported []re
 // adoptTask takes over a task the master never heard of (after a master
 // failover), as Mesos does: the agent is the source of truth for what runs.
 func (m *Master) adoptTask(now time.Time, a *agentState, r reportedTask) {
-	info := cloneTaskInfo(r.info)
-	info.AgentId = a.id
 	t := &taskState{
 		key:       r.key,
 		agentID:   a.id,
-		info:      info,
+		info:      taskRecord(r.info, a.id),
 		resources: r.resources,
 		released:  kernelpb.IsTerminal(r.state),
 	}
 	m.addActiveTask(t)
 	m.setState(now, t, r.state, kernelpb.Reason_REASON_NONE, "adopted from re-registering agent")
+	fwID := r.key.frameworkID
+	if _, seen := m.unknownSince[fwID]; !seen && m.frameworks[fwID] == nil && m.cfg.UnknownFrameworkTimeout > 0 {
+		m.unknownSince[fwID] = now
+	}
 }
 
 func (m *Master) killOn(a *agentState, key taskKey) {

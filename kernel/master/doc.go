@@ -2,7 +2,8 @@
 // agents and frameworks, turns the allocator's decisions into offers,
 // validates accepts and launches tasks, tracks every task's state, forwards
 // status updates and their acknowledgements, pings agents, and times out
-// offers, agents and disconnected frameworks (Mesos semantics).
+// offers, agents and disconnected frameworks (Mesos semantics), as well as
+// frameworks known only from tasks adopted after a master failover.
 //
 // It is pure and deterministic, in the style of etcd's raft: no goroutines,
 // no clock, no I/O, no randomness. A shell (an actor) feeds it inputs with

@@ -244,3 +244,65 @@ func TestAgentRestartWithoutItsTasks(t *testing.T) {
 	}
 	expectNoErrors(t, c)
 }
+
+// After a master failover the new master adopts the tasks agents report,
+// also for frameworks it does not know. A framework that subscribes again
+// in time keeps them; the tasks of one that never does are killed and
+// settled once UnknownFrameworkTimeout passes.
+func TestMasterFailoverForgetsTasksOfFrameworksThatNeverReturn(t *testing.T) {
+	c := setup(t, quietConfig(), "cpus:2;mem:1024")
+	launchRunning(t, c, "1-O1", "t1", "cpus:1;mem:256")
+	c.Subscribe("fw2", time.Minute)
+	c.Allocate()
+	c.Send("fw2", accept("1-F2", []string{"1-O2"}, wasmTask("t2", "cpus:1;mem:256")))
+	c.TaskEvent("a1", "1-F2", "t2", running)
+	c.Send("fw2", ack("1-F2", "1-A1", "t2", "t2-1"))
+	c.TakeTrace()
+
+	cfg := quietConfig()
+	cfg.Epoch = 2
+	cfg.UnknownFrameworkTimeout = 10 * time.Minute
+	c.FailoverMaster(cfg)
+	c.Advance(9 * time.Minute)
+	c.Subscribe("fw2", time.Minute)
+	c.Advance(time.Minute - time.Millisecond)
+	expectTrace(t, c, `
+		a1 -> master: RegisterAgent{id:1-A1 host:a1 cpus:2;mem:1024 tasks:[1-F1/t1:RUNNING 1-F2/t2:RUNNING]}
+		master -> a1: AgentRegistered@2{1-A1}
+		fw2 -> master: Subscribe{name:fw2 id:1-F2}
+		master -> fw2: Subscribed@2{1-F2}
+	`)
+	if v := mustTask(t, c.Master, "1-F1", "t1"); !v.Active || v.State != running {
+		t.Fatalf("adopted task before the timeout: %+v", v)
+	}
+
+	// fw1 never came back: its task is killed, fw2's is not.
+	c.Advance(time.Millisecond)
+	c.TaskEvent("a1", "1-F1", "t1", killed)
+	expectTrace(t, c, `
+		master -> a1: ShutdownFramework@2{1-F1}
+		a1: kill 1-F1/t1
+		a1 -> master: StatusUpdate{1-A1 1-F1/t1 KILLED id:t1-2}
+		master -> a1: StatusUpdateAck@2{1-F1/t1 id:t1-2}
+	`)
+	v := mustTask(t, c.Master, "1-F1", "t1")
+	if v.Active || v.State != killed || v.Reason != kernelpb.Reason_REASON_FRAMEWORK_REMOVED {
+		t.Fatalf("task of the framework that never returned: %+v", v)
+	}
+	if v := mustTask(t, c.Master, "1-F2", "t2"); !v.Active || v.State != running {
+		t.Fatalf("task of the framework that returned: %+v", v)
+	}
+	if got := c.Master.Available("1-A1").String(); got != "cpus:1;mem:768" {
+		t.Fatalf("available %s, want all but t2's resources", got)
+	}
+	// Too late: fw1 counts as removed.
+	c.Subscribe("fw1", time.Minute)
+	expectTrace(t, c, `
+		fw1 -> master: Subscribe{name:fw1 id:1-F1}
+		master -> fw1: Error@2{"framework 1-F1 was removed and cannot subscribe again"}
+	`)
+	if errs := takeErrors(c); len(errs) != 1 || !strings.Contains(errs[0], "was removed") {
+		t.Fatalf("errors %q, want the late subscription refused", errs)
+	}
+	expectNoErrors(t, c)
+}

@@ -81,7 +81,7 @@ func (m *Master) subscribe(now time.Time, from Peer, msg *kernelpb.Subscribe) er
 			return m.refuse(from, "this connection is already subscribed as framework %s", bound)
 		}
 	}
-	if id != "" && m.removed.has(id) {
+	if id != "" && m.removed.Has(id) {
 		return m.refuse(from, "framework %s was removed and cannot subscribe again", id)
 	}
 
@@ -96,6 +96,7 @@ func (m *Master) subscribe(now time.Time, from Peer, msg *kernelpb.Subscribe) er
 		// master: it keeps its id and the tasks agents report for it.
 		fw = &frameworkState{id: id, registeredAt: now, offers: map[string]struct{}{}}
 		m.frameworks[id] = fw
+		delete(m.unknownSince, id) // its adopted tasks are its own again
 		m.counters.FrameworksAdded++
 		m.emit(Event{Kind: EventFrameworkAdded, At: now, FrameworkID: id, Message: info.Name})
 	case fw.connected && fw.peer == from:
@@ -210,6 +211,22 @@ func (m *Master) expireFrameworks(now time.Time) {
 	}
 }
 
+// expireUnknownFrameworks removes the frameworks known only from adopted
+// tasks once UnknownFrameworkTimeout has passed since the first adoption.
+func (m *Master) expireUnknownFrameworks(now time.Time) {
+	for _, id := range sortedKeys(m.unknownSince) {
+		if m.frameworks[id] != nil || len(m.tasksByFramework[id]) == 0 {
+			delete(m.unknownSince, id) // it subscribed, or nothing is left
+			continue
+		}
+		if now.Before(m.unknownSince[id].Add(m.cfg.UnknownFrameworkTimeout)) {
+			continue
+		}
+		delete(m.unknownSince, id)
+		m.forgetFramework(now, id, fmt.Sprintf("the framework did not subscribe within %v of the adoption of its tasks", m.cfg.UnknownFrameworkTimeout))
+	}
+}
+
 func (m *Master) heartbeatFrameworks(now time.Time) {
 	if m.cfg.HeartbeatInterval <= 0 {
 		return
@@ -239,10 +256,22 @@ func (m *Master) teardown(now time.Time, from Peer, msg *kernelpb.Teardown) erro
 // master at once (Mesos does the same), freeing their resources.
 func (m *Master) removeFramework(now time.Time, fw *frameworkState, why string) {
 	for _, id := range sortedOfferIDs(m.offers, fw.offers) {
-		// RemoveFramework below releases the resources.
+		// RemoveFramework (in forgetFramework) releases the resources.
 		m.rescindOffer(now, m.offers[id], false, false)
 	}
-	keys := sortedTaskKeys(m.tasksByFramework[fw.id])
+	delete(m.frameworks, fw.id)
+	if fw.connected && m.frameworkByPeer[fw.peer] == fw.id {
+		delete(m.frameworkByPeer, fw.peer)
+	}
+	m.forgetFramework(now, fw.id, why)
+}
+
+// forgetFramework shuts a framework's tasks down on their agents, settles
+// them KILLED, releases what the framework held in the allocator and
+// remembers its id as removed. The framework, if the master had a record
+// of it, is already gone from m.frameworks.
+func (m *Master) forgetFramework(now time.Time, fwID, why string) {
+	keys := sortedTaskKeys(m.tasksByFramework[fwID])
 	var agentIDs []string
 	for _, key := range keys {
 		if t := m.tasks[key]; !slices.Contains(agentIDs, t.agentID) {
@@ -252,7 +281,7 @@ func (m *Master) removeFramework(now time.Time, fw *frameworkState, why string) 
 	slices.Sort(agentIDs)
 	for _, aid := range agentIDs {
 		if a := m.agents[aid]; a != nil {
-			m.send(a.peer, &kernelpb.ShutdownFramework{Epoch: m.cfg.Epoch, FrameworkId: fw.id})
+			m.send(a.peer, &kernelpb.ShutdownFramework{Epoch: m.cfg.Epoch, FrameworkId: fwID})
 		}
 	}
 	for _, key := range keys {
@@ -263,14 +292,10 @@ func (m *Master) removeFramework(now time.Time, fw *frameworkState, why string) 
 		}
 		m.completeTask(t)
 	}
-	m.alloc.RemoveFramework(fw.id)
-	m.removed.add(fw.id)
-	delete(m.frameworks, fw.id)
-	if fw.connected && m.frameworkByPeer[fw.peer] == fw.id {
-		delete(m.frameworkByPeer, fw.peer)
-	}
+	m.alloc.RemoveFramework(fwID)
+	m.removed.Add(fwID)
 	m.counters.FrameworksRemoved++
-	m.emit(Event{Kind: EventFrameworkRemoved, At: now, FrameworkID: fw.id, Message: why})
+	m.emit(Event{Kind: EventFrameworkRemoved, At: now, FrameworkID: fwID, Message: why})
 }
 
 // refuseFilter turns a Filters message into a decline filter: 0, negative

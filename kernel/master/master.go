@@ -3,11 +3,13 @@ package master
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pandodc/pando/kernel/allocator"
+	"github.com/pandodc/pando/kernel/internal/ring"
 	"github.com/pandodc/pando/kernel/kernelpb"
 )
 
@@ -57,6 +59,15 @@ type Config struct {
 	// MaxCompletedTasks bounds the terminal tasks kept for queries and
 	// reconciliation (default 10,000); active tasks are always kept.
 	MaxCompletedTasks int
+	// UnknownFrameworkTimeout bounds how long the master keeps tasks it
+	// adopted from re-registering agents (after a master failover) for a
+	// framework that has not subscribed to it, counted from the first
+	// such adoption (default 1h; negative: forever). Once it passes, the
+	// framework is removed as if its failover timeout had passed: its
+	// tasks are killed on their agents and settled KILLED, and it cannot
+	// subscribe again. The master cannot know such a framework's own
+	// failover timeout, so this should be at least the longest one in use.
+	UnknownFrameworkTimeout time.Duration
 	// MaxRemovedFrameworks bounds how many removed framework ids are
 	// remembered, to refuse their re-subscription and settle their late
 	// status updates (default 1,000).
@@ -74,6 +85,7 @@ const (
 	defaultHeartbeatInterval = 15 * time.Second
 	defaultMaxCompleted      = 10000
 	defaultMaxRemoved        = 1000
+	defaultUnknownFramework  = time.Hour
 	// maxFilter caps refuse_seconds so that a silly value cannot overflow
 	// a time.Duration.
 	maxFilter = 365 * 24 * time.Hour
@@ -100,6 +112,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxCompletedTasks <= 0 {
 		c.MaxCompletedTasks = defaultMaxCompleted
+	}
+	if c.UnknownFrameworkTimeout == 0 {
+		c.UnknownFrameworkTimeout = defaultUnknownFramework
 	}
 	if c.MaxRemovedFrameworks <= 0 {
 		c.MaxRemovedFrameworks = defaultMaxRemoved
@@ -141,8 +156,12 @@ type Master struct {
 	// frameworks the master has no record of yet (tasks adopted from a
 	// re-registering agent after a master failover).
 	tasksByFramework map[string]map[taskKey]struct{}
-	completed        completedTasks
-	removed          removedFrameworks
+	// unknownSince holds, for each framework with adopted tasks that has
+	// not subscribed, when the first of its tasks was adopted.
+	unknownSince map[string]time.Time
+	completed    completedTasks
+	// removed remembers the ids of recently removed frameworks.
+	removed ring.Set[string]
 
 	nextAgent, nextFramework, nextOffer, nextUpdate uint64
 
@@ -164,8 +183,9 @@ func New(cfg Config) *Master {
 		offers:           map[string]*offerState{},
 		tasks:            map[taskKey]*taskState{},
 		tasksByFramework: map[string]map[taskKey]struct{}{},
+		unknownSince:     map[string]time.Time{},
 		completed:        newCompletedTasks(cfg.MaxCompletedTasks),
-		removed:          newRemovedFrameworks(cfg.MaxRemovedFrameworks),
+		removed:          ring.NewSet[string](cfg.MaxRemovedFrameworks),
 		counters:         Counters{TasksTerminal: map[kernelpb.TaskState]uint64{}},
 	}
 }
@@ -271,11 +291,13 @@ func (m *Master) Step(now time.Time, from Peer, msg any) error {
 }
 
 // Tick advances the master's timers to now: it rescinds expired offers,
-// removes frameworks whose failover timeout passed, pings agents and
+// removes frameworks whose failover timeout passed (and those known only
+// from adopted tasks that did not subscribe in time), pings agents and
 // removes those that missed too many pings, and heartbeats frameworks.
 func (m *Master) Tick(now time.Time) {
 	m.expireOffers(now)
 	m.expireFrameworks(now)
+	m.expireUnknownFrameworks(now)
 	m.pingAgents(now)
 	m.heartbeatFrameworks(now)
 }
@@ -319,7 +341,7 @@ func (m *Master) Allocate(now time.Time) {
 			AgentId:     ag.id,
 			Hostname:    ag.hostname,
 			Resources:   o.resources.ToProto(),
-			Attributes:  copyMap(ag.attributes),
+			Attributes:  maps.Clone(ag.attributes),
 			Role:        o.role,
 		})
 	}
@@ -362,14 +384,3 @@ func (m *Master) refuseAgent(format string, args ...any) error {
 }
 
 func (m *Master) emit(e Event) { m.events = append(m.events, e) }
-
-func copyMap(in map[string]string) map[string]string {
-	if len(in) == 0 {
-		return nil
-	}
-	out := make(map[string]string, len(in))
-	for k, v := range in {
-		out[k] = v
-	}
-	return out
-}

@@ -82,7 +82,7 @@ func TestRogueFrameworkMessagesChangeNothing(t *testing.T) {
 	c.Send("fw2", accept("1-F2", []string{"1-O2", "1-O1"}, wasmTask("t1", "cpus:1;mem:256")))
 	expectTrace(t, c, `
 		fw2 -> master: Accept{1-F2 offers:[1-O2 1-O1] launch:[t1 cpus:1;mem:256]}
-		master -> fw2: Update{1-F2/t1 LOST INVALID_TASK id:1-M1 src:master "not launched: offer 1-O1 does not belong to framework 1-F2"}
+		master -> fw2: Update{1-F2/t1 LOST INVALID_OFFERS id:1-M1 src:master "not launched: offer 1-O1 does not belong to framework 1-F2"}
 		master -> fw2: Error{"offer 1-O1 does not belong to framework 1-F2"}
 	`)
 	offers := c.Master.Offers()

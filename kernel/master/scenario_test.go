@@ -108,7 +108,7 @@ func TestOfferTimeoutRescinds(t *testing.T) {
 	c.Send("fw1", accept("1-F1", []string{"1-O1"}, wasmTask("t1", "cpus:1;mem:256")))
 	expectTrace(t, c, `
 		fw1 -> master: Accept{1-F1 offers:[1-O1] launch:[t1 cpus:1;mem:256]}
-		master -> fw1: Update{1-F1/t1 LOST INVALID_TASK id:1-M1 src:master "not launched: offer 1-O1 is no longer valid"}
+		master -> fw1: Update{1-F1/t1 LOST INVALID_OFFERS id:1-M1 src:master "not launched: offer 1-O1 is no longer valid"}
 		master -> fw1: Error{"offer 1-O1 is no longer valid"}
 	`)
 	takeErrors(c)

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/pandodc/pando/kernel/internal/ring"
 	"github.com/pandodc/pando/kernel/kernelpb"
 	"github.com/pandodc/pando/kernel/resources"
 )
@@ -108,7 +109,7 @@ type StateChange struct {
 type taskState struct {
 	key       taskKey
 	agentID   string
-	info      *kernelpb.TaskInfo // owned by the master, never modified
+	info      *kernelpb.TaskInfo // from taskRecord: owned, never modified
 	resources resources.Resources
 	state     kernelpb.TaskState
 	// toldState is the state of the newest status forwarded to (or made
@@ -179,27 +180,18 @@ type offerState struct {
 // stays bounded however long the master runs.
 type completedTasks struct {
 	byKey map[taskKey]*taskState
-	ring  []*taskState
-	next  int
-	max   int
+	ring  ring.Ring[*taskState]
 }
 
 func newCompletedTasks(max int) completedTasks {
-	return completedTasks{byKey: map[taskKey]*taskState{}, max: max}
+	return completedTasks{byKey: map[taskKey]*taskState{}, ring: ring.New[*taskState](max)}
 }
 
 func (c *completedTasks) add(t *taskState) {
-	if len(c.ring) < c.max {
-		c.ring = append(c.ring, t)
-	} else {
-		old := c.ring[c.next]
-		// A task id may be reused; only forget the entry if it is still
-		// this very task.
-		if c.byKey[old.key] == old {
-			delete(c.byKey, old.key)
-		}
-		c.ring[c.next] = t
-		c.next = (c.next + 1) % c.max
+	// A task id may be reused; only forget the evicted entry if it is
+	// still this very task.
+	if old, ok := c.ring.Push(t); ok && c.byKey[old.key] == old {
+		delete(c.byKey, old.key)
 	}
 	c.byKey[t.key] = t
 }
@@ -207,46 +199,14 @@ func (c *completedTasks) add(t *taskState) {
 // newestFirst returns the completed tasks from newest to oldest, skipping
 // entries superseded by a newer task with the same key.
 func (c *completedTasks) newestFirst() []*taskState {
-	out := make([]*taskState, 0, len(c.ring))
-	n := len(c.ring)
-	for i := 0; i < n; i++ {
-		// The oldest entry is at next (which stays 0 until the ring is
-		// full), so the newest is just before it.
-		t := c.ring[(c.next+n-1-i)%n]
+	out := make([]*taskState, 0, c.ring.Len())
+	for t := range c.ring.Newest() {
 		if c.byKey[t.key] == t {
 			out = append(out, t)
 		}
 	}
 	return out
 }
-
-// removedFrameworks remembers the ids of recently removed frameworks.
-type removedFrameworks struct {
-	set  map[string]bool
-	ring []string
-	next int
-	max  int
-}
-
-func newRemovedFrameworks(max int) removedFrameworks {
-	return removedFrameworks{set: map[string]bool{}, max: max}
-}
-
-func (r *removedFrameworks) add(id string) {
-	if r.set[id] {
-		return
-	}
-	if len(r.ring) < r.max {
-		r.ring = append(r.ring, id)
-	} else {
-		delete(r.set, r.ring[r.next])
-		r.ring[r.next] = id
-		r.next = (r.next + 1) % r.max
-	}
-	r.set[id] = true
-}
-
-func (r *removedFrameworks) has(id string) bool { return r.set[id] }
 
 func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
 	keys := make([]K, 0, len(m))

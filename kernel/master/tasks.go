@@ -15,6 +15,17 @@ func cloneTaskInfo(t *kernelpb.TaskInfo) *kernelpb.TaskInfo {
 	return proto.Clone(t).(*kernelpb.TaskInfo)
 }
 
+// taskRecord makes the master's own copy of a task on agentID: the task as
+// launched but without its env, which only the agent needs (and which may
+// hold secrets). Mesos' master likewise keeps its tasks without their
+// command. A small env map is a fifth of what the master holds per task.
+func taskRecord(in *kernelpb.TaskInfo, agentID string) *kernelpb.TaskInfo {
+	info := cloneTaskInfo(in)
+	info.Env = nil
+	info.AgentId = agentID
+	return info
+}
+
 // validDigest reports whether s is a content address "sha256:<64 hex>".
 func validDigest(s string) bool {
 	hex, ok := strings.CutPrefix(s, "sha256:")
@@ -63,12 +74,13 @@ func validateTaskShape(t *kernelpb.TaskInfo) (resources.Resources, string) {
 // and nothing changes. The offers must exist, belong to the framework and
 // be on one agent. If they do not, the whole call is void, as in Mesos:
 // the framework's own valid offers in it go back to the pool (unfiltered),
-// each task to launch is reported TASK_LOST (it may be retried with other
-// offers), and an Error says why. Otherwise each task is checked in order
-// and takes its resources from what the offers still have; a task that is
-// malformed, reuses an active task's id, or does not fit is reported
-// TASK_ERROR (REASON_INVALID_TASK) and the others still launch. What the
-// tasks leave unused goes back to the pool with the call's decline filter.
+// each task to launch is reported TASK_LOST with REASON_INVALID_OFFERS (it
+// may be retried with other offers), and an Error says why. Otherwise each
+// task is checked in order and takes its resources from what the offers
+// still have; a task that is malformed, reuses an active task's id, or does
+// not fit is reported TASK_ERROR (REASON_INVALID_TASK) and the others still
+// launch. What the tasks leave unused goes back to the pool with the call's
+// decline filter.
 func (m *Master) accept(now time.Time, from Peer, msg *kernelpb.Accept) error {
 	fw, err := m.frameworkFor(from, msg.FrameworkId)
 	if err != nil {
@@ -101,7 +113,7 @@ func (m *Master) accept(now time.Time, from Peer, msg *kernelpb.Accept) error {
 			if t == nil || t.TaskId == "" || m.tasks[taskKey{fw.id, t.TaskId}] != nil {
 				continue
 			}
-			m.refuseTask(now, fw, agentID, t, kernelpb.TaskState_TASK_LOST, "not launched: "+offerErr)
+			m.refuseTask(now, fw, agentID, t, kernelpb.TaskState_TASK_LOST, kernelpb.Reason_REASON_INVALID_OFFERS, "not launched: "+offerErr)
 		}
 		return m.refuse(from, "%s", offerErr)
 	}
@@ -118,6 +130,9 @@ func (m *Master) accept(now time.Time, from Peer, msg *kernelpb.Accept) error {
 
 	remaining := offered
 	inCall := map[string]bool{}
+	// Tasks of one call often ask for the same resources: they share one
+	// (immutable) value rather than keep a copy each.
+	var shared resources.Resources
 	for i, t := range launches {
 		if t == nil || t.TaskId == "" {
 			problems = append(problems, fmt.Sprintf("task %d has no task id", i))
@@ -140,10 +155,14 @@ func (m *Master) accept(now time.Time, from Peer, msg *kernelpb.Accept) error {
 			why = fmt.Sprintf("task needs %s but the offers have %s left: short of %s", res, remaining, remaining.Shortfall(res))
 		}
 		if why != "" {
-			m.refuseTask(now, fw, a.id, t, kernelpb.TaskState_TASK_ERROR, why)
+			m.refuseTask(now, fw, a.id, t, kernelpb.TaskState_TASK_ERROR, kernelpb.Reason_REASON_INVALID_TASK, why)
 			continue
 		}
 		remaining, _ = remaining.Subtract(res)
+		if res.Equal(shared) {
+			res = shared
+		}
+		shared = res
 		m.launch(now, fw, a, t, res)
 	}
 	if !remaining.IsEmpty() {
@@ -193,9 +212,9 @@ func (m *Master) offersForAccept(fw *frameworkState, ids []string) ([]*offerStat
 // launch records a valid task and sends it to its agent. No STAGING update
 // goes to the framework (as in Mesos): the agent's updates follow.
 func (m *Master) launch(now time.Time, fw *frameworkState, a *agentState, in *kernelpb.TaskInfo, res resources.Resources) {
-	info := cloneTaskInfo(in)
-	info.AgentId = a.id
-	t := &taskState{key: taskKey{fw.id, info.TaskId}, agentID: a.id, info: info, resources: res}
+	task := cloneTaskInfo(in)
+	task.AgentId = a.id
+	t := &taskState{key: taskKey{fw.id, task.TaskId}, agentID: a.id, info: taskRecord(task, a.id), resources: res}
 	m.addActiveTask(t)
 	m.setState(now, t, kernelpb.TaskState_TASK_STAGING, kernelpb.Reason_REASON_NONE, "")
 	m.counters.TasksLaunched++
@@ -203,20 +222,20 @@ func (m *Master) launch(now time.Time, fw *frameworkState, a *agentState, in *ke
 		Epoch:         m.cfg.Epoch,
 		FrameworkId:   fw.id,
 		FrameworkName: fw.info.GetName(),
-		Task:          cloneTaskInfo(info),
+		Task:          task,
 	})
 }
 
 // refuseTask reports a task that was not launched, and keeps it among the
 // completed tasks so that queries and reconciliation can say why.
-func (m *Master) refuseTask(now time.Time, fw *frameworkState, agentID string, in *kernelpb.TaskInfo, state kernelpb.TaskState, why string) {
+func (m *Master) refuseTask(now time.Time, fw *frameworkState, agentID string, in *kernelpb.TaskInfo, state kernelpb.TaskState, reason kernelpb.Reason, why string) {
 	m.counters.TasksInvalid++
-	info := cloneTaskInfo(in)
+	info := taskRecord(in, in.AgentId)
 	t := &taskState{key: taskKey{fw.id, info.TaskId}, agentID: agentID, info: info, released: true}
 	t.resources, _ = resources.FromProto(info.Resources)
-	m.setState(now, t, state, kernelpb.Reason_REASON_INVALID_TASK, why)
+	m.setState(now, t, state, reason, why)
 	m.completed.add(t)
-	m.sendMasterUpdate(now, fw.id, agentID, t.key.taskID, state, kernelpb.Reason_REASON_INVALID_TASK, why)
+	m.sendMasterUpdate(now, fw.id, agentID, t.key.taskID, state, reason, why)
 }
 
 func (m *Master) addActiveTask(t *taskState) {
@@ -355,7 +374,7 @@ func (m *Master) statusUpdate(now time.Time, from Peer, msg *kernelpb.StatusUpda
 	}
 
 	t := m.tasks[key]
-	settled := m.removed.has(key.frameworkID) ||
+	settled := m.removed.Has(key.frameworkID) ||
 		(t == nil && m.completed.byKey[key] != nil) ||
 		(t != nil && t.agentID != a.id)
 	if settled {

@@ -1,6 +1,7 @@
 package master
 
 import (
+	"maps"
 	"slices"
 	"time"
 
@@ -55,7 +56,7 @@ func (m *Master) Agent(id string) (AgentView, bool) {
 func (m *Master) agentView(a *agentState) AgentView {
 	v := AgentView{
 		ID: a.id, Hostname: a.hostname, HTTPAddress: a.httpAddress, Peer: a.peer,
-		Total: a.total, Attributes: copyMap(a.attributes), Active: a.active,
+		Total: a.total, Attributes: maps.Clone(a.attributes), Active: a.active,
 		RegisteredAt: a.registeredAt, ReregisteredAt: a.reregisteredAt,
 		Tasks: len(a.tasks), Offers: len(a.offers), MissedPings: a.missed,
 	}
@@ -151,7 +152,8 @@ type TaskView struct {
 	Active bool
 	// History lists the states the task went through, with their times.
 	History []StateChange
-	// Info is the task as launched; read only.
+	// Info is the task as launched, without its env (only the agent
+	// keeps that); read only.
 	Info *kernelpb.TaskInfo
 }
 
@@ -259,10 +261,7 @@ func (m *Master) Offers() []OfferView {
 // Counters returns the totals since the master started.
 func (m *Master) Counters() Counters {
 	c := m.counters
-	c.TasksTerminal = make(map[kernelpb.TaskState]uint64, len(m.counters.TasksTerminal))
-	for k, v := range m.counters.TasksTerminal {
-		c.TasksTerminal[k] = v
-	}
+	c.TasksTerminal = maps.Clone(m.counters.TasksTerminal) // never nil: New makes it
 	return c
 }
 

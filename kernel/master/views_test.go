@@ -99,3 +99,31 @@ func TestSimulationIsDeterministic(t *testing.T) {
 		t.Fatalf("two runs differ (or are too short: %d lines)", len(a))
 	}
 }
+
+// The master keeps a task without its env (only the agent needs it), and
+// tasks launched together with equal resources still report their own.
+func TestTaskInfoKeptWithoutEnv(t *testing.T) {
+	c := setup(t, quietConfig(), "cpus:2;mem:1024")
+	t1, t2 := wasmTask("t1", "cpus:1;mem:256"), wasmTask("t2", "cpus:1;mem:256")
+	for _, ti := range []*kernelpb.TaskInfo{t1, t2} {
+		ti.Env = map[string]string{"SECRET": "s3cr3t"}
+		ti.Labels = map[string]string{"job": "j1"}
+	}
+	c.Send("fw1", accept("1-F1", []string{"1-O1"}, t1, t2))
+	launched := c.Agents["a1"].Launched
+	if len(launched) != 2 || launched[0].Task.Env["SECRET"] != "s3cr3t" {
+		t.Fatalf("the agent got %+v, want the tasks with their env", launched)
+	}
+	for _, id := range []string{"t1", "t2"} {
+		v := mustTask(t, c.Master, "1-F1", id)
+		if v.Info.Env != nil || v.Info.Labels["job"] != "j1" || v.Info.AgentId != "1-A1" || v.Info.GetWasm().GetModule() != module {
+			t.Fatalf("master's copy of %s: %v", id, v.Info)
+		}
+		if v.Resources.String() != "cpus:1;mem:256" {
+			t.Fatalf("%s resources %s", id, v.Resources)
+		}
+	}
+	if t1.Env["SECRET"] != "s3cr3t" {
+		t.Fatal("the framework's message was modified")
+	}
+}

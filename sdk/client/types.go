@@ -111,7 +111,8 @@ func (j JobStatus) Done() bool {
 	return false
 }
 
-// JobFailure describes one instance that did not finish.
+// JobFailure describes one failed attempt of an instance (FAILED, ERROR,
+// LOST or an unasked-for KILLED); the instance may have been retried since.
 type JobFailure struct {
 	Instance int    `json:"instance"`
 	TaskID   string `json:"task_id"`
