@@ -134,7 +134,7 @@ func (a *Actor) taskEvent(now time.Time, ref kagent.TaskRef, state kernelpb.Task
 		delete(a.executors, ref)
 	}
 	if a.cfg.Sandboxes != nil {
-		a.cfg.Sandboxes.stopped(ref)
+		a.cfg.Sandboxes.stopped(ref, now)
 	}
 }
 

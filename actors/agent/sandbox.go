@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,33 +10,93 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
 	kagent "github.com/pandodc/pando/kernel/agent"
 )
 
-// Sandboxes serves task sandboxes over HTTP and knows which tasks are still
-// running, so that following a log ends when its task does, and which ended
-// lately, since a task that never wrote anything has no sandbox to show.
+// Sandboxes serves task sandboxes over HTTP and keeps them for a while. It
+// knows which tasks are still running, so that following a log ends when
+// its task does, and which ended and when, since a task that never wrote
+// anything has no sandbox to show, and since sandboxes of tasks that ended
+// long ago, or too many of them, are removed (see Collect).
 type Sandboxes struct {
-	root string
+	root      string
+	retention time.Duration
+	max       int
 
 	mu     sync.Mutex
 	active map[kagent.TaskRef]chan struct{} // closed when the task ends
-	// ended and endedOrder remember the last rememberEnded tasks to end.
-	ended      map[kagent.TaskRef]bool
-	endedOrder []kagent.TaskRef
-	endedNext  int
+	// ended maps each remembered ended task to when it ended; queue holds
+	// the same tasks oldest first (with stale entries for tasks that were
+	// run again, recognised by their time).
+	ended map[kagent.TaskRef]time.Time
+	queue []endedTask
 }
 
-// rememberEnded is how many ended tasks Sandboxes remembers: a task among
-// them with no sandbox ran and wrote nothing, so its logs are empty.
-const rememberEnded = 10000
+type endedTask struct {
+	ref kagent.TaskRef
+	at  time.Time
+}
 
-// NewSandboxes serves the sandboxes under root.
-func NewSandboxes(root string) *Sandboxes {
-	return &Sandboxes{root: root, active: map[kagent.TaskRef]chan struct{}{}, ended: map[kagent.TaskRef]bool{}}
+// SandboxesConfig says where sandboxes live and how long they are kept.
+type SandboxesConfig struct {
+	// Root holds one directory per task: Root/<framework>/<task>.
+	Root string
+	// Retention is how long a sandbox is kept after its task ends
+	// (default 24h; Mesos keeps them a week, but scales that down as the
+	// disk fills, which Pando does not).
+	Retention time.Duration
+	// MaxEnded caps how many ended tasks' sandboxes are kept (default
+	// 10,000): the oldest go first.
+	MaxEnded int
+	// Clock gives the time (default time.Now).
+	Clock func() time.Time
+}
+
+const (
+	defaultSandboxRetention = 24 * time.Hour
+	defaultMaxEndedTasks    = 10000
+)
+
+// NewSandboxes serves the sandboxes under cfg.Root. Sandboxes already there
+// belong to tasks of an earlier run of the agent, which ended with it: they
+// are kept as ended at their last modification.
+func NewSandboxes(cfg SandboxesConfig) *Sandboxes {
+	if cfg.Retention <= 0 {
+		cfg.Retention = defaultSandboxRetention
+	}
+	if cfg.MaxEnded <= 0 {
+		cfg.MaxEnded = defaultMaxEndedTasks
+	}
+	s := &Sandboxes{
+		root: cfg.Root, retention: cfg.Retention, max: cfg.MaxEnded,
+		active: map[kagent.TaskRef]chan struct{}{}, ended: map[kagent.TaskRef]time.Time{},
+	}
+	for _, e := range existingSandboxes(cfg.Root) {
+		s.stopped(e.ref, e.at)
+	}
+	return s
+}
+
+// existingSandboxes lists the sandboxes under root, oldest first.
+func existingSandboxes(root string) []endedTask {
+	var found []endedTask
+	frameworks, _ := os.ReadDir(root)
+	for _, fw := range frameworks {
+		tasks, _ := os.ReadDir(filepath.Join(root, fw.Name()))
+		for _, t := range tasks {
+			info, err := t.Info()
+			if err != nil || !t.IsDir() {
+				continue
+			}
+			found = append(found, endedTask{kagent.TaskRef{FrameworkID: fw.Name(), TaskID: t.Name()}, info.ModTime()})
+		}
+	}
+	slices.SortFunc(found, func(a, b endedTask) int { return a.at.Compare(b.at) })
+	return found
 }
 
 func (s *Sandboxes) started(taskID kagent.TaskRef) {
@@ -46,24 +107,68 @@ func (s *Sandboxes) started(taskID kagent.TaskRef) {
 	}
 }
 
-func (s *Sandboxes) stopped(taskID kagent.TaskRef) {
+// stopped records that a task ended at the given time.
+func (s *Sandboxes) stopped(taskID kagent.TaskRef, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if ch, ok := s.active[taskID]; ok {
 		close(ch)
 		delete(s.active, taskID)
 	}
-	if s.ended[taskID] {
-		return
+	s.ended[taskID] = at
+	s.queue = append(s.queue, endedTask{taskID, at})
+}
+
+// Collect removes the sandboxes of tasks that ended before now minus the
+// retention, and of the oldest ended tasks beyond the cap. It does the
+// removals itself, off any actor: call it from a goroutine of its own.
+// It returns how many sandboxes it removed.
+func (s *Sandboxes) Collect(now time.Time) int {
+	var doomed []kagent.TaskRef
+	s.mu.Lock()
+	for len(s.queue) > 0 {
+		oldest := s.queue[0]
+		if len(s.ended) <= s.max && now.Sub(oldest.at) < s.retention {
+			break
+		}
+		s.queue = s.queue[1:]
+		if at, ok := s.ended[oldest.ref]; !ok || !at.Equal(oldest.at) {
+			continue // the task ran again since; a later entry stands for it
+		}
+		delete(s.ended, oldest.ref)
+		if _, running := s.active[oldest.ref]; !running {
+			doomed = append(doomed, oldest.ref)
+		}
 	}
-	if len(s.endedOrder) < rememberEnded {
-		s.endedOrder = append(s.endedOrder, taskID)
-	} else {
-		delete(s.ended, s.endedOrder[s.endedNext])
-		s.endedOrder[s.endedNext] = taskID
-		s.endedNext = (s.endedNext + 1) % rememberEnded
+	s.mu.Unlock()
+	removed := 0
+	for _, ref := range doomed {
+		dir, err := sandboxDir(s.root, ref)
+		if err != nil {
+			continue
+		}
+		if _, err := os.Lstat(dir); err != nil {
+			continue // the task wrote nothing: there was no sandbox
+		}
+		if os.RemoveAll(dir) == nil {
+			removed++
+		}
 	}
-	s.ended[taskID] = true
+	return removed
+}
+
+// CollectEvery runs Collect every interval until ctx is done.
+func (s *Sandboxes) CollectEvery(ctx context.Context, interval time.Duration, clock func() time.Time) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.Collect(clock())
+		}
+	}
 }
 
 // known reports whether the task is running or ended lately on this agent.
@@ -71,7 +176,8 @@ func (s *Sandboxes) known(taskID kagent.TaskRef) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, running := s.active[taskID]
-	return running || s.ended[taskID]
+	_, ended := s.ended[taskID]
+	return running || ended
 }
 
 // done returns a channel closed when the task is no longer running.

@@ -16,7 +16,7 @@ import (
 func serveSandboxes(t *testing.T) (*Sandboxes, string, *httptest.Server) {
 	t.Helper()
 	root := t.TempDir()
-	s := NewSandboxes(root)
+	s := NewSandboxes(SandboxesConfig{Root: root})
 	mux := http.NewServeMux()
 	s.Register(mux, "")
 	srv := httptest.NewServer(mux)
@@ -53,7 +53,7 @@ func TestSandboxLogsOfTasksThatWroteNothing(t *testing.T) {
 	if code, body := get(t, url); code != http.StatusOK || body != "" {
 		t.Fatalf("logs of a running task with no sandbox yet: %d %q, want 200 and empty", code, body)
 	}
-	s.stopped(ref)
+	s.stopped(ref, time.Now())
 	if code, body := get(t, url); code != http.StatusOK || body != "" {
 		t.Fatalf("logs of an ended task that wrote nothing: %d %q, want 200 and empty", code, body)
 	}
@@ -85,7 +85,7 @@ func TestSandboxFollowWaitsForTheLog(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "stdout"), []byte("at last\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s.stopped(ref)
+	s.stopped(ref, time.Now())
 	select {
 	case r := <-got:
 		if r.code != http.StatusOK || r.body != "at last\n" {
@@ -96,22 +96,92 @@ func TestSandboxFollowWaitsForTheLog(t *testing.T) {
 	}
 }
 
-// The agent remembers a bounded number of ended tasks.
-func TestSandboxesForgetOldTasks(t *testing.T) {
-	s := NewSandboxes(t.TempDir())
-	for i := range rememberEnded + 10 {
-		ref := kagent.TaskRef{FrameworkID: "F1", TaskID: fmt.Sprint("t", i)}
+func makeSandbox(t *testing.T, root string, ref kagent.TaskRef) string {
+	t.Helper()
+	dir := filepath.Join(root, ref.FrameworkID, ref.TaskID)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "stdout"), []byte("out\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// Sandboxes go once their retention has passed, running tasks' never, even
+// when an earlier run of the same task id has expired.
+func TestSandboxGCRemovesExpiredSandboxes(t *testing.T) {
+	root := t.TempDir()
+	s := NewSandboxes(SandboxesConfig{Root: root, Retention: time.Hour})
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	old, recent, rerun := kagent.TaskRef{FrameworkID: "F1", TaskID: "old"}, kagent.TaskRef{FrameworkID: "F1", TaskID: "recent"}, kagent.TaskRef{FrameworkID: "F2", TaskID: "rerun"}
+	oldDir, recentDir, rerunDir := makeSandbox(t, root, old), makeSandbox(t, root, recent), makeSandbox(t, root, rerun)
+	for _, ref := range []kagent.TaskRef{old, rerun} {
 		s.started(ref)
-		s.stopped(ref)
+		s.stopped(ref, t0)
 	}
-	if len(s.ended) != rememberEnded {
-		t.Fatalf("remembers %d ended tasks, want %d", len(s.ended), rememberEnded)
+	s.started(recent)
+	s.stopped(recent, t0.Add(50*time.Minute))
+	s.started(rerun) // the same id runs again
+
+	if n := s.Collect(t0.Add(30 * time.Minute)); n != 0 || !exists(oldDir) {
+		t.Fatalf("Collect before the retention passed removed %d sandboxes (old exists: %v)", n, exists(oldDir))
 	}
-	if s.known(kagent.TaskRef{FrameworkID: "F1", TaskID: "t0"}) {
-		t.Fatal("the oldest ended task is still remembered")
+	if n := s.Collect(t0.Add(70 * time.Minute)); n != 1 {
+		t.Fatalf("Collect removed %d sandboxes, want 1 (old)", n)
 	}
-	last := rememberEnded + 9
-	if !s.known(kagent.TaskRef{FrameworkID: "F1", TaskID: fmt.Sprint("t", last)}) {
-		t.Fatal("the newest ended task is forgotten")
+	if exists(oldDir) || !exists(recentDir) || !exists(rerunDir) {
+		t.Fatalf("after Collect: old %v (want gone), recent %v, rerun (running) %v (want kept)", exists(oldDir), exists(recentDir), exists(rerunDir))
+	}
+	if s.known(old) {
+		t.Error("a collected task is still known, so its logs would read as empty rather than gone")
+	}
+	s.stopped(rerun, t0.Add(2*time.Hour))
+	if n := s.Collect(t0.Add(2*time.Hour + 30*time.Minute)); n != 1 || exists(recentDir) || !exists(rerunDir) {
+		t.Fatalf("second Collect removed %d; recent exists %v (want gone), rerun exists %v (want kept until 3h)", n, exists(recentDir), exists(rerunDir))
+	}
+}
+
+// Beyond MaxEnded ended tasks, the oldest sandboxes go first, whatever
+// their age.
+func TestSandboxGCCapsEndedSandboxes(t *testing.T) {
+	root := t.TempDir()
+	s := NewSandboxes(SandboxesConfig{Root: root, MaxEnded: 3})
+	now := time.Now()
+	var dirs []string
+	for i := range 5 {
+		ref := kagent.TaskRef{FrameworkID: "F1", TaskID: fmt.Sprint("t", i)}
+		dirs = append(dirs, makeSandbox(t, root, ref))
+		s.started(ref)
+		s.stopped(ref, now.Add(time.Duration(i)*time.Second))
+	}
+	if n := s.Collect(now.Add(time.Minute)); n != 2 {
+		t.Fatalf("Collect removed %d sandboxes, want the 2 oldest", n)
+	}
+	for i, dir := range dirs {
+		if want := i >= 2; exists(dir) != want {
+			t.Errorf("sandbox t%d exists = %v, want %v", i, exists(dir), want)
+		}
+	}
+}
+
+// Sandboxes left by an earlier run of the agent are collected too, by their
+// age on disk.
+func TestSandboxGCCollectsSandboxesOfAnEarlierRun(t *testing.T) {
+	root := t.TempDir()
+	stale := makeSandbox(t, root, kagent.TaskRef{FrameworkID: "F1", TaskID: "stale"})
+	fresh := makeSandbox(t, root, kagent.TaskRef{FrameworkID: "F1", TaskID: "fresh"})
+	longAgo := time.Now().Add(-48 * time.Hour)
+	if err := os.Chtimes(stale, longAgo, longAgo); err != nil {
+		t.Fatal(err)
+	}
+	s := NewSandboxes(SandboxesConfig{Root: root, Retention: 24 * time.Hour})
+	if n := s.Collect(time.Now()); n != 1 || exists(stale) || !exists(fresh) {
+		t.Fatalf("Collect removed %d; stale exists %v (want gone), fresh exists %v (want kept)", n, exists(stale), exists(fresh))
 	}
 }

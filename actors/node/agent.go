@@ -49,7 +49,12 @@ type AgentOptions struct {
 	Mux       *http.ServeMux
 	MuxPrefix string
 	HTTPBase  string
-	Logger    *slog.Logger
+	// SandboxRetention keeps a task's sandbox this long after it ends
+	// (default 24h); MaxEndedSandboxes caps how many are kept (default
+	// 10,000, oldest removed first).
+	SandboxRetention  time.Duration
+	MaxEndedSandboxes int
+	Logger            *slog.Logger
 }
 
 // Agent is a running agent.
@@ -61,7 +66,11 @@ type Agent struct {
 	ownSystem bool
 	runtime   *wasm.Runtime
 	server    *http.Server
+	stopGC    context.CancelFunc
 }
+
+// sandboxGCInterval is how often an agent removes expired sandboxes.
+const sandboxGCInterval = time.Minute
 
 // StartAgent starts an agent that registers with the master.
 func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
@@ -112,7 +121,12 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 		}
 		a.ownSystem = true
 	}
-	sandboxes := aagent.NewSandboxes(sandboxRoot)
+	sandboxes := aagent.NewSandboxes(aagent.SandboxesConfig{
+		Root: sandboxRoot, Retention: opts.SandboxRetention, MaxEnded: opts.MaxEndedSandboxes,
+	})
+	gcCtx, stopGC := context.WithCancel(context.Background())
+	a.stopGC = stopGC
+	go sandboxes.CollectEvery(gcCtx, sandboxGCInterval, time.Now)
 	a.URL = opts.HTTPBase
 	if opts.Mux != nil {
 		sandboxes.Register(opts.Mux, opts.MuxPrefix)
@@ -166,6 +180,9 @@ func (a *Agent) Stop(ctx context.Context) error {
 }
 
 func (a *Agent) stopRuntime(ctx context.Context) error {
+	if a.stopGC != nil {
+		a.stopGC()
+	}
 	if a.ownSystem && a.PID == nil && a.System != nil {
 		a.System.Shutdown()
 	}
