@@ -205,7 +205,7 @@ func (a *Agent) register(now time.Time) {
 		if t.info == nil {
 			continue // only known from a KillTask: nothing runs
 		}
-		msg.Tasks = append(msg.Tasks, proto.Clone(t.info).(*kernelpb.TaskInfo))
+		msg.Tasks = append(msg.Tasks, kernelpb.CloneTaskInfo(t.info))
 		msg.TaskFrameworkIds = append(msg.TaskFrameworkIds, t.ref.FrameworkID)
 		msg.TaskStates = append(msg.TaskStates, &kernelpb.TaskStatus{
 			TaskId: t.ref.TaskID, FrameworkId: t.ref.FrameworkID, AgentId: a.id, State: t.state,
@@ -314,7 +314,7 @@ func (a *Agent) runTask(now time.Time, msg *kernelpb.RunTask) error {
 	if a.tasks[ref] != nil || a.recent.Has(ref) {
 		return nil // a duplicate: the task is already here, or has ended
 	}
-	info := proto.Clone(msg.Task).(*kernelpb.TaskInfo)
+	info := kernelpb.CloneTaskInfo(msg.Task)
 	if a.id != "" {
 		info.AgentId = a.id
 	}
@@ -424,7 +424,7 @@ func (a *Agent) sendHead(now time.Time, t *task) {
 	}
 	t.headSent = true
 	t.nextRetry = now.Add(t.backoff)
-	st := proto.Clone(t.queue[0]).(*kernelpb.TaskStatus)
+	st := kernelpb.CloneTaskStatus(t.queue[0])
 	st.AgentId = a.id
 	a.toMaster(&kernelpb.StatusUpdate{AgentId: a.id, FrameworkId: t.ref.FrameworkID, Status: st, LatestState: t.state})
 }

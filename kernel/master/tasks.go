@@ -11,16 +11,12 @@ import (
 	"github.com/pandodc/pando/kernel/resources"
 )
 
-func cloneTaskInfo(t *kernelpb.TaskInfo) *kernelpb.TaskInfo {
-	return proto.Clone(t).(*kernelpb.TaskInfo)
-}
-
 // taskRecord makes the master's own copy of a task on agentID: the task as
 // launched but without its env, which only the agent needs (and which may
 // hold secrets). Mesos' master likewise keeps its tasks without their
 // command. A small env map is a fifth of what the master holds per task.
 func taskRecord(in *kernelpb.TaskInfo, agentID string) *kernelpb.TaskInfo {
-	info := cloneTaskInfo(in)
+	info := kernelpb.CloneTaskInfo(in)
 	info.Env = nil
 	info.AgentId = agentID
 	return info
@@ -212,7 +208,7 @@ func (m *Master) offersForAccept(fw *frameworkState, ids []string) ([]*offerStat
 // launch records a valid task and sends it to its agent. No STAGING update
 // goes to the framework (as in Mesos): the agent's updates follow.
 func (m *Master) launch(now time.Time, fw *frameworkState, a *agentState, in *kernelpb.TaskInfo, res resources.Resources) {
-	task := cloneTaskInfo(in)
+	task := kernelpb.CloneTaskInfo(in)
 	task.AgentId = a.id
 	t := &taskState{key: taskKey{fw.id, task.TaskId}, agentID: a.id, info: taskRecord(task, a.id), resources: res}
 	m.addActiveTask(t)
@@ -405,7 +401,7 @@ func (m *Master) statusUpdate(now time.Time, from Peer, msg *kernelpb.StatusUpda
 			t.toldState = st.State
 		}
 	}
-	status := proto.Clone(st).(*kernelpb.TaskStatus)
+	status := kernelpb.CloneTaskStatus(st)
 	status.AgentId = a.id
 	status.FrameworkId = key.frameworkID
 	m.toFramework(key.frameworkID, &kernelpb.Update{Epoch: m.cfg.Epoch, Status: status})
