@@ -39,6 +39,9 @@ type (
 	// queryFunc runs inside the actor; now is the actor's clock reading.
 	queryFunc   func(m *kmaster.Master, now time.Time) any
 	queryResult struct{ value any }
+	// peerGone is a watched peer's Terminated, turned into an ordinary
+	// message (see Receive).
+	peerGone struct{ who *actor.PID }
 )
 
 // Actor owns the master state machine.
@@ -93,13 +96,25 @@ func (a *Actor) Receive(ctx actor.Context) {
 		}
 	case *actor.Stopped, *actor.Restarting:
 	case *actor.Terminated:
-		peer := peerOf(msg.Who)
+		// Terminated is a system message: it overtakes the ordinary
+		// messages already in our mailbox, such as the Teardown a driver
+		// sends just before it stops. Queue it behind them.
+		ctx.Send(ctx.Self(), peerGone{msg.Who})
+	case peerGone:
+		peer := peerOf(msg.who)
+		if _, known := a.peers[peer]; !known {
+			return
+		}
 		delete(a.peers, peer)
+		event := any(kmaster.FrameworkDisconnected{})
 		if a.agents[peer] {
 			delete(a.agents, peer)
-			a.step(now, peer, kmaster.AgentDisconnected{})
-		} else {
-			a.step(now, peer, kmaster.FrameworkDisconnected{})
+			event = kmaster.AgentDisconnected{}
+		}
+		if err := a.m.Step(now, peer, event); err != nil {
+			// A peer that had torn down or was removed already: nothing
+			// left to disconnect.
+			a.cfg.Logger.Debug("master: a peer went away", "peer", string(peer), "note", err)
 		}
 	case tick:
 		a.m.Tick(now)
