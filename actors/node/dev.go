@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"github.com/pandodc/pando/actors/artifacts"
 )
@@ -15,7 +16,9 @@ type DevOptions struct {
 	RemotingAddr string
 	DataDir      string
 	Resources    string
-	Logger       *slog.Logger
+	// SandboxRetention: see AgentOptions.
+	SandboxRetention time.Duration
+	Logger           *slog.Logger
 }
 
 // Dev is a master and one agent in one process, sharing one actor system:
@@ -43,6 +46,7 @@ func StartDev(ctx context.Context, opts DevOptions) (*Dev, error) {
 		System: m.System, Master: m.PID, Artifacts: artifacts.LocalSource(m.Artifacts),
 		WorkDir: filepath.Join(opts.DataDir, "agent"), Resources: opts.Resources,
 		Mux: m.Mux, MuxPrefix: "/agent", HTTPBase: m.URL + "/agent", Logger: opts.Logger,
+		SandboxRetention: opts.SandboxRetention,
 	})
 	if err != nil {
 		_ = m.Stop(ctx)

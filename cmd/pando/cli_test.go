@@ -12,7 +12,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,59 +25,301 @@ import (
 // These tests drive the real binary: `pando dev` as its own process on free
 // ports, and the client commands against it, as a user would.
 
-func buildPando(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "pando")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("building pando: %v\n%s", err, out)
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builds.dir != "" {
+		os.RemoveAll(builds.dir)
 	}
-	return bin
+	os.Exit(code)
 }
 
+// builds are the binaries the tests build, once per test binary, into one
+// temporary directory that TestMain removes.
+var builds struct {
+	sync.Mutex
+	dir string
+	m   map[string]*build
+}
+
+type build struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// goBuild builds the Go package pkg into a binary called name, once.
+func goBuild(t *testing.T, name, pkg string) string {
+	t.Helper()
+	builds.Lock()
+	if builds.m == nil {
+		builds.m = map[string]*build{}
+	}
+	b := builds.m[name]
+	if b == nil {
+		b = &build{}
+		builds.m[name] = b
+	}
+	if builds.dir == "" {
+		dir, err := os.MkdirTemp("", "pando-cli-test-")
+		if err != nil {
+			builds.Unlock()
+			t.Fatal(err)
+		}
+		builds.dir = dir
+	}
+	dir := builds.dir
+	builds.Unlock()
+	b.once.Do(func() {
+		b.path = filepath.Join(dir, name)
+		if out, err := exec.Command("go", "build", "-o", b.path, pkg).CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("building %s: %v\n%s", pkg, err, out)
+		}
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return b.path
+}
+
+// buildPando builds this package's binary (once for all the tests).
+func buildPando(t *testing.T) string {
+	t.Helper()
+	return goBuild(t, "pando", ".")
+}
+
+// skipIfShort skips tests that start processes in -short mode, except
+// under CI, where nothing may skip.
+func skipIfShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() && os.Getenv("CI") != "true" {
+		t.Skip("starts pando processes; not in -short mode")
+	}
+}
+
+// given holds every address freeAddr handed out: the kernel may offer a
+// port again once its listener is closed, and two processes of one test
+// (or a --http and a --remoting) must not get the same one.
+var given struct {
+	sync.Mutex
+	addrs map[string]bool
+}
+
+// freeAddr returns a 127.0.0.1 address with a free port, never the same
+// one twice in this test binary.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	given.Lock()
+	defer given.Unlock()
+	if given.addrs == nil {
+		given.addrs = map[string]bool{}
 	}
-	defer l.Close()
-	return l.Addr().String()
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		if !given.addrs[addr] {
+			given.addrs[addr] = true
+			return addr
+		}
+	}
+}
+
+// syncBuffer collects a process's output; the test may read it while the
+// process still writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// proc is a process a test started: pando dev, master, agent, a framework.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{} // closed once it has exited
+	err  error         // what Wait said, once done is closed
+}
+
+// lab owns the processes of one test. When the test ends it interrupts
+// them (each must exit within 15s of SIGINT) and, if the test failed,
+// logs their output.
+type lab struct {
+	t     *testing.T
+	mu    sync.Mutex
+	procs []*proc
+	shown bool // the output is already in a failure message
+}
+
+func newLab(t *testing.T) *lab {
+	l := &lab{t: t}
+	// Registered first, so it runs after every process is stopped.
+	t.Cleanup(func() {
+		l.mu.Lock()
+		shown := l.shown
+		l.mu.Unlock()
+		if t.Failed() && !shown {
+			t.Logf("the processes' output:\n%s", l.output())
+		}
+	})
+	return l
+}
+
+// start runs bin with args as its own process.
+func (l *lab) start(name, bin string, args ...string) *proc {
+	l.t.Helper()
+	p := &proc{name: name, cmd: exec.Command(bin, args...), out: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		l.fatalf("starting %s: %v", name, err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	l.mu.Lock()
+	l.procs = append(l.procs, p)
+	l.mu.Unlock()
+	l.t.Cleanup(func() {
+		if err := p.stop(15 * time.Second); err != nil {
+			l.t.Error(err)
+		}
+	})
+	return p
+}
+
+// exited reports whether the process has ended.
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop interrupts the process (as Ctrl-C would) and waits for it to exit,
+// killing it after timeout. It returns an error saying so, with its output.
+func (p *proc) stop(timeout time.Duration) error {
+	if p.exited() {
+		return nil
+	}
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(timeout):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("%s did not stop within %s of SIGINT; its output:\n%s", p.name, timeout, p.out)
+	}
+}
+
+// kill ends the process with SIGKILL (no chance to clean up) and waits
+// for it.
+func (p *proc) kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// output is every process's output, most recent part of each.
+func (l *lab) output() string {
+	l.mu.Lock()
+	procs := slices.Clone(l.procs)
+	l.mu.Unlock()
+	const keep = 6000 // bytes of each process's output, its end
+	var b strings.Builder
+	for _, p := range procs {
+		out := p.out.String()
+		if len(out) > keep {
+			out = "[...]\n" + out[len(out)-keep:]
+		}
+		state := "running"
+		if p.exited() {
+			state = fmt.Sprintf("exited: %v", p.err)
+		}
+		fmt.Fprintf(&b, "----- %s (pid %d, %s): %s\n%s\n", p.name, p.cmd.Process.Pid, state, strings.Join(p.cmd.Args[1:], " "), out)
+	}
+	return b.String()
+}
+
+// fatalf fails the test with the processes' output.
+func (l *lab) fatalf(format string, args ...any) {
+	l.t.Helper()
+	l.mu.Lock()
+	l.shown = true
+	l.mu.Unlock()
+	l.t.Fatalf(format+"\nthe processes' output:\n%s", append(args, l.output())...)
+}
+
+// waitFor polls cond until it holds, failing the test after timeout with
+// what cond last said and the processes' output.
+func (l *lab) waitFor(timeout time.Duration, what string, cond func() (bool, string)) {
+	l.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, status := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			l.fatalf("waited %s for %s; last seen: %s", timeout, what, status)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // startDev runs `pando dev` and returns its master URL once it answers.
 func startDev(t *testing.T, bin string, extra ...string) string {
 	t.Helper()
-	httpAddr := freeAddr(t)
-	args := append([]string{"dev", "--http", httpAddr, "--remoting", freeAddr(t), "--data-dir", t.TempDir()}, extra...)
-	cmd := exec.Command(bin, args...)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Errorf("pando dev did not stop within 15s of SIGINT; its output:\n%s", logs.String())
-		}
-	})
+	_, url := newLab(t).startDev(bin, t.TempDir(), extra...)
+	return url
+}
+
+// startDev runs `pando dev` on fresh ports with dataDir and returns it and
+// its master URL once it answers.
+func (l *lab) startDev(bin, dataDir string, extra ...string) (*proc, string) {
+	l.t.Helper()
+	httpAddr := freeAddr(l.t)
+	args := append([]string{"dev", "--http", httpAddr, "--remoting", freeAddr(l.t), "--data-dir", dataDir}, extra...)
+	p := l.start("pando dev", bin, args...)
 	url := "http://" + httpAddr
+	l.waitReady(p, url)
+	return p, url
+}
+
+// waitReady waits until the master at url, run by p, answers.
+func (l *lab) waitReady(p *proc, url string) {
+	l.t.Helper()
 	c, err := client.New(url)
 	if err != nil {
-		t.Fatal(err)
+		l.t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := c.WaitReady(ctx); err != nil {
-		t.Fatalf("%v; its output:\n%s", err, logs.String())
-	}
-	return url
+	l.waitFor(30*time.Second, p.name+" to answer at "+url, func() (bool, string) {
+		if p.exited() {
+			l.fatalf("%s exited before answering: %v", p.name, p.err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if _, err := c.Master(ctx); err != nil {
+			return false, err.Error()
+		}
+		return true, ""
+	})
 }
 
 type result struct {
@@ -112,9 +356,7 @@ func runJSON(t *testing.T, r result) map[string]any {
 }
 
 func TestCLIAgainstDev(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts pando dev as a process; not in -short mode")
-	}
+	skipIfShort(t)
 	bin := buildPando(t)
 	master := startDev(t, bin, "--resources", "cpus:2;mem:4GiB")
 	hello := wasmbuild.MustBuild(t, "hello")
@@ -229,6 +471,8 @@ func TestCLIAgainstDev(t *testing.T) {
 			{[]string{"run", hello, "--mem", "64GiB"}, 2, "largest agent"},
 			{[]string{"run", hello, "--master", "http://127.0.0.1:1"}, 1, "cannot reach the master"},
 			{[]string{"logs", "no-such-task"}, 1, "no task"},
+			{[]string{"master", "--agent-ping-interval", "0s"}, 2, "--agent-ping-interval must be positive"},
+			{[]string{"master", "--agent-max-missed-pings", "0"}, 2, "--agent-max-missed-pings must be at least 1"},
 		}
 		for _, tc := range cases {
 			r := pando(t, bin, master, tc.args...)

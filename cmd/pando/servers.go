@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pandodc/pando/actors/node"
+	kmaster "github.com/pandodc/pando/kernel/master"
 	"github.com/pandodc/pando/sdk/client"
 )
 
@@ -41,6 +42,7 @@ func shutdownContext() (context.Context, context.CancelFunc) {
 
 func newDevCmd() *cobra.Command {
 	var httpAddr, remotingAddr, dataDir, res, logLevel string
+	var sandboxRetention time.Duration
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run a whole cluster in one process: master, one agent and the built-in frameworks",
@@ -55,6 +57,7 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 			}
 			dev, err := startDev(cmd.Context(), node.DevOptions{
 				HTTPAddr: httpAddr, RemotingAddr: remotingAddr, DataDir: dataDir, Resources: res, Logger: logger,
+				SandboxRetention: sandboxRetention,
 			})
 			if err != nil {
 				return err
@@ -73,6 +76,7 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 	fl.StringVar(&remotingAddr, "remoting", "127.0.0.1:5060", "address for actor remoting (agents and frameworks in other processes)")
 	fl.StringVar(&dataDir, "data-dir", defaultDataDir(), "directory for the store, artifacts and sandboxes")
 	fl.StringVar(&res, "resources", "", "resources the agent offers, e.g. 'cpus:4;mem:8GiB' (default: detected)")
+	fl.DurationVar(&sandboxRetention, "sandbox-retention", 24*time.Hour, "how long a task's sandbox (its files and logs) is kept after it ends")
 	fl.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
 	return cmd
 }
@@ -80,6 +84,8 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 func newMasterCmd() *cobra.Command {
 	var httpAddr, remotingAddr, dataDir, logLevel string
 	var noFrameworks bool
+	var pingInterval time.Duration
+	var maxMissedPings int
 	cmd := &cobra.Command{
 		Use:   "master",
 		Short: "Run a master (agents join it with 'pando agent --master')",
@@ -89,8 +95,15 @@ func newMasterCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if pingInterval <= 0 {
+				return usageError("--agent-ping-interval must be positive, got %s", pingInterval)
+			}
+			if maxMissedPings < 1 {
+				return usageError("--agent-max-missed-pings must be at least 1, got %d", maxMissedPings)
+			}
 			m, err := startMaster(node.MasterOptions{
 				HTTPAddr: httpAddr, RemotingAddr: remotingAddr, DataDir: dataDir, Logger: logger,
+				Kernel: kmaster.Config{PingInterval: pingInterval, MaxMissedPings: maxMissedPings},
 			}, !noFrameworks)
 			if err != nil {
 				return err
@@ -107,6 +120,8 @@ func newMasterCmd() *cobra.Command {
 	fl.StringVar(&remotingAddr, "remoting", "127.0.0.1:5060", "address for actor remoting")
 	fl.StringVar(&dataDir, "data-dir", filepath.Join(defaultDataDir(), "master"), "directory for the store and artifacts")
 	fl.BoolVar(&noFrameworks, "no-frameworks", false, "do not run the built-in frameworks in the master process")
+	fl.DurationVar(&pingInterval, "agent-ping-interval", time.Second, "how often the master pings each agent")
+	fl.IntVar(&maxMissedPings, "agent-max-missed-pings", 5, "unanswered pings in a row after which an agent is removed (its tasks become LOST)")
 	fl.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
 	return cmd
 }
@@ -114,6 +129,7 @@ func newMasterCmd() *cobra.Command {
 func newAgentCmd(g *globals) *cobra.Command {
 	var httpAddr, remotingAddr, workDir, res, logLevel, hostname string
 	var attrs []string
+	var sandboxRetention time.Duration
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run an agent that offers this machine's resources to a master",
@@ -134,6 +150,7 @@ func newAgentCmd(g *globals) *cobra.Command {
 			a, err := node.StartAgent(cmd.Context(), node.AgentOptions{
 				MasterURL: client.MasterFromEnv(g.master), HTTPAddr: httpAddr, RemotingAddr: remotingAddr,
 				WorkDir: workDir, Resources: res, Attributes: attributes, Hostname: hostname, Logger: logger,
+				SandboxRetention: sandboxRetention,
 			})
 			if err != nil {
 				return err
@@ -149,6 +166,7 @@ func newAgentCmd(g *globals) *cobra.Command {
 	fl.StringVar(&httpAddr, "http", "127.0.0.1:5051", "address of the agent's HTTP API (sandboxes, logs)")
 	fl.StringVar(&remotingAddr, "remoting", "127.0.0.1:0", "address for actor remoting (port 0: any free port)")
 	fl.StringVar(&workDir, "work-dir", filepath.Join(defaultDataDir(), "agent"), "directory for sandboxes and caches")
+	fl.DurationVar(&sandboxRetention, "sandbox-retention", 24*time.Hour, "how long a task's sandbox (its files and logs) is kept after it ends")
 	fl.StringVar(&res, "resources", "", "resources to offer, e.g. 'cpus:4;mem:8GiB' (default: detected)")
 	fl.StringArrayVar(&attrs, "attribute", nil, "attribute KEY=VALUE offered with the resources (repeatable)")
 	fl.StringVar(&hostname, "hostname", "", "hostname to report (default: this machine's)")

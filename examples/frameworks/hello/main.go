@@ -20,9 +20,13 @@ func main() {
 	n := flag.Int("n", 3, "number of copies to run")
 	res := flag.String("resources", "cpus:0.1;mem:64MiB", "resources per copy")
 	verbose := flag.Bool("v", false, "log what the driver does")
+	flag.Usage = func() {
+		fmt.Fprintln(flag.CommandLine.Output(), "usage: hello --module sha256:<hex> [-n 3] [--master http://127.0.0.1:5050] [-- ARGS...]")
+		flag.PrintDefaults()
+	}
 	flag.Parse()
 	if *module == "" || *n < 1 {
-		fmt.Fprintln(os.Stderr, "usage: hello --module sha256:<hex> [-n 3] [--master http://127.0.0.1:5050]")
+		flag.Usage()
 		os.Exit(2)
 	}
 	need, err := resources.Parse(*res)
@@ -35,7 +39,9 @@ func main() {
 	if *verbose {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	h := &hello{module: *module, need: need, total: *n, done: make(chan struct{})}
+	// What follows the flags (after "--") is passed to every copy as its
+	// arguments.
+	h := &hello{module: *module, args: flag.Args(), need: need, total: *n, done: make(chan struct{})}
 	d, err := sdk.NewDriver(sdk.Config{
 		Framework: &kernelpb.FrameworkInfo{Name: "hello", Roles: []string{"*"}},
 		MasterURL: *master,
@@ -73,6 +79,7 @@ func main() {
 // goroutine, so its fields need no lock (main reads them only after done).
 type hello struct {
 	module   string
+	args     []string
 	need     resources.Resources
 	total    int
 	launched int
@@ -105,7 +112,7 @@ func (h *hello) Offers(d *sdk.Driver, offers []*kernelpb.Offer) {
 				Name:      id,
 				AgentId:   o.GetAgentId(),
 				Resources: h.need.ToProto(),
-				Runtime:   &kernelpb.TaskInfo_Wasm{Wasm: &kernelpb.WasmTask{Module: h.module}},
+				Runtime:   &kernelpb.TaskInfo_Wasm{Wasm: &kernelpb.WasmTask{Module: h.module, Args: h.args}},
 			})
 		}
 		fmt.Printf("launching %d on %s\n", fit, o.GetHostname())
