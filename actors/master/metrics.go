@@ -27,6 +27,7 @@ type Metrics struct {
 	stateAttrs  map[kernelpb.TaskState]metric.MeasurementOption
 	eventAttrs  map[kmaster.EventKind]metric.MeasurementOption
 	backgroundC context.Context
+	tracing     bool // spans go somewhere: build them
 }
 
 type spanKey struct{ framework, task string }
@@ -40,6 +41,7 @@ func NewMetrics(t *telemetry.Telemetry) (*Metrics, error) {
 		stateAttrs:  map[kernelpb.TaskState]metric.MeasurementOption{},
 		eventAttrs:  map[kmaster.EventKind]metric.MeasurementOption{},
 		backgroundC: context.Background(),
+		tracing:     t.Tracing(),
 	}
 	var err error
 	if m.offers, err = meter.Int64Counter("pando.master.offers", metric.WithDescription("Offers by event: made, accepted, declined, rescinded")); err != nil {
@@ -81,7 +83,9 @@ func (m *Metrics) record(events []kmaster.Event) {
 		switch e.Kind {
 		case kmaster.EventTaskState:
 			m.taskStates.Add(m.backgroundC, 1, m.stateAttrs[e.State])
-			m.traceTask(e)
+			if m.tracing {
+				m.traceTask(e)
+			}
 		case kmaster.EventOffersMade, kmaster.EventOffersAccepted, kmaster.EventOffersDeclined, kmaster.EventOffersRescinded:
 			m.offers.Add(m.backgroundC, int64(max(e.Count, 1)), m.eventAttrs[e.Kind])
 		default:

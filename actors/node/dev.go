@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pandodc/pando/actors/artifacts"
+	"github.com/pandodc/pando/actors/telemetry"
 )
 
 // DevOptions configures a single-process cluster.
@@ -18,7 +19,9 @@ type DevOptions struct {
 	Resources    string
 	// SandboxRetention: see AgentOptions.
 	SandboxRetention time.Duration
-	Logger           *slog.Logger
+	// Telemetry: see MasterOptions.
+	Telemetry telemetry.Options
+	Logger    *slog.Logger
 }
 
 // Dev is a master and one agent in one process, sharing one actor system:
@@ -38,6 +41,7 @@ func StartDev(ctx context.Context, opts DevOptions) (*Dev, error) {
 	m, err := StartMaster(MasterOptions{
 		HTTPAddr: opts.HTTPAddr, RemotingAddr: opts.RemotingAddr,
 		DataDir: filepath.Join(opts.DataDir, "master"), Logger: opts.Logger,
+		Telemetry: opts.Telemetry,
 	})
 	if err != nil {
 		return nil, err

@@ -6,12 +6,17 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
 	"github.com/pandodc/pando/actors/node"
+	"github.com/pandodc/pando/actors/telemetry"
 	"github.com/pandodc/pando/examples/wasm/wasmbuild"
 	"github.com/pandodc/pando/kernel/kernelpb"
 	"github.com/pandodc/pando/kernel/resources"
@@ -96,8 +101,10 @@ func TestDevRunsTasksEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	helloPath := wasmbuild.MustBuild(t, "hello")
+	spans := tracetest.NewSpanRecorder()
 	dev, err := node.StartDev(ctx, node.DevOptions{
 		HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(), Resources: "cpus:2;mem:2048", Logger: testLogger(t),
+		Telemetry: telemetry.Options{SpanProcessors: []sdktrace.SpanProcessor{spans}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -140,6 +147,8 @@ func TestDevRunsTasksEndToEnd(t *testing.T) {
 	}
 	l.mu.Unlock()
 
+	checkTaskSpans(t, spans, n)
+
 	// Logs are right and reachable through the master's API.
 	c, err := client.New(dev.Master.URL)
 	if err != nil {
@@ -155,6 +164,45 @@ func TestDevRunsTasksEndToEnd(t *testing.T) {
 		body.Close()
 		if want := fmt.Sprintf("instance %d", i); !strings.Contains(string(out), want) {
 			t.Errorf("stdout of %s = %q, want it to mention %q", id, out, want)
+		}
+	}
+}
+
+// checkTaskSpans checks the master's span per task: from launch to the
+// terminal state, with an event per state.
+func checkTaskSpans(t *testing.T, rec *tracetest.SpanRecorder, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(rec.Ended()) < n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // the master ends a span as it forwards the update
+	}
+	ended := rec.Ended()
+	if len(ended) != n {
+		t.Fatalf("%d task spans ended, want %d", len(ended), n)
+	}
+	seen := map[string]bool{}
+	for _, span := range ended {
+		attrs := map[string]string{}
+		for _, kv := range span.Attributes() {
+			attrs[string(kv.Key)] = kv.Value.Emit()
+		}
+		var events []string
+		for _, e := range span.Events() {
+			events = append(events, e.Name)
+		}
+		if span.Name() != "task" || attrs["pando.state"] != "TASK_FINISHED" || attrs["pando.agent_id"] == "" || seen[attrs["pando.task_id"]] {
+			t.Fatalf("span %q attributes %v: want a task span, finished, on an agent, one per task", span.Name(), attrs)
+		}
+		seen[attrs["pando.task_id"]] = true
+		// The master's state is the latest the agent knows (Mesos'
+		// latest_state): a task that ends before its RUNNING update is
+		// through goes from STARTING to FINISHED on the master, and its
+		// span with it; the framework still gets every update.
+		ordered := slices.IsSortedFunc(events, func(a, b string) int {
+			return kernelpb.Rank(kernelpb.TaskState(kernelpb.TaskState_value[a])) - kernelpb.Rank(kernelpb.TaskState(kernelpb.TaskState_value[b]))
+		})
+		if len(events) < 2 || events[0] != "TASK_STAGING" || events[len(events)-1] != "TASK_FINISHED" || !ordered || span.EndTime().Before(span.StartTime()) {
+			t.Fatalf("span of %s has events %v (%s to %s); want STAGING first, FINISHED last, in order", attrs["pando.task_id"], events, span.StartTime(), span.EndTime())
 		}
 	}
 }
