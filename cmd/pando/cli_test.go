@@ -3,6 +3,7 @@ package main_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -466,6 +467,7 @@ func TestCLIAgainstDev(t *testing.T) {
 			says string
 		}{
 			{[]string{"run", notWasm}, 2, "is not a WebAssembly module"},
+			{[]string{"upload", notWasm}, 2, "is not a WebAssembly module"},
 			{[]string{"run", filepath.Join(t.TempDir(), "missing.wasm")}, 2, "no such file"},
 			{[]string{"run", hello, "--mem", "12XB"}, 2, `unknown unit "XB"`},
 			{[]string{"run", hello, "--mem", "64GiB"}, 2, "largest agent"},
@@ -479,6 +481,23 @@ func TestCLIAgainstDev(t *testing.T) {
 			if r.code != tc.code || !strings.Contains(r.stderr, tc.says) {
 				t.Errorf("pando %v: exit %d, stderr %q; want exit %d saying %q", tc.args, r.code, r.stderr, tc.code, tc.says)
 			}
+		}
+	})
+
+	t.Run("upload gives the module's content address", func(t *testing.T) {
+		module, err := os.ReadFile(hello)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("sha256:%x", sha256.Sum256(module))
+		r := pando(t, bin, master, "upload", hello)
+		if r.code != 0 || strings.TrimSpace(r.stdout) != want {
+			t.Fatalf("pando upload: exit %d, stdout %q, stderr %q; want %s", r.code, r.stdout, r.stderr, want)
+		}
+		var art client.Artifact
+		r = pando(t, bin, master, "upload", hello, "--json")
+		if err := json.Unmarshal([]byte(r.stdout), &art); err != nil || art.Digest != want || art.Size != int64(len(module)) {
+			t.Fatalf("pando upload --json = %q (%v), want digest %s and size %d", r.stdout, err, want, len(module))
 		}
 	})
 

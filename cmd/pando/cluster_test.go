@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,6 +26,17 @@ type cluster struct {
 	c      *client.Client
 	master *proc
 	agents []*proc
+}
+
+// upload uploads a module with `pando upload` and returns its address.
+func (cl *cluster) upload(path string) string {
+	cl.t.Helper()
+	r := pando(cl.t, cl.bin, cl.url, "upload", path)
+	digest := strings.TrimSpace(r.stdout)
+	if r.code != 0 || !strings.HasPrefix(digest, "sha256:") {
+		cl.fatalf("pando upload %s: exit %d, stdout %q, stderr %q", path, r.code, r.stdout, r.stderr)
+	}
+	return digest
 }
 
 // startCluster starts `pando master` (with the built-in batch framework and
@@ -341,15 +351,8 @@ func TestClusterSecondFrameworkGetsFairShare(t *testing.T) {
 	})
 
 	// The second framework, in its own process, wants the cluster too.
-	module, err := os.ReadFile(sleep)
-	if err != nil {
-		t.Fatal(err)
-	}
-	art, err := call(func(ctx context.Context) (client.Artifact, error) { return cl.c.Upload(ctx, module, "wasm") })
-	if err != nil {
-		cl.fatalf("uploading sleep.wasm: %v", err)
-	}
-	hello := cl.start("hello framework", helloFramework, "--master", cl.url, "--module", art.Digest, "-n", "100000", "--", "1s")
+	module := cl.upload(sleep)
+	hello := cl.start("hello framework", helloFramework, "--master", cl.url, "--module", module, "-n", "100000", "--", "1s")
 
 	// DRF: both frameworks are in role "*" and want everything, so each
 	// should hold about half. Ask for a second of samples in a row where
@@ -510,15 +513,8 @@ func TestClusterFrameworkTeardown(t *testing.T) {
 	helloFramework := goBuild(t, "hello-framework", "github.com/pandodc/pando/examples/frameworks/hello")
 	sleep := wasmbuild.MustBuild(t, "sleep")
 	cl := startCluster(t, bin, []string{"cpus:1;mem:1GiB"})
-	module, err := os.ReadFile(sleep)
-	if err != nil {
-		t.Fatal(err)
-	}
-	art, err := call(func(ctx context.Context) (client.Artifact, error) { return cl.c.Upload(ctx, module, "wasm") })
-	if err != nil {
-		cl.fatalf("uploading sleep.wasm: %v", err)
-	}
-	hello := cl.start("hello framework", helloFramework, "--master", cl.url, "--module", art.Digest, "-n", "2", "--", "1h")
+	module := cl.upload(sleep)
+	hello := cl.start("hello framework", helloFramework, "--master", cl.url, "--module", module, "-n", "2", "--", "1h")
 	cl.waitFor(20*time.Second, "the hello framework's 2 tasks to run", func() (bool, string) {
 		tasks, err := cl.tasks(url.Values{"state": {"TASK_RUNNING"}, "prefix": {"hello-"}})
 		if err != nil {
