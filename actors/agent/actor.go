@@ -3,6 +3,8 @@ package agent
 import (
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -30,9 +32,16 @@ type Config struct {
 	TickInterval time.Duration
 	Logger       *slog.Logger
 	Clock        func() time.Time
+	// ExecutorIdleTimeout is how long an executor with no tasks left is
+	// kept (default 10s), so that a framework launching one task after
+	// another does not spawn an actor per task.
+	ExecutorIdleTimeout time.Duration
 	// Sandboxes, if set, learns which tasks are still active, so the HTTP
 	// log follower knows when a log is complete.
 	Sandboxes *Sandboxes
+
+	// wrapExecutor, in tests, wraps each executor actor (to crash it).
+	wrapExecutor func(actor.Actor) actor.Actor
 }
 
 type tick struct{}
@@ -41,10 +50,17 @@ type tick struct{}
 type Actor struct {
 	cfg       Config
 	k         *kagent.Agent
-	executors map[kagent.TaskRef]*actor.PID
-	tasksOf   map[string]kagent.TaskRef // executor PID id -> its task
+	executors map[string]*executorState // by framework id
+	byPID     map[string]string         // executor PID id -> framework id
 	cancel    scheduler.CancelFunc
 	self      *actor.PID
+}
+
+// executorState is what the agent knows of one framework's executor.
+type executorState struct {
+	pid       *actor.PID
+	tasks     map[string]struct{} // its tasks not yet terminal, by id
+	idleSince time.Time           // when tasks last became empty
 }
 
 // Props spawns an agent actor.
@@ -58,8 +74,11 @@ func Props(cfg Config) *actor.Props {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
+	if cfg.ExecutorIdleTimeout <= 0 {
+		cfg.ExecutorIdleTimeout = 10 * time.Second
+	}
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &Actor{cfg: cfg, k: kagent.New(cfg.Kernel), executors: map[kagent.TaskRef]*actor.PID{}, tasksOf: map[string]kagent.TaskRef{}}
+		return &Actor{cfg: cfg, k: kagent.New(cfg.Kernel), executors: map[string]*executorState{}, byPID: map[string]string{}}
 	})
 }
 
@@ -70,8 +89,8 @@ type executorCrashed struct {
 }
 
 // HandleFailure makes the agent the supervisor of its executors: a crashed
-// executor is stopped (restarting it would run the task twice) and reported,
-// through the agent's own mailbox, as a FAILED task.
+// executor is stopped (restarting it would run its tasks twice) and its
+// tasks reported, through the agent's own mailbox, as FAILED.
 func (a *Actor) HandleFailure(system *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, _ *actor.RestartStatistics, reason any, _ any) {
 	sup.StopChildren(child)
 	system.Root.Send(a.self, executorCrashed{child: child, reason: reason})
@@ -101,14 +120,22 @@ func (a *Actor) Receive(ctx actor.Context) {
 		}
 	case tick:
 		a.k.Tick(now)
+		a.stopIdleExecutors(ctx, now)
 	case *kernelpb.TaskStatus:
 		// An executor's report about its task.
 		ref := kagent.TaskRef{FrameworkID: msg.GetFrameworkId(), TaskID: msg.GetTaskId()}
 		a.taskEvent(now, ref, msg.GetState(), msg.GetReason(), msg.GetMessage(), msg.GetExitCode())
 	case executorCrashed:
-		if ref, ok := a.tasksOf[msg.child.Id]; ok {
-			a.taskEvent(now, ref, kernelpb.TaskState_TASK_FAILED, kernelpb.Reason_REASON_EXECUTOR_CRASHED,
-				fmt.Sprintf("executor crashed: %v", msg.reason), 0)
+		fw, ok := a.byPID[msg.child.Id]
+		if !ok {
+			break
+		}
+		ex := a.executors[fw]
+		delete(a.byPID, msg.child.Id)
+		delete(a.executors, fw)
+		for _, id := range slices.Sorted(maps.Keys(ex.tasks)) {
+			a.taskEvent(now, kagent.TaskRef{FrameworkID: fw, TaskID: id}, kernelpb.TaskState_TASK_FAILED,
+				kernelpb.Reason_REASON_EXECUTOR_CRASHED, fmt.Sprintf("executor crashed: %v", msg.reason), 0)
 		}
 	case proto.Message:
 		if err := a.k.Step(now, msg); err != nil {
@@ -129,9 +156,13 @@ func (a *Actor) taskEvent(now time.Time, ref kagent.TaskRef, state kernelpb.Task
 	if !kernelpb.IsTerminal(state) {
 		return
 	}
-	if pid, ok := a.executors[ref]; ok {
-		delete(a.tasksOf, pid.Id)
-		delete(a.executors, ref)
+	if ex, ok := a.executors[ref.FrameworkID]; ok {
+		if _, ok := ex.tasks[ref.TaskID]; ok {
+			delete(ex.tasks, ref.TaskID)
+			if len(ex.tasks) == 0 {
+				ex.idleSince = now
+			}
+		}
 	}
 	if a.cfg.Sandboxes != nil {
 		a.cfg.Sandboxes.stopped(ref, now)
@@ -148,8 +179,8 @@ func (a *Actor) flush(ctx actor.Context) {
 		a.launch(ctx, l)
 	}
 	for _, ref := range rd.Kill {
-		if pid, ok := a.executors[ref]; ok {
-			ctx.Send(pid, killTask{})
+		if ex, ok := a.executors[ref.FrameworkID]; ok {
+			ctx.Send(ex.pid, killTask{taskID: ref.TaskID})
 		}
 	}
 }
@@ -164,8 +195,27 @@ func (a *Actor) launch(ctx actor.Context, l kagent.LaunchTask) {
 	if a.cfg.Sandboxes != nil {
 		a.cfg.Sandboxes.started(ref)
 	}
-	exec := &executor{agent: ctx.Self(), frameworkID: ref.FrameworkID, task: l.Task, sandbox: dir, rt: a.cfg.Runtime, fetcher: a.cfg.Fetcher}
-	pid := ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return exec }))
-	a.executors[ref] = pid
-	a.tasksOf[pid.Id] = ref
+	ex, ok := a.executors[ref.FrameworkID]
+	if !ok {
+		var exec actor.Actor = &executor{agent: ctx.Self(), frameworkID: ref.FrameworkID, rt: a.cfg.Runtime, fetcher: a.cfg.Fetcher, tasks: map[string]*taskRun{}}
+		if a.cfg.wrapExecutor != nil {
+			exec = a.cfg.wrapExecutor(exec)
+		}
+		ex = &executorState{pid: ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return exec })), tasks: map[string]struct{}{}}
+		a.executors[ref.FrameworkID] = ex
+		a.byPID[ex.pid.Id] = ref.FrameworkID
+	}
+	ex.tasks[ref.TaskID] = struct{}{}
+	ctx.Send(ex.pid, runTask{task: l.Task, sandbox: dir})
+}
+
+// stopIdleExecutors stops the executors that have had no task for a while.
+func (a *Actor) stopIdleExecutors(ctx actor.Context, now time.Time) {
+	for fw, ex := range a.executors {
+		if len(ex.tasks) == 0 && now.Sub(ex.idleSince) >= a.cfg.ExecutorIdleTimeout {
+			ctx.Stop(ex.pid)
+			delete(a.byPID, ex.pid.Id)
+			delete(a.executors, fw)
+		}
+	}
 }

@@ -20,26 +20,44 @@ type Fetcher interface {
 	Fetch(ctx context.Context, digest string) (string, error)
 }
 
-// executor is the actor that runs one task. It reports the task's life to
-// the agent only through messages to the agent's PID (TaskStatus values),
-// so that it can run beside the agent or, later, in a process of its own.
+// executor is the actor that runs one framework's tasks on this agent, as a
+// Mesos executor does: the agent spawns it with the framework's first task
+// here and stops it when the framework has none left. Each task runs in a
+// goroutine of its own, so a long task blocks neither the mailbox nor kill.
+// It reports the tasks' lives only through messages to the agent's PID
+// (TaskStatus values), so that it can run beside the agent or, later, in a
+// process of its own. One actor per framework rather than per task: at
+// thousands of short tasks a second, spawning and stopping an actor per
+// task cost a sixth of the pipeline's CPU.
 type executor struct {
 	agent       *actor.PID
 	frameworkID string
-	task        *kernelpb.TaskInfo
-	sandbox     string
 	rt          runtime.Runtime
 	fetcher     Fetcher
 
-	cancel  context.CancelFunc
-	running runtime.Task
+	tasks map[string]*taskRun // by task id, until the task's goroutine ends
+}
+
+// taskRun is one task of an executor, owned by the executor's goroutine.
+type taskRun struct {
+	cancel  context.CancelFunc // ends fetching and launching
+	running runtime.Task       // set once launched
 	killed  bool
 }
 
-// Messages private to the agent and its executors.
+// Messages between the agent and its executors.
 type (
-	killTask     struct{}
-	taskLaunched struct{ task runtime.Task }
+	// runTask asks an executor to run a task in the given sandbox.
+	runTask struct {
+		task    *kernelpb.TaskInfo
+		sandbox string
+	}
+	killTask     struct{ taskID string }
+	taskLaunched struct {
+		taskID string
+		task   runtime.Task
+	}
+	taskDone struct{ taskID string }
 )
 
 var safeID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$`)
@@ -57,35 +75,56 @@ func sandboxDir(root string, ref kagent.TaskRef) (string, error) {
 
 func (e *executor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
-	case *actor.Started:
+	case runTask:
+		id := msg.task.GetTaskId()
+		if _, dup := e.tasks[id]; dup {
+			return // the agent's kernel launches a task id once
+		}
 		runCtx, cancel := context.WithCancel(context.Background())
-		e.cancel = cancel
-		self := ctx.Self()
-		system := ctx.ActorSystem()
-		ctx.Send(e.agent, e.status(kernelpb.TaskState_TASK_STARTING, kernelpb.Reason_REASON_NONE, "", 0))
-		go e.run(runCtx, system, self)
+		e.tasks[id] = &taskRun{cancel: cancel}
+		ctx.Send(e.agent, e.status(id, kernelpb.TaskState_TASK_STARTING, kernelpb.Reason_REASON_NONE, "", 0))
+		go e.run(runCtx, ctx.ActorSystem(), ctx.Self(), msg)
 	case taskLaunched:
-		e.running = msg.task
-		if e.killed {
-			_ = msg.task.Kill(context.Background())
+		t, ok := e.tasks[msg.taskID]
+		if !ok { // the executor stopped meanwhile
+			go func(task runtime.Task) { _ = task.Kill(context.Background()) }(msg.task)
+			return
+		}
+		t.running = msg.task
+		if t.killed {
+			go func(task runtime.Task) { _ = task.Kill(context.Background()) }(msg.task)
 		}
 	case killTask:
-		e.killed = true
-		if e.running != nil {
-			_ = e.running.Kill(context.Background())
-		} else if e.cancel != nil {
-			e.cancel() // still fetching or launching
+		if t, ok := e.tasks[msg.taskID]; ok {
+			t.killed = true
+			if t.running != nil {
+				// Kill waits for the task to stop: not on our goroutine.
+				go func(task runtime.Task) { _ = task.Kill(context.Background()) }(t.running)
+			} else {
+				t.cancel() // still fetching or launching
+			}
+		}
+	case taskDone:
+		if t, ok := e.tasks[msg.taskID]; ok {
+			t.cancel()
+			delete(e.tasks, msg.taskID)
 		}
 	case *actor.Stopped:
-		if e.cancel != nil {
-			e.cancel()
+		// The agent stops an executor when its framework has no tasks
+		// left here, or when it stops itself: end whatever still runs.
+		for id, t := range e.tasks {
+			t.cancel()
+			if t.running != nil {
+				go func(task runtime.Task) { _ = task.Kill(context.Background()) }(t.running)
+			}
+			delete(e.tasks, id)
 		}
 	}
 }
 
-func (e *executor) status(state kernelpb.TaskState, reason kernelpb.Reason, message string, code int) *kernelpb.TaskStatus {
+func (e *executor) status(taskID string, state kernelpb.TaskState, reason kernelpb.Reason, message string, code int) *kernelpb.TaskStatus {
 	return &kernelpb.TaskStatus{
-		TaskId:      e.task.GetTaskId(),
+		TaskId:      taskID,
 		FrameworkId: e.frameworkID,
 		State:       state,
 		Reason:      reason,
@@ -95,11 +134,11 @@ func (e *executor) status(state kernelpb.TaskState, reason kernelpb.Reason, mess
 	}
 }
 
-// run fetches, launches and waits for the task off the actor's goroutine,
-// so a long task never blocks the executor's mailbox (and kill).
-func (e *executor) run(ctx context.Context, system *actor.ActorSystem, self *actor.PID) {
+// run fetches, launches and waits for one task off the actor's goroutine.
+func (e *executor) run(ctx context.Context, system *actor.ActorSystem, self *actor.PID, msg runTask) {
+	id := msg.task.GetTaskId()
 	send := func(state kernelpb.TaskState, reason kernelpb.Reason, message string, code int) {
-		system.Root.Send(e.agent, e.status(state, reason, message, code))
+		system.Root.Send(e.agent, e.status(id, state, reason, message, code))
 	}
 	defer func() {
 		// A panic here is outside the actor's supervision: report it as a
@@ -107,10 +146,10 @@ func (e *executor) run(ctx context.Context, system *actor.ActorSystem, self *act
 		if r := recover(); r != nil {
 			send(kernelpb.TaskState_TASK_FAILED, kernelpb.Reason_REASON_EXECUTOR_CRASHED, fmt.Sprintf("executor crashed: %v", r), 0)
 		}
-		system.Root.Stop(self)
+		system.Root.Send(self, taskDone{taskID: id})
 	}()
 
-	spec, reason, err := e.spec(ctx)
+	spec, reason, err := e.spec(ctx, msg)
 	if err != nil {
 		// The run context is cancelled only by a kill or the actor stopping.
 		if ctx.Err() != nil {
@@ -129,7 +168,7 @@ func (e *executor) run(ctx context.Context, system *actor.ActorSystem, self *act
 		send(kernelpb.TaskState_TASK_FAILED, kernelpb.Reason_REASON_LAUNCH_FAILED, err.Error(), 0)
 		return
 	}
-	system.Root.Send(self, taskLaunched{task: task})
+	system.Root.Send(self, taskLaunched{taskID: id, task: task})
 	send(kernelpb.TaskState_TASK_RUNNING, kernelpb.Reason_REASON_NONE, "", 0)
 	exit, err := task.Wait(context.Background())
 	if err != nil {
@@ -140,38 +179,39 @@ func (e *executor) run(ctx context.Context, system *actor.ActorSystem, self *act
 	send(state, why, exit.Message, exit.Code)
 }
 
-func (e *executor) spec(ctx context.Context) (runtime.Spec, kernelpb.Reason, error) {
-	wasm := e.task.GetWasm()
+func (e *executor) spec(ctx context.Context, msg runTask) (runtime.Spec, kernelpb.Reason, error) {
+	task := msg.task
+	wasm := task.GetWasm()
 	if wasm == nil {
-		return runtime.Spec{}, kernelpb.Reason_REASON_INVALID_TASK, fmt.Errorf("task %s names no WASM module; container tasks are not supported yet", e.task.GetTaskId())
+		return runtime.Spec{}, kernelpb.Reason_REASON_INVALID_TASK, fmt.Errorf("task %s names no WASM module; container tasks are not supported yet", task.GetTaskId())
 	}
 	path, err := e.fetcher.Fetch(ctx, wasm.GetModule())
 	if err != nil {
 		return runtime.Spec{}, kernelpb.Reason_REASON_ARTIFACT_FAILED, err
 	}
-	res, err := resources.FromProto(e.task.GetResources())
+	res, err := resources.FromProto(task.GetResources())
 	if err != nil {
 		return runtime.Spec{}, kernelpb.Reason_REASON_INVALID_TASK, err
 	}
-	env := make(map[string]string, len(e.task.GetEnv())+2)
-	for k, v := range e.task.GetEnv() {
+	env := make(map[string]string, len(task.GetEnv())+2)
+	for k, v := range task.GetEnv() {
 		env[k] = v
 	}
-	env["PANDO_TASK_ID"] = e.task.GetTaskId()
+	env["PANDO_TASK_ID"] = task.GetTaskId()
 	if _, ok := env["PANDO_INSTANCE"]; !ok {
 		env["PANDO_INSTANCE"] = "0"
 	}
 	// mem is in MiB (fixed point); the runtime wants bytes.
 	memBytes := uint64(res.Get(resources.Mem)) * (1 << 20) / uint64(resources.One)
 	return runtime.Spec{
-		TaskID:      e.task.GetTaskId(),
-		Sandbox:     e.sandbox,
+		TaskID:      task.GetTaskId(),
+		Sandbox:     msg.sandbox,
 		Artifact:    path,
 		Digest:      wasm.GetModule(),
 		Args:        wasm.GetArgs(),
 		Env:         env,
 		MemoryBytes: memBytes,
-		Timeout:     time.Duration(e.task.GetTimeoutMs()) * time.Millisecond,
+		Timeout:     time.Duration(task.GetTimeoutMs()) * time.Millisecond,
 	}, kernelpb.Reason_REASON_NONE, nil
 }
 

@@ -1,0 +1,256 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/pandodc/pando/actors/artifacts"
+	amaster "github.com/pandodc/pando/actors/master"
+	"github.com/pandodc/pando/examples/wasm/wasmbuild"
+	kagent "github.com/pandodc/pando/kernel/agent"
+	"github.com/pandodc/pando/kernel/kernelpb"
+	kmaster "github.com/pandodc/pando/kernel/master"
+	"github.com/pandodc/pando/kernel/resources"
+	"github.com/pandodc/pando/runtime/wasm"
+	"github.com/pandodc/pando/sdk"
+)
+
+// These tests run a real master actor, agent actor, WASM runtime and SDK
+// driver in one actor system, to reach the agent's executors from inside.
+
+// crash makes a crashable executor panic in its Receive.
+type crash struct{}
+
+// crashable is an executor that panics on crash, as a bug would.
+type crashable struct {
+	actor.Actor
+	mu   *sync.Mutex
+	pids *[]*actor.PID
+}
+
+func (c crashable) Receive(ctx actor.Context) {
+	switch ctx.Message().(type) {
+	case *actor.Started:
+		c.mu.Lock()
+		*c.pids = append(*c.pids, ctx.Self())
+		c.mu.Unlock()
+	case crash:
+		panic("an executor bug")
+	}
+	c.Actor.Receive(ctx)
+}
+
+// recorder is a framework that launches the given tasks on its first
+// offers and records every update.
+type recorder struct {
+	mu      sync.Mutex
+	pending []*kernelpb.TaskInfo
+	updates map[string][]*kernelpb.TaskStatus
+}
+
+func (r *recorder) Subscribed(*sdk.Driver, string, bool) {}
+func (r *recorder) Rescinded(*sdk.Driver, string)        {}
+func (r *recorder) Disconnected(*sdk.Driver, error)      {}
+func (r *recorder) Error(*sdk.Driver, string)            {}
+func (r *recorder) Offers(d *sdk.Driver, offers []*kernelpb.Offer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, o := range offers {
+		if len(r.pending) == 0 {
+			d.Decline([]string{o.GetId()}, nil)
+			continue
+		}
+		for _, t := range r.pending {
+			t.AgentId = o.GetAgentId()
+		}
+		d.Accept([]string{o.GetId()}, r.pending, nil)
+		r.pending = nil
+	}
+}
+
+func (r *recorder) Update(_ *sdk.Driver, st *kernelpb.TaskStatus) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.updates[st.GetTaskId()] = append(r.updates[st.GetTaskId()], st)
+}
+
+// last returns each task's latest update.
+func (r *recorder) last() map[string]*kernelpb.TaskStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]*kernelpb.TaskStatus{}
+	for id, sts := range r.updates {
+		out[id] = sts[len(sts)-1]
+	}
+	return out
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// testCluster is a master, an agent whose executors can be crashed, and a
+// module in the master's store.
+type testCluster struct {
+	system *actor.ActorSystem
+	master *actor.PID
+	digest string
+
+	mu        sync.Mutex
+	executors []*actor.PID // every executor started, in order
+}
+
+func (c *testCluster) executorCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.executors)
+}
+
+func startTestCluster(t *testing.T, module string, cfg Config) *testCluster {
+	t.Helper()
+	c := &testCluster{}
+
+	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
+	t.Cleanup(system.Shutdown)
+	master, err := system.Root.SpawnNamed(amaster.Props(amaster.Config{Kernel: kmaster.Config{}}), "master")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := artifacts.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	spin, err := os.ReadFile(wasmbuild.MustBuild(t, module))
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest, err := store.Put(spin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache, err := artifacts.NewCache(t.TempDir(), artifacts.LocalSource(store))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := wasm.New(wasm.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close(context.Background()) })
+	cfg.Kernel = kagent.Config{Hostname: "test", Resources: resources.MustParse("cpus:4;mem:4096")}
+	cfg.Master, cfg.SandboxRoot, cfg.Runtime, cfg.Fetcher = master, filepath.Join(t.TempDir(), "sandboxes"), rt, cache
+	cfg.wrapExecutor = func(e actor.Actor) actor.Actor {
+		return crashable{Actor: e, mu: &c.mu, pids: &c.executors}
+	}
+	_, err = system.Root.SpawnNamed(Props(cfg), ActorID)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	c.system, c.master, c.digest = system, master, digest
+	return c
+}
+
+// start runs a framework that launches n tasks of the cluster's module.
+func (c *testCluster) start(t *testing.T, name string, n int) (*recorder, *sdk.Driver) {
+	t.Helper()
+	rec := &recorder{updates: map[string][]*kernelpb.TaskStatus{}}
+	for i := range n {
+		id := fmt.Sprint(name, "-", i)
+		rec.pending = append(rec.pending, &kernelpb.TaskInfo{
+			TaskId: id, Name: id, Resources: resources.MustParse("cpus:0.5;mem:64").ToProto(),
+			Runtime: &kernelpb.TaskInfo_Wasm{Wasm: &kernelpb.WasmTask{Module: c.digest}},
+		})
+	}
+	driver, err := sdk.NewDriver(sdk.Config{Framework: &kernelpb.FrameworkInfo{Name: name}, System: c.system, Master: c.master}, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := driver.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { driver.Stop(false) })
+	return rec, driver
+}
+
+// TestExecutorRunsAFrameworksTasksAndReportsItsCrash: tasks of one
+// framework share one executor; killing one task leaves the others; a
+// crashed executor is stopped and each of its tasks reported FAILED with
+// REASON_EXECUTOR_CRASHED, none lost.
+func TestExecutorRunsAFrameworksTasksAndReportsItsCrash(t *testing.T) {
+	c := startTestCluster(t, "spin", Config{})
+	rec, driver := c.start(t, "spin", 3)
+
+	waitUntil(t, "three tasks RUNNING", func() bool {
+		last := rec.last()
+		running := 0
+		for _, st := range last {
+			if st.GetState() == kernelpb.TaskState_TASK_RUNNING {
+				running++
+			}
+		}
+		return running == 3
+	})
+	if n := c.executorCount(); n != 1 {
+		t.Fatalf("%d executors for one framework's tasks, want 1", n)
+	}
+	executor := c.executors[0]
+
+	driver.Kill("spin-0", rec.last()["spin-0"].GetAgentId())
+	waitUntil(t, "spin-0 KILLED", func() bool { return rec.last()["spin-0"].GetState() == kernelpb.TaskState_TASK_KILLED })
+	if st := rec.last()["spin-1"]; st.GetState() != kernelpb.TaskState_TASK_RUNNING {
+		t.Fatalf("killing spin-0 changed spin-1 to %v", st.GetState())
+	}
+
+	c.system.Root.Send(executor, crash{})
+	waitUntil(t, "spin-1 and spin-2 to end", func() bool {
+		last := rec.last()
+		return kernelpb.IsTerminal(last["spin-1"].GetState()) && kernelpb.IsTerminal(last["spin-2"].GetState())
+	})
+	for _, id := range []string{"spin-1", "spin-2"} {
+		st := rec.last()[id]
+		if st.GetState() != kernelpb.TaskState_TASK_FAILED || st.GetReason() != kernelpb.Reason_REASON_EXECUTOR_CRASHED {
+			t.Errorf("%s after its executor crashed: %v %v %q, want FAILED EXECUTOR_CRASHED", id, st.GetState(), st.GetReason(), st.GetMessage())
+		}
+	}
+}
+
+// An executor left without tasks is stopped after the idle timeout; each
+// framework gets its own.
+func TestIdleExecutorsStop(t *testing.T) {
+	c := startTestCluster(t, "hello", Config{ExecutorIdleTimeout: 300 * time.Millisecond})
+	first, _ := c.start(t, "first", 2)
+	waitUntil(t, "first's tasks FINISHED", func() bool {
+		last := first.last()
+		return len(last) == 2 && last["first-0"].GetState() == kernelpb.TaskState_TASK_FINISHED && last["first-1"].GetState() == kernelpb.TaskState_TASK_FINISHED
+	})
+	if n := c.executorCount(); n != 1 {
+		t.Fatalf("%d executors ran one framework's tasks, want 1", n)
+	}
+	waitUntil(t, "the idle executor to stop", func() bool {
+		_, alive := c.system.ProcessRegistry.GetLocal(c.executors[0].Id)
+		return !alive
+	})
+	second, _ := c.start(t, "second", 1)
+	waitUntil(t, "second's task FINISHED", func() bool {
+		return second.last()["second-0"].GetState() == kernelpb.TaskState_TASK_FINISHED
+	})
+	if n := c.executorCount(); n != 2 {
+		t.Fatalf("%d executors started in all, want 2 (one per framework)", n)
+	}
+}
