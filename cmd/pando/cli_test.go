@@ -475,6 +475,7 @@ func TestCLIAgainstDev(t *testing.T) {
 			{[]string{"logs", "no-such-task"}, 1, "no task"},
 			{[]string{"master", "--agent-ping-interval", "0s"}, 2, "--agent-ping-interval must be positive"},
 			{[]string{"master", "--agent-max-missed-pings", "0"}, 2, "--agent-max-missed-pings must be at least 1"},
+			{[]string{"agent", "--sandbox-retention", "0s"}, 2, "--sandbox-retention must be positive"},
 		}
 		for _, tc := range cases {
 			r := pando(t, bin, master, tc.args...)

@@ -55,6 +55,9 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 			if err != nil {
 				return err
 			}
+			if sandboxRetention <= 0 {
+				return usageError("--sandbox-retention must be positive, got %s", sandboxRetention)
+			}
 			dev, err := startDev(cmd.Context(), node.DevOptions{
 				HTTPAddr: httpAddr, RemotingAddr: remotingAddr, DataDir: dataDir, Resources: res, Logger: logger,
 				SandboxRetention: sandboxRetention,
@@ -146,6 +149,9 @@ func newAgentCmd(g *globals) *cobra.Command {
 					return usageError("--attribute %q is not of the form KEY=VALUE", kv)
 				}
 				attributes[k] = v
+			}
+			if sandboxRetention <= 0 {
+				return usageError("--sandbox-retention must be positive, got %s", sandboxRetention)
 			}
 			a, err := node.StartAgent(cmd.Context(), node.AgentOptions{
 				MasterURL: client.MasterFromEnv(g.master), HTTPAddr: httpAddr, RemotingAddr: remotingAddr,
