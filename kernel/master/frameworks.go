@@ -168,7 +168,7 @@ func (m *Master) usedBy(fwID string) map[string]resources.Resources {
 func (m *Master) frameworkFor(from Peer, id string) (*frameworkState, error) {
 	bound, ok := m.frameworkByPeer[from]
 	if !ok {
-		return nil, m.refuse(from, "this connection has not subscribed")
+		return nil, m.refuse(from, "this connection has not subscribed: send Subscribe first")
 	}
 	if id != bound {
 		return nil, m.refuse(from, "framework id %q does not belong to this connection", id)

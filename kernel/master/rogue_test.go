@@ -66,9 +66,9 @@ func TestRogueFrameworkMessagesChangeNothing(t *testing.T) {
 		fw2 -> master: Teardown{1-F1}
 		master -> fw2: Error{"framework id \"1-F1\" does not belong to this connection"}
 		stranger -> master: Accept{1-F1 offers:[1-O1] launch:[t1 cpus:1;mem:256]}
-		master -> stranger: Error{"this connection has not subscribed"} (no such node)
+		master -> stranger: Error{"this connection has not subscribed: send Subscribe first"} (no such node)
 		stranger -> master: Teardown{1-F1}
-		master -> stranger: Error{"this connection has not subscribed"} (no such node)
+		master -> stranger: Error{"this connection has not subscribed: send Subscribe first"} (no such node)
 	`)
 	if after := snapshot(c.Master); after != before {
 		t.Fatalf("state changed:\n%s\nwas:\n%s", after, before)
