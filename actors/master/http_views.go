@@ -147,7 +147,7 @@ func (api *API) lookup(w http.ResponseWriter, r *http.Request) (taskLookup, bool
 	}
 	l := v.(taskLookup)
 	if !l.found {
-		WriteError(w, http.StatusNotFound, "no task %q (pando ps --all lists tasks)", id)
+		WriteError(w, http.StatusNotFound, "no task %q: none runs with that id, and the master no longer remembers one that ended (it keeps the most recent ones; pando ps --all lists them)", id)
 		return l, false
 	}
 	return l, true

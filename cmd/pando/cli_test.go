@@ -473,6 +473,7 @@ func TestCLIAgainstDev(t *testing.T) {
 			{[]string{"run", hello, "--mem", "64GiB"}, 2, "largest agent"},
 			{[]string{"run", hello, "--master", "http://127.0.0.1:1"}, 1, "cannot reach the master"},
 			{[]string{"logs", "no-such-task"}, 1, "no task"},
+			{[]string{"logs", ""}, 2, "give a task id"},
 			{[]string{"master", "--agent-ping-interval", "0s"}, 2, "--agent-ping-interval must be positive"},
 			{[]string{"master", "--agent-max-missed-pings", "0"}, 2, "--agent-max-missed-pings must be at least 1"},
 			{[]string{"agent", "--sandbox-retention", "0s"}, 2, "--sandbox-retention must be positive"},

@@ -156,6 +156,9 @@ func newLogsCmd(g *globals) *cobra.Command {
 		Short: "Print a task's stdout (or --stderr)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.TrimSpace(args[0]) == "" {
+				return usageError("give a task id (pando ps lists them)")
+			}
 			c, err := g.client()
 			if err != nil {
 				return err
