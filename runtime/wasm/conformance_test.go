@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 	"testing"
 
 	"github.com/pandodc/pando/examples/wasm/wasmbuild"
@@ -33,13 +34,7 @@ func TestConformance(t *testing.T) {
 	art := func(name string) runtimetest.Artifact {
 		return runtimetest.Artifact{Path: wasmbuild.MustBuild(t, name)}
 	}
-	runtimetest.Run(t, func(t *testing.T) runtime.Runtime {
-		rt, err := wasm.New(wasm.Config{CacheDir: sharedCache})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return rt
-	}, runtimetest.Artifacts{
+	arts := runtimetest.Artifacts{
 		Hello:        art("hello"),
 		Fail:         art("fail"),
 		Spin:         art("spin"),
@@ -47,7 +42,27 @@ func TestConformance(t *testing.T) {
 		Hog:          art("hog"),
 		Escape:       art("escape"),
 		SandboxMount: wasm.SandboxMount,
-	})
+	}
+	// Compile every Go module the package's tests use into the shared
+	// cache at once, one per core, rather than one after the other as
+	// tests first need them (ten seconds each under -race).
+	warm := newRuntime(t, wasm.Config{})
+	var wg sync.WaitGroup
+	for _, a := range []runtimetest.Artifact{arts.Hello, arts.Fail, arts.Spin, arts.Sleep, arts.Hog, arts.Escape, art("pi")} {
+		wg.Go(func() {
+			if err := warm.Prepare(context.Background(), "", a.Path); err != nil {
+				t.Errorf("compiling %s: %v", a.Path, err)
+			}
+		})
+	}
+	wg.Wait()
+	runtimetest.Run(t, func(t *testing.T) runtime.Runtime {
+		rt, err := wasm.New(wasm.Config{CacheDir: sharedCache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rt
+	}, arts)
 }
 
 // newRuntime is a runtime closed at the end of the test, with the shared
