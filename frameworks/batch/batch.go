@@ -100,36 +100,8 @@ const (
 // with the client like JobSpec.
 type Failure = client.JobFailure
 
-// JobStatus is a job as users see it.
-type JobStatus struct {
-	ID        string   `json:"id"`
-	Name      string   `json:"name"`
-	Module    string   `json:"module"`
-	Args      []string `json:"args,omitempty"`
-	Resources string   `json:"resources"`
-	Instances int      `json:"instances"`
-	Retries   int      `json:"retries"`
-	TimeoutMS int64    `json:"timeout_ms,omitempty"`
-
-	Pending  int `json:"pending"`
-	Staging  int `json:"staging"`
-	Running  int `json:"running"`
-	Finished int `json:"finished"`
-	Failed   int `json:"failed"`
-	Killed   int `json:"killed"`
-	// Retried counts relaunches after FAILED/ERROR; LostRetried after LOST.
-	Retried     int `json:"retried"`
-	LostRetried int `json:"lost_retried"`
-
-	State       string     `json:"state"`
-	SubmittedAt time.Time  `json:"submitted_at"`
-	StartedAt   *time.Time `json:"started_at,omitempty"`
-	FinishedAt  *time.Time `json:"finished_at,omitempty"`
-	DurationS   float64    `json:"duration_s"`
-	// Why says why instances are pending, when the framework knows.
-	Why      string    `json:"why,omitempty"`
-	Failures []Failure `json:"failures,omitempty"`
-}
+// JobStatus is a job as users see it: the API's wire type.
+type JobStatus = client.JobStatus
 
 // TaskStatusView is one instance's current attempt.
 type TaskStatusView struct {

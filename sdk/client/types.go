@@ -82,24 +82,36 @@ type ErrorBody struct {
 	Error string `json:"error"`
 }
 
-// JobStatus is a batch job's progress (GET /api/v1/batch/jobs/{id}).
+// JobStatus is a batch job's progress (GET /api/v1/batch/jobs/{id}); the
+// batch framework serves this very type.
 type JobStatus struct {
-	ID          string       `json:"id"`
-	Name        string       `json:"name,omitempty"`
-	Module      string       `json:"module"`
-	Instances   int          `json:"instances"`
-	Pending     int          `json:"pending"`
-	Staging     int          `json:"staging"`
-	Running     int          `json:"running"`
-	Finished    int          `json:"finished"`
-	Failed      int          `json:"failed"`
-	Killed      int          `json:"killed"`
-	State       string       `json:"state"`
-	SubmittedAt time.Time    `json:"submitted_at"`
-	FinishedAt  *time.Time   `json:"finished_at,omitempty"`
-	DurationS   float64      `json:"duration_s"`
-	Why         string       `json:"why,omitempty"`
-	Failures    []JobFailure `json:"failures,omitempty"`
+	ID        string   `json:"id"`
+	Name      string   `json:"name"`
+	Module    string   `json:"module"`
+	Args      []string `json:"args,omitempty"`
+	Resources string   `json:"resources"`
+	Instances int      `json:"instances"`
+	Retries   int      `json:"retries"`
+	TimeoutMS int64    `json:"timeout_ms,omitempty"`
+
+	Pending  int `json:"pending"`
+	Staging  int `json:"staging"`
+	Running  int `json:"running"`
+	Finished int `json:"finished"`
+	Failed   int `json:"failed"`
+	Killed   int `json:"killed"`
+	// Retried counts relaunches after FAILED/ERROR; LostRetried after LOST.
+	Retried     int `json:"retried"`
+	LostRetried int `json:"lost_retried"`
+
+	State       string     `json:"state"`
+	SubmittedAt time.Time  `json:"submitted_at"`
+	StartedAt   *time.Time `json:"started_at,omitempty"`
+	FinishedAt  *time.Time `json:"finished_at,omitempty"`
+	DurationS   float64    `json:"duration_s"`
+	// Why says why instances are pending, when the framework knows.
+	Why      string       `json:"why,omitempty"`
+	Failures []JobFailure `json:"failures,omitempty"`
 }
 
 // Done reports whether every instance has reached an end.
