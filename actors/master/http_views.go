@@ -50,10 +50,14 @@ func (api *API) frameworks(w http.ResponseWriter, r *http.Request) {
 		views := m.Frameworks()
 		out := make([]client.Framework, 0, len(views))
 		for _, f := range views {
-			out = append(out, client.Framework{
+			c := client.Framework{
 				ID: f.ID, Name: f.Name, Roles: f.Roles, Connected: f.Connected, Share: f.Share,
-				Why: f.Why, Offers: f.Offers, Tasks: f.Tasks,
-			})
+				Why: f.Why, Offers: f.Offers, Tasks: f.Tasks, Adopted: f.Adopted,
+			}
+			if !f.RemoveAt.IsZero() {
+				c.RemoveAt = &f.RemoveAt
+			}
+			out = append(out, c)
 		}
 		return out
 	})

@@ -142,7 +142,14 @@ func newFrameworksCmd(g *globals) *cobra.Command {
 			}
 			return g.print(cmd.OutOrStdout(), fws, "ID\tNAME\tROLES\tCONNECTED\tSHARE\tTASKS\tWHY NO OFFERS", func(w io.Writer) {
 				for _, f := range fws {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%.3f\t%d\t%s\n", f.ID, f.Name, strings.Join(f.Roles, ","), f.Connected, f.Share, f.Tasks, f.Why)
+					why := f.Why
+					if f.Adopted {
+						why = "not subscribed since the master failed over"
+						if f.RemoveAt != nil {
+							why += fmt.Sprintf("; its tasks are killed at %s unless it does", f.RemoveAt.Local().Format(time.DateTime))
+						}
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%.3f\t%d\t%s\n", f.ID, f.Name, strings.Join(f.Roles, ","), f.Connected, f.Share, f.Tasks, why)
 				}
 			})
 		},

@@ -263,8 +263,19 @@ func TestMasterFailoverForgetsTasksOfFrameworksThatNeverReturn(t *testing.T) {
 	cfg.Epoch = 2
 	cfg.UnknownFrameworkTimeout = 10 * time.Minute
 	c.FailoverMaster(cfg)
+	adoptedAt := c.Now
+	// Before they subscribe, both frameworks are visible as adopted, with
+	// the time the master will give up on them.
+	fws := c.Master.Frameworks()
+	if len(fws) != 2 || !fws[0].Adopted || fws[0].ID != "1-F1" || fws[0].Tasks != 1 ||
+		fws[0].Used.String() != "cpus:1;mem:256" || !fws[0].RemoveAt.Equal(adoptedAt.Add(10*time.Minute)) {
+		t.Fatalf("frameworks after the failover: %+v; want 1-F1 and 1-F2 adopted, removed at %s", fws, adoptedAt.Add(10*time.Minute))
+	}
 	c.Advance(9 * time.Minute)
 	c.Subscribe("fw2", time.Minute)
+	if v, ok := c.Master.Framework("1-F2"); !ok || v.Adopted || v.Name != "fw2" || v.Tasks != 1 {
+		t.Fatalf("1-F2 after subscribing again: %+v, %v; want it subscribed with its task", v, ok)
+	}
 	c.Advance(time.Minute - time.Millisecond)
 	expectTrace(t, c, `
 		a1 -> master: RegisterAgent{id:1-A1 host:a1 cpus:2;mem:1024 tasks:[1-F1/t1:RUNNING 1-F2/t2:RUNNING]}
@@ -294,6 +305,9 @@ func TestMasterFailoverForgetsTasksOfFrameworksThatNeverReturn(t *testing.T) {
 	}
 	if got := c.Master.Available("1-A1").String(); got != "cpus:1;mem:768" {
 		t.Fatalf("available %s, want all but t2's resources", got)
+	}
+	if _, ok := c.Master.Framework("1-F1"); ok {
+		t.Fatal("1-F1 is still listed after the master gave up on it")
 	}
 	// Too late: fw1 counts as removed.
 	c.Subscribe("fw1", time.Minute)

@@ -1,6 +1,7 @@
 package master
 
 import (
+	"cmp"
 	"maps"
 	"slices"
 	"time"
@@ -92,24 +93,53 @@ type FrameworkView struct {
 	Used                         resources.Resources
 	Principal, User              string
 	OfferedResources             resources.Resources
+	// Adopted: the master knows the framework only from the tasks agents
+	// reported after a master failover; it has not subscribed since.
+	// RemoveAt is when the master gives up on it and kills those tasks
+	// (zero: never).
+	Adopted  bool
+	RemoveAt time.Time
 }
 
-// Frameworks lists the known frameworks by id.
+// Frameworks lists the known frameworks by id, with those known only from
+// adopted tasks.
 func (m *Master) Frameworks() []FrameworkView {
 	out := make([]FrameworkView, 0, len(m.frameworks))
+	for _, id := range sortedKeys(m.tasksByFramework) {
+		if m.frameworks[id] == nil {
+			out = append(out, m.adoptedView(id))
+		}
+	}
 	for _, id := range sortedKeys(m.frameworks) {
 		out = append(out, m.frameworkView(m.frameworks[id]))
 	}
+	slices.SortFunc(out, func(a, b FrameworkView) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
 
 // Framework returns one framework.
 func (m *Master) Framework(id string) (FrameworkView, bool) {
-	fw := m.frameworks[id]
-	if fw == nil {
-		return FrameworkView{}, false
+	if fw := m.frameworks[id]; fw != nil {
+		return m.frameworkView(fw), true
 	}
-	return m.frameworkView(fw), true
+	if _, adopted := m.tasksByFramework[id]; adopted {
+		return m.adoptedView(id), true
+	}
+	return FrameworkView{}, false
+}
+
+// adoptedView shows a framework known only from adopted tasks.
+func (m *Master) adoptedView(id string) FrameworkView {
+	v := FrameworkView{ID: id, Adopted: true, Tasks: len(m.tasksByFramework[id]), Share: m.alloc.Share(id)}
+	if since, ok := m.unknownSince[id]; ok {
+		v.RemoveAt = since.Add(m.cfg.UnknownFrameworkTimeout)
+	}
+	for key := range m.tasksByFramework[id] {
+		if t := m.tasks[key]; !t.released {
+			v.Used = v.Used.Add(t.resources)
+		}
+	}
+	return v
 }
 
 func (m *Master) frameworkView(fw *frameworkState) FrameworkView {

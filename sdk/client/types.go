@@ -37,6 +37,11 @@ type Framework struct {
 	Why    string `json:"why,omitempty"`
 	Offers int    `json:"offers"`
 	Tasks  int    `json:"tasks"`
+	// Adopted: known only from the tasks agents reported after a master
+	// failover; the framework has not subscribed since. At RemoveAt the
+	// master gives up on it and kills those tasks.
+	Adopted  bool       `json:"adopted,omitempty"`
+	RemoveAt *time.Time `json:"remove_at,omitempty"`
 }
 
 // Task is one entry of GET /api/v1/tasks.
