@@ -92,8 +92,10 @@ type executorCrashed struct {
 // executor is stopped (restarting it would run its tasks twice) and its
 // tasks reported, through the agent's own mailbox, as FAILED.
 func (a *Actor) HandleFailure(system *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, _ *actor.RestartStatistics, reason any, _ any) {
-	sup.StopChildren(child)
+	// First the report, then the stop: stopping kills the executor's
+	// tasks, and their KILLED reports must not overtake it.
 	system.Root.Send(a.self, executorCrashed{child: child, reason: reason})
+	sup.StopChildren(child)
 }
 
 // Receive implements actor.Actor.
