@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"os"
+	goruntime "runtime"
 	"slices"
 	"syscall"
 	"testing"
@@ -52,19 +53,26 @@ func BenchmarkPipeline(b *testing.B) {
 			// same machine, and each reports its median: on a shared
 			// 2-core machine single short runs vary by a third.
 			const rounds = 3
-			var raws, rates, cpus []float64
+			var raws, rates, cpus, allocs []float64
 			for range rounds {
 				raws = append(raws, rawRate(b, path, n))
+				var before, after goruntime.MemStats
+				goruntime.ReadMemStats(&before)
 				start, cpuStart := time.Now(), cpuTime(b)
 				runTasks(b, dev, digest, n)
 				rates = append(rates, float64(n)/time.Since(start).Seconds())
 				cpus = append(cpus, float64((cpuTime(b)-cpuStart).Microseconds())/float64(n))
+				goruntime.ReadMemStats(&after)
+				allocs = append(allocs, float64(after.TotalAlloc-before.TotalAlloc)/float64(n))
 			}
 			b.StopTimer()
 			raw, rate := median(raws), median(rates)
 			// CPU time per task, the whole process's, is steadier than
 			// the rate on a shared machine: it shows what a change costs.
 			b.ReportMetric(median(cpus), "cpu-µs/task")
+			// Bytes allocated per task, the whole process's: the GC's
+			// work grows with it.
+			b.ReportMetric(median(allocs), "alloc-B/task")
 			b.ReportMetric(rate, "tasks/s")
 			b.ReportMetric(raw, "raw-tasks/s")
 			b.ReportMetric(rate/raw, "ratio")
