@@ -60,10 +60,11 @@ func New(opts Options) (*Telemetry, error) {
 	}
 	// Spans nobody receives are not recorded at all: at thousands of
 	// tasks a second, recording them for nothing costs a few percent.
-	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithSampler(sdktrace.NeverSample())}
+	sampler := sdktrace.NeverSample()
 	if len(processors) > 0 {
-		tpOpts[0] = sdktrace.WithSampler(sdktrace.AlwaysSample())
+		sampler = sdktrace.AlwaysSample()
 	}
+	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithSampler(sampler)}
 	for _, p := range processors {
 		tpOpts = append(tpOpts, sdktrace.WithSpanProcessor(p))
 	}

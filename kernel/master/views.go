@@ -61,11 +61,7 @@ func (m *Master) agentView(a *agentState) AgentView {
 		RegisteredAt: a.registeredAt, ReregisteredAt: a.reregisteredAt,
 		Tasks: len(a.tasks), Offers: len(a.offers), MissedPings: a.missed,
 	}
-	for _, key := range sortedTaskKeys(a.tasks) {
-		if t := m.tasks[key]; !t.released {
-			v.Used = v.Used.Add(t.resources)
-		}
-	}
+	v.Used = m.heldBy(a.tasks)
 	for id := range a.offers {
 		v.Offered = v.Offered.Add(m.offers[id].resources)
 	}
@@ -134,12 +130,19 @@ func (m *Master) adoptedView(id string) FrameworkView {
 	if since, ok := m.unknownSince[id]; ok {
 		v.RemoveAt = since.Add(m.cfg.UnknownFrameworkTimeout)
 	}
-	for key := range m.tasksByFramework[id] {
+	v.Used = m.heldBy(m.tasksByFramework[id])
+	return v
+}
+
+// heldBy sums what the given tasks hold: all but the released ones.
+func (m *Master) heldBy(tasks map[taskKey]struct{}) resources.Resources {
+	var held resources.Resources
+	for key := range tasks {
 		if t := m.tasks[key]; !t.released {
-			v.Used = v.Used.Add(t.resources)
+			held = held.Add(t.resources)
 		}
 	}
-	return v
+	return held
 }
 
 func (m *Master) frameworkView(fw *frameworkState) FrameworkView {
@@ -155,11 +158,7 @@ func (m *Master) frameworkView(fw *frameworkState) FrameworkView {
 	if !fw.connected {
 		v.Peer = ""
 	}
-	for key := range m.tasksByFramework[fw.id] {
-		if t := m.tasks[key]; !t.released {
-			v.Used = v.Used.Add(t.resources)
-		}
-	}
+	v.Used = m.heldBy(m.tasksByFramework[fw.id])
 	for id := range fw.offers {
 		v.OfferedResources = v.OfferedResources.Add(m.offers[id].resources)
 	}
