@@ -25,6 +25,27 @@ type Spec struct {
 	MemoryBytes uint64
 	// Timeout kills the task after it has run this long; 0 means never.
 	Timeout time.Duration
+
+	// FrameworkID and AgentID label what the runtime leaves outside the
+	// agent's process (containers), so that a restarted agent can tell its
+	// own from others'.
+	FrameworkID string
+	AgentID     string
+	// CPUMilli is the task's cpus in thousandths (1000 = one core), for
+	// runtimes that enforce CPU shares and quotas; 0 means no limit.
+	CPUMilli int64
+	// KillGrace is how long Kill waits after asking the task to stop
+	// (SIGTERM) before forcing it (SIGKILL); 0 means the runtime's default.
+	KillGrace time.Duration
+
+	// Container tasks only.
+	// Image names the image of the artifact tarball to run; "" when the
+	// tarball holds one image.
+	Image string
+	// Command replaces the image's entrypoint and Args its cmd, when set.
+	Command []string
+	// WorkingDir replaces the image's working directory, when set.
+	WorkingDir string
 }
 
 // Outcome is how a task ended.
@@ -74,10 +95,23 @@ type Exit struct {
 	Message string
 }
 
-// Stats is a point-in-time view of a running task's usage.
+// Stats is a point-in-time view of a task's usage: totals since it started,
+// and its memory now. A runtime fills what it can measure and names what it
+// cannot in Unavailable, with the reason.
 type Stats struct {
-	MemoryBytes uint64
-	CPUTime     time.Duration
+	MemoryBytes     uint64
+	MemoryPeakBytes uint64
+	MemoryLimit     uint64
+	CPUTime         time.Duration
+	NetRxBytes      uint64
+	NetTxBytes      uint64
+	NetRxPackets    uint64
+	NetTxPackets    uint64
+	IOReadBytes     uint64
+	IOWriteBytes    uint64
+	StdoutBytes     uint64
+	StderrBytes     uint64
+	Unavailable     []string
 }
 
 // Task is a launched task.

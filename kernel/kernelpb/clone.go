@@ -27,6 +27,8 @@ func CloneTaskInfo(t *TaskInfo) *TaskInfo {
 		Env:       maps.Clone(t.Env),
 		TimeoutMs: t.TimeoutMs,
 		Labels:    maps.Clone(t.Labels),
+
+		KillGracePeriodMs: t.KillGracePeriodMs,
 	}
 	switch r := t.Runtime.(type) {
 	case *TaskInfo_Wasm:
@@ -38,7 +40,10 @@ func CloneTaskInfo(t *TaskInfo) *TaskInfo {
 	case *TaskInfo_Container:
 		var c *ContainerTask
 		if r.Container != nil {
-			c = &ContainerTask{Image: r.Container.Image, Args: slices.Clone(r.Container.Args)}
+			c = &ContainerTask{
+				Image: r.Container.Image, Args: slices.Clone(r.Container.Args), ImageName: r.Container.ImageName,
+				Command: slices.Clone(r.Container.Command), WorkingDir: r.Container.WorkingDir,
+			}
 		}
 		out.Runtime = &TaskInfo_Container{Container: c}
 	}
@@ -61,6 +66,20 @@ func CloneTaskStatus(s *TaskStatus) *TaskStatus {
 		TimestampNs: s.TimestampNs,
 		UpdateId:    s.UpdateId,
 		ExitCode:    s.ExitCode,
+		Usage:       CloneResourceUsage(s.Usage),
+	}
+}
+
+// CloneResourceUsage returns a copy of u.
+func CloneResourceUsage(u *ResourceUsage) *ResourceUsage {
+	if u == nil {
+		return nil
+	}
+	return &ResourceUsage{
+		CpuTimeNs: u.CpuTimeNs, MemBytes: u.MemBytes, MemPeakBytes: u.MemPeakBytes, MemLimitBytes: u.MemLimitBytes,
+		NetRxBytes: u.NetRxBytes, NetTxBytes: u.NetTxBytes, NetRxPackets: u.NetRxPackets, NetTxPackets: u.NetTxPackets,
+		IoReadBytes: u.IoReadBytes, IoWriteBytes: u.IoWriteBytes, StdoutBytes: u.StdoutBytes, StderrBytes: u.StderrBytes,
+		Unavailable: slices.Clone(u.Unavailable), TimestampNs: u.TimestampNs,
 	}
 }
 

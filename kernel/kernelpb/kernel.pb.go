@@ -280,7 +280,7 @@ func (x Operation_Type) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Operation_Type.Descriptor instead.
 func (Operation_Type) EnumDescriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{22, 0}
+	return file_kernel_proto_rawDescGZIP(), []int{23, 0}
 }
 
 // Range is an inclusive range of integers, e.g. ports [31000-32000].
@@ -462,12 +462,20 @@ func (x *WasmTask) GetArgs() []string {
 	return nil
 }
 
-// ContainerTask runs an OCI image through containerd (not yet implemented).
+// ContainerTask runs an OCI image through containerd.
 type ContainerTask struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Content address of the image tarball, "sha256:<hex>".
-	Image         string   `protobuf:"bytes,1,opt,name=image,proto3" json:"image,omitempty"`
-	Args          []string `protobuf:"bytes,2,rep,name=args,proto3" json:"args,omitempty"`
+	// Content address of the OCI image tarball, "sha256:<hex>".
+	Image string `protobuf:"bytes,1,opt,name=image,proto3" json:"image,omitempty"`
+	// Arguments replacing the image's Cmd; empty keeps the image's.
+	Args []string `protobuf:"bytes,2,rep,name=args,proto3" json:"args,omitempty"`
+	// Which image of the tarball to run ("busybox:latest"); empty when the
+	// tarball holds one image.
+	ImageName string `protobuf:"bytes,3,opt,name=image_name,json=imageName,proto3" json:"image_name,omitempty"`
+	// Command replacing the image's Entrypoint; empty keeps the image's.
+	Command []string `protobuf:"bytes,4,rep,name=command,proto3" json:"command,omitempty"`
+	// Working directory in the container; empty keeps the image's.
+	WorkingDir    string `protobuf:"bytes,5,opt,name=working_dir,json=workingDir,proto3" json:"working_dir,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -516,6 +524,27 @@ func (x *ContainerTask) GetArgs() []string {
 	return nil
 }
 
+func (x *ContainerTask) GetImageName() string {
+	if x != nil {
+		return x.ImageName
+	}
+	return ""
+}
+
+func (x *ContainerTask) GetCommand() []string {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
+func (x *ContainerTask) GetWorkingDir() string {
+	if x != nil {
+		return x.WorkingDir
+	}
+	return ""
+}
+
 type TaskInfo struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	TaskId    string                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
@@ -529,10 +558,13 @@ type TaskInfo struct {
 	Runtime isTaskInfo_Runtime `protobuf_oneof:"runtime"`
 	Env     map[string]string  `protobuf:"bytes,7,rep,name=env,proto3" json:"env,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// 0 means no timeout.
-	TimeoutMs     int64             `protobuf:"varint,8,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
-	Labels        map[string]string `protobuf:"bytes,9,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	TimeoutMs int64             `protobuf:"varint,8,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
+	Labels    map[string]string `protobuf:"bytes,9,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// How long a kill waits after SIGTERM before SIGKILL; 0 means the
+	// agent's default.
+	KillGracePeriodMs int64 `protobuf:"varint,10,opt,name=kill_grace_period_ms,json=killGracePeriodMs,proto3" json:"kill_grace_period_ms,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *TaskInfo) Reset() {
@@ -639,6 +671,13 @@ func (x *TaskInfo) GetLabels() map[string]string {
 	return nil
 }
 
+func (x *TaskInfo) GetKillGracePeriodMs() int64 {
+	if x != nil {
+		return x.KillGracePeriodMs
+	}
+	return 0
+}
+
 type isTaskInfo_Runtime interface {
 	isTaskInfo_Runtime()
 }
@@ -655,6 +694,157 @@ func (*TaskInfo_Wasm) isTaskInfo_Runtime() {}
 
 func (*TaskInfo_Container) isTaskInfo_Runtime() {}
 
+// ResourceUsage is what a task used, measured by the agent's isolators.
+// Counters are totals since the task started.
+type ResourceUsage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CpuTimeNs     int64                  `protobuf:"varint,1,opt,name=cpu_time_ns,json=cpuTimeNs,proto3" json:"cpu_time_ns,omitempty"`
+	MemBytes      uint64                 `protobuf:"varint,2,opt,name=mem_bytes,json=memBytes,proto3" json:"mem_bytes,omitempty"`
+	MemPeakBytes  uint64                 `protobuf:"varint,3,opt,name=mem_peak_bytes,json=memPeakBytes,proto3" json:"mem_peak_bytes,omitempty"`
+	MemLimitBytes uint64                 `protobuf:"varint,4,opt,name=mem_limit_bytes,json=memLimitBytes,proto3" json:"mem_limit_bytes,omitempty"`
+	NetRxBytes    uint64                 `protobuf:"varint,5,opt,name=net_rx_bytes,json=netRxBytes,proto3" json:"net_rx_bytes,omitempty"`
+	NetTxBytes    uint64                 `protobuf:"varint,6,opt,name=net_tx_bytes,json=netTxBytes,proto3" json:"net_tx_bytes,omitempty"`
+	NetRxPackets  uint64                 `protobuf:"varint,7,opt,name=net_rx_packets,json=netRxPackets,proto3" json:"net_rx_packets,omitempty"`
+	NetTxPackets  uint64                 `protobuf:"varint,8,opt,name=net_tx_packets,json=netTxPackets,proto3" json:"net_tx_packets,omitempty"`
+	IoReadBytes   uint64                 `protobuf:"varint,9,opt,name=io_read_bytes,json=ioReadBytes,proto3" json:"io_read_bytes,omitempty"`
+	IoWriteBytes  uint64                 `protobuf:"varint,10,opt,name=io_write_bytes,json=ioWriteBytes,proto3" json:"io_write_bytes,omitempty"`
+	StdoutBytes   uint64                 `protobuf:"varint,11,opt,name=stdout_bytes,json=stdoutBytes,proto3" json:"stdout_bytes,omitempty"`
+	StderrBytes   uint64                 `protobuf:"varint,12,opt,name=stderr_bytes,json=stderrBytes,proto3" json:"stderr_bytes,omitempty"`
+	// What could not be measured, and why ("net: eBPF is unavailable: ...").
+	Unavailable   []string `protobuf:"bytes,13,rep,name=unavailable,proto3" json:"unavailable,omitempty"`
+	TimestampNs   int64    `protobuf:"varint,14,opt,name=timestamp_ns,json=timestampNs,proto3" json:"timestamp_ns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResourceUsage) Reset() {
+	*x = ResourceUsage{}
+	mi := &file_kernel_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResourceUsage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResourceUsage) ProtoMessage() {}
+
+func (x *ResourceUsage) ProtoReflect() protoreflect.Message {
+	mi := &file_kernel_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResourceUsage.ProtoReflect.Descriptor instead.
+func (*ResourceUsage) Descriptor() ([]byte, []int) {
+	return file_kernel_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ResourceUsage) GetCpuTimeNs() int64 {
+	if x != nil {
+		return x.CpuTimeNs
+	}
+	return 0
+}
+
+func (x *ResourceUsage) GetMemBytes() uint64 {
+	if x != nil {
+		return x.MemBytes
+	}
+	return 0
+}
+
+func (x *ResourceUsage) GetMemPeakBytes() uint64 {
+	if x != nil {
+		return x.MemPeakBytes
+	}
+	return 0
+}
+
+func (x *ResourceUsage) GetMemLimitBytes() uint64 {
+	if x != nil {
+		return x.MemLimitBytes
+	}
+	return 0
+}
+
+func (x *ResourceUsage) GetNetRxBytes() uint64 {
+	if x != nil {
+		return x.NetRxBytes
+	}
+	return 0
+}
+
+func (x *ResourceUsage) GetNetTxBytes() uint64 {
+	if x != nil {
+		return x.NetTxBytes
+	}
+	return 0
+}
+
+func (x *ResourceUsage) GetNetRxPackets() uint64 {
+	if x != nil {
+		return x.NetRxPackets
+	}
+	return 0
+}
+
+func (x *ResourceUsage) GetNetTxPackets() uint64 {
+	if x != nil {
+		return x.NetTxPackets
+	}
+	return 0
+}
+
+func (x *ResourceUsage) GetIoReadBytes() uint64 {
+	if x != nil {
+		return x.IoReadBytes
+	}
+	return 0
+}
+
+func (x *ResourceUsage) GetIoWriteBytes() uint64 {
+	if x != nil {
+		return x.IoWriteBytes
+	}
+	return 0
+}
+
+func (x *ResourceUsage) GetStdoutBytes() uint64 {
+	if x != nil {
+		return x.StdoutBytes
+	}
+	return 0
+}
+
+func (x *ResourceUsage) GetStderrBytes() uint64 {
+	if x != nil {
+		return x.StderrBytes
+	}
+	return 0
+}
+
+func (x *ResourceUsage) GetUnavailable() []string {
+	if x != nil {
+		return x.Unavailable
+	}
+	return nil
+}
+
+func (x *ResourceUsage) GetTimestampNs() int64 {
+	if x != nil {
+		return x.TimestampNs
+	}
+	return 0
+}
+
 type TaskStatus struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	TaskId      string                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
@@ -666,15 +856,17 @@ type TaskStatus struct {
 	Source      Source                 `protobuf:"varint,7,opt,name=source,proto3,enum=pando.kernel.v1.Source" json:"source,omitempty"`
 	TimestampNs int64                  `protobuf:"varint,8,opt,name=timestamp_ns,json=timestampNs,proto3" json:"timestamp_ns,omitempty"`
 	// Set on updates that must be acknowledged; empty on reconciliation answers.
-	UpdateId      string `protobuf:"bytes,9,opt,name=update_id,json=updateId,proto3" json:"update_id,omitempty"`
-	ExitCode      int32  `protobuf:"varint,10,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
+	UpdateId string `protobuf:"bytes,9,opt,name=update_id,json=updateId,proto3" json:"update_id,omitempty"`
+	ExitCode int32  `protobuf:"varint,10,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
+	// What the task used, on terminal updates (and in usage views).
+	Usage         *ResourceUsage `protobuf:"bytes,11,opt,name=usage,proto3" json:"usage,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TaskStatus) Reset() {
 	*x = TaskStatus{}
-	mi := &file_kernel_proto_msgTypes[5]
+	mi := &file_kernel_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -686,7 +878,7 @@ func (x *TaskStatus) String() string {
 func (*TaskStatus) ProtoMessage() {}
 
 func (x *TaskStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[5]
+	mi := &file_kernel_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -699,7 +891,7 @@ func (x *TaskStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskStatus.ProtoReflect.Descriptor instead.
 func (*TaskStatus) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{5}
+	return file_kernel_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *TaskStatus) GetTaskId() string {
@@ -772,6 +964,13 @@ func (x *TaskStatus) GetExitCode() int32 {
 	return 0
 }
 
+func (x *TaskStatus) GetUsage() *ResourceUsage {
+	if x != nil {
+		return x.Usage
+	}
+	return nil
+}
+
 type RegisterAgent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Empty on first registration; the id the master gave on re-registration.
@@ -793,7 +992,7 @@ type RegisterAgent struct {
 
 func (x *RegisterAgent) Reset() {
 	*x = RegisterAgent{}
-	mi := &file_kernel_proto_msgTypes[6]
+	mi := &file_kernel_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -805,7 +1004,7 @@ func (x *RegisterAgent) String() string {
 func (*RegisterAgent) ProtoMessage() {}
 
 func (x *RegisterAgent) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[6]
+	mi := &file_kernel_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -818,7 +1017,7 @@ func (x *RegisterAgent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterAgent.ProtoReflect.Descriptor instead.
 func (*RegisterAgent) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{6}
+	return file_kernel_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RegisterAgent) GetAgentId() string {
@@ -888,7 +1087,7 @@ type AgentRegistered struct {
 
 func (x *AgentRegistered) Reset() {
 	*x = AgentRegistered{}
-	mi := &file_kernel_proto_msgTypes[7]
+	mi := &file_kernel_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -900,7 +1099,7 @@ func (x *AgentRegistered) String() string {
 func (*AgentRegistered) ProtoMessage() {}
 
 func (x *AgentRegistered) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[7]
+	mi := &file_kernel_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -913,7 +1112,7 @@ func (x *AgentRegistered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentRegistered.ProtoReflect.Descriptor instead.
 func (*AgentRegistered) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{7}
+	return file_kernel_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AgentRegistered) GetEpoch() uint64 {
@@ -950,7 +1149,7 @@ type RunTask struct {
 
 func (x *RunTask) Reset() {
 	*x = RunTask{}
-	mi := &file_kernel_proto_msgTypes[8]
+	mi := &file_kernel_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -962,7 +1161,7 @@ func (x *RunTask) String() string {
 func (*RunTask) ProtoMessage() {}
 
 func (x *RunTask) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[8]
+	mi := &file_kernel_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -975,7 +1174,7 @@ func (x *RunTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunTask.ProtoReflect.Descriptor instead.
 func (*RunTask) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{8}
+	return file_kernel_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RunTask) GetEpoch() uint64 {
@@ -1017,7 +1216,7 @@ type KillTask struct {
 
 func (x *KillTask) Reset() {
 	*x = KillTask{}
-	mi := &file_kernel_proto_msgTypes[9]
+	mi := &file_kernel_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1029,7 +1228,7 @@ func (x *KillTask) String() string {
 func (*KillTask) ProtoMessage() {}
 
 func (x *KillTask) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[9]
+	mi := &file_kernel_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1042,7 +1241,7 @@ func (x *KillTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillTask.ProtoReflect.Descriptor instead.
 func (*KillTask) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{9}
+	return file_kernel_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *KillTask) GetEpoch() uint64 {
@@ -1077,7 +1276,7 @@ type ShutdownFramework struct {
 
 func (x *ShutdownFramework) Reset() {
 	*x = ShutdownFramework{}
-	mi := &file_kernel_proto_msgTypes[10]
+	mi := &file_kernel_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1089,7 +1288,7 @@ func (x *ShutdownFramework) String() string {
 func (*ShutdownFramework) ProtoMessage() {}
 
 func (x *ShutdownFramework) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[10]
+	mi := &file_kernel_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1102,7 +1301,7 @@ func (x *ShutdownFramework) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownFramework.ProtoReflect.Descriptor instead.
 func (*ShutdownFramework) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{10}
+	return file_kernel_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ShutdownFramework) GetEpoch() uint64 {
@@ -1136,7 +1335,7 @@ type StatusUpdate struct {
 
 func (x *StatusUpdate) Reset() {
 	*x = StatusUpdate{}
-	mi := &file_kernel_proto_msgTypes[11]
+	mi := &file_kernel_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1148,7 +1347,7 @@ func (x *StatusUpdate) String() string {
 func (*StatusUpdate) ProtoMessage() {}
 
 func (x *StatusUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[11]
+	mi := &file_kernel_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1161,7 +1360,7 @@ func (x *StatusUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusUpdate.ProtoReflect.Descriptor instead.
 func (*StatusUpdate) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{11}
+	return file_kernel_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StatusUpdate) GetAgentId() string {
@@ -1205,7 +1404,7 @@ type StatusUpdateAck struct {
 
 func (x *StatusUpdateAck) Reset() {
 	*x = StatusUpdateAck{}
-	mi := &file_kernel_proto_msgTypes[12]
+	mi := &file_kernel_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1217,7 +1416,7 @@ func (x *StatusUpdateAck) String() string {
 func (*StatusUpdateAck) ProtoMessage() {}
 
 func (x *StatusUpdateAck) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[12]
+	mi := &file_kernel_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1230,7 +1429,7 @@ func (x *StatusUpdateAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusUpdateAck.ProtoReflect.Descriptor instead.
 func (*StatusUpdateAck) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{12}
+	return file_kernel_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StatusUpdateAck) GetEpoch() uint64 {
@@ -1278,7 +1477,7 @@ type Ping struct {
 
 func (x *Ping) Reset() {
 	*x = Ping{}
-	mi := &file_kernel_proto_msgTypes[13]
+	mi := &file_kernel_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1290,7 +1489,7 @@ func (x *Ping) String() string {
 func (*Ping) ProtoMessage() {}
 
 func (x *Ping) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[13]
+	mi := &file_kernel_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1303,7 +1502,7 @@ func (x *Ping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ping.ProtoReflect.Descriptor instead.
 func (*Ping) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{13}
+	return file_kernel_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Ping) GetEpoch() uint64 {
@@ -1330,7 +1529,7 @@ type Pong struct {
 
 func (x *Pong) Reset() {
 	*x = Pong{}
-	mi := &file_kernel_proto_msgTypes[14]
+	mi := &file_kernel_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1342,7 +1541,7 @@ func (x *Pong) String() string {
 func (*Pong) ProtoMessage() {}
 
 func (x *Pong) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[14]
+	mi := &file_kernel_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1355,7 +1554,7 @@ func (x *Pong) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pong.ProtoReflect.Descriptor instead.
 func (*Pong) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{14}
+	return file_kernel_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Pong) GetAgentId() string {
@@ -1388,7 +1587,7 @@ type FrameworkInfo struct {
 
 func (x *FrameworkInfo) Reset() {
 	*x = FrameworkInfo{}
-	mi := &file_kernel_proto_msgTypes[15]
+	mi := &file_kernel_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1400,7 +1599,7 @@ func (x *FrameworkInfo) String() string {
 func (*FrameworkInfo) ProtoMessage() {}
 
 func (x *FrameworkInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[15]
+	mi := &file_kernel_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1413,7 +1612,7 @@ func (x *FrameworkInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FrameworkInfo.ProtoReflect.Descriptor instead.
 func (*FrameworkInfo) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{15}
+	return file_kernel_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *FrameworkInfo) GetId() string {
@@ -1467,7 +1666,7 @@ type Subscribe struct {
 
 func (x *Subscribe) Reset() {
 	*x = Subscribe{}
-	mi := &file_kernel_proto_msgTypes[16]
+	mi := &file_kernel_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1479,7 +1678,7 @@ func (x *Subscribe) String() string {
 func (*Subscribe) ProtoMessage() {}
 
 func (x *Subscribe) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[16]
+	mi := &file_kernel_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1492,7 +1691,7 @@ func (x *Subscribe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscribe.ProtoReflect.Descriptor instead.
 func (*Subscribe) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{16}
+	return file_kernel_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Subscribe) GetFramework() *FrameworkInfo {
@@ -1513,7 +1712,7 @@ type Subscribed struct {
 
 func (x *Subscribed) Reset() {
 	*x = Subscribed{}
-	mi := &file_kernel_proto_msgTypes[17]
+	mi := &file_kernel_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1525,7 +1724,7 @@ func (x *Subscribed) String() string {
 func (*Subscribed) ProtoMessage() {}
 
 func (x *Subscribed) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[17]
+	mi := &file_kernel_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1538,7 +1737,7 @@ func (x *Subscribed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscribed.ProtoReflect.Descriptor instead.
 func (*Subscribed) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{17}
+	return file_kernel_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Subscribed) GetEpoch() uint64 {
@@ -1578,7 +1777,7 @@ type Offer struct {
 
 func (x *Offer) Reset() {
 	*x = Offer{}
-	mi := &file_kernel_proto_msgTypes[18]
+	mi := &file_kernel_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1590,7 +1789,7 @@ func (x *Offer) String() string {
 func (*Offer) ProtoMessage() {}
 
 func (x *Offer) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[18]
+	mi := &file_kernel_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1603,7 +1802,7 @@ func (x *Offer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Offer.ProtoReflect.Descriptor instead.
 func (*Offer) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{18}
+	return file_kernel_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Offer) GetId() string {
@@ -1665,7 +1864,7 @@ type Offers struct {
 
 func (x *Offers) Reset() {
 	*x = Offers{}
-	mi := &file_kernel_proto_msgTypes[19]
+	mi := &file_kernel_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1677,7 +1876,7 @@ func (x *Offers) String() string {
 func (*Offers) ProtoMessage() {}
 
 func (x *Offers) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[19]
+	mi := &file_kernel_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1690,7 +1889,7 @@ func (x *Offers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Offers.ProtoReflect.Descriptor instead.
 func (*Offers) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{19}
+	return file_kernel_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Offers) GetEpoch() uint64 {
@@ -1717,7 +1916,7 @@ type Rescind struct {
 
 func (x *Rescind) Reset() {
 	*x = Rescind{}
-	mi := &file_kernel_proto_msgTypes[20]
+	mi := &file_kernel_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1729,7 +1928,7 @@ func (x *Rescind) String() string {
 func (*Rescind) ProtoMessage() {}
 
 func (x *Rescind) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[20]
+	mi := &file_kernel_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1742,7 +1941,7 @@ func (x *Rescind) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rescind.ProtoReflect.Descriptor instead.
 func (*Rescind) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{20}
+	return file_kernel_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Rescind) GetEpoch() uint64 {
@@ -1770,7 +1969,7 @@ type Filters struct {
 
 func (x *Filters) Reset() {
 	*x = Filters{}
-	mi := &file_kernel_proto_msgTypes[21]
+	mi := &file_kernel_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1782,7 +1981,7 @@ func (x *Filters) String() string {
 func (*Filters) ProtoMessage() {}
 
 func (x *Filters) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[21]
+	mi := &file_kernel_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1795,7 +1994,7 @@ func (x *Filters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Filters.ProtoReflect.Descriptor instead.
 func (*Filters) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{21}
+	return file_kernel_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Filters) GetRefuseSeconds() float64 {
@@ -1815,7 +2014,7 @@ type Operation struct {
 
 func (x *Operation) Reset() {
 	*x = Operation{}
-	mi := &file_kernel_proto_msgTypes[22]
+	mi := &file_kernel_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1827,7 +2026,7 @@ func (x *Operation) String() string {
 func (*Operation) ProtoMessage() {}
 
 func (x *Operation) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[22]
+	mi := &file_kernel_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1840,7 +2039,7 @@ func (x *Operation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Operation.ProtoReflect.Descriptor instead.
 func (*Operation) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{22}
+	return file_kernel_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Operation) GetType() Operation_Type {
@@ -1869,7 +2068,7 @@ type Accept struct {
 
 func (x *Accept) Reset() {
 	*x = Accept{}
-	mi := &file_kernel_proto_msgTypes[23]
+	mi := &file_kernel_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1881,7 +2080,7 @@ func (x *Accept) String() string {
 func (*Accept) ProtoMessage() {}
 
 func (x *Accept) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[23]
+	mi := &file_kernel_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1894,7 +2093,7 @@ func (x *Accept) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Accept.ProtoReflect.Descriptor instead.
 func (*Accept) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{23}
+	return file_kernel_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Accept) GetFrameworkId() string {
@@ -1936,7 +2135,7 @@ type Decline struct {
 
 func (x *Decline) Reset() {
 	*x = Decline{}
-	mi := &file_kernel_proto_msgTypes[24]
+	mi := &file_kernel_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1948,7 +2147,7 @@ func (x *Decline) String() string {
 func (*Decline) ProtoMessage() {}
 
 func (x *Decline) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[24]
+	mi := &file_kernel_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1961,7 +2160,7 @@ func (x *Decline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Decline.ProtoReflect.Descriptor instead.
 func (*Decline) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{24}
+	return file_kernel_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Decline) GetFrameworkId() string {
@@ -1995,7 +2194,7 @@ type Revive struct {
 
 func (x *Revive) Reset() {
 	*x = Revive{}
-	mi := &file_kernel_proto_msgTypes[25]
+	mi := &file_kernel_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2007,7 +2206,7 @@ func (x *Revive) String() string {
 func (*Revive) ProtoMessage() {}
 
 func (x *Revive) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[25]
+	mi := &file_kernel_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2020,7 +2219,7 @@ func (x *Revive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Revive.ProtoReflect.Descriptor instead.
 func (*Revive) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{25}
+	return file_kernel_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Revive) GetFrameworkId() string {
@@ -2047,7 +2246,7 @@ type Suppress struct {
 
 func (x *Suppress) Reset() {
 	*x = Suppress{}
-	mi := &file_kernel_proto_msgTypes[26]
+	mi := &file_kernel_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2059,7 +2258,7 @@ func (x *Suppress) String() string {
 func (*Suppress) ProtoMessage() {}
 
 func (x *Suppress) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[26]
+	mi := &file_kernel_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2072,7 +2271,7 @@ func (x *Suppress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Suppress.ProtoReflect.Descriptor instead.
 func (*Suppress) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{26}
+	return file_kernel_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Suppress) GetFrameworkId() string {
@@ -2100,7 +2299,7 @@ type Update struct {
 
 func (x *Update) Reset() {
 	*x = Update{}
-	mi := &file_kernel_proto_msgTypes[27]
+	mi := &file_kernel_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2112,7 +2311,7 @@ func (x *Update) String() string {
 func (*Update) ProtoMessage() {}
 
 func (x *Update) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[27]
+	mi := &file_kernel_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2125,7 +2324,7 @@ func (x *Update) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Update.ProtoReflect.Descriptor instead.
 func (*Update) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{27}
+	return file_kernel_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Update) GetEpoch() uint64 {
@@ -2154,7 +2353,7 @@ type Acknowledge struct {
 
 func (x *Acknowledge) Reset() {
 	*x = Acknowledge{}
-	mi := &file_kernel_proto_msgTypes[28]
+	mi := &file_kernel_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2166,7 +2365,7 @@ func (x *Acknowledge) String() string {
 func (*Acknowledge) ProtoMessage() {}
 
 func (x *Acknowledge) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[28]
+	mi := &file_kernel_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2179,7 +2378,7 @@ func (x *Acknowledge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Acknowledge.ProtoReflect.Descriptor instead.
 func (*Acknowledge) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{28}
+	return file_kernel_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Acknowledge) GetFrameworkId() string {
@@ -2220,7 +2419,7 @@ type ReconcileTask struct {
 
 func (x *ReconcileTask) Reset() {
 	*x = ReconcileTask{}
-	mi := &file_kernel_proto_msgTypes[29]
+	mi := &file_kernel_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2232,7 +2431,7 @@ func (x *ReconcileTask) String() string {
 func (*ReconcileTask) ProtoMessage() {}
 
 func (x *ReconcileTask) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[29]
+	mi := &file_kernel_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2245,7 +2444,7 @@ func (x *ReconcileTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReconcileTask.ProtoReflect.Descriptor instead.
 func (*ReconcileTask) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{29}
+	return file_kernel_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ReconcileTask) GetTaskId() string {
@@ -2274,7 +2473,7 @@ type Reconcile struct {
 
 func (x *Reconcile) Reset() {
 	*x = Reconcile{}
-	mi := &file_kernel_proto_msgTypes[30]
+	mi := &file_kernel_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2286,7 +2485,7 @@ func (x *Reconcile) String() string {
 func (*Reconcile) ProtoMessage() {}
 
 func (x *Reconcile) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[30]
+	mi := &file_kernel_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2299,7 +2498,7 @@ func (x *Reconcile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reconcile.ProtoReflect.Descriptor instead.
 func (*Reconcile) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{30}
+	return file_kernel_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Reconcile) GetFrameworkId() string {
@@ -2327,7 +2526,7 @@ type Kill struct {
 
 func (x *Kill) Reset() {
 	*x = Kill{}
-	mi := &file_kernel_proto_msgTypes[31]
+	mi := &file_kernel_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2339,7 +2538,7 @@ func (x *Kill) String() string {
 func (*Kill) ProtoMessage() {}
 
 func (x *Kill) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[31]
+	mi := &file_kernel_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2352,7 +2551,7 @@ func (x *Kill) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Kill.ProtoReflect.Descriptor instead.
 func (*Kill) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{31}
+	return file_kernel_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Kill) GetFrameworkId() string {
@@ -2385,7 +2584,7 @@ type Teardown struct {
 
 func (x *Teardown) Reset() {
 	*x = Teardown{}
-	mi := &file_kernel_proto_msgTypes[32]
+	mi := &file_kernel_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2397,7 +2596,7 @@ func (x *Teardown) String() string {
 func (*Teardown) ProtoMessage() {}
 
 func (x *Teardown) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[32]
+	mi := &file_kernel_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2410,7 +2609,7 @@ func (x *Teardown) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Teardown.ProtoReflect.Descriptor instead.
 func (*Teardown) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{32}
+	return file_kernel_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Teardown) GetFrameworkId() string {
@@ -2429,7 +2628,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_kernel_proto_msgTypes[33]
+	mi := &file_kernel_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2441,7 +2640,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[33]
+	mi := &file_kernel_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2454,7 +2653,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{33}
+	return file_kernel_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Heartbeat) GetEpoch() uint64 {
@@ -2475,7 +2674,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_kernel_proto_msgTypes[34]
+	mi := &file_kernel_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2487,7 +2686,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[34]
+	mi := &file_kernel_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2500,7 +2699,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{34}
+	return file_kernel_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Error) GetEpoch() uint64 {
@@ -2532,10 +2731,15 @@ const file_kernel_proto_rawDesc = "" +
 	"\x04role\x18\x04 \x01(\tR\x04role\"6\n" +
 	"\bWasmTask\x12\x16\n" +
 	"\x06module\x18\x01 \x01(\tR\x06module\x12\x12\n" +
-	"\x04args\x18\x02 \x03(\tR\x04args\"9\n" +
+	"\x04args\x18\x02 \x03(\tR\x04args\"\x93\x01\n" +
 	"\rContainerTask\x12\x14\n" +
 	"\x05image\x18\x01 \x01(\tR\x05image\x12\x12\n" +
-	"\x04args\x18\x02 \x03(\tR\x04args\"\x8e\x04\n" +
+	"\x04args\x18\x02 \x03(\tR\x04args\x12\x1d\n" +
+	"\n" +
+	"image_name\x18\x03 \x01(\tR\timageName\x12\x18\n" +
+	"\acommand\x18\x04 \x03(\tR\acommand\x12\x1f\n" +
+	"\vworking_dir\x18\x05 \x01(\tR\n" +
+	"workingDir\"\xbf\x04\n" +
 	"\bTaskInfo\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x19\n" +
@@ -2546,14 +2750,34 @@ const file_kernel_proto_rawDesc = "" +
 	"\x03env\x18\a \x03(\v2\".pando.kernel.v1.TaskInfo.EnvEntryR\x03env\x12\x1d\n" +
 	"\n" +
 	"timeout_ms\x18\b \x01(\x03R\ttimeoutMs\x12=\n" +
-	"\x06labels\x18\t \x03(\v2%.pando.kernel.v1.TaskInfo.LabelsEntryR\x06labels\x1a6\n" +
+	"\x06labels\x18\t \x03(\v2%.pando.kernel.v1.TaskInfo.LabelsEntryR\x06labels\x12/\n" +
+	"\x14kill_grace_period_ms\x18\n" +
+	" \x01(\x03R\x11killGracePeriodMs\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\t\n" +
-	"\aruntime\"\xee\x02\n" +
+	"\aruntime\"\xff\x03\n" +
+	"\rResourceUsage\x12\x1e\n" +
+	"\vcpu_time_ns\x18\x01 \x01(\x03R\tcpuTimeNs\x12\x1b\n" +
+	"\tmem_bytes\x18\x02 \x01(\x04R\bmemBytes\x12$\n" +
+	"\x0emem_peak_bytes\x18\x03 \x01(\x04R\fmemPeakBytes\x12&\n" +
+	"\x0fmem_limit_bytes\x18\x04 \x01(\x04R\rmemLimitBytes\x12 \n" +
+	"\fnet_rx_bytes\x18\x05 \x01(\x04R\n" +
+	"netRxBytes\x12 \n" +
+	"\fnet_tx_bytes\x18\x06 \x01(\x04R\n" +
+	"netTxBytes\x12$\n" +
+	"\x0enet_rx_packets\x18\a \x01(\x04R\fnetRxPackets\x12$\n" +
+	"\x0enet_tx_packets\x18\b \x01(\x04R\fnetTxPackets\x12\"\n" +
+	"\rio_read_bytes\x18\t \x01(\x04R\vioReadBytes\x12$\n" +
+	"\x0eio_write_bytes\x18\n" +
+	" \x01(\x04R\fioWriteBytes\x12!\n" +
+	"\fstdout_bytes\x18\v \x01(\x04R\vstdoutBytes\x12!\n" +
+	"\fstderr_bytes\x18\f \x01(\x04R\vstderrBytes\x12 \n" +
+	"\vunavailable\x18\r \x03(\tR\vunavailable\x12!\n" +
+	"\ftimestamp_ns\x18\x0e \x01(\x03R\vtimestampNs\"\xa4\x03\n" +
 	"\n" +
 	"TaskStatus\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x120\n" +
@@ -2566,7 +2790,8 @@ const file_kernel_proto_rawDesc = "" +
 	"\ftimestamp_ns\x18\b \x01(\x03R\vtimestampNs\x12\x1b\n" +
 	"\tupdate_id\x18\t \x01(\tR\bupdateId\x12\x1b\n" +
 	"\texit_code\x18\n" +
-	" \x01(\x05R\bexitCode\"\xce\x03\n" +
+	" \x01(\x05R\bexitCode\x124\n" +
+	"\x05usage\x18\v \x01(\v2\x1e.pando.kernel.v1.ResourceUsageR\x05usage\"\xce\x03\n" +
 	"\rRegisterAgent\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x1a\n" +
 	"\bhostname\x18\x02 \x01(\tR\bhostname\x127\n" +
@@ -2746,7 +2971,7 @@ func file_kernel_proto_rawDescGZIP() []byte {
 }
 
 var file_kernel_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_kernel_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_kernel_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_kernel_proto_goTypes = []any{
 	(TaskState)(0),            // 0: pando.kernel.v1.TaskState
 	(Reason)(0),               // 1: pando.kernel.v1.Reason
@@ -2757,74 +2982,76 @@ var file_kernel_proto_goTypes = []any{
 	(*WasmTask)(nil),          // 6: pando.kernel.v1.WasmTask
 	(*ContainerTask)(nil),     // 7: pando.kernel.v1.ContainerTask
 	(*TaskInfo)(nil),          // 8: pando.kernel.v1.TaskInfo
-	(*TaskStatus)(nil),        // 9: pando.kernel.v1.TaskStatus
-	(*RegisterAgent)(nil),     // 10: pando.kernel.v1.RegisterAgent
-	(*AgentRegistered)(nil),   // 11: pando.kernel.v1.AgentRegistered
-	(*RunTask)(nil),           // 12: pando.kernel.v1.RunTask
-	(*KillTask)(nil),          // 13: pando.kernel.v1.KillTask
-	(*ShutdownFramework)(nil), // 14: pando.kernel.v1.ShutdownFramework
-	(*StatusUpdate)(nil),      // 15: pando.kernel.v1.StatusUpdate
-	(*StatusUpdateAck)(nil),   // 16: pando.kernel.v1.StatusUpdateAck
-	(*Ping)(nil),              // 17: pando.kernel.v1.Ping
-	(*Pong)(nil),              // 18: pando.kernel.v1.Pong
-	(*FrameworkInfo)(nil),     // 19: pando.kernel.v1.FrameworkInfo
-	(*Subscribe)(nil),         // 20: pando.kernel.v1.Subscribe
-	(*Subscribed)(nil),        // 21: pando.kernel.v1.Subscribed
-	(*Offer)(nil),             // 22: pando.kernel.v1.Offer
-	(*Offers)(nil),            // 23: pando.kernel.v1.Offers
-	(*Rescind)(nil),           // 24: pando.kernel.v1.Rescind
-	(*Filters)(nil),           // 25: pando.kernel.v1.Filters
-	(*Operation)(nil),         // 26: pando.kernel.v1.Operation
-	(*Accept)(nil),            // 27: pando.kernel.v1.Accept
-	(*Decline)(nil),           // 28: pando.kernel.v1.Decline
-	(*Revive)(nil),            // 29: pando.kernel.v1.Revive
-	(*Suppress)(nil),          // 30: pando.kernel.v1.Suppress
-	(*Update)(nil),            // 31: pando.kernel.v1.Update
-	(*Acknowledge)(nil),       // 32: pando.kernel.v1.Acknowledge
-	(*ReconcileTask)(nil),     // 33: pando.kernel.v1.ReconcileTask
-	(*Reconcile)(nil),         // 34: pando.kernel.v1.Reconcile
-	(*Kill)(nil),              // 35: pando.kernel.v1.Kill
-	(*Teardown)(nil),          // 36: pando.kernel.v1.Teardown
-	(*Heartbeat)(nil),         // 37: pando.kernel.v1.Heartbeat
-	(*Error)(nil),             // 38: pando.kernel.v1.Error
-	nil,                       // 39: pando.kernel.v1.TaskInfo.EnvEntry
-	nil,                       // 40: pando.kernel.v1.TaskInfo.LabelsEntry
-	nil,                       // 41: pando.kernel.v1.RegisterAgent.AttributesEntry
-	nil,                       // 42: pando.kernel.v1.Offer.AttributesEntry
+	(*ResourceUsage)(nil),     // 9: pando.kernel.v1.ResourceUsage
+	(*TaskStatus)(nil),        // 10: pando.kernel.v1.TaskStatus
+	(*RegisterAgent)(nil),     // 11: pando.kernel.v1.RegisterAgent
+	(*AgentRegistered)(nil),   // 12: pando.kernel.v1.AgentRegistered
+	(*RunTask)(nil),           // 13: pando.kernel.v1.RunTask
+	(*KillTask)(nil),          // 14: pando.kernel.v1.KillTask
+	(*ShutdownFramework)(nil), // 15: pando.kernel.v1.ShutdownFramework
+	(*StatusUpdate)(nil),      // 16: pando.kernel.v1.StatusUpdate
+	(*StatusUpdateAck)(nil),   // 17: pando.kernel.v1.StatusUpdateAck
+	(*Ping)(nil),              // 18: pando.kernel.v1.Ping
+	(*Pong)(nil),              // 19: pando.kernel.v1.Pong
+	(*FrameworkInfo)(nil),     // 20: pando.kernel.v1.FrameworkInfo
+	(*Subscribe)(nil),         // 21: pando.kernel.v1.Subscribe
+	(*Subscribed)(nil),        // 22: pando.kernel.v1.Subscribed
+	(*Offer)(nil),             // 23: pando.kernel.v1.Offer
+	(*Offers)(nil),            // 24: pando.kernel.v1.Offers
+	(*Rescind)(nil),           // 25: pando.kernel.v1.Rescind
+	(*Filters)(nil),           // 26: pando.kernel.v1.Filters
+	(*Operation)(nil),         // 27: pando.kernel.v1.Operation
+	(*Accept)(nil),            // 28: pando.kernel.v1.Accept
+	(*Decline)(nil),           // 29: pando.kernel.v1.Decline
+	(*Revive)(nil),            // 30: pando.kernel.v1.Revive
+	(*Suppress)(nil),          // 31: pando.kernel.v1.Suppress
+	(*Update)(nil),            // 32: pando.kernel.v1.Update
+	(*Acknowledge)(nil),       // 33: pando.kernel.v1.Acknowledge
+	(*ReconcileTask)(nil),     // 34: pando.kernel.v1.ReconcileTask
+	(*Reconcile)(nil),         // 35: pando.kernel.v1.Reconcile
+	(*Kill)(nil),              // 36: pando.kernel.v1.Kill
+	(*Teardown)(nil),          // 37: pando.kernel.v1.Teardown
+	(*Heartbeat)(nil),         // 38: pando.kernel.v1.Heartbeat
+	(*Error)(nil),             // 39: pando.kernel.v1.Error
+	nil,                       // 40: pando.kernel.v1.TaskInfo.EnvEntry
+	nil,                       // 41: pando.kernel.v1.TaskInfo.LabelsEntry
+	nil,                       // 42: pando.kernel.v1.RegisterAgent.AttributesEntry
+	nil,                       // 43: pando.kernel.v1.Offer.AttributesEntry
 }
 var file_kernel_proto_depIdxs = []int32{
 	4,  // 0: pando.kernel.v1.Resource.ranges:type_name -> pando.kernel.v1.Range
 	5,  // 1: pando.kernel.v1.TaskInfo.resources:type_name -> pando.kernel.v1.Resource
 	6,  // 2: pando.kernel.v1.TaskInfo.wasm:type_name -> pando.kernel.v1.WasmTask
 	7,  // 3: pando.kernel.v1.TaskInfo.container:type_name -> pando.kernel.v1.ContainerTask
-	39, // 4: pando.kernel.v1.TaskInfo.env:type_name -> pando.kernel.v1.TaskInfo.EnvEntry
-	40, // 5: pando.kernel.v1.TaskInfo.labels:type_name -> pando.kernel.v1.TaskInfo.LabelsEntry
+	40, // 4: pando.kernel.v1.TaskInfo.env:type_name -> pando.kernel.v1.TaskInfo.EnvEntry
+	41, // 5: pando.kernel.v1.TaskInfo.labels:type_name -> pando.kernel.v1.TaskInfo.LabelsEntry
 	0,  // 6: pando.kernel.v1.TaskStatus.state:type_name -> pando.kernel.v1.TaskState
 	1,  // 7: pando.kernel.v1.TaskStatus.reason:type_name -> pando.kernel.v1.Reason
 	2,  // 8: pando.kernel.v1.TaskStatus.source:type_name -> pando.kernel.v1.Source
-	5,  // 9: pando.kernel.v1.RegisterAgent.resources:type_name -> pando.kernel.v1.Resource
-	41, // 10: pando.kernel.v1.RegisterAgent.attributes:type_name -> pando.kernel.v1.RegisterAgent.AttributesEntry
-	8,  // 11: pando.kernel.v1.RegisterAgent.tasks:type_name -> pando.kernel.v1.TaskInfo
-	9,  // 12: pando.kernel.v1.RegisterAgent.task_states:type_name -> pando.kernel.v1.TaskStatus
-	8,  // 13: pando.kernel.v1.RunTask.task:type_name -> pando.kernel.v1.TaskInfo
-	9,  // 14: pando.kernel.v1.StatusUpdate.status:type_name -> pando.kernel.v1.TaskStatus
-	0,  // 15: pando.kernel.v1.StatusUpdate.latest_state:type_name -> pando.kernel.v1.TaskState
-	19, // 16: pando.kernel.v1.Subscribe.framework:type_name -> pando.kernel.v1.FrameworkInfo
-	5,  // 17: pando.kernel.v1.Offer.resources:type_name -> pando.kernel.v1.Resource
-	42, // 18: pando.kernel.v1.Offer.attributes:type_name -> pando.kernel.v1.Offer.AttributesEntry
-	22, // 19: pando.kernel.v1.Offers.offers:type_name -> pando.kernel.v1.Offer
-	3,  // 20: pando.kernel.v1.Operation.type:type_name -> pando.kernel.v1.Operation.Type
-	8,  // 21: pando.kernel.v1.Operation.launch:type_name -> pando.kernel.v1.TaskInfo
-	26, // 22: pando.kernel.v1.Accept.operations:type_name -> pando.kernel.v1.Operation
-	25, // 23: pando.kernel.v1.Accept.filters:type_name -> pando.kernel.v1.Filters
-	25, // 24: pando.kernel.v1.Decline.filters:type_name -> pando.kernel.v1.Filters
-	9,  // 25: pando.kernel.v1.Update.status:type_name -> pando.kernel.v1.TaskStatus
-	33, // 26: pando.kernel.v1.Reconcile.tasks:type_name -> pando.kernel.v1.ReconcileTask
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	9,  // 9: pando.kernel.v1.TaskStatus.usage:type_name -> pando.kernel.v1.ResourceUsage
+	5,  // 10: pando.kernel.v1.RegisterAgent.resources:type_name -> pando.kernel.v1.Resource
+	42, // 11: pando.kernel.v1.RegisterAgent.attributes:type_name -> pando.kernel.v1.RegisterAgent.AttributesEntry
+	8,  // 12: pando.kernel.v1.RegisterAgent.tasks:type_name -> pando.kernel.v1.TaskInfo
+	10, // 13: pando.kernel.v1.RegisterAgent.task_states:type_name -> pando.kernel.v1.TaskStatus
+	8,  // 14: pando.kernel.v1.RunTask.task:type_name -> pando.kernel.v1.TaskInfo
+	10, // 15: pando.kernel.v1.StatusUpdate.status:type_name -> pando.kernel.v1.TaskStatus
+	0,  // 16: pando.kernel.v1.StatusUpdate.latest_state:type_name -> pando.kernel.v1.TaskState
+	20, // 17: pando.kernel.v1.Subscribe.framework:type_name -> pando.kernel.v1.FrameworkInfo
+	5,  // 18: pando.kernel.v1.Offer.resources:type_name -> pando.kernel.v1.Resource
+	43, // 19: pando.kernel.v1.Offer.attributes:type_name -> pando.kernel.v1.Offer.AttributesEntry
+	23, // 20: pando.kernel.v1.Offers.offers:type_name -> pando.kernel.v1.Offer
+	3,  // 21: pando.kernel.v1.Operation.type:type_name -> pando.kernel.v1.Operation.Type
+	8,  // 22: pando.kernel.v1.Operation.launch:type_name -> pando.kernel.v1.TaskInfo
+	27, // 23: pando.kernel.v1.Accept.operations:type_name -> pando.kernel.v1.Operation
+	26, // 24: pando.kernel.v1.Accept.filters:type_name -> pando.kernel.v1.Filters
+	26, // 25: pando.kernel.v1.Decline.filters:type_name -> pando.kernel.v1.Filters
+	10, // 26: pando.kernel.v1.Update.status:type_name -> pando.kernel.v1.TaskStatus
+	34, // 27: pando.kernel.v1.Reconcile.tasks:type_name -> pando.kernel.v1.ReconcileTask
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_kernel_proto_init() }
@@ -2842,7 +3069,7 @@ func file_kernel_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kernel_proto_rawDesc), len(file_kernel_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   39,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
