@@ -2,6 +2,8 @@ package artifacts
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -57,6 +59,47 @@ func (s *Store) PutReader(r io.Reader) (string, error) {
 	}
 	return s.Put(data)
 }
+
+// PutStream stores what r yields, up to limit bytes, without holding it
+// in memory: it is written to a temporary file while its digest is
+// computed. check, if not nil, may refuse the file (e.g. a malformed image
+// tarball) before it is stored; nothing is left behind then.
+func (s *Store) PutStream(r io.Reader, limit int64, check func(*os.File) error) (string, int64, error) {
+	tmp, err := os.CreateTemp(s.dir, ".upload-*")
+	if err != nil {
+		return "", 0, fmt.Errorf("artifact store: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	defer tmp.Close()
+	hash := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, hash), io.LimitReader(r, limit+1))
+	if err != nil {
+		return "", 0, fmt.Errorf("artifact store: reading upload: %w", err)
+	}
+	if n > limit {
+		return "", 0, fmt.Errorf("%w: the upload is larger than the %d MiB limit", ErrTooLarge, limit>>20)
+	}
+	if check != nil {
+		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+			return "", 0, fmt.Errorf("artifact store: %w", err)
+		}
+		if err := check(tmp); err != nil {
+			return "", 0, err
+		}
+	}
+	if err := tmp.Close(); err != nil {
+		return "", 0, fmt.Errorf("artifact store: %w", err)
+	}
+	digest := digestPrefix + hex.EncodeToString(hash.Sum(nil))
+	hexPart, _ := ParseDigest(digest)
+	if err := os.Rename(tmp.Name(), filepath.Join(s.dir, hexPart)); err != nil {
+		return "", 0, fmt.Errorf("artifact store: saving %s: %w", digest, err)
+	}
+	return digest, n, nil
+}
+
+// ErrTooLarge is returned for an upload over the size limit.
+var ErrTooLarge = errors.New("artifact too large")
 
 // Path returns the local file holding digest.
 func (s *Store) Path(digest string) (string, error) {

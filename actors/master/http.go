@@ -20,8 +20,12 @@ type API struct {
 	System    *actor.ActorSystem
 	Master    *actor.PID
 	Artifacts *artifacts.Store
-	Info      client.MasterInfo
-	Logger    *slog.Logger
+	// Images is the catalog of imported image tarballs (nil: none kept).
+	Images *artifacts.Images
+	// MaxArtifactSize bounds an upload; 0 means artifacts.MaxSize.
+	MaxArtifactSize int64
+	Info            client.MasterInfo
+	Logger          *slog.Logger
 }
 
 // Register adds the API's routes to mux.
@@ -29,6 +33,8 @@ func (api *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/master", api.master)
 	mux.HandleFunc("POST /api/v1/artifacts", api.upload)
 	mux.HandleFunc("GET /api/v1/artifacts/{digest}", api.download)
+	mux.HandleFunc("POST /api/v1/images", api.importImage)
+	mux.HandleFunc("GET /api/v1/images", api.images)
 	mux.HandleFunc("GET /api/v1/agents", api.agents)
 	mux.HandleFunc("GET /api/v1/frameworks", api.frameworks)
 	mux.HandleFunc("GET /api/v1/tasks", api.tasks)

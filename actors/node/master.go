@@ -64,6 +64,10 @@ func StartMaster(opts MasterOptions) (*Master, error) {
 	if err != nil {
 		return nil, err
 	}
+	images, err := artifacts.OpenImages(store, filepath.Join(opts.DataDir, "images.json"))
+	if err != nil {
+		return nil, err
+	}
 	tel, err := telemetry.New(opts.Telemetry)
 	if err != nil {
 		return nil, err
@@ -102,7 +106,7 @@ func StartMaster(opts MasterOptions) (*Master, error) {
 		URL: "http://" + listener.Addr().String(), Mux: http.NewServeMux(), listener: listener,
 	}
 	api := &amaster.API{
-		System: sys.Actors, Master: pid, Artifacts: store, Logger: logger,
+		System: sys.Actors, Master: pid, Artifacts: store, Images: images, Logger: logger,
 		Info: client.MasterInfo{
 			Version: Version, Epoch: opts.Kernel.Epoch, ActorAddress: pid.Address,
 			ActorID: pid.Id, StartedAt: time.Now().UTC(),

@@ -138,3 +138,16 @@ type JobFailure struct {
 	Message  string `json:"message,omitempty"`
 	ExitCode int    `json:"exit_code"`
 }
+
+// Image is one entry of GET /api/v1/images: an image of an OCI image
+// tarball imported with `pando image import`. Container tasks name the
+// tarball by Digest and the image in it by Name.
+type Image struct {
+	Name string `json:"name"`
+	// Digest is the content address of the tarball holding the image.
+	Digest         string    `json:"digest"`
+	ManifestDigest string    `json:"manifest_digest"`
+	Platforms      []string  `json:"platforms"`
+	Size           int64     `json:"size"`
+	ImportedAt     time.Time `json:"imported_at"`
+}

@@ -1,0 +1,109 @@
+package artifacts
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/pandodc/pando/sdk/client"
+)
+
+// Images is the master's catalog of imported OCI image tarballs: the
+// tarballs themselves are artifacts of the Store, and the catalog maps the
+// image names they hold to them. It is kept in one JSON file beside the
+// store, rewritten atomically on each import.
+type Images struct {
+	store *Store
+	file  string
+
+	mu     sync.Mutex
+	images []client.Image // sorted by name, then digest
+}
+
+// OpenImages opens (creating if needed) the catalog of store, kept in file.
+func OpenImages(store *Store, file string) (*Images, error) {
+	c := &Images{store: store, file: file}
+	data, err := os.ReadFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("image catalog: %w", err)
+	}
+	if err := json.Unmarshal(data, &c.images); err != nil {
+		return nil, fmt.Errorf("image catalog %s is corrupt (%w); move it away to start with no images", file, err)
+	}
+	return c, nil
+}
+
+// Import stores an OCI image tarball streamed from r (at most limit bytes)
+// and records the images it holds. A tarball that is not a well-formed OCI
+// image layout is refused and nothing is kept. Importing an image name
+// again points it at the new tarball, as `docker load` retags.
+func (c *Images) Import(r io.Reader, limit int64, now time.Time) ([]client.Image, error) {
+	var found []Image
+	digest, size, err := c.store.PutStream(r, limit, func(f *os.File) error {
+		var err error
+		found, err = InspectOCI(f)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	added := make([]client.Image, 0, len(found))
+	for _, img := range found {
+		name := img.Name
+		if name == "" {
+			// An unnamed image is still runnable by its tarball's digest.
+			name = digest
+		}
+		added = append(added, client.Image{
+			Name: name, Digest: digest, ManifestDigest: img.ManifestDigest,
+			Platforms: img.Platforms, Size: size, ImportedAt: now.UTC(),
+		})
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	next := slices.DeleteFunc(slices.Clone(c.images), func(old client.Image) bool {
+		return slices.ContainsFunc(added, func(n client.Image) bool { return n.Name == old.Name })
+	})
+	next = append(next, added...)
+	slices.SortFunc(next, func(a, b client.Image) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Digest, b.Digest))
+	})
+	if err := c.save(next); err != nil {
+		return nil, err
+	}
+	c.images = next
+	return added, nil
+}
+
+// List returns every image, sorted by name.
+func (c *Images) List() []client.Image {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.images)
+}
+
+func (c *Images) save(images []client.Image) error {
+	data, err := json.MarshalIndent(images, "", "  ")
+	if err != nil {
+		return fmt.Errorf("image catalog: %w", err)
+	}
+	tmp := c.file + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return fmt.Errorf("image catalog: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Clean(c.file)); err != nil {
+		return fmt.Errorf("image catalog: %w", err)
+	}
+	return nil
+}
