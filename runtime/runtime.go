@@ -93,6 +93,10 @@ type Exit struct {
 	// Message is a sentence a person can read ("exited with code 3",
 	// "ran past its timeout of 2s", "needed more than its 64MiB of memory").
 	Message string
+	// Usage is the task's usage at its end, when the runtime measured it
+	// (a container's cgroup is gone once Wait returns); nil otherwise, and
+	// the caller may ask Stats.
+	Usage *Stats
 }
 
 // Stats is a point-in-time view of a task's usage: totals since it started,

@@ -13,7 +13,6 @@ import (
 
 	kagent "github.com/pandodc/pando/kernel/agent"
 	"github.com/pandodc/pando/kernel/kernelpb"
-	"github.com/pandodc/pando/runtime"
 )
 
 // ActorID is the name the agent actor is spawned under.
@@ -26,7 +25,7 @@ type Config struct {
 	Master *actor.PID
 	// SandboxRoot holds one directory per task.
 	SandboxRoot string
-	Runtime     runtime.Runtime
+	Runtimes    Runtimes
 	Fetcher     Fetcher
 	// TickInterval drives status-update retries and re-registration.
 	TickInterval time.Duration
@@ -39,6 +38,8 @@ type Config struct {
 	// Sandboxes, if set, learns which tasks are still active, so the HTTP
 	// log follower knows when a log is complete.
 	Sandboxes *Sandboxes
+	// Monitor, if set, learns which tasks run, to measure them on demand.
+	Monitor *Monitor
 
 	// wrapExecutor, in tests, wraps each executor actor (to crash it).
 	wrapExecutor func(actor.Actor) actor.Actor
@@ -126,7 +127,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 	case *kernelpb.TaskStatus:
 		// An executor's report about its task.
 		ref := kagent.TaskRef{FrameworkID: msg.GetFrameworkId(), TaskID: msg.GetTaskId()}
-		a.taskEvent(now, ref, msg.GetState(), msg.GetReason(), msg.GetMessage(), msg.GetExitCode())
+		a.taskEvent(now, ref, msg.GetState(), msg.GetReason(), msg.GetMessage(), msg.GetExitCode(), msg.GetUsage())
 	case executorCrashed:
 		fw, ok := a.byPID[msg.child.Id]
 		if !ok {
@@ -137,7 +138,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 		delete(a.executors, fw)
 		for _, id := range slices.Sorted(maps.Keys(ex.tasks)) {
 			a.taskEvent(now, kagent.TaskRef{FrameworkID: fw, TaskID: id}, kernelpb.TaskState_TASK_FAILED,
-				kernelpb.Reason_REASON_EXECUTOR_CRASHED, fmt.Sprintf("executor crashed: %v", msg.reason), 0)
+				kernelpb.Reason_REASON_EXECUTOR_CRASHED, fmt.Sprintf("executor crashed: %v", msg.reason), 0, nil)
 		}
 	case proto.Message:
 		if err := a.k.Step(now, msg); err != nil {
@@ -147,10 +148,10 @@ func (a *Actor) Receive(ctx actor.Context) {
 	a.flush(ctx)
 }
 
-func (a *Actor) taskEvent(now time.Time, ref kagent.TaskRef, state kernelpb.TaskState, reason kernelpb.Reason, message string, code int32) {
+func (a *Actor) taskEvent(now time.Time, ref kagent.TaskRef, state kernelpb.TaskState, reason kernelpb.Reason, message string, code int32, usage *kernelpb.ResourceUsage) {
 	err := a.k.TaskEvent(now, kagent.TaskEvent{
 		FrameworkID: ref.FrameworkID, TaskID: ref.TaskID, State: state,
-		Reason: reason, Message: message, ExitCode: code,
+		Reason: reason, Message: message, ExitCode: code, Usage: usage,
 	})
 	if err != nil {
 		a.cfg.Logger.Warn("agent: dropped a task event", "task", ref.TaskID, "error", err)
@@ -191,7 +192,7 @@ func (a *Actor) launch(ctx actor.Context, l kagent.LaunchTask) {
 	ref := kagent.TaskRef{FrameworkID: l.FrameworkID, TaskID: l.Task.GetTaskId()}
 	dir, err := sandboxDir(a.cfg.SandboxRoot, ref)
 	if err != nil {
-		a.taskEvent(a.cfg.Clock(), ref, kernelpb.TaskState_TASK_ERROR, kernelpb.Reason_REASON_INVALID_TASK, err.Error(), 0)
+		a.taskEvent(a.cfg.Clock(), ref, kernelpb.TaskState_TASK_ERROR, kernelpb.Reason_REASON_INVALID_TASK, err.Error(), 0, nil)
 		return
 	}
 	if a.cfg.Sandboxes != nil {
@@ -199,7 +200,7 @@ func (a *Actor) launch(ctx actor.Context, l kagent.LaunchTask) {
 	}
 	ex, ok := a.executors[ref.FrameworkID]
 	if !ok {
-		var exec actor.Actor = &executor{agent: ctx.Self(), frameworkID: ref.FrameworkID, rt: a.cfg.Runtime, fetcher: a.cfg.Fetcher, tasks: map[string]*taskRun{}}
+		var exec actor.Actor = &executor{agent: ctx.Self(), frameworkID: ref.FrameworkID, runtimes: a.cfg.Runtimes, fetcher: a.cfg.Fetcher, monitor: a.cfg.Monitor, tasks: map[string]*taskRun{}}
 		if a.cfg.wrapExecutor != nil {
 			exec = a.cfg.wrapExecutor(exec)
 		}

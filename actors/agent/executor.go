@@ -15,6 +15,15 @@ import (
 	"github.com/pandodc/pando/runtime"
 )
 
+// Runtimes are the task runtimes of an agent.
+type Runtimes struct {
+	WASM runtime.Runtime
+	// Containers runs container tasks; nil when the agent has none, and
+	// NoContainers then says why, for the tasks it refuses.
+	Containers   runtime.Runtime
+	NoContainers string
+}
+
 // Fetcher turns an artifact digest into a verified local file.
 type Fetcher interface {
 	Fetch(ctx context.Context, digest string) (string, error)
@@ -32,8 +41,9 @@ type Fetcher interface {
 type executor struct {
 	agent       *actor.PID
 	frameworkID string
-	rt          runtime.Runtime
+	runtimes    Runtimes
 	fetcher     Fetcher
+	monitor     *Monitor // nil: nobody measures running tasks
 
 	tasks map[string]*taskRun // by task id, until the task's goroutine ends
 }
@@ -91,6 +101,7 @@ func (e *executor) Receive(ctx actor.Context) {
 			return
 		}
 		t.running = msg.task
+		e.monitor.add(kagent.TaskRef{FrameworkID: e.frameworkID, TaskID: msg.taskID}, msg.task)
 		if t.killed {
 			go func(task runtime.Task) { _ = task.Kill(context.Background()) }(msg.task)
 		}
@@ -106,6 +117,9 @@ func (e *executor) Receive(ctx actor.Context) {
 		}
 	case taskDone:
 		if t, ok := e.tasks[msg.taskID]; ok {
+			if t.running != nil {
+				e.monitor.remove(kagent.TaskRef{FrameworkID: e.frameworkID, TaskID: msg.taskID})
+			}
 			t.cancel()
 			delete(e.tasks, msg.taskID)
 		}
@@ -115,6 +129,7 @@ func (e *executor) Receive(ctx actor.Context) {
 		for id, t := range e.tasks {
 			t.cancel()
 			if t.running != nil {
+				e.monitor.remove(kagent.TaskRef{FrameworkID: e.frameworkID, TaskID: id})
 				go func(task runtime.Task) { _ = task.Kill(context.Background()) }(t.running)
 			}
 			delete(e.tasks, id)
@@ -149,7 +164,7 @@ func (e *executor) run(ctx context.Context, system *actor.ActorSystem, self *act
 		system.Root.Send(self, taskDone{taskID: id})
 	}()
 
-	spec, reason, err := e.spec(ctx, msg)
+	rt, spec, reason, err := e.spec(ctx, msg)
 	if err != nil {
 		// The run context is cancelled only by a kill or the actor stopping.
 		if ctx.Err() != nil {
@@ -159,7 +174,7 @@ func (e *executor) run(ctx context.Context, system *actor.ActorSystem, self *act
 		send(kernelpb.TaskState_TASK_FAILED, reason, err.Error(), 0)
 		return
 	}
-	task, err := e.rt.Launch(ctx, spec)
+	task, err := rt.Launch(ctx, spec)
 	if err != nil {
 		if ctx.Err() != nil {
 			send(kernelpb.TaskState_TASK_KILLED, kernelpb.Reason_REASON_KILLED_BY_FRAMEWORK, "killed before it started", 0)
@@ -176,22 +191,24 @@ func (e *executor) run(ctx context.Context, system *actor.ActorSystem, self *act
 		return
 	}
 	state, why := terminalState(exit)
-	send(state, why, exit.Message, exit.Code)
+	usage := exit.Usage
+	if usage == nil {
+		if st, err := task.Stats(context.Background()); err == nil {
+			usage = &st
+		}
+	}
+	st := e.status(id, state, why, exit.Message, exit.Code)
+	st.Usage = usageProto(usage, time.Now())
+	system.Root.Send(e.agent, st)
 }
 
-func (e *executor) spec(ctx context.Context, msg runTask) (runtime.Spec, kernelpb.Reason, error) {
+// spec fetches what a task needs and returns the runtime that runs it and
+// its launch spec, or why it cannot run here.
+func (e *executor) spec(ctx context.Context, msg runTask) (runtime.Runtime, runtime.Spec, kernelpb.Reason, error) {
 	task := msg.task
-	wasm := task.GetWasm()
-	if wasm == nil {
-		return runtime.Spec{}, kernelpb.Reason_REASON_INVALID_TASK, fmt.Errorf("task %s names no WASM module; container tasks are not supported yet", task.GetTaskId())
-	}
-	path, err := e.fetcher.Fetch(ctx, wasm.GetModule())
-	if err != nil {
-		return runtime.Spec{}, kernelpb.Reason_REASON_ARTIFACT_FAILED, err
-	}
 	res, err := resources.FromProto(task.GetResources())
 	if err != nil {
-		return runtime.Spec{}, kernelpb.Reason_REASON_INVALID_TASK, err
+		return nil, runtime.Spec{}, kernelpb.Reason_REASON_INVALID_TASK, err
 	}
 	env := make(map[string]string, len(task.GetEnv())+2)
 	for k, v := range task.GetEnv() {
@@ -201,18 +218,43 @@ func (e *executor) spec(ctx context.Context, msg runTask) (runtime.Spec, kernelp
 	if _, ok := env["PANDO_INSTANCE"]; !ok {
 		env["PANDO_INSTANCE"] = "0"
 	}
-	// mem is in MiB (fixed point); the runtime wants bytes.
-	memBytes := uint64(res.Get(resources.Mem)) * (1 << 20) / uint64(resources.One)
-	return runtime.Spec{
+	spec := runtime.Spec{
 		TaskID:      task.GetTaskId(),
 		Sandbox:     msg.sandbox,
-		Artifact:    path,
-		Digest:      wasm.GetModule(),
-		Args:        wasm.GetArgs(),
 		Env:         env,
-		MemoryBytes: memBytes,
+		FrameworkID: e.frameworkID,
+		AgentID:     task.GetAgentId(),
+		// mem is in MiB (fixed point); the runtime wants bytes.
+		MemoryBytes: uint64(res.Get(resources.Mem)) * (1 << 20) / uint64(resources.One),
+		CPUMilli:    int64(res.Get(resources.CPUs)),
 		Timeout:     time.Duration(task.GetTimeoutMs()) * time.Millisecond,
-	}, kernelpb.Reason_REASON_NONE, nil
+		KillGrace:   time.Duration(task.GetKillGracePeriodMs()) * time.Millisecond,
+	}
+	var rt runtime.Runtime
+	switch {
+	case task.GetWasm() != nil:
+		rt, spec.Digest, spec.Args = e.runtimes.WASM, task.GetWasm().GetModule(), task.GetWasm().GetArgs()
+	case task.GetContainer() != nil:
+		if e.runtimes.Containers == nil {
+			return nil, runtime.Spec{}, kernelpb.Reason_REASON_INVALID_TASK, fmt.Errorf("this agent cannot run container tasks: %s", e.runtimes.NoContainers)
+		}
+		c := task.GetContainer()
+		rt, spec.Digest, spec.Args = e.runtimes.Containers, c.GetImage(), c.GetArgs()
+		spec.Image, spec.Command, spec.WorkingDir = c.GetImageName(), c.GetCommand(), c.GetWorkingDir()
+	default:
+		return nil, runtime.Spec{}, kernelpb.Reason_REASON_INVALID_TASK, fmt.Errorf("task %s names neither a WASM module nor a container image", task.GetTaskId())
+	}
+	if spec.Artifact, err = e.fetcher.Fetch(ctx, spec.Digest); err != nil {
+		return nil, runtime.Spec{}, kernelpb.Reason_REASON_ARTIFACT_FAILED, err
+	}
+	if task.GetContainer() != nil {
+		// Importing an image is slow and done once per digest; a module
+		// compiles on its first launch.
+		if err := rt.Prepare(ctx, spec.Digest, spec.Artifact); err != nil {
+			return nil, runtime.Spec{}, kernelpb.Reason_REASON_ARTIFACT_FAILED, err
+		}
+	}
+	return rt, spec, kernelpb.Reason_REASON_NONE, nil
 }
 
 func terminalState(exit runtime.Exit) (kernelpb.TaskState, kernelpb.Reason) {

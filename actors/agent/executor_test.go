@@ -153,7 +153,7 @@ func startTestCluster(t *testing.T, module string, cfg Config) *testCluster {
 	}
 	t.Cleanup(func() { rt.Close(context.Background()) })
 	cfg.Kernel = kagent.Config{Hostname: "test", Resources: resources.MustParse("cpus:4;mem:4096")}
-	cfg.Master, cfg.SandboxRoot, cfg.Runtime, cfg.Fetcher = master, filepath.Join(t.TempDir(), "sandboxes"), rt, cache
+	cfg.Master, cfg.SandboxRoot, cfg.Runtimes, cfg.Fetcher = master, filepath.Join(t.TempDir(), "sandboxes"), Runtimes{WASM: rt}, cache
 	cfg.wrapExecutor = func(e actor.Actor) actor.Actor {
 		return crashable{Actor: e, mu: &c.mu, pids: &c.executors}
 	}

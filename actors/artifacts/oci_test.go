@@ -92,8 +92,8 @@ func TestInspectOCIRefusesMalformed(t *testing.T) {
 		tarball []byte
 		want    string
 	}{
-		"not a tar": {[]byte("hello, I am not a tarball at all, but long enough to read a header from" + strings.Repeat(".", 600)), "not an OCI image tarball"},
-		"no index": {ociTar(t, "amd64", []string{"a"}, func(f map[string][]byte) { delete(f, "index.json") }), "no oci-layout and index.json"},
+		"not a tar":   {[]byte("hello, I am not a tarball at all, but long enough to read a header from" + strings.Repeat(".", 600)), "not an OCI image tarball"},
+		"no index":    {ociTar(t, "amd64", []string{"a"}, func(f map[string][]byte) { delete(f, "index.json") }), "no oci-layout and index.json"},
 		"empty index": {ociTar(t, "amd64", []string{"a"}, func(f map[string][]byte) { f["index.json"] = []byte(`{"manifests":[]}`) }), "lists no manifests"},
 		"corrupt blob": {ociTar(t, "amd64", []string{"a"}, func(f map[string][]byte) {
 			for k := range f {

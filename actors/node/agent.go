@@ -127,9 +127,11 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 	gcCtx, stopGC := context.WithCancel(context.Background())
 	a.stopGC = stopGC
 	go sandboxes.CollectEvery(gcCtx, sandboxGCInterval, time.Now)
+	monitor := aagent.NewMonitor()
 	a.URL = opts.HTTPBase
 	if opts.Mux != nil {
 		sandboxes.Register(opts.Mux, opts.MuxPrefix)
+		monitor.Register(opts.Mux, opts.MuxPrefix)
 	} else {
 		listener, err := net.Listen("tcp", opts.HTTPAddr)
 		if err != nil {
@@ -138,6 +140,7 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 		}
 		mux := http.NewServeMux()
 		sandboxes.Register(mux, "")
+		monitor.Register(mux, "")
 		a.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		a.URL = "http://" + listener.Addr().String()
 		go func() { _ = a.server.Serve(listener) }()
@@ -152,10 +155,11 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 		},
 		Master:      master,
 		SandboxRoot: sandboxRoot,
-		Runtime:     rt,
+		Runtimes:    aagent.Runtimes{WASM: rt},
 		Fetcher:     cache,
 		Logger:      logger,
 		Sandboxes:   sandboxes,
+		Monitor:     monitor,
 	})
 	a.PID, err = a.System.Actors.Root.SpawnNamed(props, aagent.ActorID)
 	if err != nil {

@@ -117,9 +117,9 @@ func newAgentsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.print(cmd.OutOrStdout(), agents, "ID\tHOSTNAME\tACTIVE\tTASKS\tUSED\tTOTAL", func(w io.Writer) {
+			return g.print(cmd.OutOrStdout(), agents, "ID\tHOSTNAME\tACTIVE\tTASKS\tUSED\tTOTAL\tRUNTIMES", func(w io.Writer) {
 				for _, a := range agents {
-					fmt.Fprintf(w, "%s\t%s\t%v\t%d\t%s\t%s\n", a.ID, a.Hostname, a.Active, a.Tasks, a.Used, a.Total)
+					fmt.Fprintf(w, "%s\t%s\t%v\t%d\t%s\t%s\t%s\n", a.ID, a.Hostname, a.Active, a.Tasks, a.Used, a.Total, agentRuntimes(a))
 				}
 			})
 		},
@@ -226,4 +226,14 @@ func killTaskOrJob(ctx context.Context, c *client.Client, id string, w io.Writer
 	}
 	fmt.Fprintf(w, "killing task %s\n", id)
 	return nil
+}
+
+// agentRuntimes says which task runtimes an agent has, and why it lacks
+// containers when it does ("wasm (no containers: ...)").
+func agentRuntimes(a client.Agent) string {
+	rts := a.Attributes["runtimes"]
+	if why, ok := strings.CutPrefix(a.Attributes["container"], "unavailable: "); ok {
+		return rts + " (no containers: " + why + ")"
+	}
+	return rts
 }

@@ -81,6 +81,8 @@ type TaskEvent struct {
 	Reason      kernelpb.Reason
 	Message     string
 	ExitCode    int32
+	// Usage is what the task used, on terminal events (nil: not measured).
+	Usage *kernelpb.ResourceUsage
 }
 
 // EventKind says what an Event records.
@@ -344,7 +346,7 @@ func (a *Agent) killTask(now time.Time, msg *kernelpb.KillTask) error {
 	a.tasks[ref] = t
 	a.recent.Add(ref) // a late RunTask must not start it now
 	a.enqueue(now, t, kernelpb.TaskState_TASK_LOST, kernelpb.Reason_REASON_NONE,
-		"the agent does not know the task", 0, kernelpb.Source_SOURCE_AGENT)
+		"the agent does not know the task", 0, kernelpb.Source_SOURCE_AGENT, nil)
 	return nil
 }
 
@@ -387,11 +389,11 @@ func (a *Agent) TaskEvent(now time.Time, ev TaskEvent) error {
 	case kernelpb.Rank(ev.State) <= kernelpb.Rank(t.state):
 		return fmt.Errorf("task %s is %v, ignoring %v", ev.TaskID, t.state, ev.State)
 	}
-	a.enqueue(now, t, ev.State, ev.Reason, ev.Message, ev.ExitCode, kernelpb.Source_SOURCE_EXECUTOR)
+	a.enqueue(now, t, ev.State, ev.Reason, ev.Message, ev.ExitCode, kernelpb.Source_SOURCE_EXECUTOR, kernelpb.CloneResourceUsage(ev.Usage))
 	return nil
 }
 
-func (a *Agent) enqueue(now time.Time, t *task, s kernelpb.TaskState, reason kernelpb.Reason, message string, exit int32, src kernelpb.Source) {
+func (a *Agent) enqueue(now time.Time, t *task, s kernelpb.TaskState, reason kernelpb.Reason, message string, exit int32, src kernelpb.Source, usage *kernelpb.ResourceUsage) {
 	t.seq++
 	t.state = s
 	t.queue = append(t.queue, &kernelpb.TaskStatus{
@@ -404,6 +406,7 @@ func (a *Agent) enqueue(now time.Time, t *task, s kernelpb.TaskState, reason ker
 		TimestampNs: now.UnixNano(),
 		UpdateId:    fmt.Sprintf("%s-%d", t.ref.TaskID, t.seq),
 		ExitCode:    exit,
+		Usage:       usage,
 	})
 	a.emit(Event{Kind: EventTaskState, At: now, FrameworkID: t.ref.FrameworkID, TaskID: t.ref.TaskID, State: s, Message: message})
 	if len(t.queue) == 1 {

@@ -151,3 +151,24 @@ type Image struct {
 	Size           int64     `json:"size"`
 	ImportedAt     time.Time `json:"imported_at"`
 }
+
+// TaskUsage is one entry of an agent's GET /api/v1/usage: what a running
+// task uses now (memory) and has used since it started (the rest).
+type TaskUsage struct {
+	TaskID        string   `json:"task_id"`
+	FrameworkID   string   `json:"framework_id"`
+	AgentID       string   `json:"agent_id,omitempty"`
+	CPUSeconds    float64  `json:"cpu_seconds"`
+	MemBytes      uint64   `json:"mem_bytes"`
+	MemPeakBytes  uint64   `json:"mem_peak_bytes"`
+	MemLimitBytes uint64   `json:"mem_limit_bytes"`
+	NetRxBytes    uint64   `json:"net_rx_bytes"`
+	NetTxBytes    uint64   `json:"net_tx_bytes"`
+	NetRxPackets  uint64   `json:"net_rx_packets"`
+	NetTxPackets  uint64   `json:"net_tx_packets"`
+	IOReadBytes   uint64   `json:"io_read_bytes"`
+	IOWriteBytes  uint64   `json:"io_write_bytes"`
+	StdoutBytes   uint64   `json:"stdout_bytes"`
+	StderrBytes   uint64   `json:"stderr_bytes"`
+	Unavailable   []string `json:"unavailable,omitempty"`
+}
