@@ -64,8 +64,9 @@ type (
 	}
 	killTask     struct{ taskID string }
 	taskLaunched struct {
-		taskID string
-		task   runtime.Task
+		taskID  string
+		agentID string
+		task    runtime.Task
 	}
 	taskDone struct{ taskID string }
 )
@@ -101,7 +102,7 @@ func (e *executor) Receive(ctx actor.Context) {
 			return
 		}
 		t.running = msg.task
-		e.monitor.add(kagent.TaskRef{FrameworkID: e.frameworkID, TaskID: msg.taskID}, msg.task)
+		e.monitor.add(kagent.TaskRef{FrameworkID: e.frameworkID, TaskID: msg.taskID}, msg.agentID, msg.task)
 		if t.killed {
 			go func(task runtime.Task) { _ = task.Kill(context.Background()) }(msg.task)
 		}
@@ -183,7 +184,7 @@ func (e *executor) run(ctx context.Context, system *actor.ActorSystem, self *act
 		send(kernelpb.TaskState_TASK_FAILED, kernelpb.Reason_REASON_LAUNCH_FAILED, err.Error(), 0)
 		return
 	}
-	system.Root.Send(self, taskLaunched{taskID: id, task: task})
+	system.Root.Send(self, taskLaunched{taskID: id, agentID: msg.task.GetAgentId(), task: task})
 	send(kernelpb.TaskState_TASK_RUNNING, kernelpb.Reason_REASON_NONE, "", 0)
 	exit, err := task.Wait(context.Background())
 	if err != nil {

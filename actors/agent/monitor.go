@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"slices"
 	"sync"
@@ -20,20 +21,25 @@ import (
 // million finished tasks leave nothing behind here.
 type Monitor struct {
 	mu      sync.Mutex
-	running map[kagent.TaskRef]runtime.Task
+	running map[kagent.TaskRef]monitored
+}
+
+type monitored struct {
+	task    runtime.Task
+	agentID string
 }
 
 // NewMonitor makes an empty monitor.
 func NewMonitor() *Monitor {
-	return &Monitor{running: map[kagent.TaskRef]runtime.Task{}}
+	return &Monitor{running: map[kagent.TaskRef]monitored{}}
 }
 
-func (m *Monitor) add(ref kagent.TaskRef, t runtime.Task) {
+func (m *Monitor) add(ref kagent.TaskRef, agentID string, t runtime.Task) {
 	if m == nil {
 		return
 	}
 	m.mu.Lock()
-	m.running[ref] = t
+	m.running[ref] = monitored{task: t, agentID: agentID}
 	m.mu.Unlock()
 }
 
@@ -53,22 +59,18 @@ const statsTimeout = 2 * time.Second
 // Usage measures every running task, sorted by framework then task id.
 func (m *Monitor) Usage(ctx context.Context) []client.TaskUsage {
 	m.mu.Lock()
-	tasks := make(map[kagent.TaskRef]runtime.Task, len(m.running))
-	for ref, t := range m.running {
-		tasks[ref] = t
-	}
+	tasks := maps.Clone(m.running)
 	m.mu.Unlock()
 	out := make([]client.TaskUsage, 0, len(tasks))
 	for ref, t := range tasks {
-		u := client.TaskUsage{TaskID: ref.TaskID, FrameworkID: ref.FrameworkID}
 		sctx, cancel := context.WithTimeout(ctx, statsTimeout)
-		st, err := t.Stats(sctx)
+		st, err := t.task.Stats(sctx)
 		cancel()
 		if err != nil {
-			u.Unavailable = []string{"all: " + err.Error()}
-		} else {
-			u = taskUsage(ref, st)
+			st = runtime.Stats{Unavailable: []string{"all: " + err.Error()}}
 		}
+		u := taskUsage(ref, st)
+		u.AgentID = t.agentID
 		out = append(out, u)
 	}
 	slices.SortFunc(out, func(a, b client.TaskUsage) int {

@@ -20,6 +20,7 @@ import (
 
 	aagent "github.com/pandodc/pando/actors/agent"
 	"github.com/pandodc/pando/actors/artifacts"
+	"github.com/pandodc/pando/actors/telemetry"
 	kagent "github.com/pandodc/pando/kernel/agent"
 	"github.com/pandodc/pando/kernel/resources"
 	"github.com/pandodc/pando/runtime/wasm"
@@ -54,7 +55,10 @@ type AgentOptions struct {
 	// 10,000, oldest removed first).
 	SandboxRetention  time.Duration
 	MaxEndedSandboxes int
-	Logger            *slog.Logger
+	// Telemetry receives the agent's metrics; nil makes the agent its own,
+	// served at /metrics on its HTTP server.
+	Telemetry *telemetry.Telemetry
+	Logger    *slog.Logger
 }
 
 // Agent is a running agent.
@@ -67,6 +71,7 @@ type Agent struct {
 	runtime   *wasm.Runtime
 	server    *http.Server
 	stopGC    context.CancelFunc
+	telemetry *telemetry.Telemetry // the agent's own, if it has one
 }
 
 // sandboxGCInterval is how often an agent removes expired sandboxes.
@@ -128,6 +133,18 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 	a.stopGC = stopGC
 	go sandboxes.CollectEvery(gcCtx, sandboxGCInterval, time.Now)
 	monitor := aagent.NewMonitor()
+	tel := opts.Telemetry
+	if tel == nil {
+		if tel, err = telemetry.New(telemetry.Options{}); err != nil {
+			a.stopRuntime(ctx)
+			return nil, err
+		}
+		a.telemetry = tel
+	}
+	if err := aagent.RegisterUsageMetrics(tel.Meter("pando/agent"), monitor); err != nil {
+		a.stopRuntime(ctx)
+		return nil, err
+	}
 	a.URL = opts.HTTPBase
 	if opts.Mux != nil {
 		sandboxes.Register(opts.Mux, opts.MuxPrefix)
@@ -141,6 +158,7 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 		mux := http.NewServeMux()
 		sandboxes.Register(mux, "")
 		monitor.Register(mux, "")
+		mux.Handle("GET /metrics", tel.Handler())
 		a.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		a.URL = "http://" + listener.Addr().String()
 		go func() { _ = a.server.Serve(listener) }()
@@ -190,7 +208,11 @@ func (a *Agent) stopRuntime(ctx context.Context) error {
 	if a.ownSystem && a.PID == nil && a.System != nil {
 		a.System.Shutdown()
 	}
-	return a.runtime.Close(ctx)
+	var err error
+	if a.telemetry != nil {
+		err = a.telemetry.Shutdown(ctx)
+	}
+	return errors.Join(err, a.runtime.Close(ctx))
 }
 
 func agentResources(flag, workDir string) (resources.Resources, error) {

@@ -50,7 +50,7 @@ func StartDev(ctx context.Context, opts DevOptions) (*Dev, error) {
 		System: m.System, Master: m.PID, Artifacts: artifacts.LocalSource(m.Artifacts),
 		WorkDir: filepath.Join(opts.DataDir, "agent"), Resources: opts.Resources,
 		Mux: m.Mux, MuxPrefix: "/agent", HTTPBase: m.URL + "/agent", Logger: opts.Logger,
-		SandboxRetention: opts.SandboxRetention,
+		SandboxRetention: opts.SandboxRetention, Telemetry: m.Telemetry,
 	})
 	if err != nil {
 		_ = m.Stop(ctx)
