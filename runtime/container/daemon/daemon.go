@@ -63,7 +63,6 @@ disabled_plugins = [
   "io.containerd.snapshotter.v1.zfs",
   "io.containerd.internal.v1.tracing",
   "io.containerd.tracing.processor.v1.otlp",
-  "io.containerd.runtime.v1.linux",
 ]
 
 [grpc]
