@@ -103,6 +103,7 @@ type Runtime struct {
 	images   map[string]*imageSet // by digest; an entry is in progress until ready closes
 	tasks    map[string]*Task     // by task id, until they end
 	closed   bool
+	imports  int // imports started, for tests
 	watchers sync.WaitGroup
 }
 

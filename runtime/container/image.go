@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,9 +12,9 @@ import (
 	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
-	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/core/leases"
+	"github.com/containerd/errdefs"
 	"github.com/containerd/platforms"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -86,6 +84,7 @@ func (r *Runtime) prepare(ctx context.Context, dgst, path string) (*imageSet, er
 	if !ok {
 		set = &imageSet{ready: make(chan struct{}), path: path}
 		r.images[dgst] = set
+		r.imports++
 	}
 	r.mu.Unlock()
 	if ok {
@@ -147,7 +146,9 @@ func (r *Runtime) importTarball(ctx context.Context, dgst, path string) (_ map[s
 		containerd.WithImageRefTranslator(func(name string) string { return prefix + name }),
 		containerd.WithDigestRef(func(d digest.Digest) string { return prefix + "@" + d.String() }),
 		containerd.WithSkipDigestRef(func(name string) bool { return name != "" }),
-		containerd.WithImportPlatform(platforms.Only(host)),
+		// Every platform: one for another machine is refused below, by
+		// name, rather than filtered out into "no image".
+		containerd.WithAllPlatforms(true),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("importing image tarball %s (an OCI image layout or docker save tarball was expected): %w", path, err)
@@ -170,27 +171,36 @@ func (r *Runtime) importTarball(ctx context.Context, dgst, path string) (_ map[s
 	return byName, nil
 }
 
-// checkPlatform refuses an image whose config is for another platform.
+// checkPlatform refuses an image with nothing for the host's platform,
+// saying which platforms it has.
 func (r *Runtime) checkPlatform(ctx context.Context, rec images.Image, host ocispec.Platform) error {
 	cs := r.client.ContentStore()
-	desc, err := images.Config(ctx, cs, rec.Target, platforms.All)
+	match := platforms.Only(host)
+	m, err := images.Manifest(ctx, cs, rec.Target, match)
+	if err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("reading its manifest: %w", err)
+	}
+	if err == nil {
+		// images.Manifest checks the platforms of an index's manifests,
+		// not of a manifest named directly: check its config's.
+		p, err := images.ConfigPlatform(ctx, cs, m.Config)
+		if err != nil {
+			return fmt.Errorf("reading its config: %w", err)
+		}
+		if match.Match(p) {
+			return nil
+		}
+	}
+	ps, err := images.Platforms(ctx, cs, rec.Target)
 	if err != nil {
-		return fmt.Errorf("reading its config: %w", err)
+		return fmt.Errorf("it has nothing for this machine's platform %s, and its platforms cannot be read: %w", platforms.Format(host), err)
 	}
-	b, err := content.ReadBlob(ctx, cs, desc)
-	if err != nil {
-		return fmt.Errorf("reading its config: %w", err)
+	var names []string
+	for _, p := range ps {
+		names = append(names, platforms.Format(p))
 	}
-	var cfg ocispec.Image
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		return fmt.Errorf("its config is not an OCI image config: %w", err)
-	}
-	p := ocispec.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}
-	if !platforms.Only(host).Match(p) {
-		return fmt.Errorf("it is built for %s, and this machine runs %s: build the image for %s",
-			platforms.Format(p), platforms.Format(host), platforms.Format(host))
-	}
-	return nil
+	return fmt.Errorf("it is built for %s, and this machine runs %s: build the image for %s",
+		strings.Join(names, ", "), platforms.Format(host), platforms.Format(host))
 }
 
 // imagePrefix keeps the images of one tarball apart from another's.
@@ -220,5 +230,3 @@ func isNotFoundExec(err error) bool {
 	s := err.Error()
 	return strings.Contains(s, "executable file not found") || strings.Contains(s, "no such file or directory") && strings.Contains(s, "exec")
 }
-
-var _ = errors.New
