@@ -1,0 +1,8 @@
+package container
+
+// Imports is how many tarball imports rt has started.
+func Imports(rt *Runtime) int {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.imports
+}
