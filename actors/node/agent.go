@@ -23,6 +23,7 @@ import (
 	"github.com/pandodc/pando/actors/telemetry"
 	kagent "github.com/pandodc/pando/kernel/agent"
 	"github.com/pandodc/pando/kernel/resources"
+	"github.com/pandodc/pando/runtime/container"
 	"github.com/pandodc/pando/runtime/wasm"
 )
 
@@ -55,6 +56,11 @@ type AgentOptions struct {
 	// 10,000, oldest removed first).
 	SandboxRetention  time.Duration
 	MaxEndedSandboxes int
+	// Containerd is the containerd socket for container tasks; "" runs
+	// WASM tasks only. KillGrace is the default time between SIGTERM and
+	// SIGKILL when a container task is killed (0: 10s).
+	Containerd string
+	KillGrace  time.Duration
 	// Telemetry receives the agent's metrics; nil makes the agent its own,
 	// served at /metrics on its HTTP server.
 	Telemetry *telemetry.Telemetry
@@ -69,9 +75,12 @@ type Agent struct {
 	URL       string
 	ownSystem bool
 	runtime   *wasm.Runtime
-	server    *http.Server
-	stopGC    context.CancelFunc
-	telemetry *telemetry.Telemetry // the agent's own, if it has one
+	// containers is the container runtime, nil when the agent has none.
+	containers   *container.Runtime
+	noContainers string
+	server       *http.Server
+	stopGC       context.CancelFunc
+	telemetry    *telemetry.Telemetry // the agent's own, if it has one
 }
 
 // sandboxGCInterval is how often an agent removes expired sandboxes.
@@ -118,10 +127,15 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: starting the WASM runtime: %w", err)
 	}
-	a := &Agent{System: opts.System, Resources: res, runtime: rt}
+	containers, noContainers := startContainers(ctx, opts, logger)
+	runtimes := aagent.Runtimes{WASM: rt, NoContainers: noContainers}
+	if containers != nil {
+		runtimes.Containers = containers
+	}
+	a := &Agent{System: opts.System, Resources: res, runtime: rt, containers: containers, noContainers: noContainers}
 	if a.System == nil {
 		if a.System, err = NewSystem(logger, opts.RemotingAddr); err != nil {
-			rt.Close(ctx)
+			a.stopRuntime(ctx)
 			return nil, err
 		}
 		a.ownSystem = true
@@ -169,11 +183,12 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 	}
 	props := aagent.Props(aagent.Config{
 		Kernel: kagent.Config{
-			Hostname: hostname, Resources: res, Attributes: opts.Attributes, HTTPAddress: a.URL,
+			Hostname: hostname, Resources: res, HTTPAddress: a.URL,
+			Attributes: runtimeAttributes(opts.Attributes, runtimes, opts.Containerd),
 		},
 		Master:      master,
 		SandboxRoot: sandboxRoot,
-		Runtimes:    aagent.Runtimes{WASM: rt},
+		Runtimes:    runtimes,
 		Fetcher:     cache,
 		Logger:      logger,
 		Sandboxes:   sandboxes,
@@ -211,6 +226,9 @@ func (a *Agent) stopRuntime(ctx context.Context) error {
 	var err error
 	if a.telemetry != nil {
 		err = a.telemetry.Shutdown(ctx)
+	}
+	if a.containers != nil {
+		err = errors.Join(err, a.containers.Close(ctx))
 	}
 	return errors.Join(err, a.runtime.Close(ctx))
 }

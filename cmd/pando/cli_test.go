@@ -297,6 +297,10 @@ func (l *lab) startDev(bin, dataDir string, extra ...string) (*proc, string) {
 	l.t.Helper()
 	httpAddr := freeAddr(l.t)
 	args := append([]string{"dev", "--http", httpAddr, "--remoting", freeAddr(l.t), "--data-dir", dataDir}, extra...)
+	if !slices.Contains(extra, "--containerd") {
+		// Only the container tests pay for a containerd of their own.
+		args = append(args, "--containerd", "none")
+	}
 	p := l.start("pando dev", bin, args...)
 	url := "http://" + httpAddr
 	l.waitReady(p, url)

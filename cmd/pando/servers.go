@@ -13,6 +13,7 @@ import (
 
 	"github.com/pandodc/pando/actors/node"
 	kmaster "github.com/pandodc/pando/kernel/master"
+	"github.com/pandodc/pando/runtime/container/daemon"
 	"github.com/pandodc/pando/sdk/client"
 )
 
@@ -41,8 +42,8 @@ func shutdownContext() (context.Context, context.CancelFunc) {
 }
 
 func newDevCmd() *cobra.Command {
-	var httpAddr, remotingAddr, dataDir, res, logLevel string
-	var sandboxRetention time.Duration
+	var httpAddr, remotingAddr, dataDir, res, logLevel, containerd string
+	var sandboxRetention, killGrace time.Duration
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run a whole cluster in one process: master, one agent and the built-in frameworks",
@@ -58,9 +59,16 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 			if sandboxRetention <= 0 {
 				return usageError("--sandbox-retention must be positive, got %s", sandboxRetention)
 			}
+			own, address, note := devContainerd(cmd.Context(), containerd, dataDir, logger)
+			if note != "" {
+				fmt.Fprintln(cmd.OutOrStdout(), "pando dev:", note)
+			}
+			if own != nil {
+				defer own.Stop()
+			}
 			dev, err := startDev(cmd.Context(), node.DevOptions{
 				HTTPAddr: httpAddr, RemotingAddr: remotingAddr, DataDir: dataDir, Resources: res, Logger: logger,
-				SandboxRetention: sandboxRetention,
+				SandboxRetention: sandboxRetention, Containerd: address, KillGrace: killGrace,
 			})
 			if err != nil {
 				return err
@@ -80,6 +88,8 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 	fl.StringVar(&dataDir, "data-dir", defaultDataDir(), "directory for the store, artifacts and sandboxes")
 	fl.StringVar(&res, "resources", "", "resources the agent offers, e.g. 'cpus:4;mem:8GiB' (default: detected)")
 	fl.DurationVar(&sandboxRetention, "sandbox-retention", 24*time.Hour, "how long a task's sandbox (its files and logs) is kept after it ends")
+	fl.StringVar(&containerd, "containerd", "auto", "containerd socket for container tasks; 'auto' starts a containerd of its own under --data-dir when run as root with containerd installed; 'none' for WASM only")
+	fl.DurationVar(&killGrace, "kill-grace", 10*time.Second, "how long a killed container task has between SIGTERM and SIGKILL (tasks may set their own)")
 	fl.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
 	return cmd
 }
@@ -130,9 +140,9 @@ func newMasterCmd() *cobra.Command {
 }
 
 func newAgentCmd(g *globals) *cobra.Command {
-	var httpAddr, remotingAddr, workDir, res, logLevel, hostname string
+	var httpAddr, remotingAddr, workDir, res, logLevel, hostname, containerd string
 	var attrs []string
-	var sandboxRetention time.Duration
+	var sandboxRetention, killGrace time.Duration
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run an agent that offers this machine's resources to a master",
@@ -156,12 +166,12 @@ func newAgentCmd(g *globals) *cobra.Command {
 			a, err := node.StartAgent(cmd.Context(), node.AgentOptions{
 				MasterURL: client.MasterFromEnv(g.master), HTTPAddr: httpAddr, RemotingAddr: remotingAddr,
 				WorkDir: workDir, Resources: res, Attributes: attributes, Hostname: hostname, Logger: logger,
-				SandboxRetention: sandboxRetention,
+				SandboxRetention: sandboxRetention, Containerd: containerd, KillGrace: killGrace,
 			})
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "pando agent: offering %s; sandboxes at %s\n", a.Resources, a.URL)
+			fmt.Fprintf(cmd.OutOrStdout(), "pando agent: offering %s; sandboxes at %s; %s\n", a.Resources, a.URL, a.RuntimesNote())
 			waitForSignal(cmd.Context())
 			ctx, cancel := shutdownContext()
 			defer cancel()
@@ -176,6 +186,30 @@ func newAgentCmd(g *globals) *cobra.Command {
 	fl.StringVar(&res, "resources", "", "resources to offer, e.g. 'cpus:4;mem:8GiB' (default: detected)")
 	fl.StringArrayVar(&attrs, "attribute", nil, "attribute KEY=VALUE offered with the resources (repeatable)")
 	fl.StringVar(&hostname, "hostname", "", "hostname to report (default: this machine's)")
+	fl.StringVar(&containerd, "containerd", "", "containerd socket for container tasks, e.g. /run/containerd/containerd.sock (default: WASM tasks only)")
+	fl.DurationVar(&killGrace, "kill-grace", 10*time.Second, "how long a killed container task has between SIGTERM and SIGKILL (tasks may set their own)")
 	fl.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
 	return cmd
+}
+
+// devContainerd decides where pando dev's agent finds containerd: the
+// socket given, none, or (auto) a containerd of its own under the data dir
+// when this machine can run one. The note says, once, what was chosen and
+// why there are no containers when there are none.
+func devContainerd(ctx context.Context, flag, dataDir string, logger *slog.Logger) (own *daemon.Daemon, address, note string) {
+	switch flag {
+	case "none", "":
+		return nil, "", "WASM tasks only (--containerd none)"
+	case "auto":
+	default:
+		return nil, flag, ""
+	}
+	if err := daemon.Available(); err != nil {
+		return nil, "", "no container tasks: " + err.Error()
+	}
+	d, err := daemon.Start(ctx, filepath.Join(dataDir, "containerd"), logger)
+	if err != nil {
+		return nil, "", "no container tasks: " + err.Error()
+	}
+	return d, d.Address, "containerd of its own at " + d.Address
 }
