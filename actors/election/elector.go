@@ -159,6 +159,10 @@ func (e *Elector) run(ctx context.Context) {
 		sess  session
 		stale []string // sessions to destroy once Consul answers
 		index uint64
+		// holdUntil keeps a master that just stepped down from contending
+		// until the lock-delay is over and a standby had its turn: the
+		// standby was not the one in trouble.
+		holdUntil time.Time
 	)
 	defer func() {
 		// ctx is over: clean up with a short budget of our own, so that a
@@ -174,30 +178,17 @@ func (e *Elector) run(ctx context.Context) {
 		}
 	}()
 	for ctx.Err() == nil {
-		stale = e.destroySessions(ctx, stale)
-		if sess.id == "" {
-			var err error
-			if sess, err = e.createSession(ctx); err != nil {
-				e.cfg.Logger.Warn("election: cannot create a Consul session; retrying", "error", err)
-				e.pause(ctx)
-				continue
-			}
-		}
-		pair, meta, err := e.client.KV().Get(e.lockKey, (&api.QueryOptions{WaitIndex: index, WaitTime: e.cfg.WatchWait}).WithContext(ctx))
-		if err != nil {
-			if ctx.Err() == nil {
-				e.cfg.Logger.Warn("election: watching the leader key", "key", e.lockKey, "error", err)
-				e.pause(ctx)
-			}
-			index = 0
-			continue
-		}
-		index = nextIndex(index, meta.LastIndex)
-		if !e.renewStandby(ctx, &sess) {
-			index = 0
+		// A standby's requests are bounded too: a Consul that stopped
+		// answering must not wedge the campaign.
+		step, cancelStep := context.WithTimeout(ctx, 2*e.cfg.WatchWait+e.cfg.RetryInterval)
+		pair, ok := e.standBy(step, &sess, &stale, &index)
+		if !ok {
+			cancelStep()
+			e.pause(ctx)
 			continue
 		}
 		if pair != nil && pair.Session != "" && pair.Session != sess.id {
+			cancelStep()
 			info, ok, err := leaderOf(pair)
 			if err != nil {
 				e.cfg.Logger.Warn("election: reading the leader", "error", err)
@@ -208,7 +199,25 @@ func (e *Elector) run(ctx context.Context) {
 		}
 		// The lock is free (or ours from an acquire whose answer was lost).
 		e.setLeader(LeaderInfo{})
-		switch acquired, err := e.acquire(ctx, sess); {
+		if time.Now().Before(holdUntil) {
+			cancelStep()
+			e.pause(ctx)
+			index = 0
+			continue
+		}
+		if sess.id == "" {
+			var err error
+			if sess, err = e.createSession(step); err != nil {
+				cancelStep()
+				e.cfg.Logger.Warn("election: cannot create a Consul session to contend with; retrying", "error", err)
+				e.pause(ctx)
+				index = 0
+				continue
+			}
+		}
+		acquired, err := e.acquire(step, sess)
+		cancelStep()
+		switch {
 		case err != nil:
 			e.cfg.Logger.Warn("election: contending for the lock", "key", e.lockKey, "error", err)
 			e.pause(ctx)
@@ -223,9 +232,32 @@ func (e *Elector) run(ctx context.Context) {
 			// answers again) so that it frees the lock.
 			stale = append(stale, sess.id)
 			sess = session{}
+			holdUntil = time.Now().Add(e.cfg.LockDelay + 2*e.cfg.RetryInterval)
 		}
 		index = 0
 	}
+}
+
+// standBy does one round of a standby: destroy the sessions of past terms,
+// wait (a blocking query) for the lock key to change, and renew its
+// session if it has one. ok is false when the round failed and the caller
+// should pause. A standby watches even while it cannot get a session (its
+// health check failing), so that it always knows who leads.
+func (e *Elector) standBy(ctx context.Context, sess *session, stale *[]string, index *uint64) (*api.KVPair, bool) {
+	*stale = e.destroySessions(ctx, *stale)
+	pair, meta, err := e.client.KV().Get(e.lockKey, (&api.QueryOptions{WaitIndex: *index, WaitTime: e.cfg.WatchWait}).WithContext(ctx))
+	if err != nil {
+		if ctx.Err() == nil {
+			e.cfg.Logger.Warn("election: watching the leader key", "key", e.lockKey, "error", err)
+		}
+		*index = 0
+		return nil, false
+	}
+	*index = nextIndex(*index, meta.LastIndex)
+	if sess.id != "" {
+		e.renewStandby(ctx, sess)
+	}
+	return pair, true
 }
 
 // nextIndex is the blocking-query index to wait on after an answer at
@@ -267,9 +299,12 @@ func (e *Elector) acquire(ctx context.Context, sess session) (bool, error) {
 // the session until the Lease steps down; then it gives the lock back.
 func (e *Elector) lead(ctx context.Context, sess session) {
 	lease := NewLease(e.cfg.StepDownAfter)
+	// Installing the leader must finish while the session is surely alive.
+	setup, cancel := context.WithDeadline(ctx, sess.renewedAt.Add(e.cfg.StepDownAfter))
+	defer cancel()
 	// The epoch is the key's ModifyIndex, read while the lock is ours: at
 	// least the acquire's Raft index, below any later leader's.
-	pair, _, err := e.client.KV().Get(e.lockKey, (&api.QueryOptions{RequireConsistent: true}).WithContext(ctx))
+	pair, _, err := e.client.KV().Get(e.lockKey, (&api.QueryOptions{RequireConsistent: true}).WithContext(setup))
 	if err != nil || pair == nil || pair.Session != sess.id {
 		e.cfg.Logger.Warn("election: the lock was won but could not be confirmed", "error", err)
 		return
@@ -281,7 +316,7 @@ func (e *Elector) lead(ctx context.Context, sess session) {
 		return
 	}
 	info.Epoch = term.Epoch
-	if err := e.publish(ctx, term, info); err != nil {
+	if err := e.publish(setup, term, info); err != nil {
 		e.cfg.Logger.Warn("election: publishing the leader", "error", err)
 		e.release(term)
 		return
@@ -297,7 +332,7 @@ func (e *Elector) lead(ctx context.Context, sess session) {
 	e.leader = info
 	e.mu.Unlock()
 	e.events.push(Event{Kind: Leading, Term: term, Leader: info})
-	if err := e.register(ctx, true); err != nil {
+	if err := e.register(setup, true); err != nil {
 		e.cfg.Logger.Warn("election: tagging the master service as leader", "error", err)
 	}
 
@@ -326,7 +361,9 @@ func (e *Elector) lead(ctx context.Context, sess session) {
 	e.events.push(Event{Kind: SteppedDown, Term: term, Reason: d.Reason})
 	e.release(term)
 	if ctx.Err() == nil {
-		if err := e.register(ctx, false); err != nil {
+		untag, cancel := context.WithTimeout(ctx, e.cfg.RenewInterval)
+		defer cancel()
+		if err := e.register(untag, false); err != nil {
 			e.cfg.Logger.Warn("election: untagging the master service", "error", err)
 		}
 	}
@@ -410,21 +447,19 @@ func (e *Elector) createSession(ctx context.Context) (session, error) {
 	return session{id: id, renewedAt: sentAt}, nil
 }
 
-// renewStandby keeps a standby's session alive between watches; false
-// means it is gone (the caller makes a new one).
-func (e *Elector) renewStandby(ctx context.Context, sess *session) bool {
+// renewStandby keeps a standby's session alive between watches, and
+// forgets it when Consul says it is gone (a new one is made when needed).
+func (e *Elector) renewStandby(ctx context.Context, sess *session) {
 	sentAt := time.Now()
 	entry, _, err := e.client.Session().Renew(sess.id, (&api.WriteOptions{}).WithContext(ctx))
-	if err != nil {
+	switch {
+	case err != nil:
 		e.cfg.Logger.Warn("election: renewing the standby session", "error", err)
-		return true // it may well live on; the next watch tells
-	}
-	if entry == nil {
+	case entry == nil:
 		*sess = session{}
-		return false
+	default:
+		sess.renewedAt = sentAt
 	}
-	sess.renewedAt = sentAt
-	return true
 }
 
 // destroySessions destroys ids, returning those Consul could not be told

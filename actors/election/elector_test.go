@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -63,6 +65,7 @@ func startMaster(t *testing.T, srv *consultest.Server, id string) *master {
 		ID: id, HTTPURL: health.URL, RemotingAddr: "127.0.0.1:700" + id[len(id)-1:],
 		HealthURL:  health.URL + election.DefaultHealthPath,
 		SessionTTL: testTTL, StepDownAfter: testStepDownAfter, RenewInterval: testRenewInterval, WatchWait: testWatchWait,
+		Logger: testLogger(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -195,6 +198,7 @@ func countLeading(ms []*master) int {
 }
 
 func TestOneLeaderAndEpochsGrowAcrossLeaders(t *testing.T) {
+	t.Parallel()
 	srv := consultest.Start(t)
 	ctx := context.Background()
 	if _, err := election.FindLeader(ctx, srv.Client, ""); !errors.Is(err, election.ErrNoLeader) {
@@ -204,8 +208,8 @@ func TestOneLeaderAndEpochsGrowAcrossLeaders(t *testing.T) {
 
 	var epochs []uint64
 	remaining := ms
+	from := counts(remaining)
 	for len(remaining) > 0 {
-		from := counts(remaining)
 		leader, ev := waitLeader(t, remaining, from)
 		epochs = append(epochs, ev.Term.Epoch)
 		if n := countLeading(ms); n != 1 {
@@ -233,18 +237,19 @@ func TestOneLeaderAndEpochsGrowAcrossLeaders(t *testing.T) {
 		checkCatalog(t, srv.Client, leader.id, len(remaining))
 
 		// The leader resigns; the next one takes over at a larger epoch.
-		rctx, cancel := context.WithTimeout(ctx, waitLimit)
-		if err := leader.elector.Resign(rctx); err != nil {
-			t.Fatal(err)
-		}
-		cancel()
-		leader.waitEvent(t, 0, "SteppedDown", isKind(election.SteppedDown))
 		var next []*master
 		for _, m := range remaining {
 			if m != leader {
 				next = append(next, m)
 			}
 		}
+		from = counts(next) // before the resign: the next leader may be quick
+		rctx, cancel := context.WithTimeout(ctx, waitLimit)
+		if err := leader.elector.Resign(rctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		leader.waitEvent(t, 0, "SteppedDown", isKind(election.SteppedDown))
 		remaining = next
 	}
 	for i := 1; i < len(epochs); i++ {
@@ -287,6 +292,7 @@ func checkCatalog(t *testing.T, client *api.Client, leaderID string, n int) {
 }
 
 func TestStandbyLeadsWhenTheLeaderSessionIsDestroyed(t *testing.T) {
+	t.Parallel()
 	srv := consultest.Start(t)
 	ms := []*master{startMaster(t, srv, "m1"), startMaster(t, srv, "m2")}
 	old, first := waitLeader(t, ms, []int{0, 0})
@@ -306,6 +312,7 @@ func TestStandbyLeadsWhenTheLeaderSessionIsDestroyed(t *testing.T) {
 }
 
 func TestLeaderWithAFailingHealthCheckIsReplaced(t *testing.T) {
+	t.Parallel()
 	srv := consultest.Start(t)
 	ms := []*master{startMaster(t, srv, "m1"), startMaster(t, srv, "m2")}
 	old, first := waitLeader(t, ms, []int{0, 0})
@@ -325,6 +332,7 @@ func TestLeaderWithAFailingHealthCheckIsReplaced(t *testing.T) {
 }
 
 func TestLeaderStepsDownWhileConsulIsDownAndLeadsAgainAfter(t *testing.T) {
+	t.Parallel()
 	srv := consultest.Start(t)
 	ms := []*master{startMaster(t, srv, "m1"), startMaster(t, srv, "m2")}
 	old, first := waitLeader(t, ms, []int{0, 0})
@@ -401,4 +409,13 @@ func indexOf(ms []*master, m *master) int {
 		}
 	}
 	return -1
+}
+
+// testLogger logs the electors' warnings to stderr when PANDO_TEST_LOG is
+// set (for debugging a failing run), and discards them otherwise.
+func testLogger() *slog.Logger {
+	if os.Getenv("PANDO_TEST_LOG") == "" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

@@ -13,6 +13,7 @@ import (
 )
 
 func TestConsul(t *testing.T) {
+	t.Parallel()
 	srv := consultest.Start(t)
 	var n atomic.Int64
 	testRegistry(t, func(t *testing.T) newTermFunc {

@@ -126,7 +126,12 @@ func Start(t testing.TB) *Server {
 	if s.Client, err = api.NewClient(cfg); err != nil {
 		t.Fatalf("consultest: client: %v", err)
 	}
-	t.Cleanup(s.Stop)
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			t.Logf("consultest: the test failed; the Consul agent's log (%s) ends:\n%s", s.logPath, s.logTail())
+		}
+	})
 	s.StartAgain()
 	return s
 }
