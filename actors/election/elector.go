@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -439,8 +440,14 @@ func (e *Elector) createSession(ctx context.Context) (session, error) {
 	sentAt := time.Now()
 	id, _, err := e.client.Session().Create(entry, (&api.WriteOptions{}).WithContext(ctx))
 	if err != nil {
-		if rerr := e.register(ctx, false); rerr != nil {
-			err = errors.Join(err, rerr)
+		// Register again only when the check is gone: re-registering
+		// restarts Consul's probe (after a random stagger), so doing it
+		// on every "critical" answer could keep the probe from ever
+		// running.
+		if strings.Contains(err.Error(), "Missing check") {
+			if rerr := e.register(ctx, false); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
 		}
 		return session{}, fmt.Errorf("creating a session tied to check %s (is %s answering 2xx?): %w", e.checkID, e.cfg.HealthURL, err)
 	}

@@ -263,32 +263,33 @@ func TestOneLeaderAndEpochsGrowAcrossLeaders(t *testing.T) {
 	}
 }
 
-// checkCatalog asserts that the catalog lists n pando-master instances,
-// only the leader's tagged "leader", all with a passing check.
+// checkCatalog asserts that the catalog lists n healthy masters, only the
+// leader tagged as such.
 func checkCatalog(t *testing.T, client *api.Client, leaderID string, n int) {
 	t.Helper()
 	deadline := time.Now().Add(waitLimit)
 	var last string
 	for time.Now().Before(deadline) {
-		entries, _, err := client.Health().Service(election.DefaultServiceName, "", true, nil)
+		masters, err := election.ListMasters(context.Background(), client, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		tagged := ""
-		for _, e := range entries {
-			for _, tag := range e.Service.Tags {
-				if tag == election.LeaderTag {
-					tagged += e.Service.Meta["id"]
-				}
+		healthy, tagged := 0, ""
+		for _, m := range masters {
+			if m.Healthy && m.HTTPURL != "" && m.RemotingAddr != "" {
+				healthy++
+			}
+			if m.Leader {
+				tagged += m.ID
 			}
 		}
-		if len(entries) == n && tagged == leaderID {
+		if len(masters) == n && healthy == n && tagged == leaderID {
 			return
 		}
-		last = fmt.Sprintf("%d passing instances, leader tag on %q", len(entries), tagged)
+		last = fmt.Sprintf("%+v", masters)
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("catalog: %s; want %d, tag on %s", last, n, leaderID)
+	t.Fatalf("catalog: %s; want %d healthy masters, the leader tag on %s only", last, n, leaderID)
 }
 
 func TestStandbyLeadsWhenTheLeaderSessionIsDestroyed(t *testing.T) {

@@ -114,3 +114,40 @@ func NewClient(addr string) (*api.Client, error) {
 	}
 	return client, nil
 }
+
+// Master is one master as the Consul catalog lists it.
+type Master struct {
+	ID           string
+	HTTPURL      string
+	RemotingAddr string
+	// Leader is true for the instance tagged LeaderTag. The tag follows
+	// the lock with a short lag; FindLeader is the authority.
+	Leader bool
+	// Healthy is true when its health check (and its node's) passes.
+	Healthy bool
+}
+
+// ListMasters returns every master registered as serviceName ("" means
+// DefaultServiceName) in the catalog, healthy or not, in Consul's order:
+// for an operator's "which masters are there?".
+func ListMasters(ctx context.Context, client *api.Client, serviceName string) ([]Master, error) {
+	if serviceName == "" {
+		serviceName = DefaultServiceName
+	}
+	entries, _, err := client.Health().Service(serviceName, "", false, (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("election: listing the %s service in Consul: %w", serviceName, err)
+	}
+	out := make([]Master, 0, len(entries))
+	for _, e := range entries {
+		m := Master{
+			ID: e.Service.Meta["id"], HTTPURL: e.Service.Meta["http_url"], RemotingAddr: e.Service.Meta["remoting_addr"],
+			Healthy: e.Checks.AggregatedStatus() == api.HealthPassing,
+		}
+		for _, tag := range e.Service.Tags {
+			m.Leader = m.Leader || tag == LeaderTag
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}

@@ -225,8 +225,8 @@ func (s *Server) logTail() string {
 	if err != nil {
 		return err.Error()
 	}
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
+	if len(b) > 12000 {
+		b = b[len(b)-12000:]
 	}
 	return string(bytes.TrimSpace(b))
 }
