@@ -469,12 +469,20 @@ func (e *Elector) renewStandby(ctx context.Context, sess *session) {
 	}
 }
 
-// destroySessions destroys ids, returning those Consul could not be told
-// about.
+// destroySessions destroys ids, sessions of terms this master has ended,
+// returning those Consul could not be told about. Each first releases the
+// lock if it still holds it (after Consul was unreachable, say), which is
+// safe because this master already stopped leading, and lets a standby
+// take over without waiting for the lock-delay.
 func (e *Elector) destroySessions(ctx context.Context, ids []string) []string {
 	var left []string
 	for _, id := range ids {
-		if _, err := e.client.Session().Destroy(id, (&api.WriteOptions{}).WithContext(ctx)); err != nil {
+		wo := (&api.WriteOptions{}).WithContext(ctx)
+		if _, _, err := e.client.KV().Release(&api.KVPair{Key: e.lockKey, Session: id}, wo); err != nil {
+			left = append(left, id)
+			continue
+		}
+		if _, err := e.client.Session().Destroy(id, wo); err != nil {
 			left = append(left, id)
 		}
 	}

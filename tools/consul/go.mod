@@ -1,3 +1,7 @@
+// The Consul server binary the HA tests and `task consul-dev` run, built by
+// scripts/consul.sh into .cache/bin/consul. A module of its own so that the
+// main module never depends on Consul's server. Consul 1.14 is MPL-2.0;
+// from 1.17 on it is BUSL and must not be used.
 module github.com/pandodc/pando/tools/consul
 
 go 1.26.8
