@@ -151,7 +151,6 @@ func (m *Master) reconcileAgentTasks(now time.Time, a *agentState, reported []re
 		// The agent has no record: it restarted without the task. The
 		// resources are free again (the agent is out of the allocator
 		// until AddAgent below counts what remains).
-		t.released = true
 		m.terminateByMaster(now, t, kernelpb.TaskState_TASK_LOST, kernelpb.Reason_REASON_AGENT_RESTARTED,
 			"the agent re-registered without the task")
 	}
@@ -159,9 +158,6 @@ func (m *Master) reconcileAgentTasks(now time.Time, a *agentState, reported []re
 		if t := m.tasks[r.key]; t != nil {
 			if t.agentID == a.id {
 				if kernelpb.Rank(r.state) > kernelpb.Rank(t.state) {
-					if kernelpb.IsTerminal(r.state) {
-						t.released = true // not counted in AddAgent's used
-					}
 					m.setState(now, t, r.state, kernelpb.Reason_REASON_NONE, "")
 				}
 				continue
@@ -190,7 +186,6 @@ func (m *Master) adoptTask(now time.Time, a *agentState, r reportedTask) {
 		agentID:   a.id,
 		info:      taskRecord(r.info, a.id),
 		resources: r.resources,
-		released:  kernelpb.IsTerminal(r.state),
 	}
 	m.addActiveTask(t)
 	m.setState(now, t, r.state, kernelpb.Reason_REASON_NONE, "adopted from re-registering agent")
@@ -211,7 +206,7 @@ func (m *Master) usedOn(a *agentState) map[string]resources.Resources {
 	used := map[string]resources.Resources{}
 	for _, key := range sortedTaskKeys(a.tasks) {
 		t := m.tasks[key]
-		if t.released {
+		if !t.holds() {
 			continue
 		}
 		used[key.frameworkID] = used[key.frameworkID].Add(t.resources)
@@ -298,8 +293,7 @@ func (m *Master) removeAgent(now time.Time, a *agentState, why string) {
 		a.active = false
 	}
 	for _, key := range sortedTaskKeys(a.tasks) {
-		t := m.tasks[key]
-		t.released = true // RemoveAgent released everything there
+		t := m.tasks[key] // the agent is out of the allocator: nothing to give back
 		m.terminateByMaster(now, t, kernelpb.TaskState_TASK_LOST, kernelpb.Reason_REASON_AGENT_REMOVED, why)
 	}
 	delete(m.agents, a.id)

@@ -121,9 +121,9 @@ type taskState struct {
 	message   string
 	exitCode  int32
 	history   []StateChange
-	// released: the task's resources went back to the allocator (it is
-	// terminal, or its agent or framework was removed).
-	released bool
+	// operatorKilled: an operator asked to kill the task (OperatorKill);
+	// its KILLED status then says REASON_KILLED_BY_OPERATOR.
+	operatorKilled bool
 	// terminalUpdateID is the update id of the terminal status update the
 	// agent sent; its acknowledgement settles the task.
 	terminalUpdateID string
@@ -229,3 +229,12 @@ func sortedTaskKeys(m map[taskKey]struct{}) []taskKey {
 }
 
 func validState(s kernelpb.TaskState) bool { return kernelpb.Rank(s) > 0 }
+
+// holds reports whether the task holds its resources: it was launched (or
+// adopted) and has not ended. It is derived from the state alone, so that
+// what the master counts as held cannot drift from what setState gave back
+// to the allocator (see release).
+func (t *taskState) holds() bool {
+	r := kernelpb.Rank(t.state)
+	return r > 0 && !kernelpb.IsTerminal(t.state)
+}

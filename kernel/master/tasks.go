@@ -227,7 +227,8 @@ func (m *Master) launch(now time.Time, fw *frameworkState, a *agentState, in *ke
 func (m *Master) refuseTask(now time.Time, fw *frameworkState, agentID string, in *kernelpb.TaskInfo, state kernelpb.TaskState, reason kernelpb.Reason, why string) {
 	m.counters.TasksInvalid++
 	info := taskRecord(in, in.AgentId)
-	t := &taskState{key: taskKey{fw.id, info.TaskId}, agentID: agentID, info: info, released: true}
+	// Never launched, so it never held anything: setState gives nothing back.
+	t := &taskState{key: taskKey{fw.id, info.TaskId}, agentID: agentID, info: info}
 	t.resources, _ = resources.FromProto(info.Resources)
 	m.setState(now, t, state, reason, why)
 	m.completed.add(t)
@@ -263,30 +264,34 @@ func (m *Master) completeTask(t *taskState) {
 	m.completed.add(t)
 }
 
-// setState moves a task to a new state, records it and, when the state is
-// terminal, gives its resources back to the allocator.
+// setState moves a task to a new state, records it and, when the task
+// stops holding its resources (it ends), gives them back to the allocator.
+// It is the only place where a task's state changes, hence the only path
+// of release.
 func (m *Master) setState(now time.Time, t *taskState, s kernelpb.TaskState, reason kernelpb.Reason, message string) {
 	if t.state == s {
 		return
 	}
+	held := t.holds()
 	t.state, t.reason, t.message = s, reason, message
 	t.history = append(t.history, StateChange{State: s, At: now})
 	m.emit(Event{Kind: EventTaskState, At: now, TaskID: t.key.taskID, FrameworkID: t.key.frameworkID,
 		AgentID: t.agentID, State: s, Reason: reason, Message: message})
 	if kernelpb.IsTerminal(s) {
 		m.counters.TasksTerminal[s]++
+	}
+	if held && !t.holds() {
 		m.release(now, t)
 	}
 }
 
-// release gives a task's resources back to the allocator, once.
+// release gives the resources of a task that just ended back to the
+// allocator. Only setState calls it, once per task (a task ends once).
+// Where the allocator no longer counts them, nothing is given back: an
+// inactive agent is not in the allocator (AddAgent recounts what its tasks
+// hold when it comes back), and a removed framework's holdings went with
+// RemoveFramework (Recover ignores unknown frameworks).
 func (m *Master) release(now time.Time, t *taskState) {
-	if t.released {
-		return
-	}
-	t.released = true
-	// An inactive agent is not in the allocator: AddAgent recounts what
-	// its tasks hold when it comes back.
 	if a := m.agents[t.agentID]; a != nil && a.active {
 		m.alloc.Recover(now, t.key.frameworkID, t.agentID, t.resources, 0)
 	}

@@ -134,11 +134,11 @@ func (m *Master) adoptedView(id string) FrameworkView {
 	return v
 }
 
-// heldBy sums what the given tasks hold: all but the released ones.
+// heldBy sums what the given tasks hold: those that have not ended.
 func (m *Master) heldBy(tasks map[taskKey]struct{}) resources.Resources {
 	var held resources.Resources
 	for key := range tasks {
-		if t := m.tasks[key]; !t.released {
+		if t := m.tasks[key]; t.holds() {
 			held = held.Add(t.resources)
 		}
 	}
