@@ -245,20 +245,32 @@ func (m *Master) pong(from Peer, msg *kernelpb.Pong) error {
 	return nil
 }
 
-func (m *Master) agentDisconnected(now time.Time, from Peer) error {
-	id, ok := m.agentByPeer[from]
-	if !ok {
-		return m.refuseAgent("AgentDisconnected for %s, which is no agent", from)
+// disconnected handles the end of a peer's connection: that of an agent,
+// of a framework, or (for a rogue peer that is both) of both.
+func (m *Master) disconnected(now time.Time, from Peer) error {
+	agentID, isAgent := m.agentByPeer[from]
+	_, isFramework := m.frameworkByPeer[from]
+	if !isAgent && !isFramework {
+		return invalidf("%s disconnected, but it is neither a registered agent nor a subscribed framework", from)
 	}
+	if isAgent {
+		m.agentDisconnected(now, agentID)
+	}
+	if isFramework {
+		m.frameworkDisconnected(now, from)
+	}
+	return nil
+}
+
+func (m *Master) agentDisconnected(now time.Time, id string) {
 	a := m.agents[id]
 	if !a.active {
-		return nil
+		return
 	}
 	m.rescindAgentOffers(now, a, true)
 	m.alloc.RemoveAgent(id)
 	a.active = false
 	m.emit(Event{Kind: EventAgentDeactivated, At: now, AgentID: id})
-	return nil
 }
 
 // pingAgents pings every agent whose ping is due and removes those that

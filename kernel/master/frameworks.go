@@ -176,11 +176,8 @@ func (m *Master) frameworkFor(from Peer, id string) (*frameworkState, error) {
 	return m.frameworks[bound], nil
 }
 
-func (m *Master) frameworkDisconnected(now time.Time, from Peer) error {
-	id, ok := m.frameworkByPeer[from]
-	if !ok {
-		return invalidf("FrameworkDisconnected for %s, which is no framework", from)
-	}
+func (m *Master) frameworkDisconnected(now time.Time, from Peer) {
+	id := m.frameworkByPeer[from]
 	fw := m.frameworks[id]
 	delete(m.frameworkByPeer, from)
 	fw.connected = false
@@ -190,7 +187,6 @@ func (m *Master) frameworkDisconnected(now time.Time, from Peer) error {
 	// (AddFramework) lifts this.
 	m.alloc.Suppress(id)
 	m.emit(Event{Kind: EventFrameworkDisconnected, At: now, FrameworkID: id})
-	return nil
 }
 
 // recoverFrameworkOffers takes back every outstanding offer of fw without

@@ -127,7 +127,7 @@ func (s *simulation) drop(m sim.Message) bool {
 		}
 	}
 	switch m.Msg.(type) {
-	case *kernelpb.Subscribe, *kernelpb.Subscribed, *kernelpb.Error, *master.FrameworkDisconnected:
+	case *kernelpb.Subscribe, *kernelpb.Subscribed, *kernelpb.Error, master.Disconnected:
 		return false
 	}
 	if s.rng.Float64() >= s.dropRate {

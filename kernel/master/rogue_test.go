@@ -198,8 +198,11 @@ func TestMalformedInputsAreRefusedWithoutPanic(t *testing.T) {
 		&kernelpb.Heartbeat{},
 		&kernelpb.Offers{},
 		"a string",
-		master.FrameworkDisconnected{},
-		&master.AgentDisconnected{},
+		master.Disconnected{},
+		&master.Disconnected{},
+		master.OperatorKill{},
+		master.OperatorKill{TaskID: "t"},
+		&master.OperatorKill{TaskID: "t"},
 	}
 	for i, in := range inputs {
 		for _, from := range []master.Peer{"fw1", "a1", "nobody"} {

@@ -33,6 +33,8 @@ const (
 	EventAgentReregistered
 	EventAgentDeactivated
 	EventAgentRemoved
+	// EventOperatorKill: an operator asked to kill a task.
+	EventOperatorKill
 )
 
 var eventKindNames = map[EventKind]string{
@@ -49,6 +51,7 @@ var eventKindNames = map[EventKind]string{
 	EventAgentReregistered:     "agent-reregistered",
 	EventAgentDeactivated:      "agent-deactivated",
 	EventAgentRemoved:          "agent-removed",
+	EventOperatorKill:          "operator-kill",
 }
 
 func (k EventKind) String() string {
@@ -86,6 +89,8 @@ type Counters struct {
 	StatusUpdates, InvalidMessages, UnknownTaskUpdates   uint64
 	PingsSent, FrameworkHeartbeats, MasterStatusUpdates  uint64
 	Reconciliations, KillsForwarded, AcknowledgementsFwd uint64
+	// OperatorKills counts the operator's kills sent to agents.
+	OperatorKills uint64
 }
 
 type taskKey struct {

@@ -2,6 +2,7 @@ package master
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -375,6 +376,12 @@ func (m *Master) statusUpdate(now time.Time, from Peer, msg *kernelpb.StatusUpda
 	}
 
 	t := m.tasks[key]
+	if t != nil && t.operatorKilled && st.State == kernelpb.TaskState_TASK_KILLED {
+		// The agent kills for whoever asked; the master knows it was an
+		// operator, and says so to the framework and in its own record.
+		st = kernelpb.CloneTaskStatus(st)
+		st.Reason = kernelpb.Reason_REASON_KILLED_BY_OPERATOR
+	}
 	settled := m.removed.Has(key.frameworkID) ||
 		(t == nil && m.completed.byKey[key] != nil) ||
 		(t != nil && t.agentID != a.id)
@@ -530,3 +537,64 @@ func (m *Master) kill(now time.Time, from Peer, msg *kernelpb.Kill) error {
 	}})
 	return nil
 }
+
+// operatorKill asks the agent of an active task to kill it on an
+// operator's behalf (see OperatorKill).
+func (m *Master) operatorKill(now time.Time, from Peer, msg OperatorKill) error {
+	if msg.TaskID == "" {
+		return fmt.Errorf("%w: an operator kill needs a task id", ErrUnknownTask)
+	}
+	t, err := m.operatorTask(msg)
+	if err != nil {
+		return err
+	}
+	if kernelpb.IsTerminal(t.state) {
+		return fmt.Errorf("task %s of framework %s: %w (%s)", t.key.taskID, t.key.frameworkID, ErrTaskEnded, stateName(t.state))
+	}
+	a := m.agents[t.agentID]
+	if a == nil || !a.active {
+		return fmt.Errorf("task %s of framework %s: %w (agent %s); kill it again once the agent is back", t.key.taskID, t.key.frameworkID, ErrAgentDisconnected, t.agentID)
+	}
+	t.operatorKilled = true
+	m.counters.OperatorKills++
+	m.emit(Event{Kind: EventOperatorKill, At: now, TaskID: t.key.taskID, FrameworkID: t.key.frameworkID,
+		AgentID: t.agentID, State: t.state, Message: "kill asked by " + string(from)})
+	m.killOn(a, t.key)
+	return nil
+}
+
+// operatorTask finds the task an OperatorKill names: among active tasks
+// first, then among the completed ones (to say it ended).
+func (m *Master) operatorTask(msg OperatorKill) (*taskState, error) {
+	var found []*taskState
+	if msg.FrameworkID != "" {
+		if t := m.tasks[taskKey{msg.FrameworkID, msg.TaskID}]; t != nil {
+			found = append(found, t)
+		}
+	} else {
+		for key, t := range m.tasks {
+			if key.taskID == msg.TaskID {
+				found = append(found, t)
+			}
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		for _, t := range m.completed.newestFirst() {
+			if t.key.taskID == msg.TaskID && (msg.FrameworkID == "" || t.key.frameworkID == msg.FrameworkID) {
+				return nil, fmt.Errorf("task %s of framework %s: %w (%s)", msg.TaskID, t.key.frameworkID, ErrTaskEnded, stateName(t.state))
+			}
+		}
+		return nil, fmt.Errorf("task %s: %w", msg.TaskID, ErrUnknownTask)
+	}
+	slices.SortFunc(found, func(a, b *taskState) int { return compareTaskKeys(a.key, b.key) })
+	var fws []string
+	for _, t := range found {
+		fws = append(fws, t.key.frameworkID)
+	}
+	return nil, fmt.Errorf("task %s: %w (%s): name the framework", msg.TaskID, ErrAmbiguousTask, strings.Join(fws, ", "))
+}
+
+func stateName(s kernelpb.TaskState) string { return strings.TrimPrefix(s.String(), "TASK_") }

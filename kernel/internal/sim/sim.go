@@ -141,7 +141,23 @@ func (c *Cluster) Send(from string, msg any) {
 // messages to the framework are lost until it subscribes again.
 func (c *Cluster) Disconnect(fw string) {
 	c.Frameworks[fw].Connected = false
-	c.Send(fw, &master.FrameworkDisconnected{})
+	c.Send(fw, master.Disconnected{})
+}
+
+// DisconnectAgent ends an agent's connection: the master hears of it (the
+// agent itself does not notice until it misses the master's pings).
+func (c *Cluster) DisconnectAgent(name string) {
+	c.Send(name, master.Disconnected{})
+}
+
+// OperatorKill delivers an operator's kill to the master, as the shell
+// does for the HTTP API, and everything that follows; its error is the
+// master's answer to the operator.
+func (c *Cluster) OperatorKill(frameworkID, taskID string) error {
+	c.trace(fmt.Sprintf("operator -> %s: OperatorKill{%s/%s}", MasterName, frameworkID, taskID))
+	err := c.Master.Step(c.Now, "operator", master.OperatorKill{FrameworkID: frameworkID, TaskID: taskID})
+	c.Flush()
+	return err
 }
 
 // TaskEvent reports a runtime event on an agent and delivers what follows.
@@ -439,9 +455,7 @@ func Format(msg any) string {
 		return fmt.Sprintf("Heartbeat%s{}", epoch(m.Epoch))
 	case *kernelpb.Error:
 		return fmt.Sprintf("Error%s{%q}", epoch(m.Epoch), m.Message)
-	case *master.FrameworkDisconnected:
-		return "(disconnected)"
-	case *master.AgentDisconnected:
+	case master.Disconnected:
 		return "(disconnected)"
 	case nil:
 		return "<nil>"
