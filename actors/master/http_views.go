@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -14,14 +15,14 @@ import (
 	"github.com/pandodc/pando/sdk/client"
 )
 
-func (api *API) query(r *http.Request, fn func(m *kmaster.Master, now time.Time) any) (any, error) {
+func (api *API) query(r *http.Request, fn func(v kmaster.Views, now time.Time) any) (any, error) {
 	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
 	defer cancel()
 	return Query(ctx, api.System, api.Master, fn)
 }
 
 // answer runs fn in the master actor and writes its result as JSON.
-func (api *API) answer(w http.ResponseWriter, r *http.Request, fn func(m *kmaster.Master, now time.Time) any) {
+func (api *API) answer(w http.ResponseWriter, r *http.Request, fn func(v kmaster.Views, now time.Time) any) {
 	v, err := api.query(r, fn)
 	if err != nil {
 		WriteError(w, http.StatusServiceUnavailable, "the master did not answer: %v", err)
@@ -31,8 +32,8 @@ func (api *API) answer(w http.ResponseWriter, r *http.Request, fn func(m *kmaste
 }
 
 func (api *API) agents(w http.ResponseWriter, r *http.Request) {
-	api.answer(w, r, func(m *kmaster.Master, now time.Time) any {
-		views := m.Agents()
+	api.answer(w, r, func(v kmaster.Views, now time.Time) any {
+		views := v.Agents()
 		out := make([]client.Agent, 0, len(views))
 		for _, a := range views {
 			out = append(out, client.Agent{
@@ -46,8 +47,8 @@ func (api *API) agents(w http.ResponseWriter, r *http.Request) {
 }
 
 func (api *API) frameworks(w http.ResponseWriter, r *http.Request) {
-	api.answer(w, r, func(m *kmaster.Master, now time.Time) any {
-		views := m.Frameworks()
+	api.answer(w, r, func(v kmaster.Views, now time.Time) any {
+		views := v.Frameworks()
 		out := make([]client.Framework, 0, len(views))
 		for _, f := range views {
 			c := client.Framework{
@@ -105,9 +106,9 @@ func (api *API) tasks(w http.ResponseWriter, r *http.Request) {
 	if prefix == "" {
 		filter.Limit = limit
 	}
-	api.answer(w, r, func(m *kmaster.Master, now time.Time) any {
+	api.answer(w, r, func(v kmaster.Views, now time.Time) any {
 		out := []client.Task{}
-		for _, t := range m.Tasks(filter) {
+		for _, t := range v.Tasks(filter) {
 			if len(out) == limit {
 				break
 			}
@@ -121,8 +122,8 @@ func (api *API) tasks(w http.ResponseWriter, r *http.Request) {
 
 // findTask looks a task up by id across frameworks (ids are unique per
 // framework; the most relevant match wins: active before completed).
-func findTask(m *kmaster.Master, id string) (kmaster.TaskView, bool) {
-	views := m.Tasks(kmaster.TaskFilter{TaskID: id, Limit: 1})
+func findTask(v kmaster.Views, id string) (kmaster.TaskView, bool) {
+	views := v.Tasks(kmaster.TaskFilter{TaskID: id, Limit: 1})
 	if len(views) == 0 {
 		return kmaster.TaskView{}, false
 	}
@@ -137,11 +138,11 @@ type taskLookup struct {
 
 func (api *API) lookup(w http.ResponseWriter, r *http.Request) (taskLookup, bool) {
 	id := r.PathValue("id")
-	v, err := api.query(r, func(m *kmaster.Master, now time.Time) any {
-		t, ok := findTask(m, id)
+	v, err := api.query(r, func(v kmaster.Views, now time.Time) any {
+		t, ok := findTask(v, id)
 		l := taskLookup{task: t, found: ok}
 		if ok {
-			l.agent, _ = m.Agent(t.AgentID)
+			l.agent, _ = v.Agent(t.AgentID)
 		}
 		return l
 	})
@@ -163,38 +164,31 @@ func (api *API) task(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// killTask kills a task on its framework's behalf: the framework then hears
-// TASK_KILLED like for a kill it asked for.
+// killTask serves POST /api/v1/tasks/{id}/kill[?framework=]: an operator's
+// kill, its own input to the master (not the framework's Kill). The task
+// ends KILLED with reason KILLED_BY_OPERATOR, which its framework hears like
+// any update. The master's refusal is the answer: 404 for no such task, 409
+// for a task that has ended or an id several frameworks use, 503 when the
+// task's agent (or the master) cannot be reached.
 func (api *API) killTask(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	v, err := api.query(r, func(m *kmaster.Master, now time.Time) any {
-		t, ok := findTask(m, id)
-		if !ok {
-			return http.StatusNotFound
-		}
-		if !t.Active {
-			return http.StatusConflict
-		}
-		fw, ok := m.Framework(t.FrameworkID)
-		if !ok || fw.Peer == "" {
-			return http.StatusServiceUnavailable
-		}
-		_ = m.Step(now, fw.Peer, &kernelpb.Kill{FrameworkId: t.FrameworkID, TaskId: t.ID, AgentId: t.AgentID})
-		return http.StatusAccepted
-	})
-	if err != nil {
-		WriteError(w, http.StatusServiceUnavailable, "the master did not answer: %v", err)
-		return
-	}
-	switch status := v.(int); status {
-	case http.StatusAccepted:
-		WriteJSON(w, status, map[string]string{"task": id, "status": "killing"})
-	case http.StatusNotFound:
-		WriteError(w, status, "no task %q (pando ps lists tasks)", id)
-	case http.StatusConflict:
-		WriteError(w, status, "task %q has already ended", id)
+	fwID := r.URL.Query().Get("framework")
+	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
+	defer cancel()
+	err := Operate(ctx, api.System, api.Master, r.RemoteAddr, kmaster.OperatorKill{FrameworkID: fwID, TaskID: id})
+	switch {
+	case err == nil:
+		WriteJSON(w, http.StatusAccepted, map[string]string{"task": id, "status": "killing"})
+	case errors.Is(err, kmaster.ErrUnknownTask):
+		WriteError(w, http.StatusNotFound, "%v (pando ps lists tasks)", err)
+	case errors.Is(err, kmaster.ErrTaskEnded):
+		WriteError(w, http.StatusConflict, "%v", err)
+	case errors.Is(err, kmaster.ErrAmbiguousTask):
+		WriteError(w, http.StatusConflict, "%v with ?framework=<id>", err)
+	case errors.Is(err, kmaster.ErrAgentDisconnected), errors.Is(err, ErrNoAnswer):
+		WriteError(w, http.StatusServiceUnavailable, "%v", err)
 	default:
-		WriteError(w, status, "the framework of task %q is disconnected; it cannot be told of the kill", id)
+		WriteError(w, http.StatusInternalServerError, "%v", err)
 	}
 }
 

@@ -41,6 +41,12 @@ type OperatorKill struct {
 	TaskID      string
 }
 
+// OperatorInput is an operator's action, for shells that pass only those
+// to Step on an operator's behalf (never a protocol message).
+type OperatorInput interface{ operatorInput() }
+
+func (OperatorKill) operatorInput() {}
+
 // Errors of operator inputs (errors.Is them).
 var (
 	ErrUnknownTask       = errors.New("no such active task")
