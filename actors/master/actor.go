@@ -53,8 +53,8 @@ type (
 
 // Actor owns the master state machine.
 type Actor struct {
-	cfg   Config
-	m     *kmaster.Master
+	cfg Config
+	m   *kmaster.Master
 	// peers maps the master's peers to the PIDs to send to and watch. Which
 	// of them are agents or frameworks only the state machine knows.
 	peers  map[kmaster.Peer]*actor.PID
