@@ -1,6 +1,7 @@
 package master_test
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -158,6 +159,10 @@ func TestAcceptValidatesEachTask(t *testing.T) {
 	}
 	if v := mustTask(t, c.Master, "1-F1", "too-big"); v.State != taskErr || !strings.Contains(v.Message, "short of") {
 		t.Fatalf("refused task not kept for queries: %+v", v)
+	}
+	// cpus:1;mem:512 in cpus:0.5;mem:384: short of both.
+	if fv, _ := c.Master.Framework("1-F1"); fmt.Sprint(fv.TooSmall) != "map[cpus:1 mem:1]" {
+		t.Fatalf("TooSmall = %v, want the task counted under cpus and mem", fv.TooSmall)
 	}
 	takeErrors(c)
 }

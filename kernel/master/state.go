@@ -169,6 +169,9 @@ type frameworkState struct {
 	offers          map[string]struct{}
 
 	offered, accepted, declined, rescinded uint64
+	// tooSmall counts tasks refused at Accept, by the resource the offers
+	// were short of.
+	tooSmall map[string]uint64
 }
 
 type offerState struct {

@@ -150,6 +150,7 @@ func (m *Master) accept(now time.Time, from Peer, msg *kernelpb.Accept) error {
 		}
 		if why == "" && !remaining.Contains(res) {
 			why = fmt.Sprintf("task needs %s but the offers have %s left: short of %s", res, remaining, remaining.Shortfall(res))
+			fw.countTooSmall(remaining, res)
 		}
 		if why != "" {
 			m.refuseTask(now, fw, a.id, t, kernelpb.TaskState_TASK_ERROR, kernelpb.Reason_REASON_INVALID_TASK, why)
@@ -169,6 +170,23 @@ func (m *Master) accept(now time.Time, from Peer, msg *kernelpb.Accept) error {
 		return m.refuse(from, "%s", strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// countTooSmall counts a task that did not fit in what the offers had
+// left under each resource name it lacked.
+func (fw *frameworkState) countTooSmall(have, need resources.Resources) {
+	if fw.tooSmall == nil {
+		fw.tooSmall = map[string]uint64{}
+	}
+	lacking := map[string]bool{}
+	for _, it := range need.Items() {
+		if !have.Contains(resources.New(it)) {
+			lacking[it.Name] = true
+		}
+	}
+	for name := range lacking {
+		fw.tooSmall[name]++
+	}
 }
 
 // offersForAccept returns the framework's own valid offers among ids and,

@@ -79,7 +79,16 @@ type FrameworkView struct {
 	Share float64
 	// Why says why the framework got nothing in the last allocation round
 	// ("suppressed", "declined agent 1-A1 for 5s", ...), if it did not.
-	Why                          string
+	Why string
+	// NotOffered counts, by the allocator's reason, the allocation rounds
+	// in which the framework got nothing ("suppressed", "no_agents",
+	// "no_free_resources", "below_minimum", "filtered_by_declines",
+	// "lower_share"; see allocator.NotOffered).
+	NotOffered map[string]uint64
+	// TooSmall counts, by resource name, the tasks refused at Accept
+	// because the offers were short of that resource (a task short of
+	// two counts under both).
+	TooSmall                     map[string]uint64
 	RegisteredAt, DisconnectedAt time.Time
 	FailoverTimeout              time.Duration
 	Offers                       int
@@ -154,6 +163,7 @@ func (m *Master) frameworkView(fw *frameworkState) FrameworkView {
 		Tasks:   len(m.tasksByFramework[fw.id]),
 		Offered: fw.offered, Accepted: fw.accepted, Declined: fw.declined, Rescinded: fw.rescinded,
 		Principal: fw.info.GetPrincipal(), User: fw.info.GetUser(),
+		NotOffered: m.alloc.NotOffered(fw.id), TooSmall: maps.Clone(fw.tooSmall),
 	}
 	if !fw.connected {
 		v.Peer = ""
