@@ -473,36 +473,8 @@ func (s *simulation) frameworkReceives(f *simFramework, msg any) {
 
 func (s *simulation) checkInvariants() {
 	m := s.c.Master
-	active := m.Tasks(master.TaskFilter{ActiveOnly: true})
-	byState := m.ActiveTasksByState()
-	n := 0
-	for _, c := range byState {
-		n += c
-	}
-	if n != len(active) {
-		s.fail("tasks by state count %d, active tasks %d", n, len(active))
-	}
-	onAgents := 0
-	for _, a := range m.Agents() {
-		onAgents += a.Tasks
-		held := a.Used.Add(a.Offered)
-		if !a.Total.Contains(held) {
-			s.fail("agent %s overcommitted: total %s, tasks %s + offers %s", a.ID, a.Total, a.Used, a.Offered)
-		}
-		if a.Active {
-			if got := held.Add(m.Available(a.ID)); !got.Equal(a.Total) {
-				s.fail("agent %s accounting: tasks %s + offers %s + free %s != total %s", a.ID, a.Used, a.Offered, m.Available(a.ID), a.Total)
-			}
-		}
-	}
-	if onAgents != len(active) {
-		s.fail("%d active tasks but %d on agents", len(active), onAgents)
-	}
-	// No offer is held by two frameworks, and each names a live agent.
-	for _, o := range m.Offers() {
-		if _, ok := m.Agent(o.AgentID); !ok {
-			s.fail("offer %s on unknown agent %s", o.ID, o.AgentID)
-		}
+	if problems := masterInvariants(m); len(problems) > 0 {
+		s.fail("%s", strings.Join(problems, "; "))
 	}
 	// Every task a framework launched is known to the master, unless the
 	// Accept never arrived (the framework learns that by reconciling).
