@@ -30,7 +30,7 @@ func parseReportedTasks(msg *kernelpb.RegisterAgent) ([]reportedTask, error) {
 		if st == nil {
 			return nil, fmt.Errorf("nil task state")
 		}
-		states[taskKey{st.FrameworkId, st.TaskId}] = st.State
+		states[taskKey{FrameworkID: st.FrameworkId, TaskID: st.TaskId}] = st.State
 	}
 	seen := map[taskKey]bool{}
 	out := make([]reportedTask, 0, len(msg.Tasks))
@@ -38,9 +38,9 @@ func parseReportedTasks(msg *kernelpb.RegisterAgent) ([]reportedTask, error) {
 		if info == nil || info.TaskId == "" || msg.TaskFrameworkIds[i] == "" {
 			return nil, fmt.Errorf("task %d has no id or framework id", i)
 		}
-		key := taskKey{msg.TaskFrameworkIds[i], info.TaskId}
+		key := taskKey{FrameworkID: msg.TaskFrameworkIds[i], TaskID: info.TaskId}
 		if seen[key] {
-			return nil, fmt.Errorf("task %s of framework %s reported twice", key.taskID, key.frameworkID)
+			return nil, fmt.Errorf("task %s of framework %s reported twice", key.TaskID, key.FrameworkID)
 		}
 		seen[key] = true
 		res, err := resources.FromProto(info.Resources)
@@ -166,7 +166,7 @@ func (m *Master) reconcileAgentTasks(now time.Time, a *agentState, reported []re
 			m.killOn(a, r.key)
 			continue
 		}
-		if m.completed.byKey[r.key] != nil || m.removed.Has(r.key.frameworkID) {
+		if m.completed.byKey[r.key] != nil || m.removed.Has(r.key.FrameworkID) {
 			// Settled already (its agent was removed, or its framework):
 			// it must not keep running unaccounted for.
 			if !kernelpb.IsTerminal(r.state) {
@@ -189,7 +189,7 @@ func (m *Master) adoptTask(now time.Time, a *agentState, r reportedTask) {
 	}
 	m.addActiveTask(t)
 	m.setState(now, t, r.state, kernelpb.Reason_REASON_NONE, "adopted from re-registering agent")
-	fwID := r.key.frameworkID
+	fwID := r.key.FrameworkID
 	if _, seen := m.unknownSince[fwID]; !seen && m.frameworks[fwID] == nil && m.cfg.UnknownFrameworkTimeout > 0 {
 		m.unknownSince[fwID] = now
 	}
@@ -197,7 +197,7 @@ func (m *Master) adoptTask(now time.Time, a *agentState, r reportedTask) {
 
 func (m *Master) killOn(a *agentState, key taskKey) {
 	m.counters.KillsForwarded++
-	m.send(a.peer, &kernelpb.KillTask{Epoch: m.cfg.Epoch, FrameworkId: key.frameworkID, TaskId: key.taskID})
+	m.send(a.peer, &kernelpb.KillTask{Epoch: m.cfg.Epoch, FrameworkId: key.FrameworkID, TaskId: key.TaskID})
 }
 
 // usedOn sums, by framework, the resources of the agent's tasks that still
@@ -209,7 +209,7 @@ func (m *Master) usedOn(a *agentState) map[string]resources.Resources {
 		if !t.holds() {
 			continue
 		}
-		used[key.frameworkID] = used[key.frameworkID].Add(t.resources)
+		used[key.FrameworkID] = used[key.FrameworkID].Add(t.resources)
 	}
 	if len(used) == 0 {
 		return nil

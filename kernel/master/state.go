@@ -93,17 +93,10 @@ type Counters struct {
 	OperatorKills uint64
 }
 
-type taskKey struct {
-	frameworkID string
-	taskID      string
-}
+// taskKey names a task (the agent keys its tasks the same way).
+type taskKey = kernelpb.TaskRef
 
-func compareTaskKeys(a, b taskKey) int {
-	if c := cmp.Compare(a.frameworkID, b.frameworkID); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.taskID, b.taskID)
-}
+var compareTaskKeys = kernelpb.CompareTaskRefs
 
 // StateChange is one entry of a task's history.
 type StateChange struct {

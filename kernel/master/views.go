@@ -209,9 +209,9 @@ type TaskFilter struct {
 }
 
 func (f TaskFilter) match(t *taskState) bool {
-	return (f.FrameworkID == "" || f.FrameworkID == t.key.frameworkID) &&
+	return (f.FrameworkID == "" || f.FrameworkID == t.key.FrameworkID) &&
 		(f.AgentID == "" || f.AgentID == t.agentID) &&
-		(f.TaskID == "" || f.TaskID == t.key.taskID) &&
+		(f.TaskID == "" || f.TaskID == t.key.TaskID) &&
 		(f.State == kernelpb.TaskState_TASK_UNKNOWN || f.State == t.state)
 }
 
@@ -249,7 +249,7 @@ func (m *Master) Tasks(f TaskFilter) []TaskView {
 
 // Task returns one task of a framework (task ids are unique per framework).
 func (m *Master) Task(frameworkID, taskID string) (TaskView, bool) {
-	key := taskKey{frameworkID, taskID}
+	key := taskKey{FrameworkID: frameworkID, TaskID: taskID}
 	if t := m.tasks[key]; t != nil {
 		return taskView(t, true), true
 	}
@@ -261,7 +261,7 @@ func (m *Master) Task(frameworkID, taskID string) (TaskView, bool) {
 
 func taskView(t *taskState, active bool) TaskView {
 	return TaskView{
-		ID: t.key.taskID, Name: t.info.GetName(), FrameworkID: t.key.frameworkID, AgentID: t.agentID,
+		ID: t.key.TaskID, Name: t.info.GetName(), FrameworkID: t.key.FrameworkID, AgentID: t.agentID,
 		State: t.state, Reason: t.reason, Message: t.message, ExitCode: t.exitCode,
 		Resources: t.resources, Active: active, History: slices.Clone(t.history), Info: t.info,
 	}
