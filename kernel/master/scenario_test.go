@@ -229,4 +229,3 @@ func describeTask(v master.TaskView) string {
 	}
 	return out
 }
-

@@ -179,4 +179,3 @@ func Format(msg any) string {
 	}
 	return fmt.Sprintf("%T", msg)
 }
-
