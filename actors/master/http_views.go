@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pandodc/pando/internal/httpjson"
 	"github.com/pandodc/pando/kernel/kernelpb"
 	kmaster "github.com/pandodc/pando/kernel/master"
 	"github.com/pandodc/pando/sdk/client"
@@ -25,10 +26,10 @@ func (api *API) query(r *http.Request, fn func(v kmaster.Views, now time.Time) a
 func (api *API) answer(w http.ResponseWriter, r *http.Request, fn func(v kmaster.Views, now time.Time) any) {
 	v, err := api.query(r, fn)
 	if err != nil {
-		WriteError(w, http.StatusServiceUnavailable, "the master did not answer: %v", err)
+		httpjson.Error(w, http.StatusServiceUnavailable, "the master did not answer: %v", err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, v)
+	httpjson.Write(w, http.StatusOK, v)
 }
 
 // AgentJSON is one entry of GET /api/v1/agents: what any framework may
@@ -114,7 +115,7 @@ func (api *API) tasks(w http.ResponseWriter, r *http.Request) {
 		}
 		state, ok := kernelpb.TaskState_value[strings.ToUpper(s)]
 		if !ok {
-			WriteError(w, http.StatusBadRequest, "state %q: want one of staging, starting, running, finished, failed, killed, lost, error", q.Get("state"))
+			httpjson.Error(w, http.StatusBadRequest, "state %q: want one of staging, starting, running, finished, failed, killed, lost, error", q.Get("state"))
 			return
 		}
 		filter.State = kernelpb.TaskState(state)
@@ -123,7 +124,7 @@ func (api *API) tasks(w http.ResponseWriter, r *http.Request) {
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 {
-			WriteError(w, http.StatusBadRequest, "limit %q: want a positive number", l)
+			httpjson.Error(w, http.StatusBadRequest, "limit %q: want a positive number", l)
 			return
 		}
 		limit = n
@@ -173,12 +174,12 @@ func (api *API) lookup(w http.ResponseWriter, r *http.Request) (taskLookup, bool
 		return l
 	})
 	if err != nil {
-		WriteError(w, http.StatusServiceUnavailable, "the master did not answer: %v", err)
+		httpjson.Error(w, http.StatusServiceUnavailable, "the master did not answer: %v", err)
 		return taskLookup{}, false
 	}
 	l := v.(taskLookup)
 	if !l.found {
-		WriteError(w, http.StatusNotFound, "no task %q: none runs with that id, and the master no longer remembers one that ended (it keeps the most recent ones; pando ps --all lists them)", id)
+		httpjson.Error(w, http.StatusNotFound, "no task %q: none runs with that id, and the master no longer remembers one that ended (it keeps the most recent ones; pando ps --all lists them)", id)
 		return l, false
 	}
 	return l, true
@@ -186,7 +187,7 @@ func (api *API) lookup(w http.ResponseWriter, r *http.Request) (taskLookup, bool
 
 func (api *API) task(w http.ResponseWriter, r *http.Request) {
 	if l, ok := api.lookup(w, r); ok {
-		WriteJSON(w, http.StatusOK, taskJSON(l.task))
+		httpjson.Write(w, http.StatusOK, taskJSON(l.task))
 	}
 }
 
@@ -204,17 +205,17 @@ func (api *API) killTask(w http.ResponseWriter, r *http.Request) {
 	err := Operate(ctx, api.System, api.Master, r.RemoteAddr, kmaster.OperatorKill{FrameworkID: fwID, TaskID: id})
 	switch {
 	case err == nil:
-		WriteJSON(w, http.StatusAccepted, map[string]string{"task": id, "status": "killing"})
+		httpjson.Write(w, http.StatusAccepted, map[string]string{"task": id, "status": "killing"})
 	case errors.Is(err, kmaster.ErrUnknownTask):
-		WriteError(w, http.StatusNotFound, "%v (pando ps lists tasks)", err)
+		httpjson.Error(w, http.StatusNotFound, "%v (pando ps lists tasks)", err)
 	case errors.Is(err, kmaster.ErrTaskEnded):
-		WriteError(w, http.StatusConflict, "%v", err)
+		httpjson.Error(w, http.StatusConflict, "%v", err)
 	case errors.Is(err, kmaster.ErrAmbiguousTask):
-		WriteError(w, http.StatusConflict, "%v with ?framework=<id>", err)
+		httpjson.Error(w, http.StatusConflict, "%v with ?framework=<id>", err)
 	case errors.Is(err, kmaster.ErrAgentDisconnected), errors.Is(err, ErrNoAnswer):
-		WriteError(w, http.StatusServiceUnavailable, "%v", err)
+		httpjson.Error(w, http.StatusServiceUnavailable, "%v", err)
 	default:
-		WriteError(w, http.StatusInternalServerError, "%v", err)
+		httpjson.Error(w, http.StatusInternalServerError, "%v", err)
 	}
 }
 
@@ -225,7 +226,7 @@ func (api *API) logs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if l.agent.HTTPAddress == "" {
-		WriteError(w, http.StatusServiceUnavailable, "agent %s of task %s is gone, and its sandbox with it", l.task.AgentID, l.task.ID)
+		httpjson.Error(w, http.StatusServiceUnavailable, "agent %s of task %s is gone, and its sandbox with it", l.task.AgentID, l.task.ID)
 		return
 	}
 	stream := r.URL.Query().Get("stream")
@@ -238,12 +239,12 @@ func (api *API) logs(w http.ResponseWriter, r *http.Request) {
 	}
 	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, target, nil)
 	if err != nil {
-		WriteError(w, http.StatusInternalServerError, "%v", err)
+		httpjson.Error(w, http.StatusInternalServerError, "%v", err)
 		return
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		WriteError(w, http.StatusBadGateway, "cannot reach agent %s at %s: %v", l.task.AgentID, l.agent.HTTPAddress, err)
+		httpjson.Error(w, http.StatusBadGateway, "cannot reach agent %s at %s: %v", l.task.AgentID, l.agent.HTTPAddress, err)
 		return
 	}
 	defer resp.Body.Close()
