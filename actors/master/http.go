@@ -36,7 +36,6 @@ func (api *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/tasks/{id}/logs", api.logs)
 }
 
-
 func (api *API) master(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, api.Info)
 }
