@@ -11,6 +11,7 @@ import (
 	"github.com/asynkron/protoactor-go/scheduler"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/pandodc/pando/internal/shell"
 	kmaster "github.com/pandodc/pando/kernel/master"
 )
 
@@ -69,15 +70,7 @@ func NewActor(cfg Config) *Actor {
 	if cfg.AllocationInterval <= 0 {
 		cfg.AllocationInterval = time.Second
 	}
-	if cfg.TickInterval <= 0 {
-		cfg.TickInterval = 100 * time.Millisecond
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = time.Now
-	}
+	shell.Defaults(&cfg.TickInterval, &cfg.Logger, &cfg.Clock)
 	return &Actor{cfg: cfg, m: kmaster.New(cfg.Kernel), peers: map[kmaster.Peer]*actor.PID{}}
 }
 
