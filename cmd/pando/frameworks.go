@@ -1,13 +1,21 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"slices"
+	"strings"
+	"time"
 
+	"github.com/spf13/cobra"
+
+	amaster "github.com/pandodc/pando/actors/master"
 	"github.com/pandodc/pando/actors/node"
 	"github.com/pandodc/pando/frameworks/batch"
 	"github.com/pandodc/pando/sdk"
@@ -112,4 +120,72 @@ func (p *masterProcess) Stop(ctx context.Context) error {
 		err = p.builtins.Stop()
 	}
 	return errors.Join(err, p.Master.Stop(ctx))
+}
+
+func newFrameworksCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "frameworks",
+		Short: "List frameworks, their share, and why they got no offers",
+		Long: `List frameworks, their share, and why they got no offers.
+
+WHY NO OFFERS is the reason of the last allocation round. NOT OFFERED counts
+the rounds in which the framework got nothing, by reason (lower_share,
+filtered_by_declines, suppressed, no_free_resources, below_minimum,
+no_agents), and its tasks refused because the offers were too small, by
+the resource they lacked ("too small: mem 3").`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			var fws []amaster.FrameworkJSON
+			if err := c.Do(cmd.Context(), http.MethodGet, "/api/v1/frameworks", nil, &fws); err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), fws, "ID\tNAME\tROLES\tCONNECTED\tSHARE\tTASKS\tWHY NO OFFERS\tNOT OFFERED", func(w io.Writer) {
+				for _, f := range fws {
+					why := f.Why
+					if f.Adopted {
+						why = "not subscribed since the master failed over"
+						if f.RemoveAt != nil {
+							why += fmt.Sprintf("; its tasks are killed at %s unless it does", f.RemoveAt.Local().Format(time.DateTime))
+						}
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%.3f\t%d\t%s\t%s\n", f.ID, f.Name, strings.Join(f.Roles, ","), f.Connected, f.Share, f.Tasks, why, notOffered(f))
+				}
+			})
+		},
+	}
+}
+
+// notOffered prints a framework's counts, most frequent reason first:
+// "lower_share 12, suppressed 2; too small: mem 3".
+func notOffered(f amaster.FrameworkJSON) string {
+	out := counts(f.NotOffered)
+	if small := counts(f.TooSmall); small != "" {
+		if out != "" {
+			out += "; "
+		}
+		out += "too small: " + small
+	}
+	return out
+}
+
+func counts(m map[string]uint64) string {
+	names := make([]string, 0, len(m))
+	for name := range m {
+		names = append(names, name)
+	}
+	slices.SortFunc(names, func(a, b string) int {
+		if c := cmp.Compare(m[b], m[a]); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	parts := make([]string, 0, len(names))
+	for _, name := range names {
+		parts = append(parts, fmt.Sprintf("%s %d", name, m[name]))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -126,36 +126,6 @@ func newAgentsCmd(g *globals) *cobra.Command {
 	}
 }
 
-func newFrameworksCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "frameworks",
-		Short: "List frameworks, their share, and why they got no offers",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			fws, err := c.Frameworks(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), fws, "ID\tNAME\tROLES\tCONNECTED\tSHARE\tTASKS\tWHY NO OFFERS", func(w io.Writer) {
-				for _, f := range fws {
-					why := f.Why
-					if f.Adopted {
-						why = "not subscribed since the master failed over"
-						if f.RemoveAt != nil {
-							why += fmt.Sprintf("; its tasks are killed at %s unless it does", f.RemoveAt.Local().Format(time.DateTime))
-						}
-					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%.3f\t%d\t%s\n", f.ID, f.Name, strings.Join(f.Roles, ","), f.Connected, f.Share, f.Tasks, why)
-				}
-			})
-		},
-	}
-}
-
 func newLogsCmd(g *globals) *cobra.Command {
 	var stderr, follow bool
 	cmd := &cobra.Command{
