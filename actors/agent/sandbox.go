@@ -2,9 +2,7 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -14,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pandodc/pando/internal/httpjson"
 	kagent "github.com/pandodc/pando/kernel/agent"
 )
 
@@ -203,12 +202,12 @@ func (s *Sandboxes) serveLog(w http.ResponseWriter, r *http.Request) {
 	taskID := kagent.TaskRef{FrameworkID: r.PathValue("framework"), TaskID: r.PathValue("task")}
 	stream := r.PathValue("stream")
 	if stream != "stdout" && stream != "stderr" {
-		writeError(w, http.StatusBadRequest, "stream %q: want stdout or stderr", stream)
+		httpjson.Error(w, http.StatusBadRequest, "stream %q: want stdout or stderr", stream)
 		return
 	}
 	dir, err := sandboxDir(s.root, taskID)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "%v", err)
+		httpjson.Error(w, http.StatusBadRequest, "%v", err)
 		return
 	}
 	path := filepath.Join(dir, stream)
@@ -217,13 +216,13 @@ func (s *Sandboxes) serveLog(w http.ResponseWriter, r *http.Request) {
 		// Runtimes make a sandbox and its logs when the task first needs
 		// them: for a task that ran, or runs, a missing log is empty.
 		if _, dirErr := os.Stat(dir); dirErr != nil && !s.known(taskID) {
-			writeError(w, http.StatusNotFound, "task %s has no sandbox on this agent (not started yet, or its sandbox was removed)", taskID.TaskID)
+			httpjson.Error(w, http.StatusNotFound, "task %s has no sandbox on this agent (not started yet, or its sandbox was removed)", taskID.TaskID)
 			return
 		}
 		f, err = nil, nil
 	}
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "opening %s of task %s: %v", stream, taskID.TaskID, err)
+		httpjson.Error(w, http.StatusInternalServerError, "opening %s of task %s: %v", stream, taskID.TaskID, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -276,10 +275,4 @@ func (s *Sandboxes) follow(w http.ResponseWriter, r *http.Request, path string, 
 		case <-poll.C:
 		}
 	}
-}
-
-func writeError(w http.ResponseWriter, status int, format string, args ...any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": fmt.Sprintf(format, args...)})
 }
