@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -95,27 +96,57 @@ func (d *devCluster) Stop(ctx context.Context) error {
 
 // masterProcess is what `pando master` runs.
 type masterProcess struct {
-	Master   *node.Master
-	builtins *builtins
+	Master *node.Master
+
+	mu       sync.Mutex
+	builtins *builtins // nil until the master leads
 }
 
-func startMaster(opts node.MasterOptions, withFrameworks bool) (*masterProcess, error) {
+// startMaster starts a master and, once it leads, the built-in frameworks
+// (at once without HA; a stand-by waits for its election, or ctx).
+func startMaster(ctx context.Context, opts node.MasterOptions, withFrameworks bool) (*masterProcess, error) {
 	m, err := node.StartMaster(opts)
 	if err != nil {
 		return nil, err
 	}
 	p := &masterProcess{Master: m}
-	if withFrameworks {
-		if p.builtins, err = startBuiltins(m, opts.DataDir, opts.Logger); err != nil {
+	if !withFrameworks {
+		return p, nil
+	}
+	start := func() error {
+		b, err := startBuiltins(m, opts.DataDir, opts.Logger)
+		if err != nil {
+			return err
+		}
+		p.mu.Lock()
+		p.builtins = b
+		p.mu.Unlock()
+		return nil
+	}
+	if opts.HA == nil {
+		if err := start(); err != nil {
 			_ = m.Stop(context.Background())
 			return nil, err
 		}
+		return p, nil
 	}
+	go func() {
+		select {
+		case <-m.Leading():
+			if err := start(); err != nil {
+				opts.Logger.Error("master: the built-in frameworks did not start", "error", err)
+			}
+		case <-m.Lost():
+		case <-ctx.Done():
+		}
+	}()
 	return p, nil
 }
 
 func (p *masterProcess) Stop(ctx context.Context) error {
 	var err error
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.builtins != nil {
 		err = p.builtins.Stop()
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -95,7 +96,7 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 }
 
 func newMasterCmd() *cobra.Command {
-	var httpAddr, remotingAddr, dataDir, logLevel string
+	var httpAddr, remotingAddr, dataDir, logLevel, consul, masterID string
 	var noFrameworks bool
 	var pingInterval time.Duration
 	var maxMissedPings int
@@ -114,18 +115,38 @@ func newMasterCmd() *cobra.Command {
 			if maxMissedPings < 1 {
 				return usageError("--agent-max-missed-pings must be at least 1, got %d", maxMissedPings)
 			}
-			m, err := startMaster(node.MasterOptions{
+			opts := node.MasterOptions{
 				HTTPAddr: httpAddr, RemotingAddr: remotingAddr, DataDir: dataDir, Logger: logger,
 				Kernel: kmaster.Config{PingInterval: pingInterval, MaxMissedPings: maxMissedPings},
-			}, !noFrameworks)
+			}
+			if consul == "" {
+				consul = os.Getenv("CONSUL_HTTP_ADDR")
+			}
+			if consul != "" {
+				opts.HA = &node.HAOptions{Consul: consul, ID: masterID}
+			}
+			m, err := startMaster(cmd.Context(), opts, !noFrameworks)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "pando master: API at %s, actors at %s\n", m.Master.URL, m.Master.PID.Address)
-			waitForSignal(cmd.Context())
+			out := cmd.OutOrStdout()
+			if opts.HA != nil {
+				fmt.Fprintf(out, "pando master: API at %s, actors at %s; contending for leadership through Consul at %s\n", m.Master.URL, m.Master.System.Address(), consul)
+			} else {
+				fmt.Fprintf(out, "pando master: API at %s, actors at %s\n", m.Master.URL, m.Master.PID.Address)
+			}
+			var lost error
+			select {
+			case <-cmd.Context().Done():
+			case <-m.Master.Lost():
+				// As a Mesos master does: a master that lost its
+				// leadership exits, and its supervisor starts it
+				// again as a stand-by with a clean state.
+				lost = fmt.Errorf("%w; exiting so that it restarts as a stand-by", m.Master.Err())
+			}
 			ctx, cancel := shutdownContext()
 			defer cancel()
-			return m.Stop(ctx)
+			return errors.Join(lost, m.Stop(ctx))
 		},
 	}
 	fl := cmd.Flags()
@@ -133,6 +154,8 @@ func newMasterCmd() *cobra.Command {
 	fl.StringVar(&remotingAddr, "remoting", "127.0.0.1:5060", "address for actor remoting")
 	fl.StringVar(&dataDir, "data-dir", filepath.Join(defaultDataDir(), "master"), "directory for the store and artifacts")
 	fl.BoolVar(&noFrameworks, "no-frameworks", false, "do not run the built-in frameworks in the master process")
+	fl.StringVar(&consul, "consul", "", "Consul agent address (host:port; default $CONSUL_HTTP_ADDR): run as one of several masters, elected through Consul (ACL token from $CONSUL_HTTP_TOKEN)")
+	fl.StringVar(&masterID, "id", "", "this master's name among the masters (default: hostname and HTTP port)")
 	fl.DurationVar(&pingInterval, "agent-ping-interval", time.Second, "how often the master pings each agent")
 	fl.IntVar(&maxMissedPings, "agent-max-missed-pings", 5, "unanswered pings in a row after which an agent is removed (its tasks become LOST)")
 	fl.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
