@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -110,14 +109,14 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 		if opts.MasterURL == "" {
 			return nil, errors.New("agent: the master's address is required (--master)")
 		}
-		master, err = resolveMaster(ctx, opts.MasterURL)
+		master, err = resolveMaster(ctx, masterURLs(opts.MasterURL))
 		if err != nil {
 			return nil, err
 		}
 	}
 	src := opts.Artifacts
 	if src == nil {
-		src = httpArtifacts(opts.MasterURL)
+		src = httpArtifacts(masterURLs(opts.MasterURL))
 	}
 	cache, err := artifacts.NewCache(filepath.Join(opts.WorkDir, "artifacts"), src)
 	if err != nil {
@@ -187,6 +186,7 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 			Attributes: runtimeAttributes(opts.Attributes, runtimes, opts.Containerd),
 		},
 		Master:      master,
+		FindMaster:  findMasterFunc(opts),
 		SandboxRoot: sandboxRoot,
 		Runtimes:    runtimes,
 		Fetcher:     cache,
@@ -281,38 +281,29 @@ func totalMemoryMiB() (uint64, error) {
 	return 0, errors.New("no MemTotal in /proc/meminfo")
 }
 
-func resolveMaster(ctx context.Context, masterURL string) (*actor.PID, error) {
+func resolveMaster(ctx context.Context, urls []string) (*actor.PID, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for {
-		pid, _, err := sdkResolve(ctx, masterURL)
+		pid, err := findLeader(ctx, urls)
 		if err == nil {
 			return pid, nil
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("agent: cannot reach the master at %s: %w", masterURL, err)
+			return nil, fmt.Errorf("agent: cannot reach the master: %w", err)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }
 
-// httpArtifacts fetches artifacts from the master's API.
-func httpArtifacts(masterURL string) artifacts.Source {
-	base := strings.TrimRight(masterURL, "/")
-	return artifacts.SourceFunc(func(ctx context.Context, digest string) (io.ReadCloser, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/artifacts/"+digest, nil)
-		if err != nil {
-			return nil, err
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		if resp.StatusCode != http.StatusOK {
-			resp.Body.Close()
-			return nil, fmt.Errorf("the master answered %s", resp.Status)
-		}
-		return resp.Body, nil
-	})
+// findMasterFunc finds the leading master again after a failover, through
+// the master URLs the agent was given; nil for an agent in the master's
+// process, whose master cannot move.
+func findMasterFunc(opts AgentOptions) func(context.Context) (*actor.PID, error) {
+	urls := masterURLs(opts.MasterURL)
+	if opts.Master != nil || len(urls) == 0 {
+		return nil
+	}
+	return func(ctx context.Context) (*actor.PID, error) { return findLeader(ctx, urls) }
 }

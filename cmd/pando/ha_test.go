@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"syscall"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/pandodc/pando/actors/election/consultest"
 	"github.com/pandodc/pando/actors/node"
+	"github.com/pandodc/pando/examples/wasm/wasmbuild"
 	"github.com/pandodc/pando/sdk/client"
 )
 
@@ -93,6 +95,28 @@ func leaderAmong(l *lab, masters []*haMaster, timeout time.Duration) (*haMaster,
 	return leader, epoch
 }
 
+// waitAgents waits until m lists n active agents.
+func waitAgents(l *lab, m *haMaster, n int) {
+	l.t.Helper()
+	mc, err := client.New(m.url)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	l.waitFor(30*time.Second, fmt.Sprintf("%d active agents on %s", n, m.id), func() (bool, string) {
+		agents, err := call(mc.Agents)
+		if err != nil {
+			return false, err.Error()
+		}
+		active := 0
+		for _, a := range agents {
+			if a.Active {
+				active++
+			}
+		}
+		return active == n, fmt.Sprintf("%d active of %+v", active, agents)
+	})
+}
+
 // TestHAMastersFailOver runs three masters against a real Consul: one
 // leads, the stand-bys redirect to it; SIGKILL of the leader elects another
 // with a higher epoch; a leader frozen past its session (SIGSTOP) is
@@ -131,15 +155,52 @@ func TestHAMastersFailOver(t *testing.T) {
 		t.Errorf("batch API through stand-by %s: %v", standby.id, err)
 	}
 
-	// SIGKILL the leader: another takes over, at a higher epoch.
+	// Two agents that know every master, and four long tasks on them.
+	var urls []string
+	for _, m := range masters {
+		urls = append(urls, m.url)
+	}
+	for i := range 2 {
+		name := fmt.Sprintf("agent-%d", i+1)
+		l.start("pando "+name, bin, "agent", "--master", strings.Join(urls, ","), "--hostname", name,
+			"--http", freeAddr(t), "--remoting", freeAddr(t), "--work-dir", t.TempDir(),
+			"--resources", "cpus:2;mem:1GiB", "--log-level", "info")
+	}
+	waitAgents(l, first, 2)
+	cl := &cluster{lab: l, bin: bin, url: standby.url, c: c}
+	job := cl.submit(wasmbuild.MustBuild(t, "sleep"), "-n", "4", "--cpus", "0.5", "--mem", "64MiB", "--", "1h")
+	running := func(m *haMaster) (bool, string) {
+		mc, _ := client.New(m.url)
+		tasks, err := call(func(ctx context.Context) ([]client.Task, error) {
+			return mc.Tasks(ctx, url.Values{"prefix": {job + "."}})
+		})
+		if err != nil {
+			return false, err.Error()
+		}
+		n := 0
+		for _, task := range tasks {
+			if task.State == "TASK_RUNNING" {
+				n++
+			}
+		}
+		return n == 4, fmt.Sprintf("%d of 4 tasks of %s RUNNING on %s: %+v", n, job, m.id, tasks)
+	}
+	l.waitFor(30*time.Second, "four RUNNING tasks", func() (bool, string) { return running(first) })
+
+	// SIGKILL the leader: another takes over, at a higher epoch, and the
+	// agents re-register with it, their tasks still running.
 	killedAt := time.Now()
 	first.proc.kill()
 	second, epoch2 := leaderAmong(l, masters, 30*time.Second)
 	failover := time.Since(killedAt)
-	t.Logf("SIGKILL of %s: %s leads at epoch %d after %s", first.id, second.id, epoch2, failover.Round(time.Millisecond))
 	if second == first || epoch2 <= epoch1 {
 		t.Fatalf("after SIGKILL of %s (epoch %d): leader %s at epoch %d", first.id, epoch1, second.id, epoch2)
 	}
+	waitAgents(l, second, 2)
+	reregistered := time.Since(killedAt)
+	l.waitFor(30*time.Second, "the four tasks RUNNING on the new leader", func() (bool, string) { return running(second) })
+	t.Logf("SIGKILL of %s: %s leads at epoch %d after %s; both agents re-registered after %s",
+		first.id, second.id, epoch2, failover.Round(time.Millisecond), reregistered.Round(time.Millisecond))
 
 	// Freeze the new leader past its session: the last one takes over. When
 	// the frozen one runs again, it must find it no longer leads and exit.
