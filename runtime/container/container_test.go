@@ -182,6 +182,8 @@ func TestLimitsInCgroupAndBeforeStart(t *testing.T) {
 			t.Errorf("%s = %s, want %s", file, got, want)
 		}
 	}
+	_, err := os.Stat("/sys/fs/cgroup/unified" + cg)
+	t.Logf("the task's cgroup in the unified (v2) hierarchy: %v", err)
 	st, err := task.Stats(context.Background())
 	if err != nil {
 		t.Fatalf("Stats: %v", err)
