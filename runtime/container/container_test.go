@@ -167,12 +167,19 @@ func TestLimitsInCgroupAndBeforeStart(t *testing.T) {
 	if want := "/pando/" + spec.TaskID; cg != want {
 		t.Errorf("CgroupPath = %q, want %q", cg, want)
 	}
-	for file, want := range map[string]string{
+	limits := map[string]string{ // cgroup v1 (and hybrid) hosts
 		"/sys/fs/cgroup/cpu" + cg + "/cpu.cfs_quota_us":         "50000",
 		"/sys/fs/cgroup/cpu" + cg + "/cpu.cfs_period_us":        "100000",
 		"/sys/fs/cgroup/cpu" + cg + "/cpu.shares":               "512",
 		"/sys/fs/cgroup/memory" + cg + "/memory.limit_in_bytes": strconv.Itoa(48 << 20),
-	} {
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil { // cgroup v2 only
+		limits = map[string]string{
+			"/sys/fs/cgroup" + cg + "/cpu.max":    "50000 100000",
+			"/sys/fs/cgroup" + cg + "/memory.max": strconv.Itoa(48 << 20),
+		}
+	}
+	for file, want := range limits {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			t.Errorf("reading the task's cgroup: %v", err)
@@ -210,8 +217,10 @@ func TestLimitsInCgroupAndBeforeStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	wait(t, task)
-	if _, err := os.Stat("/sys/fs/cgroup/memory" + cg); !os.IsNotExist(err) {
-		t.Errorf("the task's memory cgroup is still there after it ended: %v", err)
+	for file := range limits {
+		if _, err := os.Stat(filepath.Dir(file)); !os.IsNotExist(err) {
+			t.Errorf("the task's cgroup %s is still there after it ended: %v", filepath.Dir(file), err)
+		}
 	}
 
 	// An error from BeforeStart aborts the launch; nothing ran.

@@ -38,11 +38,13 @@ func (r *Runtime) launch(ctx context.Context, spec runtime.Spec) (*Task, error) 
 		return nil, errors.New("the task has no id")
 	}
 	r.mu.Lock()
-	closed := r.closed
-	r.mu.Unlock()
-	if closed {
+	if r.closed {
+		r.mu.Unlock()
 		return nil, errClosed
 	}
+	r.launching.Add(1)
+	r.mu.Unlock()
+	defer r.launching.Done()
 	if err := prepareSandbox(spec.Sandbox); err != nil {
 		return nil, err
 	}

@@ -52,6 +52,8 @@ func Available() error {
 }
 
 // config is containerd 1.6's configuration (version 2): only what Pando uses.
+// The v1 runtime plugin (io.containerd.runtime.v1.linux) stays: 1.6's tasks
+// service does not load without it.
 const config = `version = 2
 root = %q
 state = %q
