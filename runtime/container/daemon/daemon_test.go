@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/oci"
 
 	"github.com/pandodc/pando/runtime/container/containerdtest"
+	"github.com/pandodc/pando/runtime/container/daemon"
 	"github.com/pandodc/pando/runtime/container/ocilayout"
 )
 
@@ -87,4 +89,27 @@ func importImage(t *testing.T, ctx context.Context, c *containerd.Client, tar st
 		t.Fatal(err)
 	}
 	return image
+}
+
+// TestLongDirectory: a directory too deep for a unix socket inside it still
+// gets a daemon, its socket elsewhere.
+func TestLongDirectory(t *testing.T) {
+	containerdtest.Require(t)
+	dir := filepath.Join(t.TempDir(), strings.Repeat("a-long-directory-name/", 5))
+	d, err := daemon.Start(context.Background(), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	if len(d.Address) > 100 || strings.HasPrefix(d.Address, dir) {
+		t.Errorf("socket %s: want one short enough, outside %s", d.Address, dir)
+	}
+	c, err := containerd.New(d.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Version(context.Background()); err != nil {
+		t.Fatalf("Version: %v", err)
+	}
 }
