@@ -2,6 +2,9 @@ package container_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
 	"sort"
 	"sync"
 	"syscall"
@@ -39,12 +42,13 @@ func BenchmarkLaunch(b *testing.B) {
 	if err := rt.Prepare(context.Background(), "", tar); err != nil {
 		b.Fatal(err)
 	}
+	digest := fileDigest(b, tar)
 	sleeper := []string{"sh", "-c", "trap 'exit 143' TERM; sleep 3600 & wait"}
 	b.Run("pando", func(b *testing.B) {
 		var took []time.Duration
 		for b.Loop() {
 			for range launchSamples {
-				spec := runtime.Spec{TaskID: "bench-" + token(), Sandbox: b.TempDir(), Artifact: tar, Args: sleeper}
+				spec := runtime.Spec{TaskID: "bench-" + token(), Sandbox: b.TempDir(), Artifact: tar, Digest: digest, Args: sleeper}
 				start := time.Now()
 				task := launch(b, rt, spec)
 				took = append(took, time.Since(start))
@@ -55,19 +59,29 @@ func BenchmarkLaunch(b *testing.B) {
 		}
 		reportPercentiles(b, took)
 	})
-	b.Run("containerd", func(b *testing.B) {
-		bare := newBare(b, rt)
-		var took []time.Duration
-		for b.Loop() {
-			for range launchSamples {
-				start := time.Now()
-				end := bare.start(b, sleeper)
-				took = append(took, time.Since(start))
-				end(syscall.SIGKILL)
-			}
+	for _, withLogger := range []bool{false, true} {
+		name := "containerd"
+		if withLogger {
+			name = "containerd+logger" // with Pando's shim-side logger: its part of the difference
 		}
-		reportPercentiles(b, took)
-	})
+		b.Run(name, func(b *testing.B) {
+			bare := newBare(b, rt)
+			var took []time.Duration
+			for b.Loop() {
+				for range launchSamples {
+					io := cio.NullIO
+					if withLogger {
+						io = container.LogsTo(b.TempDir())
+					}
+					start := time.Now()
+					end := bare.start(b, io, sleeper)
+					took = append(took, time.Since(start))
+					end(syscall.SIGKILL)
+				}
+			}
+			reportPercentiles(b, took)
+		})
+	}
 }
 
 func BenchmarkThroughput100(b *testing.B) {
@@ -76,6 +90,7 @@ func BenchmarkThroughput100(b *testing.B) {
 	if err := rt.Prepare(context.Background(), "", tar); err != nil {
 		b.Fatal(err)
 	}
+	digest := fileDigest(b, tar)
 	run100 := func(b *testing.B, one func()) {
 		var total time.Duration
 		for b.Loop() {
@@ -100,7 +115,7 @@ func BenchmarkThroughput100(b *testing.B) {
 	}
 	b.Run("pando", func(b *testing.B) {
 		run100(b, func() {
-			spec := runtime.Spec{TaskID: "bench-" + token(), Sandbox: b.TempDir(), Artifact: tar, Args: []string{"true"}}
+			spec := runtime.Spec{TaskID: "bench-" + token(), Sandbox: b.TempDir(), Artifact: tar, Digest: digest, Args: []string{"true"}}
 			task, err := rt.Launch(context.Background(), spec)
 			if err != nil {
 				b.Error(err)
@@ -113,7 +128,7 @@ func BenchmarkThroughput100(b *testing.B) {
 	})
 	b.Run("containerd", func(b *testing.B) {
 		bare := newBare(b, rt)
-		run100(b, func() { bare.start(b, []string{"true"})(0) })
+		run100(b, func() { bare.start(b, cio.NullIO, []string{"true"})(0) })
 	})
 }
 
@@ -135,7 +150,7 @@ func newBare(b *testing.B, rt *container.Runtime) *bare {
 
 // start creates and starts a container of args; the returned func signals
 // it (0: none, it ends by itself), waits for its end and deletes it.
-func (c *bare) start(b *testing.B, args []string) func(sig syscall.Signal) {
+func (c *bare) start(b *testing.B, io cio.Creator, args []string) func(sig syscall.Signal) {
 	id := "bare-" + token()
 	ctr, err := c.client.NewContainer(c.ctx, id,
 		containerd.WithNewSnapshot(id, c.image),
@@ -143,7 +158,7 @@ func (c *bare) start(b *testing.B, args []string) func(sig syscall.Signal) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	task, err := ctr.NewTask(c.ctx, cio.NullIO)
+	task, err := ctr.NewTask(c.ctx, io)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -168,6 +183,16 @@ func (c *bare) start(b *testing.B, args []string) func(sig syscall.Signal) {
 			b.Error(err)
 		}
 	}
+}
+
+// fileDigest is the content address of a file, as the agent gives it.
+func fileDigest(b *testing.B, path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 func reportPercentiles(b *testing.B, took []time.Duration) {

@@ -397,6 +397,41 @@ func otherArch() string {
 	return "arm64"
 }
 
+// TestSameNameInTwoTarballs: images are kept apart by tarball, whether
+// named by org.opencontainers.image.ref.name or io.containerd.image.name.
+func TestSameNameInTwoTarballs(t *testing.T) {
+	rt := newRuntime(t, testConfig(t))
+	dir := t.TempDir()
+	for _, annotation := range []string{"org.opencontainers.image.ref.name", "io.containerd.image.name"} {
+		var specs []runtime.Spec
+		for _, word := range []string{"first", "second"} {
+			img, err := ocilayout.Busybox("", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			img.Annotations = map[string]string{annotation: "docker.io/library/app:1"}
+			img.Cmd = []string{"echo", word}
+			path := filepath.Join(dir, word+strconv.Itoa(len(annotation))+".tar")
+			if _, err := ocilayout.WriteFile(path, img); err != nil {
+				t.Fatal(err)
+			}
+			if err := rt.Prepare(context.Background(), "", path); err != nil {
+				t.Fatal(err)
+			}
+			spec := sh(t, "")
+			spec.Artifact, spec.Args, spec.Image = path, nil, "docker.io/library/app:1"
+			specs = append(specs, spec)
+		}
+		for i, spec := range specs {
+			exit := wait(t, launch(t, rt, spec))
+			want := []string{"first\n", "second\n"}[i]
+			if got := readLog(t, spec, "stdout"); exit.Outcome != runtime.Finished || got != want {
+				t.Errorf("%s: tarball %d ran %+v printing %q, want %q", annotation, i, exit, got, want)
+			}
+		}
+	}
+}
+
 func TestPrepareImportsOnce(t *testing.T) {
 	rt := newRuntime(t, testConfig(t))
 	tar := busybox(t)

@@ -102,6 +102,12 @@ func (r *Runtime) recoverOne(ctx context.Context, ctr containerd.Container) (*Ta
 	if grace <= 0 {
 		grace = r.cfg.DefaultKillGrace
 	}
+	r.mu.Lock()
+	known := r.tasks[taskID]
+	r.mu.Unlock()
+	if known != nil { // launched or recovered already by this runtime
+		return known, nil
+	}
 	t := newTask(r, taskID, ctr, task, cgroup, labels, memLimit, grace, parseMS(labels[labelTimeoutMS]), started)
 	statusC, err := task.Wait(r.root)
 	if err != nil {
