@@ -99,12 +99,15 @@ type Runtime struct {
 	root       context.Context
 	cancelRoot context.CancelFunc
 
-	mu       sync.Mutex
-	images   map[string]*imageSet // by digest; an entry is in progress until ready closes
-	tasks    map[string]*Task     // by task id, until they end
-	closed   bool
-	imports  int // imports started, for tests
-	watchers sync.WaitGroup
+	mu      sync.Mutex
+	images  map[string]*imageSet // by digest; an entry is in progress until ready closes
+	tasks   map[string]*Task     // by task id, until they end
+	closed  bool
+	imports int // imports started, for tests
+	// launching counts the launches in progress, which Close and Detach
+	// wait for, so that none is cut off half made.
+	launching sync.WaitGroup
+	watchers  sync.WaitGroup
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -196,6 +199,8 @@ func (r *Runtime) Close(ctx context.Context) error {
 	if !first {
 		return nil
 	}
+	// Launches in progress end (failing to track their task) first.
+	r.launching.Wait()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(tasks))
 	for _, t := range tasks {
@@ -224,6 +229,7 @@ func (r *Runtime) Detach(ctx context.Context) error {
 	if _, first := r.shut(); !first {
 		return nil
 	}
+	r.launching.Wait()
 	return r.disconnect(ctx)
 }
 

@@ -167,12 +167,19 @@ func TestLimitsInCgroupAndBeforeStart(t *testing.T) {
 	if want := "/pando/" + spec.TaskID; cg != want {
 		t.Errorf("CgroupPath = %q, want %q", cg, want)
 	}
-	for file, want := range map[string]string{
+	limits := map[string]string{ // cgroup v1 (and hybrid) hosts
 		"/sys/fs/cgroup/cpu" + cg + "/cpu.cfs_quota_us":         "50000",
 		"/sys/fs/cgroup/cpu" + cg + "/cpu.cfs_period_us":        "100000",
 		"/sys/fs/cgroup/cpu" + cg + "/cpu.shares":               "512",
 		"/sys/fs/cgroup/memory" + cg + "/memory.limit_in_bytes": strconv.Itoa(48 << 20),
-	} {
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil { // cgroup v2 only
+		limits = map[string]string{
+			"/sys/fs/cgroup" + cg + "/cpu.max":    "50000 100000",
+			"/sys/fs/cgroup" + cg + "/memory.max": strconv.Itoa(48 << 20),
+		}
+	}
+	for file, want := range limits {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			t.Errorf("reading the task's cgroup: %v", err)
@@ -182,6 +189,8 @@ func TestLimitsInCgroupAndBeforeStart(t *testing.T) {
 			t.Errorf("%s = %s, want %s", file, got, want)
 		}
 	}
+	_, err := os.Stat("/sys/fs/cgroup/unified" + cg)
+	t.Logf("the task's cgroup in the unified (v2) hierarchy: %v", err)
 	st, err := task.Stats(context.Background())
 	if err != nil {
 		t.Fatalf("Stats: %v", err)
@@ -208,8 +217,10 @@ func TestLimitsInCgroupAndBeforeStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	wait(t, task)
-	if _, err := os.Stat("/sys/fs/cgroup/memory" + cg); !os.IsNotExist(err) {
-		t.Errorf("the task's memory cgroup is still there after it ended: %v", err)
+	for file := range limits {
+		if _, err := os.Stat(filepath.Dir(file)); !os.IsNotExist(err) {
+			t.Errorf("the task's cgroup %s is still there after it ended: %v", filepath.Dir(file), err)
+		}
 	}
 
 	// An error from BeforeStart aborts the launch; nothing ran.
@@ -384,6 +395,41 @@ func otherArch() string {
 		return "amd64"
 	}
 	return "arm64"
+}
+
+// TestSameNameInTwoTarballs: images are kept apart by tarball, whether
+// named by org.opencontainers.image.ref.name or io.containerd.image.name.
+func TestSameNameInTwoTarballs(t *testing.T) {
+	rt := newRuntime(t, testConfig(t))
+	dir := t.TempDir()
+	for _, annotation := range []string{"org.opencontainers.image.ref.name", "io.containerd.image.name"} {
+		var specs []runtime.Spec
+		for _, word := range []string{"first", "second"} {
+			img, err := ocilayout.Busybox("", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			img.Annotations = map[string]string{annotation: "docker.io/library/app:1"}
+			img.Cmd = []string{"echo", word}
+			path := filepath.Join(dir, word+strconv.Itoa(len(annotation))+".tar")
+			if _, err := ocilayout.WriteFile(path, img); err != nil {
+				t.Fatal(err)
+			}
+			if err := rt.Prepare(context.Background(), "", path); err != nil {
+				t.Fatal(err)
+			}
+			spec := sh(t, "")
+			spec.Artifact, spec.Args, spec.Image = path, nil, "docker.io/library/app:1"
+			specs = append(specs, spec)
+		}
+		for i, spec := range specs {
+			exit := wait(t, launch(t, rt, spec))
+			want := []string{"first\n", "second\n"}[i]
+			if got := readLog(t, spec, "stdout"); exit.Outcome != runtime.Finished || got != want {
+				t.Errorf("%s: tarball %d ran %+v printing %q, want %q", annotation, i, exit, got, want)
+			}
+		}
+	}
 }
 
 func TestPrepareImportsOnce(t *testing.T) {

@@ -6,3 +6,6 @@ func Imports(rt *Runtime) int {
 	defer rt.mu.Unlock()
 	return rt.imports
 }
+
+// LogsTo is the shim-side logger of a task's sandbox.
+var LogsTo = logsTo

@@ -26,7 +26,13 @@ type imageSet struct {
 	ready  chan struct{}
 	err    error
 	path   string
-	byName map[string]containerd.Image // by the name in the tarball
+	byName map[string]preparedImage // by the name in the tarball
+}
+
+// preparedImage is an unpacked image and its config, read once.
+type preparedImage struct {
+	image  containerd.Image
+	config ocispec.Image
 }
 
 // names lists the images of the set, sorted.
@@ -40,21 +46,21 @@ func (s *imageSet) names() []string {
 }
 
 // pick chooses the image named name ("" when the tarball holds one).
-func (s *imageSet) pick(name string) (containerd.Image, error) {
+func (s *imageSet) pick(name string) (preparedImage, error) {
 	if name == "" {
 		if len(s.byName) == 1 {
 			for _, img := range s.byName {
 				return img, nil
 			}
 		}
-		return nil, fmt.Errorf("the image tarball %s holds %d images (%s): the task must name one", s.path, len(s.byName), strings.Join(s.names(), ", "))
+		return preparedImage{}, fmt.Errorf("the image tarball %s holds %d images (%s): the task must name one", s.path, len(s.byName), strings.Join(s.names(), ", "))
 	}
 	for _, n := range []string{name, name + ":latest"} {
 		if img, ok := s.byName[n]; ok {
 			return img, nil
 		}
 	}
-	return nil, fmt.Errorf("the image tarball %s holds no image %q; it holds: %s", s.path, name, strings.Join(s.names(), ", "))
+	return preparedImage{}, fmt.Errorf("the image tarball %s holds no image %q; it holds: %s", s.path, name, strings.Join(s.names(), ", "))
 }
 
 // Prepare imports the image tarball at path once per digest (concurrent
@@ -112,7 +118,7 @@ func (r *Runtime) prepare(ctx context.Context, dgst, path string) (*imageSet, er
 // on failure it deletes the image records it made and the lease
 // (synchronously, so that containerd's collector removes the content and
 // snapshots before it returns).
-func (r *Runtime) importTarball(ctx context.Context, dgst, path string) (_ map[string]containerd.Image, err error) {
+func (r *Runtime) importTarball(ctx context.Context, dgst, path string) (_ map[string]preparedImage, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening the image tarball: %w", err)
@@ -156,9 +162,17 @@ func (r *Runtime) importTarball(ctx context.Context, dgst, path string) (_ map[s
 	if len(made) == 0 {
 		return nil, fmt.Errorf("importing image tarball %s: it holds no image", path)
 	}
-	byName := map[string]containerd.Image{}
-	for _, rec := range made {
+	byName := map[string]preparedImage{}
+	for i, rec := range made {
 		name := strings.TrimPrefix(rec.Name, prefix)
+		if name == rec.Name {
+			// Named by io.containerd.image.name (docker save), which
+			// Import does not translate: rename it into the prefix.
+			if rec, err = r.rename(ctx, rec, prefix+name); err != nil {
+				return nil, fmt.Errorf("image %s of %s: %w", name, path, err)
+			}
+			made[i] = rec
+		}
 		if err := r.checkPlatform(ctx, rec, host); err != nil {
 			return nil, fmt.Errorf("image %s of %s: %w", name, path, err)
 		}
@@ -166,9 +180,30 @@ func (r *Runtime) importTarball(ctx context.Context, dgst, path string) (_ map[s
 		if err := img.Unpack(ctx, r.cfg.Snapshotter); err != nil {
 			return nil, fmt.Errorf("unpacking image %s of %s: %w", name, path, err)
 		}
-		byName[name] = img
+		cfg, err := img.Spec(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("reading the config of image %s of %s: %w", name, path, err)
+		}
+		byName[name] = preparedImage{image: img, config: cfg}
 	}
 	return byName, nil
+}
+
+// rename moves an image record to a new name.
+func (r *Runtime) rename(ctx context.Context, rec images.Image, name string) (images.Image, error) {
+	is := r.client.ImageService()
+	renamed := images.Image{Name: name, Target: rec.Target, Labels: rec.Labels}
+	created, err := is.Update(ctx, renamed, "target", "labels")
+	if errdefs.IsNotFound(err) {
+		created, err = is.Create(ctx, renamed)
+	}
+	if err != nil {
+		return rec, fmt.Errorf("naming it %s: %w", name, err)
+	}
+	if err := is.Delete(ctx, rec.Name); ignoreNotFound(err) != nil {
+		return created, fmt.Errorf("removing its unprefixed name: %w", err)
+	}
+	return created, nil
 }
 
 // checkPlatform refuses an image with nothing for the host's platform,

@@ -38,11 +38,13 @@ func (r *Runtime) launch(ctx context.Context, spec runtime.Spec) (*Task, error) 
 		return nil, errors.New("the task has no id")
 	}
 	r.mu.Lock()
-	closed := r.closed
-	r.mu.Unlock()
-	if closed {
+	if r.closed {
+		r.mu.Unlock()
 		return nil, errClosed
 	}
+	r.launching.Add(1)
+	r.mu.Unlock()
+	defer r.launching.Done()
 	if err := prepareSandbox(spec.Sandbox); err != nil {
 		return nil, err
 	}
@@ -50,14 +52,11 @@ func (r *Runtime) launch(ctx context.Context, spec runtime.Spec) (*Task, error) 
 	if err != nil {
 		return nil, err
 	}
-	img, err := set.pick(spec.Image)
+	prepared, err := set.pick(spec.Image)
 	if err != nil {
 		return nil, err
 	}
-	imgCfg, err := img.Spec(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("reading the config of image %s: %w", spec.Image, err)
-	}
+	img, imgCfg := prepared.image, prepared.config
 	args := processArgs(imgCfg.Config.Entrypoint, imgCfg.Config.Cmd, spec.Command, spec.Args)
 	if len(args) == 0 {
 		return nil, fmt.Errorf("the image %s has no entrypoint or cmd, and the task gives no command", spec.Image)

@@ -90,7 +90,10 @@ func (r *Runtime) recoverOne(ctx context.Context, ctr containerd.Container) (*Ta
 	if spec, err := ctr.Spec(ctx); err == nil && spec.Linux != nil && spec.Linux.CgroupsPath != "" {
 		cgroup = spec.Linux.CgroupsPath
 	}
-	startedMS, _ := strconv.ParseInt(labels[labelStartedAt], 10, 64)
+	started := time.Now() // its timeout, if any, starts again when unknown
+	if ms, err := strconv.ParseInt(labels[labelStartedAt], 10, 64); err == nil && ms > 0 {
+		started = time.UnixMilli(ms)
+	}
 	taskID := labels[LabelTaskID]
 	if taskID == "" {
 		taskID = ctr.ID()
@@ -99,7 +102,13 @@ func (r *Runtime) recoverOne(ctx context.Context, ctr containerd.Container) (*Ta
 	if grace <= 0 {
 		grace = r.cfg.DefaultKillGrace
 	}
-	t := newTask(r, taskID, ctr, task, cgroup, labels, memLimit, grace, parseMS(labels[labelTimeoutMS]), time.UnixMilli(startedMS))
+	r.mu.Lock()
+	known := r.tasks[taskID]
+	r.mu.Unlock()
+	if known != nil { // launched or recovered already by this runtime
+		return known, nil
+	}
+	t := newTask(r, taskID, ctr, task, cgroup, labels, memLimit, grace, parseMS(labels[labelTimeoutMS]), started)
 	statusC, err := task.Wait(r.root)
 	if err != nil {
 		return nil, fmt.Errorf("waiting on its task: %w", err)

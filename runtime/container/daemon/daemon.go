@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -52,6 +54,8 @@ func Available() error {
 }
 
 // config is containerd 1.6's configuration (version 2): only what Pando uses.
+// The v1 runtime plugin (io.containerd.runtime.v1.linux) stays: 1.6's tasks
+// service does not load without it.
 const config = `version = 2
 root = %q
 state = %q
@@ -82,8 +86,8 @@ disabled_plugins = [
 `
 
 // Start runs containerd under dir (made if missing) and returns once it
-// serves. The socket is dir/containerd.sock: keep dir short, since a unix
-// socket's path is at most 107 bytes.
+// serves. The socket is dir/containerd.sock, or, when that path is too long
+// for a unix socket (107 bytes), /tmp/pando-containerd-<hash of dir>.sock.
 func Start(ctx context.Context, dir string, logger *slog.Logger) (*Daemon, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -95,10 +99,7 @@ func Start(ctx context.Context, dir string, logger *slog.Logger) (*Daemon, error
 	if err != nil {
 		return nil, fmt.Errorf("starting containerd: %w", err)
 	}
-	sock := filepath.Join(dir, "containerd.sock")
-	if len(sock) > 100 {
-		return nil, fmt.Errorf("starting containerd: its socket path %s is too long for a unix socket; use a shorter directory", sock)
-	}
+	sock := socketPath(dir)
 	for _, d := range []string{dir, filepath.Join(dir, "root"), filepath.Join(dir, "state")} {
 		if err := os.MkdirAll(d, 0o711); err != nil {
 			return nil, fmt.Errorf("starting containerd: %w", err)
@@ -179,6 +180,9 @@ func (d *Daemon) Stop() error {
 		case <-time.After(10 * time.Second):
 			d.kill()
 		}
+		for _, sock := range []string{d.Address, d.Address + ".ttrpc"} {
+			os.Remove(sock) // it may sit outside Dir (socketPath)
+		}
 		d.logger.Info("containerd stopped", "address", d.Address)
 	})
 	return d.stopErr
@@ -220,6 +224,16 @@ func (d *Daemon) endTasks(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// socketPath is the daemon's socket for dir.
+func socketPath(dir string) string {
+	sock := filepath.Join(dir, "containerd.sock")
+	if len(sock) <= 100 {
+		return sock
+	}
+	sum := sha256.Sum256([]byte(dir))
+	return filepath.Join(os.TempDir(), "pando-containerd-"+hex.EncodeToString(sum[:8])+".sock")
 }
 
 // logTail is the end of the daemon's log, to put in an error.

@@ -46,6 +46,9 @@ type Image struct {
 	// Env defaults to PATH=/bin:/usr/bin.
 	Env        []string
 	WorkingDir string
+	// Annotations are added to its entry in index.json (e.g.
+	// io.containerd.image.name, as containerd's exports name images).
+	Annotations map[string]string
 }
 
 // epoch is the time of every file and of the config, for reproducible bytes.
@@ -102,8 +105,14 @@ func Write(w io.Writer, images ...Image) error {
 		}
 		desc := add(ocispec.MediaTypeImageManifest, manifest)
 		desc.Platform = &ocispec.Platform{OS: osName, Architecture: arch}
-		if img.Name != "" {
-			desc.Annotations = map[string]string{ocispec.AnnotationRefName: img.Name}
+		if img.Name != "" || len(img.Annotations) > 0 {
+			desc.Annotations = map[string]string{}
+			for k, v := range img.Annotations {
+				desc.Annotations[k] = v
+			}
+			if img.Name != "" {
+				desc.Annotations[ocispec.AnnotationRefName] = img.Name
+			}
 		}
 		index.Manifests = append(index.Manifests, desc)
 	}
