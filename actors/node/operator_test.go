@@ -13,7 +13,6 @@ import (
 	"github.com/pandodc/pando/examples/wasm/wasmbuild"
 	"github.com/pandodc/pando/kernel/kernelpb"
 	"github.com/pandodc/pando/kernel/resources"
-	"github.com/pandodc/pando/sdk"
 	"github.com/pandodc/pando/sdk/client"
 )
 
@@ -40,18 +39,7 @@ func TestOperatorKillThroughTheAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := newLauncher(digest, 1)
-	driver, err := sdk.NewDriver(sdk.Config{
-		Framework: &kernelpb.FrameworkInfo{Name: "operator-test"},
-		System:    dev.Master.System.Actors,
-		Master:    dev.Master.PID,
-	}, l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := driver.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer driver.Stop(false)
+	defer startFramework(t, dev, "operator-test", l)()
 	c, err := client.New(dev.Master.URL)
 	if err != nil {
 		t.Fatal(err)

@@ -518,6 +518,9 @@ func TestCLIAgainstDev(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.stdout), &fws); err != nil || len(fws) != 1 || fws[0].Name != "batch" || !fws[0].Connected {
 			t.Errorf("frameworks --json = %q (%v), want the connected batch framework", r.stdout, err)
 		}
+		if r = pando(t, bin, master, "frameworks"); r.code != 0 || !strings.Contains(r.stdout, "NOT OFFERED") || !strings.Contains(r.stdout, "batch") {
+			t.Errorf("pando frameworks: exit %d, stdout %q: want the batch framework and the NOT OFFERED counts", r.code, r.stdout)
+		}
 		metrics, err := http.Get(master + "/metrics")
 		if err != nil {
 			t.Fatal(err)

@@ -68,7 +68,7 @@ func newPsCmd(g *globals) *cobra.Command {
 			}
 			return g.print(cmd.OutOrStdout(), tasks, "ID\tSTATE\tAGENT\tFRAMEWORK\tRESOURCES\tMESSAGE", func(w io.Writer) {
 				for _, t := range tasks {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, strings.TrimPrefix(t.State, "TASK_"), t.AgentID, t.FrameworkID, t.Resources, t.Message)
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, taskState(t), t.AgentID, t.FrameworkID, t.Resources, t.Message)
 				}
 			})
 		},
@@ -78,6 +78,19 @@ func newPsCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&job, "job", "", "only tasks of this batch job")
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "include recently ended tasks")
 	return cmd
+}
+
+// taskState shows a task's state with who ended it, when the master knows
+// (an operator's kill: "KILLED (by operator)").
+func taskState(t client.Task) string {
+	state := strings.TrimPrefix(t.State, "TASK_")
+	switch t.Reason {
+	case "KILLED_BY_OPERATOR":
+		return state + " (by operator)"
+	case "KILLED_BY_FRAMEWORK":
+		return state + " (by framework)"
+	}
+	return state
 }
 
 func newJobsCmd(g *globals) *cobra.Command {
