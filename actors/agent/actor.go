@@ -12,6 +12,7 @@ import (
 	"github.com/asynkron/protoactor-go/scheduler"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/pandodc/pando/internal/shell"
 	kagent "github.com/pandodc/pando/kernel/agent"
 	"github.com/pandodc/pando/kernel/kernelpb"
 )
@@ -80,15 +81,7 @@ type executorState struct {
 
 // Props spawns an agent actor.
 func Props(cfg Config) *actor.Props {
-	if cfg.TickInterval <= 0 {
-		cfg.TickInterval = 100 * time.Millisecond
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = time.Now
-	}
+	shell.Defaults(&cfg.TickInterval, &cfg.Logger, &cfg.Clock)
 	if cfg.ExecutorIdleTimeout <= 0 {
 		cfg.ExecutorIdleTimeout = 10 * time.Second
 	}
