@@ -106,6 +106,9 @@ func (u *UnifiedCgroup) Remove() error {
 // procV2Cgroup returns pid's cgroup v2 path, from /proc/<pid>/cgroup.
 func procV2Cgroup(pid int) (string, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("process %d is gone: the task has ended", pid)
+	}
 	if err != nil {
 		return "", fmt.Errorf("finding the cgroup of process %d: %w", pid, err)
 	}
