@@ -2,7 +2,9 @@ package node_test
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -128,7 +130,28 @@ func TestWasmAndContainerTasksShareAnAgent(t *testing.T) {
 			Wasm: &kernelpb.WasmTask{Module: moduleDigest},
 		}}
 	}
+	// A listener outside the container: ctr-net sends it a known number
+	// of bytes, which its eBPF counters must account for.
+	const sent = 1 << 20
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Close()
+	received := make(chan int64, 1)
+	go func() {
+		conn, err := listener.Accept()
+		if err != nil {
+			received <- -1
+			return
+		}
+		n, _ := io.Copy(io.Discard, conn)
+		conn.Close()
+		received <- n
+	}()
+	port := listener.Addr().(*net.TCPAddr).Port
 	tasks := []*kernelpb.TaskInfo{
+		container("ctr-net", fmt.Sprintf("head -c %d /dev/zero | nc 127.0.0.1 %d", sent, port)),
 		container("ctr-echo", "echo hello from $PANDO_TASK_ID; echo oops >&2"),
 		container("ctr-fail", "exit 7"),
 		container("ctr-busy", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; echo counted $i"),
@@ -158,7 +181,7 @@ func TestWasmAndContainerTasksShareAnAgent(t *testing.T) {
 	fw.mu.Unlock()
 	want := map[string]kernelpb.TaskState{
 		"ctr-echo": kernelpb.TaskState_TASK_FINISHED, "ctr-fail": kernelpb.TaskState_TASK_FAILED,
-		"ctr-busy": kernelpb.TaskState_TASK_FINISHED,
+		"ctr-busy": kernelpb.TaskState_TASK_FINISHED, "ctr-net": kernelpb.TaskState_TASK_FINISHED,
 		"wasm-0":   kernelpb.TaskState_TASK_FINISHED, "wasm-1": kernelpb.TaskState_TASK_FINISHED,
 	}
 	for id, state := range want {
@@ -171,6 +194,14 @@ func TestWasmAndContainerTasksShareAnAgent(t *testing.T) {
 	}
 	if u := final["ctr-busy"].GetUsage(); u == nil || u.GetCpuTimeNs() <= 0 {
 		t.Errorf("ctr-busy's terminal update reports usage %v, want some CPU time", u)
+	}
+
+	if n := <-received; n != sent {
+		t.Errorf("the listener received %d bytes from ctr-net, want %d", n, sent)
+	}
+	u := final["ctr-net"].GetUsage()
+	if tx := u.GetNetTxBytes(); tx < sent || tx > sent*11/10 {
+		t.Errorf("ctr-net sent %d bytes; its usage counts %d (want between that and 10%% more); usage %v", sent, tx, u)
 	}
 
 	c, err := client.New(dev.Master.URL)

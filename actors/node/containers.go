@@ -8,6 +8,9 @@ import (
 	"time"
 
 	aagent "github.com/pandodc/pando/actors/agent"
+	"github.com/pandodc/pando/isolators"
+	"github.com/pandodc/pando/isolators/cgroups"
+	"github.com/pandodc/pando/isolators/ebpf"
 	"github.com/pandodc/pando/runtime/container"
 )
 
@@ -31,12 +34,38 @@ func startContainers(ctx context.Context, opts AgentOptions, logger *slog.Logger
 	defer cancel()
 	rt, err := container.New(cctx, container.Config{
 		Address: opts.Containerd, DefaultKillGrace: opts.KillGrace, Logger: logger,
+		Isolator: containerIsolators(logger),
 	})
 	if err != nil {
 		logger.Warn("agent: no container runtime; running WASM tasks only", "error", err)
 		return nil, err.Error()
 	}
 	return rt, ""
+}
+
+// containerIsolators accounts container tasks: CPU, memory and block IO from
+// their cgroups, network bytes and packets with eBPF. What the host cannot
+// measure is said once here, and in every task's usage (Unavailable).
+func containerIsolators(logger *slog.Logger) isolators.Isolator {
+	var all []isolators.Isolator
+	cg, err := cgroups.New()
+	if err != nil {
+		logger.Warn("agent: container tasks run without cgroup accounting", "why", err)
+		return isolators.Unsupported(err)
+	}
+	all = append(all, cg)
+	if net, err := ebpf.New(cg.Layout()); err != nil {
+		logger.Warn("agent: container tasks run without network accounting", "why", err)
+		all = append(all, isolators.Unsupported(err))
+	} else {
+		all = append(all, net)
+	}
+	for _, iso := range all {
+		for _, why := range iso.Unavailable() {
+			logger.Warn("agent: container accounting is partial", "unavailable", why)
+		}
+	}
+	return isolators.All(all...)
 }
 
 // runtimeAttributes adds to attrs what the agent's runtimes are.

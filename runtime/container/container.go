@@ -15,6 +15,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
 
+	"github.com/pandodc/pando/isolators"
 	"github.com/pandodc/pando/runtime"
 )
 
@@ -66,6 +67,11 @@ type Config struct {
 	// of the task: to attach accounting to its cgroup. An error aborts the
 	// launch (the container is removed) and Launch returns it.
 	BeforeStart func(ctx context.Context, info StartInfo) error
+	// Isolator, when set, accounts each task (cgroups, eBPF network
+	// counters): attached before the task starts, sampled with each Stats
+	// and at its end, detached once it ended. Unavailable names what it
+	// cannot measure on this host, in every Stats.
+	Isolator isolators.Isolator
 }
 
 // StartInfo describes a created, not yet started task, for Config.BeforeStart.

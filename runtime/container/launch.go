@@ -151,13 +151,19 @@ func (r *Runtime) launch(ctx context.Context, spec runtime.Spec) (*Task, error) 
 		}
 	}
 	t := newTask(r, spec.TaskID, ctr, task, cgroup, labels, spec.MemoryBytes, grace, spec.Timeout, started)
+	if err := t.isolate(ctx); err != nil {
+		cleanup()
+		return nil, fmt.Errorf("before starting it: %w", err)
+	}
 	if !r.track(t) {
+		t.unisolate()
 		cleanup()
 		return nil, errClosed
 	}
 	if err := task.Start(cctx); err != nil {
 		r.untrack(t)
 		r.watchers.Done()
+		t.unisolate()
 		cleanup()
 		return nil, fmt.Errorf("starting its process: %w", err)
 	}

@@ -113,7 +113,13 @@ func (r *Runtime) recoverOne(ctx context.Context, ctr containerd.Container) (*Ta
 	if err != nil {
 		return nil, fmt.Errorf("waiting on its task: %w", err)
 	}
+	// Accounting starts again from here: what the isolators counted
+	// before the restart went with the old agent's programs and handles.
+	if err := t.isolate(ctx); err != nil {
+		r.log.Warn("a recovered task runs without accounting", "task", taskID, "err", err)
+	}
 	if !r.track(t) {
+		t.unisolate()
 		return nil, errClosed
 	}
 	go t.watch(statusC)

@@ -17,6 +17,7 @@ import (
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/errdefs"
 
+	"github.com/pandodc/pando/isolators"
 	"github.com/pandodc/pando/runtime"
 )
 
@@ -45,6 +46,8 @@ type Task struct {
 
 	statsMu   sync.Mutex
 	lastStats runtime.Stats // the last sample, kept for Stats of an ended task
+
+	isolation isolators.Handle // nil without an isolator
 }
 
 var _ runtime.Task = (*Task)(nil)
@@ -130,8 +133,14 @@ func (t *Task) watch(statusC <-chan containerd.ExitStatus) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.r.root), time.Minute)
 	defer cancel()
 	oom := t.oomKilled()
-	t.sample(ctx) // the final usage, before the cgroup goes
+	if st, err := t.sample(ctx); err == nil { // the final usage, before the cgroup goes
+		final := t.withLogSizes(st)
+		t.exit.Usage = &final
+	}
+	t.unisolate()
+	usage := t.exit.Usage
 	t.exit = t.classify(int(status.ExitCode()), oom)
+	t.exit.Usage = usage
 	if _, err := t.task.Delete(ctx); ignoreNotFound(err) != nil {
 		t.r.log.Warn("deleting an ended container task", "task", t.id, "err", err)
 	}
@@ -302,6 +311,16 @@ func (t *Task) sample(ctx context.Context) (runtime.Stats, error) {
 		return runtime.Stats{}, err
 	}
 	t.statsMu.Lock()
+	if t.isolation != nil {
+		if err := t.isolation.Usage(ctx, &st); err != nil {
+			st.Unavailable = append(st.Unavailable, "isolators: "+err.Error())
+		}
+	}
+	t.statsMu.Unlock()
+	if iso := t.r.cfg.Isolator; iso != nil {
+		st.Unavailable = append(st.Unavailable, iso.Unavailable()...)
+	}
+	t.statsMu.Lock()
 	t.lastStats = st
 	t.statsMu.Unlock()
 	return st, nil
@@ -329,4 +348,32 @@ func formatBytes(n uint64) string {
 		return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20))
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// isolate attaches the runtime's isolator to the created, not yet started
+// task.
+func (t *Task) isolate(ctx context.Context) error {
+	iso := t.r.cfg.Isolator
+	if iso == nil {
+		return nil
+	}
+	h, err := iso.Attach(ctx, isolators.Target{TaskID: t.id, PID: int(t.task.Pid()), CgroupPath: t.cgroup})
+	if err != nil {
+		return fmt.Errorf("attaching %s: %w", iso.Name(), err)
+	}
+	t.isolation = h
+	return nil
+}
+
+// unisolate detaches the isolator, once.
+func (t *Task) unisolate() {
+	t.statsMu.Lock()
+	defer t.statsMu.Unlock()
+	if t.isolation == nil {
+		return
+	}
+	if err := t.isolation.Detach(); err != nil {
+		t.r.log.Warn("detaching a task's isolators", "task", t.id, "err", err)
+	}
+	t.isolation = nil
 }
