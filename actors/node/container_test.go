@@ -182,7 +182,7 @@ func TestWasmAndContainerTasksShareAnAgent(t *testing.T) {
 	want := map[string]kernelpb.TaskState{
 		"ctr-echo": kernelpb.TaskState_TASK_FINISHED, "ctr-fail": kernelpb.TaskState_TASK_FAILED,
 		"ctr-busy": kernelpb.TaskState_TASK_FINISHED, "ctr-net": kernelpb.TaskState_TASK_FINISHED,
-		"wasm-0":   kernelpb.TaskState_TASK_FINISHED, "wasm-1": kernelpb.TaskState_TASK_FINISHED,
+		"wasm-0": kernelpb.TaskState_TASK_FINISHED, "wasm-1": kernelpb.TaskState_TASK_FINISHED,
 	}
 	for id, state := range want {
 		if st := final[id]; st.GetState() != state {
