@@ -87,6 +87,12 @@ type Config struct {
 	// tasks killed. A framework that calls Driver.Finish is torn down.
 	StopWithFailover bool
 
+	// State, if set, keeps the framework id: NewDriver takes it from there
+	// when Framework.Id is empty, and the driver saves the id the master
+	// gives before the Subscribed callback runs, so a restarted framework
+	// fails over to its old self and keeps its tasks.
+	State *State
+
 	// ExplicitAck turns off implicit acknowledgement: the scheduler must
 	// call Acknowledge for every update that has an update_id. The zero
 	// value (implicit) is what most schedulers want.
@@ -184,6 +190,15 @@ func NewDriver(cfg Config, s Scheduler) (*Driver, error) {
 	}
 	// The driver owns its copy: the caller may reuse or mutate theirs.
 	cfg.Framework = proto.Clone(cfg.Framework).(*kernelpb.FrameworkInfo)
+	if cfg.State != nil && cfg.Framework.GetId() == "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		id, _, err := cfg.State.frameworkID().Get(ctx)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("sdk: read the framework id: %w", err)
+		}
+		cfg.Framework.Id = id
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -446,6 +461,14 @@ func (d *driverCore) send(msg any) {
 		return
 	}
 	system.Root.Send(pid, msg)
+}
+
+// frameworkIDChanged reports whether id differs from the driver's
+// framework id.
+func (d *driverCore) frameworkIDChanged(id string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.frameworkID != id
 }
 
 func (d *driverCore) setFrameworkID(id string) {

@@ -81,6 +81,15 @@ func (d *driverCore) dispatch(o any) {
 	case *outLog:
 		d.log.Log(context.Background(), o.level, o.msg, o.args...)
 	case *cbSubscribed:
+		if st := d.cfg.State; st != nil && d.frameworkIDChanged(o.frameworkID) {
+			// Durable before tasks run under the id, or a restart would
+			// subscribe as a new framework and orphan them.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := st.frameworkID().Put(ctx, o.frameworkID); err != nil {
+				d.log.Error("cannot save the framework id; a restart will lose running tasks", "err", err)
+			}
+			cancel()
+		}
 		d.setFrameworkID(o.frameworkID)
 		d.callback(func() { d.sched.Subscribed(d.cb, o.frameworkID, o.reconnected) })
 	case *cbOffers:

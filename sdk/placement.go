@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/pandodc/pando/kernel/kernelpb"
@@ -140,6 +141,9 @@ const (
 	// mem in (relative to the offer), packing tightly so that whole
 	// offers stay free for large requests.
 	BestFit
+	// Spread takes the offer that has been given the fewest requests so
+	// far in this round, spreading tasks over agents.
+	Spread
 )
 
 // Placement assigns one request to one offer.
@@ -151,10 +155,12 @@ type Placement struct {
 }
 
 // Unplaced is a request that fits no offer, and why, for the person asking
-// "why is my task not launching?".
+// "why is my task not launching?": in words (Reason) and counted per
+// reason (Why).
 type Unplaced struct {
 	RequestID string
 	Reason    string
+	Why       Why
 }
 
 // Plan is the outcome of Pack.
@@ -188,6 +194,7 @@ type offerState struct {
 	offer  *kernelpb.Offer
 	total  resources.Resources
 	remain resources.Resources
+	placed int
 	bad    error
 }
 
@@ -229,34 +236,44 @@ func (p *Packer) Pack(offers []*kernelpb.Offer, reqs []Request) (Plan, error) {
 	for _, idx := range order {
 		r := reqs[idx]
 		var why rejections
+		var counted Why
 		best := -1
 		var bestScore float64
 		for i, st := range states {
+			counted.Looked()
 			if st.bad != nil {
 				why.other++
+				counted.Malformed++
 				continue
 			}
 			if failed, detail := p.violates(r, st.offer, used, likes); failed != "" {
 				why.constraint(failed, detail)
+				counted.Fails(failed)
 				continue
 			}
 			if !st.remain.Contains(r.Resources) {
 				why.resources(st.offer, st.remain.Shortfall(r.Resources))
+				counted.Lacks(offerName(st.offer), st.remain, r.Resources)
 				continue
 			}
 			if p.Strategy == FirstFit {
 				best = i
 				break
 			}
-			if s := leftover(st, r.Resources); best < 0 || s < bestScore {
+			s := leftover(st, r.Resources)
+			if p.Strategy == Spread {
+				s = float64(st.placed)
+			}
+			if best < 0 || s < bestScore {
 				best, bestScore = i, s
 			}
 		}
 		if best < 0 {
-			plan.Unplaced = append(plan.Unplaced, Unplaced{RequestID: r.ID, Reason: why.String(len(offers))})
+			plan.Unplaced = append(plan.Unplaced, Unplaced{RequestID: r.ID, Reason: why.String(len(offers)), Why: counted})
 			continue
 		}
 		st := states[best]
+		st.placed++
 		st.remain, _ = st.remain.Subtract(r.Resources)
 		for _, c := range r.Constraints {
 			if c.Op == OpUnique {
@@ -371,4 +388,75 @@ func offerName(o *kernelpb.Offer) string {
 		return h
 	}
 	return o.GetAgentId()
+}
+
+// Shape is the form of identical tasks to place: what each needs and where
+// it may go.
+type Shape struct {
+	Resources   resources.Resources
+	Constraints []Constraint
+	// Group scopes UNIQUE constraints (see Request.Group).
+	Group string
+}
+
+// Fit says where n tasks of one shape go among a round of offers.
+type Fit struct {
+	// Count is how many tasks each offer takes, by offer id; offers that
+	// take none are absent.
+	Count map[string]int
+	// Placed is the sum of Count.
+	Placed int
+	// Unused lists, in the order given, the offers that take no task:
+	// decline them.
+	Unused []string
+	// Why counts why the offers were turned down for the tasks that did
+	// not fit; zero when all n fit.
+	Why Why
+}
+
+// Fit places up to n tasks of shape on offers with the packer's strategy
+// and constraints. It returns an error only for malformed constraints.
+func (p *Packer) Fit(offers []*kernelpb.Offer, shape Shape, n int) (Fit, error) {
+	reqs := make([]Request, n)
+	for i := range reqs {
+		reqs[i] = Request{ID: strconv.Itoa(i), Group: shape.Group, Resources: shape.Resources, Constraints: shape.Constraints}
+	}
+	plan, err := p.Pack(offers, reqs)
+	if err != nil {
+		return Fit{}, err
+	}
+	fit := Fit{Count: map[string]int{}, Placed: len(plan.Placements)}
+	for _, pl := range plan.Placements {
+		fit.Count[pl.OfferID]++
+	}
+	for _, o := range offers {
+		if fit.Count[o.GetId()] == 0 {
+			fit.Unused = append(fit.Unused, o.GetId())
+		}
+	}
+	if len(plan.Unplaced) > 0 {
+		fit.Why = plan.Unplaced[0].Why
+	}
+	return fit, nil
+}
+
+// Answer launches fit's tasks and declines its unused offers: for each
+// offer that takes k tasks, task(o) is called k times and the tasks are
+// accepted with accept filters; unused offers are declined with decline
+// filters (nil: the master's default).
+func (f Fit) Answer(d *Driver, offers []*kernelpb.Offer, task func(o *kernelpb.Offer) *kernelpb.TaskInfo, accept, decline *kernelpb.Filters) {
+	for _, o := range offers {
+		k := f.Count[o.GetId()]
+		if k == 0 {
+			continue
+		}
+		tasks := make([]*kernelpb.TaskInfo, k)
+		for i := range tasks {
+			tasks[i] = task(o)
+		}
+		d.Accept([]string{o.GetId()}, tasks, accept)
+	}
+	if len(f.Unused) > 0 {
+		d.Decline(f.Unused, decline)
+	}
 }
