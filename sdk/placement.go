@@ -66,7 +66,29 @@ const (
 	OpNotEqual = "!="
 	OpLike     = "LIKE"   // Value is a regular expression the whole attribute must match
 	OpUnique   = "UNIQUE" // at most one task of the group per distinct attribute value
+	OpHas      = "HAS"    // the attribute is a comma-separated list that holds Value
 )
+
+// RuntimesAttribute is the agent attribute listing the task runtimes it
+// has, comma-separated ("wasm,container"). An agent without a container
+// runtime also sets attribute "container" to "unavailable: <why>".
+const RuntimesAttribute = "runtimes"
+
+// HasRuntime is the constraint "the agent has runtime name" ("wasm",
+// "container").
+func HasRuntime(name string) Constraint {
+	return Constraint{Attribute: RuntimesAttribute, Op: OpHas, Value: name}
+}
+
+// listHas reports whether the comma-separated list holds v.
+func listHas(list, v string) bool {
+	for _, x := range strings.Split(list, ",") {
+		if strings.TrimSpace(x) == v {
+			return true
+		}
+	}
+	return false
+}
 
 // Constraint restricts the offers a task may be placed on by one of the
 // offer's attributes. The pseudo-attributes "hostname" and "agent_id" read
@@ -83,8 +105,8 @@ func (c Constraint) String() string {
 	if c.Op == OpUnique {
 		return c.Attribute + " UNIQUE"
 	}
-	if c.Op == OpLike {
-		return c.Attribute + " LIKE " + c.Value
+	if c.Op == OpLike || c.Op == OpHas {
+		return c.Attribute + " " + c.Op + " " + c.Value
 	}
 	return c.Attribute + c.Op + c.Value
 }
@@ -95,7 +117,7 @@ func (c Constraint) Validate() error {
 		return fmt.Errorf("constraint %q: attribute is empty", c.String())
 	}
 	switch c.Op {
-	case OpEqual, OpNotEqual, OpUnique:
+	case OpEqual, OpNotEqual, OpUnique, OpHas:
 		return nil
 	case OpLike:
 		if _, err := regexp.Compile("^(?:" + c.Value + ")$"); err != nil {
@@ -103,7 +125,7 @@ func (c Constraint) Validate() error {
 		}
 		return nil
 	}
-	return fmt.Errorf("constraint %q: unknown operator %q (use ==, !=, LIKE or UNIQUE)", c.String(), c.Op)
+	return fmt.Errorf("constraint %q: unknown operator %q (use ==, !=, LIKE, HAS or UNIQUE)", c.String(), c.Op)
 }
 
 // OfferAttribute returns the value of an attribute of an offer, including
@@ -319,6 +341,10 @@ func (p *Packer) violates(r Request, o *kernelpb.Offer, used map[string]map[stri
 			}
 		case OpLike:
 			if !ok || !likes[c.Value].MatchString(v) {
+				return c.String(), have
+			}
+		case OpHas:
+			if !ok || !listHas(v, c.Value) {
 				return c.String(), have
 			}
 		case OpUnique:

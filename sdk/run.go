@@ -82,3 +82,12 @@ func (NopScheduler) Rescinded(*Driver, string)   {}
 func (NopScheduler) Update(*Driver, *TaskStatus) {}
 func (NopScheduler) Error(*Driver, string)       {}
 func (NopScheduler) Disconnected(*Driver, error) {}
+
+// FailedTasks is the error a framework finishes with when failed of its
+// total tasks failed: nil when none did.
+func FailedTasks(failed, total int) error {
+	if failed == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d of %d tasks failed", failed, total)
+}

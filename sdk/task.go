@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pandodc/pando/kernel/kernelpb"
+	"github.com/pandodc/pando/kernel/resources"
 )
 
 // TaskBuilder builds TaskInfos of one shape; start one with WasmTask or
@@ -122,6 +123,17 @@ func (b TaskBuilder) WorkingDir(dir string) TaskBuilder {
 			c.WorkingDir = dir
 		}
 	})
+}
+
+// Shape is the tasks' shape for Fit: their resources, and the given
+// constraints plus, for a container task, "the agent has a container
+// runtime".
+func (b TaskBuilder) Shape(group string, cs ...Constraint) Shape {
+	need, _ := resources.FromProto(b.t.GetResources())
+	if b.t.GetContainer() != nil {
+		cs = append(cs, HasRuntime("container"))
+	}
+	return Shape{Resources: need, Constraints: cs, Group: group}
 }
 
 // Check reports what is wrong with the shape, before any task is built.

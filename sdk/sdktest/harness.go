@@ -346,3 +346,18 @@ func (h *Harness) String() string {
 	}
 	return s
 }
+
+// WithReason sets an update's reason.
+func WithReason(r sdk.Reason) func(*sdk.TaskStatus) { return func(st *sdk.TaskStatus) { st.Reason = r } }
+
+// WithMessage sets an update's message.
+func WithMessage(m string) func(*sdk.TaskStatus) { return func(st *sdk.TaskStatus) { st.Message = m } }
+
+// WithExitCode sets an update's exit code.
+func WithExitCode(c int32) func(*sdk.TaskStatus) { return func(st *sdk.TaskStatus) { st.ExitCode = c } }
+
+// DroppedLaunch reports a launched task LOST as the master does when it
+// refuses an Accept's offers: sdk.IsDroppedLaunch holds for the update.
+func (h *Harness) DroppedLaunch(taskID string) {
+	h.Update(taskID, sdk.TaskLost, WithReason(sdk.DroppedLaunchReason), WithMessage("not launched: offer gone"))
+}
