@@ -348,7 +348,9 @@ func (h *Harness) String() string {
 }
 
 // WithReason sets an update's reason.
-func WithReason(r sdk.Reason) func(*sdk.TaskStatus) { return func(st *sdk.TaskStatus) { st.Reason = r } }
+func WithReason(r sdk.Reason) func(*sdk.TaskStatus) {
+	return func(st *sdk.TaskStatus) { st.Reason = r }
+}
 
 // WithMessage sets an update's message.
 func WithMessage(m string) func(*sdk.TaskStatus) { return func(st *sdk.TaskStatus) { st.Message = m } }
