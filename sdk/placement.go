@@ -80,8 +80,9 @@ func HasRuntime(name string) Constraint {
 	return Constraint{Attribute: RuntimesAttribute, Op: OpHas, Value: name}
 }
 
-// listHas reports whether the comma-separated list holds v.
-func listHas(list, v string) bool {
+// ListHas reports whether the comma-separated list (an attribute such as
+// "runtimes") holds v.
+func ListHas(list, v string) bool {
 	for _, x := range strings.Split(list, ",") {
 		if strings.TrimSpace(x) == v {
 			return true
@@ -126,6 +127,27 @@ func (c Constraint) Validate() error {
 		return nil
 	}
 	return fmt.Errorf("constraint %q: unknown operator %q (use ==, !=, LIKE, HAS or UNIQUE)", c.String(), c.Op)
+}
+
+// Holds reports whether offer o satisfies c on its own: UNIQUE holds when
+// o has the attribute (whether the value is taken is the Packer's to
+// know). A malformed LIKE holds for nothing.
+func (c Constraint) Holds(o *kernelpb.Offer) bool {
+	v, ok := OfferAttribute(o, c.Attribute)
+	switch c.Op {
+	case OpEqual:
+		return ok && v == c.Value
+	case OpNotEqual:
+		return !ok || v != c.Value
+	case OpHas:
+		return ok && ListHas(v, c.Value)
+	case OpLike:
+		re, err := regexp.Compile("^(?:" + c.Value + ")$")
+		return ok && err == nil && re.MatchString(v)
+	case OpUnique:
+		return ok
+	}
+	return false
 }
 
 // OfferAttribute returns the value of an attribute of an offer, including
@@ -344,7 +366,7 @@ func (p *Packer) violates(r Request, o *kernelpb.Offer, used map[string]map[stri
 				return c.String(), have
 			}
 		case OpHas:
-			if !ok || !listHas(v, c.Value) {
+			if !ok || !ListHas(v, c.Value) {
 				return c.String(), have
 			}
 		case OpUnique:

@@ -41,13 +41,8 @@ const DroppedLaunchReason = kernelpb.Reason_REASON_INVALID_OFFERS
 // IsTerminal reports whether a task in state s has ended for good
 // (FINISHED, FAILED, KILLED, LOST, ERROR). TASK_UNKNOWN is not terminal:
 // it is the answer for a task the master has no record of, which a
-// framework treats as lost (see IsLostOrUnknown).
+// framework treats as lost as lost.
 func IsTerminal(s TaskState) bool { return kernelpb.IsTerminal(s) }
-
-// IsLostOrUnknown reports whether the task is gone through no fault of its
-// own: LOST (agent gone, launch dropped) or UNKNOWN (the master has never
-// heard of it). Such a task is relaunched without spending a retry.
-func IsLostOrUnknown(s TaskState) bool { return s == TaskLost || s == TaskUnknown }
 
 // IsDroppedLaunch reports whether st is the TASK_LOST of a launch that
 // never happened: the driver could not send its Accept (the offer was

@@ -5,8 +5,6 @@ import (
 	"maps"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/pandodc/pando/kernel/kernelpb"
 	"github.com/pandodc/pando/kernel/resources"
 )
@@ -50,7 +48,7 @@ func ContainerTask(image Image) TaskBuilder {
 }
 
 func (b TaskBuilder) with(f func(t *kernelpb.TaskInfo)) TaskBuilder {
-	t := proto.Clone(b.t).(*kernelpb.TaskInfo)
+	t := kernelpb.CloneTaskInfo(b.t)
 	f(t)
 	return TaskBuilder{t: t}
 }
@@ -159,7 +157,7 @@ func (b TaskBuilder) Check() error {
 
 // On returns a new task with id for the agent of offer o.
 func (b TaskBuilder) On(o *Offer, id string) *TaskInfo {
-	t := proto.Clone(b.t).(*kernelpb.TaskInfo)
+	t := kernelpb.CloneTaskInfo(b.t)
 	t.TaskId = id
 	if t.Name == "" {
 		t.Name = id

@@ -199,30 +199,6 @@ func (c *Client) Upload(ctx context.Context, data []byte, kind string) (Artifact
 	return a, nil
 }
 
-// SubmitJob submits a batch job; the answer is the job's status as JSON.
-func (c *Client) SubmitJob(ctx context.Context, spec JobSpec, out any) error {
-	body, err := json.Marshal(spec)
-	if err != nil {
-		return err
-	}
-	return c.Do(ctx, http.MethodPost, "/api/v1/batch/jobs", bytes.NewReader(body), out)
-}
-
-// Job reads one batch job's status into out.
-func (c *Client) Job(ctx context.Context, id string, out any) error {
-	return c.Do(ctx, http.MethodGet, "/api/v1/batch/jobs/"+url.PathEscape(id), nil, out)
-}
-
-// Jobs reads every batch job's status into out.
-func (c *Client) Jobs(ctx context.Context, out any) error {
-	return c.Do(ctx, http.MethodGet, "/api/v1/batch/jobs", nil, out)
-}
-
-// KillJob kills a batch job's running instances and cancels the rest.
-func (c *Client) KillJob(ctx context.Context, id string) error {
-	return c.Do(ctx, http.MethodDelete, "/api/v1/batch/jobs/"+url.PathEscape(id), nil, nil)
-}
-
 // WaitReady polls the master until it answers or ctx ends.
 func (c *Client) WaitReady(ctx context.Context) error {
 	for {
