@@ -2,11 +2,16 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 )
+
+// ErrImageNotFound is wrapped by ResolveImage's and FindImage's errors
+// when the reference names no image, or names a tarball of several.
+var ErrImageNotFound = errors.New("image not found")
 
 // Images lists the container images the master holds.
 func (c *Client) Images(ctx context.Context) ([]Image, error) {
@@ -20,7 +25,7 @@ func (c *Client) Images(ctx context.Context) ([]Image, error) {
 // hold exactly one image. The error says what the master has instead.
 func (c *Client) ResolveImage(ctx context.Context, ref string) (Image, error) {
 	if ref == "" {
-		return Image{}, fmt.Errorf("empty image reference: give a name like busybox:latest or a tarball digest sha256:<hex>")
+		return Image{}, fmt.Errorf("%w: empty image reference: give a name like busybox:latest or a tarball digest sha256:<hex>", ErrImageNotFound)
 	}
 	images, err := c.Images(ctx)
 	if err != nil {
@@ -44,11 +49,11 @@ func FindImage(images []Image, ref string) (Image, error) {
 		}
 		switch len(in) {
 		case 0:
-			return Image{}, fmt.Errorf("the master has no image tarball %s (upload it with `pando upload IMAGE.tar`; %s)", ref, available(images))
+			return Image{}, fmt.Errorf("%w: the master has no image tarball %s (upload it with `pando upload IMAGE.tar`; %s)", ErrImageNotFound, ref, available(images))
 		case 1:
 			return in[0], nil
 		}
-		return Image{}, fmt.Errorf("tarball %s holds %d images (%s): give one of them by name", ref, len(in), names(in))
+		return Image{}, fmt.Errorf("%w: tarball %s holds %d images (%s): give one of them by name", ErrImageNotFound, ref, len(in), names(in))
 	}
 	want := ref
 	if !strings.Contains(want[strings.LastIndexByte(want, '/')+1:], ":") {
@@ -59,7 +64,7 @@ func FindImage(images []Image, ref string) (Image, error) {
 			return im, nil
 		}
 	}
-	return Image{}, fmt.Errorf("the master has no image %q (upload its tarball with `pando upload IMAGE.tar`; %s)", ref, available(images))
+	return Image{}, fmt.Errorf("%w: the master has no image %q (upload its tarball with `pando upload IMAGE.tar`; %s)", ErrImageNotFound, ref, available(images))
 }
 
 func names(images []Image) string {
