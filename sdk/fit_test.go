@@ -79,3 +79,19 @@ func TestFitSpreadAndAnswerShape(t *testing.T) {
 		t.Fatal("a malformed constraint was accepted")
 	}
 }
+
+func TestFitCostFollowsOffersNotTasks(t *testing.T) {
+	offers := []*kernelpb.Offer{mkOffer("o1", "h1", "cpus:0.75;mem:1536", nil), mkOffer("o2", "h2", "cpus:0.05;mem:1536", nil)}
+	fit, err := (&Packer{}).Fit(offers, Shape{Resources: resources.MustParse("cpus:0.1;mem:64")}, 1_000_000)
+	if err != nil || fit.Placed != 7 || fit.Count["o1"] != 7 || fit.Why.TooSmall["cpus"] != 2 {
+		t.Fatalf("fit %+v, %v", fit, err)
+	}
+	// Two offers of one host: UNIQUE per host places one task.
+	same := []*kernelpb.Offer{mkOffer("o1", "h1", "cpus:4;mem:4096", nil), mkOffer("o2", "h1", "cpus:4;mem:4096", nil)}
+	for _, st := range []Strategy{FirstFit, BestFit, Spread} {
+		fit, _ := (&Packer{Strategy: st}).Fit(same, Shape{Resources: resources.MustParse("cpus:1"), Constraints: []Constraint{{Attribute: "hostname", Op: OpUnique}}}, 3)
+		if fit.Placed != 1 || fit.Why.Constraint["hostname UNIQUE"] != 2 {
+			t.Fatalf("strategy %d: fit %+v", st, fit)
+		}
+	}
+}

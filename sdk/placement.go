@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/pandodc/pando/kernel/kernelpb"
@@ -463,29 +462,156 @@ type Fit struct {
 }
 
 // Fit places up to n tasks of shape on offers with the packer's strategy
-// and constraints. It returns an error only for malformed constraints.
+// and constraints. Its cost follows the offers, not n: a framework with a
+// million tasks waiting can call it for every round. It returns an error
+// only for malformed constraints.
 func (p *Packer) Fit(offers []*kernelpb.Offer, shape Shape, n int) (Fit, error) {
-	reqs := make([]Request, n)
-	for i := range reqs {
-		reqs[i] = Request{ID: strconv.Itoa(i), Group: shape.Group, Resources: shape.Resources, Constraints: shape.Constraints}
+	unique := false
+	for _, c := range shape.Constraints {
+		if err := c.Validate(); err != nil {
+			return Fit{}, err
+		}
+		unique = unique || c.Op == OpUnique
 	}
-	plan, err := p.Pack(offers, reqs)
-	if err != nil {
-		return Fit{}, err
+	fit := Fit{Count: map[string]int{}}
+	var why Why
+	// capacity of each offer for the shape, and the offer's resources
+	// left once full, for the reasons.
+	type slot struct {
+		o      *kernelpb.Offer
+		avail  resources.Resources
+		cap    int
+		score  float64
+		values []string // UNIQUE attribute values it would use
 	}
-	fit := Fit{Count: map[string]int{}, Placed: len(plan.Placements)}
-	for _, pl := range plan.Placements {
-		fit.Count[pl.OfferID]++
-	}
+	var slots []slot
 	for _, o := range offers {
-		if fit.Count[o.GetId()] == 0 {
-			fit.Unused = append(fit.Unused, o.GetId())
+		why.Looked()
+		avail, err := resources.FromProto(o.GetResources())
+		if err != nil {
+			why.Malformed++
+			continue
+		}
+		failed, values := "", []string(nil)
+		for _, c := range shape.Constraints {
+			if !c.Holds(o) {
+				failed = c.String()
+				break
+			}
+			if c.Op == OpUnique {
+				v, _ := OfferAttribute(o, c.Attribute)
+				if p.Taken != nil && p.Taken(shape.Group, c.Attribute, v) {
+					failed = c.String()
+					break
+				}
+				values = append(values, c.Attribute+"\x00"+v)
+			}
+		}
+		if failed != "" {
+			why.Fails(failed)
+			continue
+		}
+		k := BinPack(avail, shape.Resources, n)
+		if unique {
+			k = min(k, 1)
+		}
+		if k == 0 {
+			why.Lacks(offerName(o), avail, shape.Resources)
+			continue
+		}
+		score := leftover(&offerState{total: avail, remain: avail}, shape.Resources)
+		slots = append(slots, slot{o: o, avail: avail, cap: k, score: score, values: values})
+	}
+	if p.Strategy == BestFit {
+		slices.SortStableFunc(slots, func(a, b slot) int { return cmp.Compare(a.score, b.score) })
+	}
+	used := map[string]bool{} // UNIQUE values taken in this round
+	// claim reserves a slot's UNIQUE values for its first task; false if
+	// another offer (of the same host, say) took one already.
+	claim := func(s *slot) bool {
+		if fit.Count[s.o.GetId()] > 0 {
+			return true
+		}
+		for _, v := range s.values {
+			if used[v] {
+				why.Fails(uniqueName(shape.Constraints))
+				s.cap = 0
+				return false
+			}
+		}
+		for _, v := range s.values {
+			used[v] = true
+		}
+		return true
+	}
+	left := n
+	if p.Strategy == Spread {
+		// One task per offer per pass, so they spread over agents.
+		for progress := true; left > 0 && progress; {
+			progress = false
+			for i := range slots {
+				if s := &slots[i]; left > 0 && s.cap > 0 && claim(s) {
+					fit.Count[s.o.GetId()]++
+					s.cap--
+					left--
+					progress = true
+				}
+			}
+		}
+	} else {
+		for i := range slots {
+			if s := &slots[i]; left > 0 && claim(s) {
+				k := min(s.cap, left)
+				fit.Count[s.o.GetId()] += k
+				s.cap -= k
+				left -= k
+			}
 		}
 	}
-	if len(plan.Unplaced) > 0 {
-		fit.Why = plan.Unplaced[0].Why
+	for _, o := range offers {
+		if k := fit.Count[o.GetId()]; k == 0 {
+			delete(fit.Count, o.GetId())
+			fit.Unused = append(fit.Unused, o.GetId())
+		} else {
+			fit.Placed += k
+		}
+	}
+	if left > 0 {
+		// Offers that took what they could ran out too.
+		for _, s := range slots {
+			if k := fit.Count[s.o.GetId()]; k > 0 {
+				rest := subtractCopies(s.avail, shape.Resources, k)
+				if unique {
+					why.Fails(uniqueName(shape.Constraints))
+				} else {
+					why.Lacks(offerName(s.o), rest, shape.Resources)
+				}
+			}
+		}
+		fit.Why = why
 	}
 	return fit, nil
+}
+
+func uniqueName(cs []Constraint) string {
+	for _, c := range cs {
+		if c.Op == OpUnique {
+			return c.String()
+		}
+	}
+	return ""
+}
+
+// subtractCopies returns avail minus k copies of need (which fit).
+func subtractCopies(avail, need resources.Resources, k int) resources.Resources {
+	for ; k > 0; k-- {
+		next, err := avail.Subtract(need)
+		if err != nil {
+			break
+		}
+		avail = next
+	}
+	return avail
 }
 
 // Answer launches fit's tasks and declines its unused offers: for each
