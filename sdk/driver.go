@@ -161,6 +161,9 @@ type driverCore struct {
 
 	done     chan struct{}
 	doneOnce sync.Once
+	// shutDown is closed when Stop has done everything, the driver's own
+	// actor system included.
+	shutDown chan struct{}
 	// cb is the handle passed to callbacks.
 	cb *Driver
 }
@@ -209,6 +212,7 @@ func NewDriver(cfg Config, s Scheduler) (*Driver, error) {
 		log:         log.With("framework", cfg.Framework.GetName()),
 		frameworkID: cfg.Framework.GetId(),
 		done:        make(chan struct{}),
+		shutDown:    make(chan struct{}),
 		http:        &http.Client{Timeout: 5 * time.Second},
 	}
 	core.cb = &Driver{driverCore: core, onActor: true}
@@ -346,12 +350,16 @@ func (d *Driver) Stop(failover bool) {
 	if d.onActor {
 		// Shut down our own system once the actor is gone, off this
 		// goroutine.
-		go func() {
-			<-d.done
-			d.shutdownOwnSystem()
-		}()
+		go d.finishStop(failover)
 		return
 	}
+	d.finishStop(failover)
+}
+
+// finishStop waits for the actor to stop, then shuts down the driver's own
+// actor system and closes shutDown.
+func (d *driverCore) finishStop(failover bool) {
+	defer close(d.shutDown)
 	select {
 	case <-d.done:
 	case <-time.After(5 * time.Second):
@@ -384,11 +392,11 @@ func (d *Driver) Finish(err error) {
 	d.Stop(false)
 }
 
-// Result returns what Finish was given, and whether it was called.
-func (d *Driver) Result() (err error, finished bool) {
+// Result reports whether Finish was called, and with what.
+func (d *Driver) Result() (finished bool, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.result, d.finished
+	return d.finished, d.result
 }
 
 // FrameworkID returns the framework id the master gave, or the configured

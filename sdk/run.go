@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 // ErrInterrupted is what Run returns (wrapped, with the signal) when
@@ -34,9 +35,15 @@ func Run(ctx context.Context, cfg Config, s Scheduler) error {
 	}
 	select {
 	case <-d.Done():
-		err, _ := d.Result()
-		// Stop also waits for the driver's own actor system to go.
-		d.Stop(false)
+		// Finish stopped the driver; wait until its Teardown is out and
+		// its own actor system down.
+		// (Bounded: an actor system shut down under the driver stops it
+		// without Stop.)
+		select {
+		case <-d.shutDown:
+		case <-time.After(6 * time.Second):
+		}
+		_, err := d.Result()
 		return err
 	case sig := <-sigs:
 		d.Stop(cfg.StopWithFailover)

@@ -265,7 +265,7 @@ func (h *Harness) Finished() bool {
 
 // Err is what the scheduler passed to Finish.
 func (h *Harness) Err() error {
-	err, _ := h.Driver().Result()
+	_, err := h.Driver().Result()
 	return err
 }
 
