@@ -2,6 +2,8 @@ package sdktest
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,5 +75,35 @@ func TestHarnessClockDrivesHeartbeatTimeout(t *testing.T) {
 	}
 	if len(s.subscribed) != 2 {
 		t.Fatalf("subscribed %v, want a resubscription", s.subscribed)
+	}
+}
+
+// greedy launches more than its offer holds.
+type greedy struct{ sdk.NopScheduler }
+
+func (greedy) Offers(d *sdk.Driver, offers []*sdk.Offer) {
+	task := sdk.WasmTask("sha256:00").Resources(sdk.MustParseResources("cpus:3"))
+	d.Accept([]string{offers[0].GetId()}, []*sdk.TaskInfo{task.On(offers[0], "t1"), task.On(offers[0], "t2")}, nil)
+}
+
+// recordingTB keeps the harness's complaints instead of failing.
+type recordingTB struct {
+	testing.TB
+	errs []string
+}
+
+func (r *recordingTB) Errorf(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+
+func TestHarnessCatchesOvercommit(t *testing.T) {
+	rec := &recordingTB{TB: t}
+	h := New(rec, greedy{})
+	h.SendOffers(Offer{Resources: "cpus:4;mem:1GiB"})
+	if len(rec.errs) != 1 || !strings.Contains(rec.errs[0], "task t2 needs cpus:3") {
+		t.Fatalf("harness complaints %q, want one about t2", rec.errs)
+	}
+	if len(h.Launched()) != 2 {
+		t.Fatalf("launched %v", h.Launched())
 	}
 }
