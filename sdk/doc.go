@@ -13,14 +13,14 @@
 //	type hello struct {
 //		sdk.NopScheduler
 //		task sdk.TaskBuilder
-//		todo, launched, done int
+//		todo, launched, done, seq int
 //	}
 //
 //	func (h *hello) Offers(d *sdk.Driver, offers []*sdk.Offer) {
 //		fit, _ := (&sdk.Packer{}).Fit(offers, h.task.Shape("hello"), h.todo-h.launched)
 //		fit.Answer(d, offers, func(o *sdk.Offer) *sdk.TaskInfo {
-//			h.launched++
-//			return h.task.On(o, fmt.Sprint("hello-", h.launched))
+//			h.launched, h.seq = h.launched+1, h.seq+1
+//			return h.task.On(o, fmt.Sprint("hello-", h.seq))
 //		}, nil, nil)
 //	}
 //
