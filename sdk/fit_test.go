@@ -95,3 +95,10 @@ func TestFitCostFollowsOffersNotTasks(t *testing.T) {
 		}
 	}
 }
+
+func TestFitNothingToPlace(t *testing.T) {
+	fit, err := (&Packer{}).Fit([]*kernelpb.Offer{mkOffer("o1", "h1", "cpus:1", nil)}, Shape{Resources: resources.MustParse("cpus:1")}, 0)
+	if err != nil || fit.Placed != 0 || len(fit.Unused) != 1 || !fit.Why.IsZero() {
+		t.Fatalf("fit %+v, %v: want the offer unused and no reasons", fit, err)
+	}
+}

@@ -474,6 +474,12 @@ func (p *Packer) Fit(offers []*kernelpb.Offer, shape Shape, n int) (Fit, error) 
 		unique = unique || c.Op == OpUnique
 	}
 	fit := Fit{Count: map[string]int{}}
+	if n <= 0 {
+		for _, o := range offers {
+			fit.Unused = append(fit.Unused, o.GetId())
+		}
+		return fit, nil
+	}
 	var why Why
 	// capacity of each offer for the shape, and the offer's resources
 	// left once full, for the reasons.
