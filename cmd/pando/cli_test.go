@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/pandodc/pando/examples/wasm/wasmbuild"
+	"github.com/pandodc/pando/frameworks/batch/batchapi"
 	"github.com/pandodc/pando/sdk/client"
 )
 
@@ -439,7 +440,7 @@ func TestCLIAgainstDev(t *testing.T) {
 		}
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			var jobs []client.JobStatus
+			var jobs []batchapi.JobStatus
 			r := pando(t, bin, master, "jobs", "--json")
 			if err := json.Unmarshal([]byte(r.stdout), &jobs); err != nil {
 				t.Fatalf("jobs --json: %q: %v", r.stdout, err)

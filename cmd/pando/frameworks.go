@@ -20,6 +20,7 @@ import (
 	"github.com/pandodc/pando/actors/node"
 	"github.com/pandodc/pando/frameworks/batch"
 	"github.com/pandodc/pando/sdk"
+	"github.com/pandodc/pando/sdk/client"
 	"github.com/pandodc/pando/sdk/store"
 )
 
@@ -30,22 +31,6 @@ type builtins struct {
 	batch *batch.Framework
 }
 
-// masterCluster answers the batch framework's "which agents are there?"
-// from the master in the same process.
-type masterCluster struct{ m *node.Master }
-
-func (c masterCluster) Agents(ctx context.Context) ([]batch.AgentInfo, error) {
-	views, err := c.m.AgentTotals(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]batch.AgentInfo, 0, len(views))
-	for _, v := range views {
-		out = append(out, batch.AgentInfo{ID: v.ID, Hostname: v.Hostname, Resources: v.Total})
-	}
-	return out, nil
-}
-
 // startBuiltins starts the built-in frameworks against m, with their state
 // in dataDir, and mounts their APIs on m's HTTP server.
 func startBuiltins(m *node.Master, dataDir string, logger *slog.Logger) (*builtins, error) {
@@ -53,7 +38,13 @@ func startBuiltins(m *node.Master, dataDir string, logger *slog.Logger) (*builti
 	if err != nil {
 		return nil, err
 	}
-	b, err := batch.New(batch.Config{Store: st, Cluster: masterCluster{m}, Logger: logger})
+	// The master's HTTP API, as any framework would use it.
+	api, err := client.New(m.URL)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("batch framework: %w", err)
+	}
+	b, err := batch.New(batch.Config{Store: st, Cluster: batch.APICluster(api), Logger: logger})
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("batch framework: %w", err)

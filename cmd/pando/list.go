@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pandodc/pando/frameworks/batch/batchapi"
 	"github.com/pandodc/pando/sdk/client"
 )
 
@@ -103,8 +104,8 @@ func newJobsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var jobs []client.JobStatus
-			if err := c.Jobs(cmd.Context(), &jobs); err != nil {
+			jobs, err := batchapi.NewClient(c).Jobs(cmd.Context())
+			if err != nil {
 				return err
 			}
 			return g.print(cmd.OutOrStdout(), jobs, "JOB\tNAME\tSTATE\tFINISHED\tFAILED\tRUNNING\tPENDING\tDURATION", func(w io.Writer) {
@@ -192,7 +193,7 @@ func newKillCmd(g *globals) *cobra.Command {
 func killTaskOrJob(ctx context.Context, c *client.Client, id string, w io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	err := c.KillJob(ctx, id)
+	err := batchapi.NewClient(c).Kill(ctx, id)
 	if err == nil {
 		fmt.Fprintf(w, "killing job %s\n", id)
 		return nil
