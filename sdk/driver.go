@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/pandodc/pando/internal/remoting"
 	"github.com/pandodc/pando/kernel/kernelpb"
 	"github.com/pandodc/pando/sdk/client"
 )
@@ -261,17 +260,11 @@ func (d *driverCore) coreConfig() coreConfig {
 
 func (d *driverCore) markDone() { d.doneOnce.Do(func() { close(d.done) }) }
 
-// newSystem makes the driver's own actor system: quiet, and remote-enabled
-// when the master is (or may be) in another process.
+// newSystem makes the driver's own actor system (internal/remoting, the
+// bootstrap Pando's nodes use too): quiet, and remote-enabled when the
+// master is (or may be) in another process.
 func (d *driverCore) newSystem() (*actor.ActorSystem, error) {
-	var lf func(*actor.ActorSystem) *slog.Logger
-	if d.cfg.Logger != nil {
-		h := warnOnly{d.cfg.Logger.Handler()}
-		lf = func(*actor.ActorSystem) *slog.Logger { return slog.New(h).With("lib", "protoactor") }
-	} else {
-		lf = func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }
-	}
-	system := actor.NewActorSystem(actor.WithLoggerFactory(lf))
+	system := remoting.NewSystem(d.cfg.Logger)
 	needRemote := d.cfg.MasterURL != "" || (d.cfg.Master != nil && d.cfg.Master.Address != system.Address())
 	if !needRemote {
 		return system, nil
@@ -280,32 +273,10 @@ func (d *driverCore) newSystem() (*actor.ActorSystem, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	host, portS, err := net.SplitHostPort(addr)
+	r, err := remoting.Listen(system, addr, d.cfg.AdvertisedAddress)
 	if err != nil {
-		return nil, fmt.Errorf("sdk: ListenAddress %q: %w", addr, err)
-	}
-	port, err := strconv.Atoi(portS)
-	if err != nil {
-		return nil, fmt.Errorf("sdk: ListenAddress %q: port: %w", addr, err)
-	}
-	var opts []remote.ConfigOption
-	if d.cfg.AdvertisedAddress != "" {
-		opts = append(opts, remote.WithAdvertisedHost(d.cfg.AdvertisedAddress))
-	}
-	r := remote.NewRemote(system, remote.Configure(host, port, opts...))
-	// remote.Start panics when it cannot listen; turn that into an error
-	// the caller can show.
-	if err := func() (err error) {
-		defer func() {
-			if p := recover(); p != nil {
-				err = fmt.Errorf("sdk: start actor remoting on %s: %v", addr, p)
-			}
-		}()
-		r.Start()
-		return nil
-	}(); err != nil {
 		system.Shutdown()
-		return nil, err
+		return nil, fmt.Errorf("sdk: ListenAddress: %w", err)
 	}
 	d.remote = r
 	return system, nil
@@ -517,12 +488,3 @@ func sanitize(s string) string {
 	}, s)
 }
 
-// warnOnly passes on only warnings and errors: protoactor logs every spawn
-// and connection at info level, which drowns a framework's own logs.
-type warnOnly struct{ slog.Handler }
-
-func (h warnOnly) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
-}
-func (h warnOnly) WithAttrs(a []slog.Attr) slog.Handler { return warnOnly{h.Handler.WithAttrs(a)} }
-func (h warnOnly) WithGroup(n string) slog.Handler      { return warnOnly{h.Handler.WithGroup(n)} }
