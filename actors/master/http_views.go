@@ -32,38 +32,16 @@ func (api *API) answer(w http.ResponseWriter, r *http.Request, fn func(v kmaster
 	httpjson.Write(w, http.StatusOK, v)
 }
 
-// AgentJSON is one entry of GET /api/v1/agents: what any framework may
-// know of an agent. Resources are in the text form resources.Parse reads
-// ("cpus:4;mem:8GiB"); Used counts what tasks and outstanding offers hold,
-// Free what is left to offer (empty while the agent is inactive).
-// (Free belongs in client.Agent; until sdk/client has it, it is added here.)
-type AgentJSON struct {
-	client.Agent
-	Free string `json:"free"`
-}
-
-// FrameworkJSON is one entry of GET /api/v1/frameworks: client.Framework
-// with the counts that answer "why is my task not launching?" (until
-// sdk/client has them). NotOffered counts, by the allocator's reason, the
-// allocation rounds in which the framework got nothing; TooSmall counts, by
-// resource name, its tasks refused at Accept because the offers were short
-// of that resource.
-type FrameworkJSON struct {
-	client.Framework
-	NotOffered map[string]uint64 `json:"not_offered,omitempty"`
-	TooSmall   map[string]uint64 `json:"too_small,omitempty"`
-}
-
 func (api *API) agents(w http.ResponseWriter, r *http.Request) {
 	api.answer(w, r, func(v kmaster.Views, now time.Time) any {
 		views := v.Agents()
-		out := make([]AgentJSON, 0, len(views))
+		out := make([]client.Agent, 0, len(views))
 		for _, a := range views {
-			j := AgentJSON{Agent: client.Agent{
+			j := client.Agent{
 				ID: a.ID, Hostname: a.Hostname, HTTPAddress: a.HTTPAddress, Active: a.Active,
 				Total: a.Total.String(), Used: a.Used.Add(a.Offered).String(), Attributes: a.Attributes,
 				Tasks: a.Tasks, RegisteredAt: a.RegisteredAt,
-			}}
+			}
 			if a.Active {
 				j.Free = v.Available(a.ID).String()
 			}
@@ -76,12 +54,13 @@ func (api *API) agents(w http.ResponseWriter, r *http.Request) {
 func (api *API) frameworks(w http.ResponseWriter, r *http.Request) {
 	api.answer(w, r, func(v kmaster.Views, now time.Time) any {
 		views := v.Frameworks()
-		out := make([]FrameworkJSON, 0, len(views))
+		out := make([]client.Framework, 0, len(views))
 		for _, f := range views {
-			c := FrameworkJSON{Framework: client.Framework{
+			c := client.Framework{
 				ID: f.ID, Name: f.Name, Roles: f.Roles, Connected: f.Connected, Share: f.Share,
 				Why: f.Why, Offers: f.Offers, Tasks: f.Tasks, Adopted: f.Adopted,
-			}, NotOffered: f.NotOffered, TooSmall: f.TooSmall}
+				NotOffered: f.NotOffered, TooSmall: f.TooSmall,
+			}
 			if !f.RemoveAt.IsZero() {
 				c.RemoveAt = &f.RemoveAt
 			}

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	amaster "github.com/pandodc/pando/actors/master"
 	"github.com/pandodc/pando/actors/node"
 	"github.com/pandodc/pando/examples/wasm/wasmbuild"
 	"github.com/pandodc/pando/kernel/kernelpb"
@@ -86,7 +85,7 @@ func TestOperatorKillThroughTheAPI(t *testing.T) {
 // know of the cluster, in forms it can parse: total, used and free.
 func checkAgentsJSON(ctx context.Context, t *testing.T, c *client.Client) {
 	t.Helper()
-	var agents []amaster.AgentJSON
+	var agents []client.Agent
 	if err := c.Do(ctx, http.MethodGet, "/api/v1/agents", nil, &agents); err != nil {
 		t.Fatal(err)
 	}

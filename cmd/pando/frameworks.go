@@ -16,7 +16,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	amaster "github.com/pandodc/pando/actors/master"
 	"github.com/pandodc/pando/actors/node"
 	"github.com/pandodc/pando/frameworks/batch"
 	"github.com/pandodc/pando/sdk"
@@ -161,7 +160,7 @@ the resource they lacked ("too small: mem 3").`,
 			if err != nil {
 				return err
 			}
-			var fws []amaster.FrameworkJSON
+			var fws []client.Framework
 			if err := c.Do(cmd.Context(), http.MethodGet, "/api/v1/frameworks", nil, &fws); err != nil {
 				return err
 			}
@@ -183,7 +182,7 @@ the resource they lacked ("too small: mem 3").`,
 
 // notOffered prints a framework's counts, most frequent reason first:
 // "lower_share 12, suppressed 2; too small: mem 3".
-func notOffered(f amaster.FrameworkJSON) string {
+func notOffered(f client.Framework) string {
 	out := counts(f.NotOffered)
 	if small := counts(f.TooSmall); small != "" {
 		if out != "" {

@@ -27,6 +27,10 @@ type Agent struct {
 	Attributes   map[string]string `json:"attributes,omitempty"`
 	Tasks        int               `json:"tasks"`
 	RegisteredAt time.Time         `json:"registered_at"`
+	// Free is what the allocator has left to offer on the agent (Used
+	// counts what tasks and outstanding offers hold); "" while inactive.
+	// Resources are in the text form resources.Parse reads.
+	Free string `json:"free"`
 }
 
 // Framework is one entry of GET /api/v1/frameworks.
@@ -46,6 +50,12 @@ type Framework struct {
 	// master gives up on it and kills those tasks.
 	Adopted  bool       `json:"adopted,omitempty"`
 	RemoveAt *time.Time `json:"remove_at,omitempty"`
+	// NotOffered counts, by the allocator's reason, the allocation rounds
+	// in which the framework got nothing; TooSmall counts, by resource
+	// name, its tasks refused at Accept because the offers were short of
+	// that resource. Together they answer "why is my task not launching?".
+	NotOffered map[string]uint64 `json:"not_offered,omitempty"`
+	TooSmall   map[string]uint64 `json:"too_small,omitempty"`
 }
 
 // Task is one entry of GET /api/v1/tasks.
