@@ -1,6 +1,9 @@
 package ocilayout
 
 import (
+	"bytes"
+	"debug/elf"
+	"errors"
 	"fmt"
 	"os"
 )
@@ -29,6 +32,9 @@ func Busybox(name, architecture string) (Image, error) {
 	if err != nil {
 		return Image{}, fmt.Errorf("building the busybox image: %w (install busybox-static: bash scripts/setup.sh)", err)
 	}
+	if err := checkStatic(bin); err != nil {
+		return Image{}, fmt.Errorf("building the busybox image: %s %w (install busybox-static: bash scripts/setup.sh)", BusyboxPath, err)
+	}
 	files := []File{
 		{Path: "bin/busybox", Mode: 0o755, Content: bin},
 		{Path: "tmp", Mode: os.ModeDir | os.ModeSticky | 0o777},
@@ -41,4 +47,19 @@ func Busybox(name, architecture string) (Image, error) {
 		files = append(files, File{Path: "bin/" + a, Linkname: "busybox"})
 	}
 	return Image{Name: name, Architecture: architecture, Files: files, Cmd: []string{"sh"}, Env: []string{"PATH=/bin"}}, nil
+}
+
+// checkStatic refuses a dynamically linked binary, which would not run in
+// an image without its libraries.
+func checkStatic(bin []byte) error {
+	f, err := elf.NewFile(bytes.NewReader(bin))
+	if err != nil {
+		return fmt.Errorf("is not an ELF binary: %w", err)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return errors.New("is dynamically linked (Debian's busybox package, not busybox-static)")
+		}
+	}
+	return nil
 }
