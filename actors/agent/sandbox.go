@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/pandodc/pando/internal/httpjson"
@@ -211,7 +212,7 @@ func (s *Sandboxes) serveLog(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	path := filepath.Join(dir, stream)
-	f, err := os.Open(path)
+	f, err := openLog(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		// Runtimes make a sandbox and its logs when the task first needs
 		// them: for a task that ran, or runs, a missing log is empty.
@@ -251,7 +252,7 @@ func (s *Sandboxes) follow(w http.ResponseWriter, r *http.Request, path string, 
 	drain := func() (int64, error) {
 		if f == nil {
 			var err error
-			if f, err = os.Open(path); err != nil {
+			if f, err = openLog(path); err != nil {
 				f = nil
 				return 0, nil // not written yet
 			}
@@ -275,4 +276,26 @@ func (s *Sandboxes) follow(w http.ResponseWriter, r *http.Request, path string, 
 		case <-poll.C:
 		}
 	}
+}
+
+// errNotALog is openLog's refusal of anything but a regular file.
+var errNotALog = errors.New("it is not a regular file (a task replaced its log?); refusing to read it")
+
+// openLog opens a task's log for reading. The sandbox is the task's to
+// write: a container can replace its log with a symbolic link to a host
+// file, or a FIFO that would block the reader forever. Only a regular
+// file, not reached through a final symlink, is read.
+func openLog(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, errNotALog
+	}
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, errNotALog
+	}
+	return f, nil
 }
