@@ -487,4 +487,3 @@ func sanitize(s string) string {
 		return '_'
 	}, s)
 }
-
