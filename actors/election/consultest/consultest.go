@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -127,6 +128,9 @@ func Start(t testing.TB) *Server {
 		t.Fatalf("consultest: client: %v", err)
 	}
 	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("consultest: the test failed; the agent's checks: %s", s.checks())
+		}
 		s.Stop()
 		if t.Failed() {
 			t.Logf("consultest: the test failed; the Consul agent's log (%s) ends:\n%s", s.logPath, s.logTail())
@@ -218,6 +222,20 @@ func (s *Server) Stop() {
 		<-s.exited
 	}
 	s.cmd = nil
+}
+
+// checks describes the agent's checks, with their output (why a check is
+// critical), for a failing test's log.
+func (s *Server) checks() string {
+	checks, err := s.Client.Agent().Checks()
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for id, c := range checks {
+		fmt.Fprintf(&b, "\n  %s: %s: %s", id, c.Status, strings.TrimSpace(c.Output))
+	}
+	return b.String()
 }
 
 func (s *Server) logTail() string {
