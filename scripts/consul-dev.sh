@@ -31,4 +31,4 @@ echo "consul-dev: point Pando at it with --consul 127.0.0.1:$http or: export CON
 exec .cache/bin/consul agent -server -bootstrap-expect=1 -ui -node=pando-dev \
   -bind=127.0.0.1 -advertise=127.0.0.1 -client=127.0.0.1 -data-dir="$data" \
   -hcl "ports { http = $http, dns = -1, serf_lan = $serf_lan, serf_wan = $serf_wan, server = $server, grpc = -1, grpc_tls = -1 }" \
-  -hcl 'performance { raft_multiplier = 1 }' "$@"
+  -hcl 'performance { raft_multiplier = 1 }' -hcl 'disable_update_check = true' "$@"

@@ -55,8 +55,10 @@ type Config struct {
 	// LockDelay is how long Consul keeps the lock from others after the
 	// session ends (default 1s).
 	LockDelay time.Duration
-	// CheckInterval and CheckTimeout pace Consul's health probe (default
-	// 1s each).
+	// CheckInterval paces Consul's health probe (default 1s); a probe
+	// that gets no answer within CheckTimeout (default 2s) fails, and with
+	// it the session: a master stalled that long is as good as dead, and
+	// a shorter timeout deposes leaders on a busy machine.
 	CheckInterval time.Duration
 	CheckTimeout  time.Duration
 	// DeregisterAfter removes a master whose check stays critical this
@@ -105,7 +107,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	def(&cfg.StepDownAfter, cfg.SessionTTL/2)
 	def(&cfg.LockDelay, time.Second)
 	def(&cfg.CheckInterval, time.Second)
-	def(&cfg.CheckTimeout, time.Second)
+	def(&cfg.CheckTimeout, 2*time.Second)
 	def(&cfg.DeregisterAfter, time.Minute)
 	def(&cfg.RetryInterval, 250*time.Millisecond)
 	def(&cfg.WatchWait, 5*time.Second)

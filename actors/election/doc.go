@@ -49,7 +49,7 @@
 //     of the master's HTTP API, meta id, http_url, remoting_addr; the
 //     leader's instance has the tag "leader".
 //   - Check pando-master-<id>:health ("Pando master <id> health"): HTTP GET
-//     of the master's /api/v1/health every 1s (timeout 1s); a master whose
+//     of the master's /api/v1/health every 1s (timeout 2s); a master whose
 //     check stays critical for 1m is deregistered.
 //
 // Find the leader with FindLeader (the lock key, authoritative) or list

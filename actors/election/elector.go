@@ -280,8 +280,10 @@ func (e *Elector) pause(ctx context.Context) {
 	}
 }
 
-// acquire tries to take the lock with sess. It returns true only after it
-// has read the epoch back and published it, with the Lease leading.
+// acquire tries to take the lock with sess (Consul refuses while another
+// session holds it or during the lock-delay after a session ended). The
+// value written names this master with epoch 0: lead publishes the epoch
+// once it has read it back.
 func (e *Elector) acquire(ctx context.Context, sess session) (bool, error) {
 	info := LeaderInfo{ID: e.cfg.ID, HTTPURL: e.cfg.HTTPURL, RemotingAddr: e.cfg.RemotingAddr, Since: time.Now().UTC()}
 	value, err := json.Marshal(info)

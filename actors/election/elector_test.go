@@ -28,6 +28,11 @@ const (
 	testStepDownAfter = 2 * time.Second
 	testRenewInterval = 250 * time.Millisecond
 	testWatchWait     = time.Second
+	// testCheckTimeout is generous: on a loaded machine a probe of the
+	// test's trivial health endpoint can take seconds, and a timed-out
+	// probe would depose a healthy leader. The failing-check test answers
+	// 503 at once, so this does not slow it.
+	testCheckTimeout = 5 * time.Second
 	// waitLimit bounds every wait for an event; failovers take about 1-3s.
 	waitLimit = 15 * time.Second
 )
@@ -65,7 +70,8 @@ func startMaster(t *testing.T, srv *consultest.Server, id string) *master {
 		ID: id, HTTPURL: health.URL, RemotingAddr: "127.0.0.1:700" + id[len(id)-1:],
 		HealthURL:  health.URL + election.DefaultHealthPath,
 		SessionTTL: testTTL, StepDownAfter: testStepDownAfter, RenewInterval: testRenewInterval, WatchWait: testWatchWait,
-		Logger: testLogger(),
+		CheckTimeout: testCheckTimeout,
+		Logger:       testLogger(),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ func startElector(t *testing.T, srv *consultest.Server, id string) *election.Ele
 	e, err := election.New(srv.Client, election.Config{
 		ID: id, HTTPURL: health.URL, HealthURL: health.URL,
 		SessionTTL: 4 * time.Second, StepDownAfter: 2 * time.Second, RenewInterval: 250 * time.Millisecond, WatchWait: time.Second,
+		CheckTimeout: 5 * time.Second, // robust on a loaded machine
 	})
 	if err != nil {
 		t.Fatal(err)

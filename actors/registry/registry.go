@@ -49,17 +49,17 @@ type Registry interface {
 // 64, one of which is the fence).
 const MaxOps = 63
 
-// OpKind is the kind of a write.
-type OpKind int
+// opKind is the kind of a write.
+type opKind int
 
 const (
-	opPut OpKind = iota + 1
+	opPut opKind = iota + 1
 	opDelete
 )
 
 // Op is one write of an Apply; make it with Put, PutIf, Delete, DeleteIf.
 type Op struct {
-	kind    OpKind
+	kind    opKind
 	key     string
 	value   []byte
 	ifVer   uint64
@@ -85,7 +85,7 @@ func DeleteIf(key string, version uint64) Op {
 }
 
 func (op Op) String() string {
-	verb := map[OpKind]string{opPut: "put", opDelete: "delete"}[op.kind]
+	verb := map[opKind]string{opPut: "put", opDelete: "delete"}[op.kind]
 	if op.checked {
 		return fmt.Sprintf("%s %q if version %d", verb, op.key, op.ifVer)
 	}

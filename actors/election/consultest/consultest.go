@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -25,9 +26,6 @@ import (
 
 	"github.com/hashicorp/consul/api"
 )
-
-// NodeName is the Consul node name of the test agent.
-const NodeName = "pando-test"
 
 // startTimeout bounds how long Start waits for the agent to elect itself
 // and register its node.
@@ -39,6 +37,9 @@ type Server struct {
 	Addr string
 	// Client talks to the agent; it keeps working across Stop and Start.
 	Client *api.Client
+	// Node is the agent's node name, unique per Server so that agents of
+	// tests running in parallel can never take each other for one node.
+	Node string
 
 	t       testing.TB
 	bin     string
@@ -105,9 +106,10 @@ func Start(t testing.TB) *Server {
 	httpPort, serfLAN, serfWAN, server := ports[0], ports[1], ports[2], ports[3]
 	s := &Server{
 		Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(httpPort)),
+		Node: fmt.Sprintf("pando-test-%d", httpPort),
 		t:    t, bin: bin, logPath: filepath.Join(dir, "consul.log"),
 		args: []string{
-			"agent", "-server", "-bootstrap-expect=1", "-node=" + NodeName,
+			"agent", "-server", "-bootstrap-expect=1", "-node=" + fmt.Sprintf("pando-test-%d", httpPort), "-hcl", "disable_update_check = true",
 			"-bind=127.0.0.1", "-advertise=127.0.0.1", "-client=127.0.0.1",
 			"-data-dir=" + filepath.Join(dir, "data"), "-log-level=warn", "-disable-host-node-id",
 			"-hcl", fmt.Sprintf("ports { http = %d, dns = -1, serf_lan = %d, serf_wan = %d, server = %d, grpc = -1, grpc_tls = -1 }",
@@ -127,6 +129,9 @@ func Start(t testing.TB) *Server {
 		t.Fatalf("consultest: client: %v", err)
 	}
 	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("consultest: the test failed; the agent's checks: %s", s.checks())
+		}
 		s.Stop()
 		if t.Failed() {
 			t.Logf("consultest: the test failed; the Consul agent's log (%s) ends:\n%s", s.logPath, s.logTail())
@@ -188,7 +193,7 @@ func (s *Server) waitReady(ctx context.Context, exited <-chan error) error {
 			last = fmt.Errorf("no leader yet: %v", err)
 			continue
 		}
-		checks, _, err := s.Client.Health().Node(NodeName, nil)
+		checks, _, err := s.Client.Health().Node(s.Node, nil)
 		if err != nil {
 			last = err
 			continue
@@ -218,6 +223,20 @@ func (s *Server) Stop() {
 		<-s.exited
 	}
 	s.cmd = nil
+}
+
+// checks describes the agent's checks, with their output (why a check is
+// critical), for a failing test's log.
+func (s *Server) checks() string {
+	checks, err := s.Client.Agent().Checks()
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for id, c := range checks {
+		fmt.Fprintf(&b, "\n  %s: %s: %s", id, c.Status, strings.TrimSpace(c.Output))
+	}
+	return b.String()
 }
 
 func (s *Server) logTail() string {
