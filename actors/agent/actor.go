@@ -15,6 +15,7 @@ import (
 	"github.com/pandodc/pando/internal/shell"
 	kagent "github.com/pandodc/pando/kernel/agent"
 	"github.com/pandodc/pando/kernel/kernelpb"
+	"github.com/pandodc/pando/runtime"
 )
 
 // ActorID is the name the agent actor is spawned under.
@@ -46,6 +47,12 @@ type Config struct {
 	Sandboxes *Sandboxes
 	// Monitor, if set, learns which tasks run, to measure them on demand.
 	Monitor *Monitor
+	// Checkpoint, if set, keeps the agent's id and its container tasks on
+	// disk, so that a restarted agent takes them back (Recovered).
+	Checkpoint *Checkpoint
+	// Recovered are the tasks that outlived the agent's previous run,
+	// their runtime already following them again.
+	Recovered []RecoveredTask
 
 	// wrapExecutor, in tests, wraps each executor actor (to crash it).
 	wrapExecutor func(actor.Actor) actor.Actor
@@ -67,6 +74,10 @@ type Actor struct {
 	byPID     map[string]string         // executor PID id -> framework id
 	cancel    scheduler.CancelFunc
 	self      *actor.PID
+	// checkpointed holds the tasks with a checkpoint file, and savedID
+	// the agent id last written there.
+	checkpointed map[kagent.TaskRef]struct{}
+	savedID      string
 	// finding is set while a FindMaster call is under way.
 	finding bool
 	stop    context.CancelFunc // ends a FindMaster under way
@@ -86,8 +97,18 @@ func Props(cfg Config) *actor.Props {
 		cfg.ExecutorIdleTimeout = 10 * time.Second
 	}
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &Actor{cfg: cfg, k: kagent.New(cfg.Kernel), executors: map[string]*executorState{}, byPID: map[string]string{}}
+		return &Actor{
+			cfg: cfg, k: kagent.New(cfg.Kernel), executors: map[string]*executorState{}, byPID: map[string]string{},
+			checkpointed: map[kagent.TaskRef]struct{}{}, savedID: cfg.Kernel.AgentID,
+		}
 	})
+}
+
+// RecoveredTask is a task that outlived a restart of the agent: what its
+// checkpoint says, and its runtime's handle on it.
+type RecoveredTask struct {
+	kagent.Recovered
+	Running runtime.Task
 }
 
 // executorCrashed tells the agent that a supervised executor panicked.
@@ -114,6 +135,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.self = ctx.Self()
 		a.cancel = scheduler.NewTimerScheduler(ctx).SendRepeatedly(a.cfg.TickInterval, a.cfg.TickInterval, ctx.Self(), tick{})
 		ctx.Watch(a.cfg.Master)
+		a.recover(ctx, now)
 		a.k.Start(now)
 	case *actor.Stopping:
 		if a.cancel != nil {
@@ -223,10 +245,65 @@ func (a *Actor) taskEvent(now time.Time, ref kagent.TaskRef, state kernelpb.Task
 	if a.cfg.Sandboxes != nil {
 		a.cfg.Sandboxes.stopped(ref, now)
 	}
+	if _, ok := a.checkpointed[ref]; ok {
+		delete(a.checkpointed, ref)
+		if err := a.cfg.Checkpoint.RemoveTask(ref); err != nil {
+			a.cfg.Logger.Warn("agent: forgetting an ended task's checkpoint", "task", ref.TaskID, "error", err)
+		}
+	}
+}
+
+// recover takes back the tasks that outlived the agent's previous run:
+// the kernel counts them RUNNING (and reports them when registering), and
+// each framework's executor follows its own again.
+func (a *Actor) recover(ctx actor.Context, now time.Time) {
+	if len(a.cfg.Recovered) == 0 {
+		return
+	}
+	tasks := make([]kagent.Recovered, len(a.cfg.Recovered))
+	for i, r := range a.cfg.Recovered {
+		tasks[i] = r.Recovered
+	}
+	if err := a.k.Recover(now, tasks); err != nil {
+		a.cfg.Logger.Error("agent: cannot take back the tasks of its previous run", "error", err)
+		return
+	}
+	for _, r := range a.cfg.Recovered {
+		ref := kagent.TaskRef{FrameworkID: r.FrameworkID, TaskID: r.Task.GetTaskId()}
+		a.checkpointed[ref] = struct{}{}
+		if a.cfg.Sandboxes != nil {
+			a.cfg.Sandboxes.started(ref)
+		}
+		ex := a.executor(ctx, ref.FrameworkID)
+		ex.tasks[ref.TaskID] = struct{}{}
+		ctx.Send(ex.pid, adoptTask{taskID: ref.TaskID, agentID: a.k.ID(), task: r.Running})
+	}
+	a.cfg.Logger.Warn("agent: took back the tasks of its previous run", "tasks", len(a.cfg.Recovered))
+}
+
+// executor returns the executor of a framework, spawning it if needed.
+func (a *Actor) executor(ctx actor.Context, frameworkID string) *executorState {
+	if ex, ok := a.executors[frameworkID]; ok {
+		return ex
+	}
+	var exec actor.Actor = &executor{agent: ctx.Self(), frameworkID: frameworkID, runtimes: a.cfg.Runtimes, fetcher: a.cfg.Fetcher, monitor: a.cfg.Monitor, tasks: map[string]*taskRun{}}
+	if a.cfg.wrapExecutor != nil {
+		exec = a.cfg.wrapExecutor(exec)
+	}
+	ex := &executorState{pid: ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return exec })), tasks: map[string]struct{}{}}
+	a.executors[frameworkID] = ex
+	a.byPID[ex.pid.Id] = frameworkID
+	return ex
 }
 
 func (a *Actor) flush(ctx actor.Context) {
 	rd := a.k.Ready()
+	if id := a.k.ID(); id != a.savedID && a.cfg.Checkpoint != nil {
+		if err := a.cfg.Checkpoint.SaveAgentID(id); err != nil {
+			a.cfg.Logger.Warn("agent: cannot keep its id; a restart would register anew", "error", err)
+		}
+		a.savedID = id
+	}
 	for _, msg := range rd.ToMaster {
 		// Request, not Send: the master learns our PID from the sender.
 		ctx.Request(a.cfg.Master, msg)
@@ -258,16 +335,16 @@ func (a *Actor) launch(ctx actor.Context, l kagent.LaunchTask) {
 	if a.cfg.Sandboxes != nil {
 		a.cfg.Sandboxes.started(ref)
 	}
-	ex, ok := a.executors[ref.FrameworkID]
-	if !ok {
-		var exec actor.Actor = &executor{agent: ctx.Self(), frameworkID: ref.FrameworkID, runtimes: a.cfg.Runtimes, fetcher: a.cfg.Fetcher, monitor: a.cfg.Monitor, tasks: map[string]*taskRun{}}
-		if a.cfg.wrapExecutor != nil {
-			exec = a.cfg.wrapExecutor(exec)
+	if a.cfg.Checkpoint != nil && l.Task.GetContainer() != nil {
+		// A container outlives the agent: keep what it takes to follow
+		// it again after a restart. (A WASM task ends with the agent.)
+		if err := a.cfg.Checkpoint.SaveTask(ref.FrameworkID, l.FrameworkName, l.Task); err != nil {
+			a.cfg.Logger.Warn("agent: a container task runs without a checkpoint; a restart of the agent would lose it", "task", ref.TaskID, "error", err)
+		} else {
+			a.checkpointed[ref] = struct{}{}
 		}
-		ex = &executorState{pid: ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return exec })), tasks: map[string]struct{}{}}
-		a.executors[ref.FrameworkID] = ex
-		a.byPID[ex.pid.Id] = ref.FrameworkID
 	}
+	ex := a.executor(ctx, ref.FrameworkID)
 	ex.tasks[ref.TaskID] = struct{}{}
 	ctx.Send(ex.pid, runTask{task: l.Task, sandbox: dir})
 }

@@ -69,6 +69,13 @@ type (
 		task    runtime.Task
 	}
 	taskDone struct{ taskID string }
+	// adoptTask hands an executor a task that outlived a restart of the
+	// agent, already running.
+	adoptTask struct {
+		taskID  string
+		agentID string
+		task    runtime.Task
+	}
 )
 
 var safeID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$`)
@@ -95,6 +102,10 @@ func (e *executor) Receive(ctx actor.Context) {
 		e.tasks[id] = &taskRun{cancel: cancel}
 		ctx.Send(e.agent, e.status(id, kernelpb.TaskState_TASK_STARTING, kernelpb.Reason_REASON_NONE, "", 0))
 		go e.run(runCtx, ctx.ActorSystem(), ctx.Self(), msg)
+	case adoptTask:
+		e.tasks[msg.taskID] = &taskRun{cancel: func() {}, running: msg.task}
+		e.monitor.add(kagent.TaskRef{FrameworkID: e.frameworkID, TaskID: msg.taskID}, msg.agentID, msg.task)
+		go e.follow(ctx.ActorSystem(), ctx.Self(), msg.taskID, msg.task)
 	case taskLaunched:
 		t, ok := e.tasks[msg.taskID]
 		if !ok { // the executor stopped meanwhile
@@ -186,9 +197,21 @@ func (e *executor) run(ctx context.Context, system *actor.ActorSystem, self *act
 	}
 	system.Root.Send(self, taskLaunched{taskID: id, agentID: msg.task.GetAgentId(), task: task})
 	send(kernelpb.TaskState_TASK_RUNNING, kernelpb.Reason_REASON_NONE, "", 0)
+	e.wait(system, id, task)
+}
+
+// follow waits, off the actor's goroutine, for a task adopted after a
+// restart of the agent.
+func (e *executor) follow(system *actor.ActorSystem, self *actor.PID, id string, task runtime.Task) {
+	defer system.Root.Send(self, taskDone{taskID: id})
+	e.wait(system, id, task)
+}
+
+// wait reports how a running task ends, with what it used.
+func (e *executor) wait(system *actor.ActorSystem, id string, task runtime.Task) {
 	exit, err := task.Wait(context.Background())
 	if err != nil {
-		send(kernelpb.TaskState_TASK_FAILED, kernelpb.Reason_REASON_LAUNCH_FAILED, fmt.Sprintf("waiting for the task: %v", err), 0)
+		system.Root.Send(e.agent, e.status(id, kernelpb.TaskState_TASK_FAILED, kernelpb.Reason_REASON_LAUNCH_FAILED, fmt.Sprintf("waiting for the task: %v", err), 0))
 		return
 	}
 	state, why := terminalState(exit)

@@ -152,6 +152,16 @@ func startTestCluster(t *testing.T, module string, cfg Config) *testCluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rt.Close(context.Background()) })
+	// Compile before anything waits: under -race on a busy machine a Go
+	// module takes tens of seconds to compile, which is not what these
+	// tests time.
+	path, err := cache.Fetch(context.Background(), digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Prepare(context.Background(), digest, path); err != nil {
+		t.Fatal(err)
+	}
 	cfg.Kernel = kagent.Config{Hostname: "test", Resources: resources.MustParse("cpus:4;mem:4096")}
 	cfg.Master, cfg.SandboxRoot, cfg.Runtimes, cfg.Fetcher = master, filepath.Join(t.TempDir(), "sandboxes"), Runtimes{WASM: rt}, cache
 	cfg.wrapExecutor = func(e actor.Actor) actor.Actor {

@@ -126,7 +126,25 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: starting the WASM runtime: %w", err)
 	}
-	containers, noContainers := startContainers(ctx, opts, logger)
+	checkpoint, err := aagent.OpenCheckpoint(filepath.Join(opts.WorkDir, "checkpoint"))
+	if err != nil {
+		rt.Close(ctx)
+		return nil, err
+	}
+	agentID, err := checkpoint.AgentID()
+	if err != nil {
+		rt.Close(ctx)
+		return nil, err
+	}
+	containers, noContainers := startContainers(ctx, opts, agentID, logger)
+	var recovered []aagent.RecoveredTask
+	if containers != nil && agentID != "" {
+		if recovered, err = recoverContainers(ctx, containers, checkpoint, logger); err != nil {
+			containers.Close(ctx)
+			rt.Close(ctx)
+			return nil, err
+		}
+	}
 	runtimes := aagent.Runtimes{WASM: rt, NoContainers: noContainers}
 	if containers != nil {
 		runtimes.Containers = containers
@@ -182,7 +200,7 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 	}
 	props := aagent.Props(aagent.Config{
 		Kernel: kagent.Config{
-			Hostname: hostname, Resources: res, HTTPAddress: a.URL,
+			Hostname: hostname, Resources: res, HTTPAddress: a.URL, AgentID: agentID,
 			Attributes: runtimeAttributes(opts.Attributes, runtimes, opts.Containerd),
 		},
 		Master:      master,
@@ -193,6 +211,8 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 		Logger:      logger,
 		Sandboxes:   sandboxes,
 		Monitor:     monitor,
+		Checkpoint:  checkpoint,
+		Recovered:   recovered,
 	})
 	a.PID, err = a.System.Actors.Root.SpawnNamed(props, aagent.ActorID)
 	if err != nil {

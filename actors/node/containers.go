@@ -11,6 +11,8 @@ import (
 	"github.com/pandodc/pando/isolators"
 	"github.com/pandodc/pando/isolators/cgroups"
 	"github.com/pandodc/pando/isolators/ebpf"
+	kagent "github.com/pandodc/pando/kernel/agent"
+	"github.com/pandodc/pando/runtime"
 	"github.com/pandodc/pando/runtime/container"
 )
 
@@ -26,7 +28,7 @@ const noContainerd = "no containerd configured (start the agent with --container
 
 // startContainers connects the agent's container runtime, or says why it
 // has none: the agent then runs WASM tasks only, and says so once.
-func startContainers(ctx context.Context, opts AgentOptions, logger *slog.Logger) (*container.Runtime, string) {
+func startContainers(ctx context.Context, opts AgentOptions, agentID string, logger *slog.Logger) (*container.Runtime, string) {
 	if opts.Containerd == "" {
 		return nil, noContainerd
 	}
@@ -34,7 +36,7 @@ func startContainers(ctx context.Context, opts AgentOptions, logger *slog.Logger
 	defer cancel()
 	rt, err := container.New(cctx, container.Config{
 		Address: opts.Containerd, DefaultKillGrace: opts.KillGrace, Logger: logger,
-		Isolator: containerIsolators(logger),
+		Isolator: containerIsolators(logger), AgentID: agentID,
 	})
 	if err != nil {
 		logger.Warn("agent: no container runtime; running WASM tasks only", "error", err)
@@ -66,6 +68,54 @@ func containerIsolators(logger *slog.Logger) isolators.Isolator {
 		}
 	}
 	return isolators.All(all...)
+}
+
+// recoverContainers finds the container tasks of the agent's previous run
+// that still run, and matches them with its checkpoint: those it knows are
+// taken back; a running container it has no checkpoint of is killed and
+// removed (nobody would follow it), and a checkpoint whose container is
+// gone is forgotten (the master settles that task when the agent
+// re-registers without it).
+func recoverContainers(ctx context.Context, rt *container.Runtime, cp *aagent.Checkpoint, logger *slog.Logger) ([]aagent.RecoveredTask, error) {
+	known, err := cp.Tasks()
+	if err != nil {
+		return nil, err
+	}
+	running, err := rt.Recover(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("agent: finding the containers of its previous run: %w", err)
+	}
+	var out []aagent.RecoveredTask
+	for _, k := range known {
+		ref := kagent.TaskRef{FrameworkID: k.FrameworkID, TaskID: k.Task.GetTaskId()}
+		task, ok := running[ref.TaskID]
+		if ok && labelOf(task, container.LabelFrameworkID) == ref.FrameworkID {
+			out = append(out, aagent.RecoveredTask{Recovered: k, Running: task})
+			delete(running, ref.TaskID)
+			continue
+		}
+		logger.Warn("agent: a container task ended while the agent was down", "task", ref.TaskID, "framework", ref.FrameworkID)
+		if err := cp.RemoveTask(ref); err != nil {
+			logger.Warn("agent: forgetting an ended task's checkpoint", "task", ref.TaskID, "error", err)
+		}
+	}
+	for id, task := range running {
+		logger.Warn("agent: killing and removing a container of a task it does not know", "task", id,
+			"framework", labelOf(task, container.LabelFrameworkID))
+		kctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		if err := task.Kill(kctx); err != nil {
+			logger.Warn("agent: killing an unknown container task", "task", id, "error", err)
+		}
+		cancel()
+	}
+	return out, nil
+}
+
+func labelOf(t runtime.Task, key string) string {
+	if l, ok := t.(interface{ Labels() map[string]string }); ok {
+		return l.Labels()[key]
+	}
+	return ""
 }
 
 // runtimeAttributes adds to attrs what the agent's runtimes are.

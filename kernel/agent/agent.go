@@ -299,6 +299,41 @@ func (a *Agent) registeredWith(now time.Time, msg *kernelpb.AgentRegistered) err
 	return nil
 }
 
+// Recovered is a task that still runs from before a restart of the agent
+// (a container its runtime reattached to).
+type Recovered struct {
+	FrameworkID   string
+	FrameworkName string
+	// Task is as the agent launched it (from its checkpoint).
+	Task *kernelpb.TaskInfo
+}
+
+// Recover takes back tasks that outlived a restart of the agent, before
+// Start: they count as RUNNING, are reported with the registration, and
+// are killed, acknowledged and settled like any other. Nothing is launched
+// for them.
+func (a *Agent) Recover(now time.Time, tasks []Recovered) error {
+	if a.started {
+		return errors.New("Recover after Start: recovered tasks are reported with the registration")
+	}
+	for _, r := range tasks {
+		if r.Task == nil || r.Task.TaskId == "" || r.FrameworkID == "" {
+			return fmt.Errorf("recovered task without task, task id or framework id")
+		}
+		ref := TaskRef{FrameworkID: r.FrameworkID, TaskID: r.Task.TaskId}
+		if a.tasks[ref] != nil {
+			return fmt.Errorf("task %s of framework %s recovered twice", ref.TaskID, ref.FrameworkID)
+		}
+		info := kernelpb.CloneTaskInfo(r.Task)
+		if a.id != "" {
+			info.AgentId = a.id
+		}
+		a.tasks[ref] = &task{ref: ref, frameworkName: r.FrameworkName, info: info, state: kernelpb.TaskState_TASK_RUNNING}
+		a.emit(Event{Kind: EventTaskState, At: now, FrameworkID: ref.FrameworkID, TaskID: ref.TaskID, State: kernelpb.TaskState_TASK_RUNNING, Message: "recovered after the agent restarted"})
+	}
+	return nil
+}
+
 func (a *Agent) runTask(now time.Time, msg *kernelpb.RunTask) error {
 	if msg.Task == nil || msg.Task.TaskId == "" || msg.FrameworkId == "" {
 		return fmt.Errorf("RunTask without task, task id or framework id")
