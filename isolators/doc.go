@@ -16,4 +16,32 @@
 // isolator that works but cannot measure everything lists the rest, in the
 // same form, from Unavailable. Both are facts about the host, not the task:
 // the agent learns them once and copies them into Stats.Unavailable.
+//
+// An agent, in outline:
+//
+//	var unavailable []string
+//	var isos []isolators.Isolator
+//	if cg, err := cgroups.New(); err != nil {
+//		reason, _ := isolators.Unavailable(err) // or a real failure
+//		unavailable = append(unavailable, reason)
+//	} else {
+//		isos = append(isos, cg)
+//		if net, err := ebpf.New(cg.Layout()); err != nil {
+//			reason, _ := isolators.Unavailable(err)
+//			unavailable = append(unavailable, reason)
+//		} else {
+//			isos = append(isos, net)
+//		}
+//	}
+//	iso := isolators.All(isos...)
+//	unavailable = append(unavailable, iso.Unavailable()...)
+//
+//	// the container runtime's hook, after create and before start:
+//	h, err := iso.Attach(ctx, isolators.Target{TaskID: id, PID: pid, CgroupPath: "/pando/" + id})
+//	// each status update:
+//	st, _ := task.Stats(ctx)
+//	err = h.Usage(ctx, &st)
+//	st.Unavailable = append(st.Unavailable, unavailable...)
+//	// when the task has exited, before its container is deleted:
+//	err = h.Detach() // Usage still reports the totals read here
 package isolators

@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // UnifiedCgroup is a task's cgroup v2 directory, which eBPF cgroup programs
@@ -92,7 +95,7 @@ func (u *UnifiedCgroup) Remove() error {
 	for _, p := range strings.Fields(string(procs)) {
 		pid, _ := strconv.Atoi(p)
 		// A process that exited meanwhile cannot be moved: ESRCH.
-		if err := moveProcess(u.from, pid); err != nil && !isNoProcess(err) {
+		if err := moveProcess(u.from, pid); err != nil && !errors.Is(err, unix.ESRCH) {
 			return fmt.Errorf("removing cgroup v2 %s: moving process %d back to %s: %w", u.Dir, pid, u.from, err)
 		}
 	}
@@ -123,10 +126,6 @@ func moveProcess(dir string, pid int) error {
 	return os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0)
 }
 
-func isNoProcess(err error) bool {
-	return errors.Is(err, errESRCH)
-}
-
 // removeCgroupDir removes an empty cgroup directory; the kernel may still be
 // releasing its last exited process, hence a few retries on EBUSY.
 func removeCgroupDir(dir string) error {
@@ -135,10 +134,10 @@ func removeCgroupDir(dir string) error {
 		if err = os.Remove(dir); err == nil || errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
-		if !errors.Is(err, errEBUSY) {
+		if !errors.Is(err, unix.EBUSY) {
 			return err
 		}
-		sleepBriefly()
+		time.Sleep(10 * time.Millisecond)
 	}
 	return err
 }

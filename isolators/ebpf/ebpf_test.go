@@ -23,7 +23,7 @@ import (
 func TestMain(m *testing.M) { isolatortest.Main(m) }
 
 func newIsolator(t *testing.T) isolators.Isolator {
-	iso, err := ebpf.New(isolatortest.Layout(t))
+	iso, err := ebpf.New(isolatortest.RequireCgroups(t))
 	isolatortest.Require(t, err)
 	return iso
 }
@@ -85,15 +85,11 @@ func TestSuite(t *testing.T) {
 		"IsolatorMadeV2": {NoV2: true}, // EnsureUnified makes it
 	} {
 		t.Run(name, func(t *testing.T) {
-			addr := ""
 			isolatortest.Run(t, isolatortest.Config{
 				New:  newIsolator,
 				Task: opts,
 				Work: func(t *testing.T, task *isolatortest.Task) {
-					if addr == "" {
-						addr = listen(t)
-					}
-					sendAndCheck(t, task, addr)
+					sendAndCheck(t, task, listen(t))
 				},
 				Grew: grew,
 			})

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/pandodc/pando/isolators"
-	"github.com/pandodc/pando/isolators/cgroups"
 	"github.com/pandodc/pando/runtime"
 )
 
@@ -144,7 +143,3 @@ func Run(t *testing.T, cfg Config) {
 		t.Logf("Attach to a removed cgroup: %v", err)
 	})
 }
-
-// Layout is the host's layout, for isolators' New functions; it calls
-// Require when there is none.
-func Layout(t testing.TB) *cgroups.Layout { return RequireCgroups(t) }

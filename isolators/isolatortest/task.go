@@ -113,6 +113,9 @@ func StartTask(t testing.TB, l *cgroups.Layout, opts TaskOptions) *Task {
 	if l.V2 != nil && (l.Mode == cgroups.Unified || !opts.NoV2) {
 		hierarchies = append(hierarchies, *l.V2)
 	}
+	if l.Mode == cgroups.Unified {
+		enableControllers(l, filepath.Dir(k.CgroupPath))
+	}
 	for _, h := range hierarchies {
 		dir := h.Dir(k.CgroupPath)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -124,6 +127,21 @@ func StartTask(t testing.TB, l *cgroups.Layout, opts TaskOptions) *Task {
 		}
 	}
 	return k
+}
+
+// enableControllers makes the v2 controllers isolators read available to the
+// children of the cgroup at parent, as runc does on a cgroup v2 host: each
+// ancestor from the root down must enable them for its children.
+func enableControllers(l *cgroups.Layout, parent string) {
+	path := "/"
+	for _, part := range append([]string{""}, strings.Split(strings.Trim(parent, "/"), "/")...) {
+		path = filepath.Join(path, part)
+		dir := l.V2.Dir(path)
+		_ = os.MkdirAll(dir, 0o755)
+		for _, c := range []string{"cpu", "memory", "io", "pids"} {
+			_ = os.WriteFile(filepath.Join(dir, "cgroup.subtree_control"), []byte("+"+c), 0) // absent controllers refuse
+		}
+	}
 }
 
 // Do sends the task a command and returns its result; a failed command

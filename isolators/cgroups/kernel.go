@@ -1,17 +1,6 @@
 package cgroups
 
-import (
-	"time"
-
-	"golang.org/x/sys/unix"
-)
-
-var (
-	errESRCH = unix.ESRCH
-	errEBUSY = unix.EBUSY
-)
-
-func sleepBriefly() { time.Sleep(10 * time.Millisecond) }
+import "golang.org/x/sys/unix"
 
 // kernelRelease is uname -r.
 func kernelRelease() string {
