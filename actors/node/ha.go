@@ -11,7 +11,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/consul/api"
+
 	"github.com/pandodc/pando/actors/election"
+	"github.com/pandodc/pando/actors/registry"
 	"github.com/pandodc/pando/internal/httpjson"
 )
 
@@ -33,6 +36,8 @@ type HAOptions struct {
 // haState is what a master contending for leadership knows.
 type haState struct {
 	id      string
+	prefix  string
+	consul  *api.Client
 	elector *election.Elector
 	cancel  context.CancelFunc
 	leading chan struct{} // closed once this master leads
@@ -43,6 +48,7 @@ type haState struct {
 	leader   election.LeaderInfo // the leader known; ID "" when none
 	isLeader bool
 	lostWhy  error
+	registry registry.Registry // this term's, once leading
 }
 
 // State is GET /api/v1/state: whether this master leads, and who does.
@@ -82,7 +88,7 @@ func (m *Master) startHA(opts HAOptions) error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	m.ha = &haState{id: id, elector: el, cancel: cancel, leading: make(chan struct{}), lost: make(chan struct{}), done: make(chan struct{})}
+	m.ha = &haState{id: id, prefix: opts.Prefix, consul: consul, elector: el, cancel: cancel, leading: make(chan struct{}), lost: make(chan struct{}), done: make(chan struct{})}
 	m.Mux.HandleFunc("/", m.standby)
 	m.serve() // Consul's health check of this master must be answered first
 	if err := el.Start(ctx); err != nil {
@@ -102,8 +108,13 @@ func (m *Master) followElection() {
 	for ev := range h.elector.Events() {
 		switch ev.Kind {
 		case election.Leading:
+			reg, err := registry.NewConsul(h.consul, h.prefix, ev.Term)
+			if err != nil {
+				m.stepDown(fmt.Errorf("elected, but could not open the registry: %w", err))
+				return
+			}
 			h.mu.Lock()
-			h.leader, h.isLeader = ev.Leader, true
+			h.leader, h.isLeader, h.registry = ev.Leader, true, reg
 			h.mu.Unlock()
 			if err := m.lead(ev.Term.Epoch); err != nil {
 				m.stepDown(fmt.Errorf("elected, but could not lead: %w", err))
@@ -162,6 +173,17 @@ func (m *Master) Err() error {
 	m.ha.mu.Lock()
 	defer m.ha.mu.Unlock()
 	return m.ha.lostWhy
+}
+
+// Registry is the leading master's fenced registry in Consul: nil without
+// HA or before this master leads.
+func (m *Master) Registry() registry.Registry {
+	if m.ha == nil {
+		return nil
+	}
+	m.ha.mu.Lock()
+	defer m.ha.mu.Unlock()
+	return m.ha.registry
 }
 
 func (h *haState) stop(ctx context.Context) error {

@@ -61,6 +61,11 @@ type Master struct {
 	ha        *haState // nil without HA
 }
 
+// DefaultReregistrationWindow is how long an elected master waits for the
+// agents to re-register before it answers a reconciliation of a task it
+// does not know with LOST (kernel/master Config.ReregistrationWindow).
+const DefaultReregistrationWindow = 20 * time.Second
+
 // StartMaster starts a master and serves its API. Without HA it leads at
 // once; with opts.HA it contends for leadership through Consul.
 func StartMaster(opts MasterOptions) (*Master, error) {
@@ -149,6 +154,11 @@ func (m *Master) serve() {
 // lead spawns the master actor at epoch and mounts the API that needs it.
 func (m *Master) lead(epoch uint64) error {
 	m.opts.Kernel.Epoch = epoch
+	if m.ha != nil && m.opts.Kernel.ReregistrationWindow == 0 {
+		// An elected master may be taking over: give the agents time to
+		// re-register before it calls tasks it does not know LOST.
+		m.opts.Kernel.ReregistrationWindow = DefaultReregistrationWindow
+	}
 	opts := m.opts
 	pid, err := m.System.Actors.Root.SpawnNamed(amaster.Props(amaster.Config{
 		Kernel:             opts.Kernel,

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pandodc/pando/actors/node"
+	"github.com/pandodc/pando/actors/registry"
 	"github.com/pandodc/pando/frameworks/batch"
 	"github.com/pandodc/pando/sdk"
 	"github.com/pandodc/pando/sdk/client"
@@ -33,9 +34,18 @@ type builtins struct {
 // startBuiltins starts the built-in frameworks against m, with their state
 // in dataDir, and mounts their APIs on m's HTTP server.
 func startBuiltins(m *node.Master, dataDir string, logger *slog.Logger) (*builtins, error) {
-	st, err := store.OpenBolt(filepath.Join(dataDir, "frameworks.db"))
-	if err != nil {
-		return nil, err
+	// An elected master keeps its frameworks' state in the fenced
+	// registry (Consul), where the master elected after it finds it; a
+	// master alone keeps it in its data dir.
+	var st store.Store
+	if reg := m.Registry(); reg != nil {
+		st = registry.AsStore(reg, "frameworks/")
+	} else {
+		bolt, err := store.OpenBolt(filepath.Join(dataDir, "frameworks.db"))
+		if err != nil {
+			return nil, err
+		}
+		st = bolt
 	}
 	// The master's HTTP API, as any framework would use it.
 	api, err := client.New(m.URL)

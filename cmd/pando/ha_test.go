@@ -202,6 +202,27 @@ func TestHAMastersFailOver(t *testing.T) {
 	t.Logf("SIGKILL of %s: %s leads at epoch %d after %s; both agents re-registered after %s",
 		first.id, second.id, epoch2, failover.Round(time.Millisecond), reregistered.Round(time.Millisecond))
 
+	// The batch framework of the new leader found the job in Consul, took
+	// its running tasks back under the same framework id, and lost or
+	// relaunched none of them.
+	cl.url = second.url
+	if cl.c, err = client.New(second.url); err != nil {
+		t.Fatal(err)
+	}
+	l.waitFor(30*time.Second, "the job on the new leader with its 4 tasks running", func() (bool, string) {
+		j, err := cl.job(job)
+		if err != nil {
+			return false, err.Error()
+		}
+		return j.Running == 4 && j.Failed == 0 && j.Pending == 0, fmt.Sprintf("%+v", j)
+	})
+	if r := cl.pando("kill", job); r.code != 0 {
+		l.fatalf("pando kill %s on the new leader: exit %d, %s", job, r.code, r.stderr)
+	}
+	if j := cl.waitJobDone(job, 30*time.Second); j.Killed != 4 {
+		t.Errorf("the job after its kill on the new leader: %+v, want 4 killed", j)
+	}
+
 	// Freeze the new leader past its session: the last one takes over. When
 	// the frozen one runs again, it must find it no longer leads and exit.
 	if err := second.proc.cmd.Process.Signal(syscall.SIGSTOP); err != nil {

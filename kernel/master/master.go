@@ -97,6 +97,14 @@ type Config struct {
 	// remembered, to refuse their re-subscription and settle their late
 	// status updates (default 1,000).
 	MaxRemovedFrameworks int
+	// ReregistrationWindow is how long, from its first input, a master
+	// that took over from another (an elected master) waits for the
+	// agents to re-register before it tells a framework that a task it
+	// does not know is LOST: during the window such a reconciliation is
+	// answered when the task's agent reports it, or LOST when the window
+	// closes. It keeps a failover from reporting running tasks LOST to a
+	// framework that reconciles before their agent is back. 0: none.
+	ReregistrationWindow time.Duration
 	// Allocator configures the allocator the master owns. Its
 	// DefaultRefuse defaults to the master's.
 	Allocator allocator.Config
@@ -190,6 +198,11 @@ type Master struct {
 
 	nextAgent, nextFramework, nextOffer, nextUpdate uint64
 
+	// windowEnds is when the re-registration window closes (zero until
+	// the first input); pending holds the reconciliations it holds back.
+	windowEnds time.Time
+	pending    []pendingReconcile
+
 	out      []Envelope
 	events   []Event
 	counters Counters
@@ -237,6 +250,7 @@ func invalidf(format string, args ...any) error {
 // Error message back to the framework. The error of an OperatorKill is for
 // the operator.
 func (m *Master) Step(now time.Time, from Peer, msg any) error {
+	m.openWindow(now)
 	switch msg := msg.(type) {
 	case *kernelpb.RegisterAgent:
 		if msg == nil {
@@ -318,6 +332,7 @@ func (m *Master) Step(now time.Time, from Peer, msg any) error {
 // from adopted tasks that did not subscribe in time), pings agents and
 // removes those that missed too many pings, and heartbeats frameworks.
 func (m *Master) Tick(now time.Time) {
+	m.answerPending(now)
 	m.expireOffers(now)
 	m.expireFrameworks(now)
 	m.expireUnknownFrameworks(now)

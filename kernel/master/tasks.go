@@ -497,12 +497,77 @@ func (m *Master) reconcile(now time.Time, from Peer, msg *kernelpb.Reconcile) er
 			t = m.completed.byKey[key]
 		}
 		if t == nil {
+			if m.inWindow(now) {
+				// Its agent may not have re-registered yet. (Past the
+				// bound, no answer: reconciliation is retried.)
+				if len(m.pending) < maxPendingReconciles {
+					m.pending = append(m.pending, pendingReconcile{key: key, agentID: rt.AgentId})
+				}
+				continue
+			}
 			answer(rt.TaskId, rt.AgentId, kernelpb.TaskState_TASK_LOST, "unknown task")
 			continue
 		}
 		answer(key.TaskID, t.agentID, t.reconciledState(), t.message)
 	}
 	return nil
+}
+
+// maxPendingReconciles bounds the reconciliations held back in the
+// re-registration window, whatever a framework asks.
+const maxPendingReconciles = 100_000
+
+// pendingReconcile is a reconciliation of a task the master did not know,
+// held back during the re-registration window.
+type pendingReconcile struct {
+	key     taskKey
+	agentID string
+}
+
+// openWindow starts the re-registration window at the master's first input.
+func (m *Master) openWindow(now time.Time) {
+	if m.windowEnds.IsZero() && m.cfg.ReregistrationWindow > 0 {
+		m.windowEnds = now.Add(m.cfg.ReregistrationWindow)
+	}
+}
+
+func (m *Master) inWindow(now time.Time) bool {
+	return m.cfg.ReregistrationWindow > 0 && now.Before(m.windowEnds)
+}
+
+// answerPending answers the held-back reconciliations whose task an agent
+// has reported since, and, once the window has closed, the rest: LOST.
+func (m *Master) answerPending(now time.Time) {
+	m.openWindow(now)
+	if len(m.pending) == 0 {
+		return
+	}
+	open := m.inWindow(now)
+	rest := m.pending[:0]
+	for _, p := range m.pending {
+		fw := m.frameworks[p.key.FrameworkID]
+		t := m.tasks[p.key]
+		if t == nil {
+			t = m.completed.byKey[p.key]
+		}
+		if t == nil && open {
+			rest = append(rest, p)
+			continue
+		}
+		if fw == nil || !fw.connected {
+			continue // it reconciles again when it comes back
+		}
+		st := &kernelpb.TaskStatus{
+			TaskId: p.key.TaskID, State: kernelpb.TaskState_TASK_LOST, AgentId: p.agentID, FrameworkId: fw.id,
+			Reason: kernelpb.Reason_REASON_RECONCILIATION, Message: "unknown task: its agent did not re-register in time",
+			Source: kernelpb.Source_SOURCE_MASTER, TimestampNs: now.UnixNano(),
+		}
+		if t != nil {
+			st.State, st.AgentId, st.Message = t.reconciledState(), t.agentID, t.message
+		}
+		m.send(fw.peer, &kernelpb.Update{Epoch: m.cfg.Epoch, Status: st})
+	}
+	m.pending = rest
 }
 
 // reconciledState is what reconciliation reports: the state of the newest
