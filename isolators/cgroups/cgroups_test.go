@@ -152,7 +152,9 @@ func TestMemoryLimitAndOOMKills(t *testing.T) {
 	if s.OOMKills != 1 {
 		t.Errorf("OOM kills %d after the task touched twice its limit, want 1", s.OOMKills)
 	}
-	if s.MemoryPeakBytes < limit*9/10 || s.MemoryPeakBytes > limit {
+	// The kernel charges a page before it reclaims or kills, so the peak
+	// may pass the limit by a few pages.
+	if s.MemoryPeakBytes < limit*9/10 || s.MemoryPeakBytes > limit+64<<10 {
 		t.Errorf("memory peak %d, want near its limit %d", s.MemoryPeakBytes, limit)
 	}
 }
