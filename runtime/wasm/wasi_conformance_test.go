@@ -39,8 +39,17 @@ func TestWASIBehaviour(t *testing.T) {
 			plain := newPlainWASI(t, probe)
 			for _, c := range wasiCases(name) {
 				t.Run(c.name, func(t *testing.T) {
-					pando := runPando(t, rt, probe, c)
 					ref := plain.run(t, c)
+					if c.stdin != nil {
+						if err := c.check(ref); err != nil {
+							t.Errorf("under plain wazero with stdin: %v\n  %s", err, ref)
+						}
+						return
+					}
+					pando := runPando(t, rt, probe, c)
+					if c.logs {
+						t.Logf("%s", pando)
+					}
 					if !c.varies {
 						if pando.code != ref.code || !bytes.Equal(pando.stdout, ref.stdout) || !bytes.Equal(pando.stderr, ref.stderr) {
 							t.Errorf("Pando and plain wazero differ:\n  Pando: %s\n  plain: %s", pando, ref)
@@ -64,6 +73,12 @@ type wasiCase struct {
 	args  []string
 	env   map[string]string
 	files map[string][]byte
+	// stdin, if set, is given to plain wazero only (Pando gives tasks no
+	// stdin): it shows that the probe reads it, so that the empty stdin
+	// seen under Pando is the runtime's doing, not the probe's.
+	stdin []byte
+	// logs: the outcome depends on the toolchain; the test logs it.
+	logs bool
 	// varies: the output differs from run to run (clocks, random), so
 	// only check compares it.
 	varies bool
@@ -138,8 +153,9 @@ func wasiCases(probe string) []wasiCase {
 		// it against $PWD, wasi-libc against its own cwd, "/"): only the
 		// comparison with plain wazero holds for every toolchain.
 		{name: "ReadRelativePath", args: []string{"cat", "input.bin"}, files: map[string][]byte{"input.bin": binaryContent},
-			check: func(wasiRun) error { return nil }},
+			logs: true, check: func(wasiRun) error { return nil }},
 		{name: "Stdin", args: []string{"stdin"}, check: wantOutput(nil, nil)},
+		{name: "StdinUnderPlainWazero", args: []string{"stdin"}, stdin: binaryContent, check: wantOutput(binaryContent, nil)},
 		{name: "Preopens", args: []string{"preopens"}, check: wantOutput(nuls("/sandbox"), nil)},
 	}
 	for _, code := range []int64{0, 1, 3, 42, 255, 256, 65536, -1} {
@@ -303,6 +319,7 @@ func (p *plainWASI) run(t *testing.T, c wasiCase) wasiRun {
 	cfg := wazero.NewModuleConfig().WithName("").
 		WithArgs(append([]string{probeTaskID}, c.args...)...).
 		WithStdout(&stdout).WithStderr(&stderr).
+		WithStdin(bytes.NewReader(c.stdin)).
 		WithRandSource(rand.Reader).
 		WithSysNanosleep().WithSysNanotime().WithSysWalltime().
 		WithFSConfig(wazero.NewFSConfig().WithDirMount(sandboxWith(t, c.files), wasm.SandboxMount))
@@ -325,4 +342,32 @@ func (p *plainWASI) run(t *testing.T, c wasiCase) wasiRun {
 	}
 	t.Fatalf("plain wazero: the probe did not exit: %v (stderr %q)", err, stderr.Bytes())
 	return wasiRun{}
+}
+
+// TestWASIStringsWithNUL: WASI passes arguments and environment variables as
+// NUL-terminated strings, so one holding a NUL (or a variable name holding
+// "=") cannot be given; wazero refuses to instantiate such a module, and
+// the task fails to launch, saying which string is wrong.
+func TestWASIStringsWithNUL(t *testing.T) {
+	rt := newRuntime(t, wasm.Config{})
+	tiny := wasmbuild.MustBuild(t, "tiny")
+	cases := []struct {
+		name string
+		spec runtime.Spec
+		want string
+	}{
+		{"arg", runtime.Spec{Args: []string{"a\x00b"}}, "args invalid: contains NUL character"},
+		{"env value", runtime.Spec{Env: map[string]string{"K": "a\x00b"}}, "environ invalid: contains NUL character"},
+		{"env name with =", runtime.Spec{Env: map[string]string{"K=V": "x"}}, "environ invalid: key contains '=' character"},
+		{"empty env name", runtime.Spec{Env: map[string]string{"": "x"}}, "environ invalid: empty key"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			c.spec.Artifact = tiny
+			exit, _, stderr := run(t, rt, c.spec)
+			if exit.Outcome != runtime.Failed || exit.Cause != runtime.CauseLaunchFailed || !strings.Contains(exit.Message, c.want) {
+				t.Fatalf("exit = %+v, want failed to launch saying %q (stderr %q)", exit, c.want, stderr)
+			}
+		})
+	}
 }

@@ -108,6 +108,7 @@ func BuildProbe(ctx context.Context, name string) (string, error) {
 		argv := slices.Clone(build)
 		argv[slices.Index(argv, placeholder)] = out
 		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+		cmd.Dir = src
 		cmd.Env = append(os.Environ(), tc.env...)
 		if b, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("building the %s WASI probe: %s: %w\n%s", name, strings.Join(argv, " "), err, b)
@@ -172,6 +173,21 @@ func findRustc() (rustc, target string, err error) {
 	return "", "", fmt.Errorf("%w: no rustc with a WASI standard library among %s (apt-get install rustc libstd-rust-dev-wasm32, or rustup target add wasm32-wasip1)", ErrNoToolchain, strings.Join(tried, ", "))
 }
 
+// findAssemblyScript is the compiler that scripts/setup.sh installs (npm ci)
+// into the probe's node_modules, at the versions its package-lock.json pins.
 func findAssemblyScript(src, out string) ([]string, []string, error) {
-	return nil, nil, fmt.Errorf("%w: todo", ErrNoToolchain)
+	node, err := lookPath("node", "apt-get install nodejs npm")
+	if err != nil {
+		return nil, nil, err
+	}
+	asc := filepath.Join(src, "node_modules", "assemblyscript", "bin", "asc.js")
+	shim := filepath.Join(src, "node_modules", "@assemblyscript", "wasi-shim", "asconfig.json")
+	for _, p := range []string{asc, shim} {
+		if _, err := os.Stat(p); err != nil {
+			return nil, nil, fmt.Errorf("%w: %s is missing (run scripts/setup.sh, or npm ci in %s)", ErrNoToolchain, p, src)
+		}
+	}
+	// Relative paths, run in src: asc resolves the shim's "lib" against
+	// the working directory, not against the config file.
+	return []string{node, asc, "--version"}, []string{node, asc, "probe.ts", "--config", "node_modules/@assemblyscript/wasi-shim/asconfig.json", "-O3", "-o", out}, nil
 }

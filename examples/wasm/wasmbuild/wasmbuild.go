@@ -138,6 +138,9 @@ func sourceKey(dir string) (string, error) {
 		if err != nil {
 			return err
 		}
+		if d.IsDir() && d.Name() == "node_modules" {
+			return filepath.SkipDir // installed, not sources: its lockfile is hashed
+		}
 		if !d.IsDir() {
 			files = append(files, p)
 		}

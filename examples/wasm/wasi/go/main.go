@@ -4,17 +4,17 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/binary"
-	"fmt"
 	"io"
 	"os"
 	"strconv"
 	"time"
 )
 
+// The probe uses few packages (no fmt, crypto or reflection), so that its
+// module stays small: the tests compile it under the race detector.
+
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: probe args|env|exit N|stdout N|streams|clock|random|cat PATH|stdin|preopens")
+	os.Stderr.WriteString("usage: probe args|env|exit N|stdout N|streams|clock|random|cat PATH|stdin|preopens\n")
 	os.Exit(2)
 }
 
@@ -63,17 +63,19 @@ func main() {
 		real, mono1 := clock(clockRealtime), clock(clockMonotonic)
 		time.Sleep(5 * time.Millisecond)
 		mono2 := clock(clockMonotonic)
-		put(out, binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(nil, real), mono1), mono2))
-	case mode == "random":
-		b := make([]byte, 32)
-		if _, err := rand.Read(b); err != nil {
-			os.Exit(1)
+		var b []byte
+		for _, v := range []uint64{real, mono1, mono2} {
+			for i := range 8 {
+				b = append(b, byte(v>>(8*i)))
+			}
 		}
 		put(out, b)
+	case mode == "random":
+		put(out, random(32))
 	case mode == "cat" && len(os.Args) == 3:
 		f, err := os.Open(os.Args[2])
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "probe: %v\n", err)
+			os.Stderr.WriteString("probe: " + err.Error() + "\n")
 			os.Exit(1)
 		}
 		copyOut(f, os.Args[2])
@@ -90,7 +92,7 @@ func main() {
 
 func copyOut(r io.Reader, name string) {
 	if _, err := io.Copy(os.Stdout, r); err != nil {
-		fmt.Fprintf(os.Stderr, "probe: reading %s: %v\n", name, err)
+		os.Stderr.WriteString("probe: reading " + name + ": " + err.Error() + "\n")
 		os.Exit(1)
 	}
 }

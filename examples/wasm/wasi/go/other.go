@@ -12,4 +12,6 @@ const (
 
 func clock(id uint32) uint64 { panic("probe: WASI clocks exist only under GOOS=wasip1") }
 
+func random(n int) []byte { panic("probe: WASI random_get exists only under GOOS=wasip1") }
+
 func preopens() []string { panic("probe: WASI preopens exist only under GOOS=wasip1") }

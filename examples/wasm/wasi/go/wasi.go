@@ -12,6 +12,9 @@ import (
 //go:wasmimport wasi_snapshot_preview1 clock_time_get
 func clockTimeGet(id uint32, precision uint64, time *uint64) uint32
 
+//go:wasmimport wasi_snapshot_preview1 random_get
+func randomGet(buf unsafe.Pointer, len uint32) uint32
+
 //go:wasmimport wasi_snapshot_preview1 fd_prestat_get
 func fdPrestatGet(fd int32, prestat *[2]uint32) uint32
 
@@ -44,4 +47,12 @@ func preopens() []string {
 		}
 		names = append(names, string(name))
 	}
+}
+
+func random(n int) []byte {
+	b := make([]byte, n)
+	if randomGet(unsafe.Pointer(&b[0]), uint32(n)) != 0 {
+		os.Exit(1)
+	}
+	return b
 }
