@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test. The packages with goroutines (actors, runtimes, the SDK,
+# Runs every test. The packages with goroutines (actors, runtimes, isolators, the SDK,
 # frameworks, the CLI's integration tests) run under the race detector; the
 # pure kernel runs without it, since its property tests are long and it has
 # no concurrency to race.
@@ -12,7 +12,7 @@ pkgs() {
   [ ${#patterns[@]} -eq 0 ] || go list "${patterns[@]}"
 }
 pure=$(pkgs kernel examples)
-concurrent=$(pkgs actors runtime sdk frameworks cmd)
+concurrent=$(pkgs actors runtime isolators sdk frameworks cmd)
 status=0
 [ -z "$pure" ] || go test -count=1 -timeout 15m $pure || status=1
 [ -z "$concurrent" ] || go test -race -count=1 -timeout 20m $concurrent || status=1

@@ -2,13 +2,10 @@ package sdk
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -17,7 +14,9 @@ import (
 	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/pandodc/pando/internal/remoting"
 	"github.com/pandodc/pando/kernel/kernelpb"
+	"github.com/pandodc/pando/sdk/client"
 )
 
 // Scheduler is what a framework implements. The driver invokes the
@@ -71,12 +70,27 @@ type Config struct {
 	System *actor.ActorSystem
 
 	// Master is the master actor, e.g. actor.NewPID("127.0.0.1:5060",
-	// "master"). Either Master or MasterURL must be set; Master wins.
+	// "master"). Master wins over MasterURL.
 	Master *actor.PID
 	// MasterURL is the master's HTTP base URL (http://127.0.0.1:5050). The
 	// driver asks GET <MasterURL>/api/v1/master for the leader's actor
 	// address before every subscribe attempt, so it follows elections.
+	// When neither Master nor MasterURL is set, MasterURL is
+	// $PANDO_MASTER, or http://127.0.0.1:5050 (client.MasterFromEnv).
 	MasterURL string
+
+	// StopWithFailover makes Run stop the driver with failover when it is
+	// interrupted (SIGINT, SIGTERM, ctx): the master keeps the framework's
+	// tasks for Framework.FailoverTimeoutMs so a restarted framework
+	// carries on. By default an interrupted framework is torn down and its
+	// tasks killed. A framework that calls Driver.Finish is torn down.
+	StopWithFailover bool
+
+	// State, if set, keeps the framework id: NewDriver takes it from there
+	// when Framework.Id is empty, and the driver saves the id the master
+	// gives before the Subscribed callback runs, so a restarted framework
+	// fails over to its old self and keeps its tasks.
+	State *State
 
 	// ExplicitAck turns off implicit acknowledgement: the scheduler must
 	// call Acknowledge for every update that has an update_id. The zero
@@ -137,8 +151,18 @@ type driverCore struct {
 	frameworkID string
 	started     bool
 	stopping    bool
+	finished    bool  // Finish was called
+	result      error // what Finish was given
 
-	done chan struct{}
+	// loop, when set, runs the protocol core synchronously instead of an
+	// actor (see Loop).
+	loop *Loop
+
+	done     chan struct{}
+	doneOnce sync.Once
+	// shutDown is closed when Stop has done everything, the driver's own
+	// actor system included.
+	shutDown chan struct{}
 	// cb is the handle passed to callbacks.
 	cb *Driver
 }
@@ -152,7 +176,7 @@ func NewDriver(cfg Config, s Scheduler) (*Driver, error) {
 		return nil, errors.New("sdk: Config.Framework must be set and have a name")
 	}
 	if cfg.Master == nil && cfg.MasterURL == "" {
-		return nil, errors.New("sdk: set Config.Master (the master's actor PID) or Config.MasterURL (its HTTP address, e.g. http://127.0.0.1:5050)")
+		cfg.MasterURL = client.MasterFromEnv("")
 	}
 	if cfg.MasterURL != "" && !strings.HasPrefix(cfg.MasterURL, "http://") && !strings.HasPrefix(cfg.MasterURL, "https://") {
 		return nil, fmt.Errorf("sdk: MasterURL %q must start with http:// or https://", cfg.MasterURL)
@@ -168,6 +192,15 @@ func NewDriver(cfg Config, s Scheduler) (*Driver, error) {
 	}
 	// The driver owns its copy: the caller may reuse or mutate theirs.
 	cfg.Framework = proto.Clone(cfg.Framework).(*kernelpb.FrameworkInfo)
+	if cfg.State != nil && cfg.Framework.GetId() == "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		id, _, err := cfg.State.frameworkID().Get(ctx)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("sdk: read the framework id: %w", err)
+		}
+		cfg.Framework.Id = id
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -178,6 +211,7 @@ func NewDriver(cfg Config, s Scheduler) (*Driver, error) {
 		log:         log.With("framework", cfg.Framework.GetName()),
 		frameworkID: cfg.Framework.GetId(),
 		done:        make(chan struct{}),
+		shutDown:    make(chan struct{}),
 		http:        &http.Client{Timeout: 5 * time.Second},
 	}
 	core.cb = &Driver{driverCore: core, onActor: true}
@@ -207,24 +241,30 @@ func (d *Driver) Start() error {
 		return fmt.Errorf("sdk: the master %s is in another process but the actor system has no remoting: start remote.NewRemote(system, ...) first, or leave Config.System nil", m.Address)
 	}
 	d.system = system
-	a := &driverActor{d: d, frameworkID: d.frameworkID, backoff: d.cfg.ReconnectBackoff.Min}
+	a := &driverActor{d: d, core: newProtocolCore(d.coreConfig())}
 	props := actor.PropsFromProducer(func() actor.Actor { return a })
 	d.pid = system.Root.SpawnPrefix(props, "driver-"+sanitize(d.cfg.Framework.GetName())+"-")
 	d.started = true
 	return nil
 }
 
-// newSystem makes the driver's own actor system: quiet, and remote-enabled
-// when the master is (or may be) in another process.
-func (d *driverCore) newSystem() (*actor.ActorSystem, error) {
-	var lf func(*actor.ActorSystem) *slog.Logger
-	if d.cfg.Logger != nil {
-		h := warnOnly{d.cfg.Logger.Handler()}
-		lf = func(*actor.ActorSystem) *slog.Logger { return slog.New(h).With("lib", "protoactor") }
-	} else {
-		lf = func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }
+func (d *driverCore) coreConfig() coreConfig {
+	return coreConfig{
+		framework:        d.cfg.Framework,
+		master:           d.cfg.Master,
+		explicitAck:      d.cfg.ExplicitAck,
+		heartbeatTimeout: d.cfg.HeartbeatTimeout,
+		backoff:          d.cfg.ReconnectBackoff,
 	}
-	system := actor.NewActorSystem(actor.WithLoggerFactory(lf))
+}
+
+func (d *driverCore) markDone() { d.doneOnce.Do(func() { close(d.done) }) }
+
+// newSystem makes the driver's own actor system (internal/remoting, the
+// bootstrap Pando's nodes use too): quiet, and remote-enabled when the
+// master is (or may be) in another process.
+func (d *driverCore) newSystem() (*actor.ActorSystem, error) {
+	system := remoting.NewSystem(d.cfg.Logger)
 	needRemote := d.cfg.MasterURL != "" || (d.cfg.Master != nil && d.cfg.Master.Address != system.Address())
 	if !needRemote {
 		return system, nil
@@ -233,32 +273,10 @@ func (d *driverCore) newSystem() (*actor.ActorSystem, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	host, portS, err := net.SplitHostPort(addr)
+	r, err := remoting.Listen(system, addr, d.cfg.AdvertisedAddress)
 	if err != nil {
-		return nil, fmt.Errorf("sdk: ListenAddress %q: %w", addr, err)
-	}
-	port, err := strconv.Atoi(portS)
-	if err != nil {
-		return nil, fmt.Errorf("sdk: ListenAddress %q: port: %w", addr, err)
-	}
-	var opts []remote.ConfigOption
-	if d.cfg.AdvertisedAddress != "" {
-		opts = append(opts, remote.WithAdvertisedHost(d.cfg.AdvertisedAddress))
-	}
-	r := remote.NewRemote(system, remote.Configure(host, port, opts...))
-	// remote.Start panics when it cannot listen; turn that into an error
-	// the caller can show.
-	if err := func() (err error) {
-		defer func() {
-			if p := recover(); p != nil {
-				err = fmt.Errorf("sdk: start actor remoting on %s: %v", addr, p)
-			}
-		}()
-		r.Start()
-		return nil
-	}(); err != nil {
 		system.Shutdown()
-		return nil, err
+		return nil, fmt.Errorf("sdk: ListenAddress: %w", err)
 	}
 	d.remote = r
 	return system, nil
@@ -286,6 +304,10 @@ func (d *driverCore) shutdownOwnSystem() {
 // through the *Driver a Scheduler callback received, where waiting would
 // deadlock; Done tells when it has stopped.
 func (d *Driver) Stop(failover bool) {
+	if d.loop != nil {
+		d.loop.push(&stopMsg{failover: failover})
+		return
+	}
 	d.mu.Lock()
 	if !d.started || d.stopping {
 		d.mu.Unlock()
@@ -299,12 +321,16 @@ func (d *Driver) Stop(failover bool) {
 	if d.onActor {
 		// Shut down our own system once the actor is gone, off this
 		// goroutine.
-		go func() {
-			<-d.done
-			d.shutdownOwnSystem()
-		}()
+		go d.finishStop(failover)
 		return
 	}
+	d.finishStop(failover)
+}
+
+// finishStop waits for the actor to stop, then shuts down the driver's own
+// actor system and closes shutDown.
+func (d *driverCore) finishStop(failover bool) {
+	defer close(d.shutDown)
 	select {
 	case <-d.done:
 	case <-time.After(5 * time.Second):
@@ -321,6 +347,28 @@ func (d *Driver) Stop(failover bool) {
 
 // Done is closed when the driver actor has stopped.
 func (d *Driver) Done() <-chan struct{} { return d.done }
+
+// Finish says the framework's work is done: the driver stops without
+// failover (the master forgets the framework and kills what still runs),
+// and Run returns err. Call it from a callback or any goroutine; the first
+// call wins.
+func (d *Driver) Finish(err error) {
+	d.mu.Lock()
+	if d.finished {
+		d.mu.Unlock()
+		return
+	}
+	d.finished, d.result = true, err
+	d.mu.Unlock()
+	d.Stop(false)
+}
+
+// Result reports whether Finish was called, and with what.
+func (d *Driver) Result() (finished bool, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.finished, d.result
+}
 
 // FrameworkID returns the framework id the master gave, or the configured
 // one before the first Subscribed; "" if neither.
@@ -380,6 +428,10 @@ func (d *Driver) Suppress() { d.send(&callSuppress{}) }
 func (d *Driver) Revive() { d.send(&callRevive{}) }
 
 func (d *driverCore) send(msg any) {
+	if d.loop != nil {
+		d.loop.push(msg)
+		return
+	}
 	d.mu.Lock()
 	pid, system, ok := d.pid, d.system, d.started && !d.stopping
 	d.mu.Unlock()
@@ -390,44 +442,36 @@ func (d *driverCore) send(msg any) {
 	system.Root.Send(pid, msg)
 }
 
+// frameworkIDChanged reports whether id differs from the driver's
+// framework id.
+func (d *driverCore) frameworkIDChanged(id string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.frameworkID != id
+}
+
 func (d *driverCore) setFrameworkID(id string) {
 	d.mu.Lock()
 	d.frameworkID = id
 	d.mu.Unlock()
 }
 
-// MasterInfo is the JSON answer of GET /api/v1/master.
-type MasterInfo struct {
-	ActorAddress string `json:"actor_address"`
-	ActorID      string `json:"actor_id"`
-	Epoch        uint64 `json:"epoch"`
-}
+// MasterInfo is the answer of GET /api/v1/master.
+type MasterInfo = client.MasterInfo
 
 // ResolveMaster asks the master at baseURL (http://host:5050) for the
-// leading master's actor PID.
-func ResolveMaster(ctx context.Context, client *http.Client, baseURL string) (*actor.PID, MasterInfo, error) {
-	var info MasterInfo
-	if client == nil {
-		client = http.DefaultClient
-	}
-	url := strings.TrimRight(baseURL, "/") + "/api/v1/master"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+// leading master's actor PID. httpClient nil means http.DefaultClient.
+func ResolveMaster(ctx context.Context, httpClient *http.Client, baseURL string) (*actor.PID, MasterInfo, error) {
+	c, err := client.NewWithHTTP(baseURL, httpClient)
 	if err != nil {
-		return nil, info, fmt.Errorf("sdk: find master: %w", err)
+		return nil, MasterInfo{}, fmt.Errorf("sdk: find master: %w", err)
 	}
-	resp, err := client.Do(req)
+	info, err := c.Master(ctx)
 	if err != nil {
-		return nil, info, fmt.Errorf("sdk: find master at %s: %w", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, info, fmt.Errorf("sdk: find master at %s: HTTP %s", url, resp.Status)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
-		return nil, info, fmt.Errorf("sdk: find master at %s: bad JSON: %w", url, err)
+		return nil, info, fmt.Errorf("sdk: find master at %s: %w", c.Base(), err)
 	}
 	if info.ActorAddress == "" || info.ActorID == "" {
-		return nil, info, fmt.Errorf("sdk: find master at %s: answer lacks actor_address or actor_id (no leader yet?)", url)
+		return nil, info, fmt.Errorf("sdk: find master at %s: answer lacks actor_address or actor_id (no leader yet?)", c.Base())
 	}
 	return actor.NewPID(info.ActorAddress, info.ActorID), info, nil
 }
@@ -443,13 +487,3 @@ func sanitize(s string) string {
 		return '_'
 	}, s)
 }
-
-// warnOnly passes on only warnings and errors: protoactor logs every spawn
-// and connection at info level, which drowns a framework's own logs.
-type warnOnly struct{ slog.Handler }
-
-func (h warnOnly) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
-}
-func (h warnOnly) WithAttrs(a []slog.Attr) slog.Handler { return warnOnly{h.Handler.WithAttrs(a)} }
-func (h warnOnly) WithGroup(n string) slog.Handler      { return warnOnly{h.Handler.WithGroup(n)} }

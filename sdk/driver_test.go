@@ -493,12 +493,22 @@ func TestNewDriverValidates(t *testing.T) {
 	for name, cfg := range map[string]Config{
 		"no framework": {Master: actor.NewPID("nonhost", "master")},
 		"no name":      {Framework: &kernelpb.FrameworkInfo{}, Master: actor.NewPID("nonhost", "master")},
-		"no master":    {Framework: &kernelpb.FrameworkInfo{Name: "x"}},
 		"bad url":      {Framework: &kernelpb.FrameworkInfo{Name: "x"}, MasterURL: "127.0.0.1:5050"},
 	} {
 		if _, err := NewDriver(cfg, rec); err == nil {
 			t.Errorf("%s: NewDriver accepted %+v", name, cfg)
 		}
+	}
+}
+
+func TestNewDriverMasterFromEnv(t *testing.T) {
+	t.Setenv("PANDO_MASTER", "http://10.1.2.3:5050")
+	d, err := NewDriver(Config{Framework: &kernelpb.FrameworkInfo{Name: "x"}}, newRecorder())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.cfg.MasterURL != "http://10.1.2.3:5050" {
+		t.Fatalf("MasterURL = %q, want $PANDO_MASTER", d.cfg.MasterURL)
 	}
 }
 

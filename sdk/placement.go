@@ -65,7 +65,30 @@ const (
 	OpNotEqual = "!="
 	OpLike     = "LIKE"   // Value is a regular expression the whole attribute must match
 	OpUnique   = "UNIQUE" // at most one task of the group per distinct attribute value
+	OpHas      = "HAS"    // the attribute is a comma-separated list that holds Value
 )
+
+// RuntimesAttribute is the agent attribute listing the task runtimes it
+// has, comma-separated ("wasm,container"). An agent without a container
+// runtime also sets attribute "container" to "unavailable: <why>".
+const RuntimesAttribute = "runtimes"
+
+// HasRuntime is the constraint "the agent has runtime name" ("wasm",
+// "container").
+func HasRuntime(name string) Constraint {
+	return Constraint{Attribute: RuntimesAttribute, Op: OpHas, Value: name}
+}
+
+// ListHas reports whether the comma-separated list (an attribute such as
+// "runtimes") holds v.
+func ListHas(list, v string) bool {
+	for _, x := range strings.Split(list, ",") {
+		if strings.TrimSpace(x) == v {
+			return true
+		}
+	}
+	return false
+}
 
 // Constraint restricts the offers a task may be placed on by one of the
 // offer's attributes. The pseudo-attributes "hostname" and "agent_id" read
@@ -82,8 +105,8 @@ func (c Constraint) String() string {
 	if c.Op == OpUnique {
 		return c.Attribute + " UNIQUE"
 	}
-	if c.Op == OpLike {
-		return c.Attribute + " LIKE " + c.Value
+	if c.Op == OpLike || c.Op == OpHas {
+		return c.Attribute + " " + c.Op + " " + c.Value
 	}
 	return c.Attribute + c.Op + c.Value
 }
@@ -94,7 +117,7 @@ func (c Constraint) Validate() error {
 		return fmt.Errorf("constraint %q: attribute is empty", c.String())
 	}
 	switch c.Op {
-	case OpEqual, OpNotEqual, OpUnique:
+	case OpEqual, OpNotEqual, OpUnique, OpHas:
 		return nil
 	case OpLike:
 		if _, err := regexp.Compile("^(?:" + c.Value + ")$"); err != nil {
@@ -102,7 +125,28 @@ func (c Constraint) Validate() error {
 		}
 		return nil
 	}
-	return fmt.Errorf("constraint %q: unknown operator %q (use ==, !=, LIKE or UNIQUE)", c.String(), c.Op)
+	return fmt.Errorf("constraint %q: unknown operator %q (use ==, !=, LIKE, HAS or UNIQUE)", c.String(), c.Op)
+}
+
+// Holds reports whether offer o satisfies c on its own: UNIQUE holds when
+// o has the attribute (whether the value is taken is the Packer's to
+// know). A malformed LIKE holds for nothing.
+func (c Constraint) Holds(o *kernelpb.Offer) bool {
+	v, ok := OfferAttribute(o, c.Attribute)
+	switch c.Op {
+	case OpEqual:
+		return ok && v == c.Value
+	case OpNotEqual:
+		return !ok || v != c.Value
+	case OpHas:
+		return ok && ListHas(v, c.Value)
+	case OpLike:
+		re, err := regexp.Compile("^(?:" + c.Value + ")$")
+		return ok && err == nil && re.MatchString(v)
+	case OpUnique:
+		return ok
+	}
+	return false
 }
 
 // OfferAttribute returns the value of an attribute of an offer, including
@@ -140,6 +184,9 @@ const (
 	// mem in (relative to the offer), packing tightly so that whole
 	// offers stay free for large requests.
 	BestFit
+	// Spread takes the offer that has been given the fewest requests so
+	// far in this round, spreading tasks over agents.
+	Spread
 )
 
 // Placement assigns one request to one offer.
@@ -151,10 +198,12 @@ type Placement struct {
 }
 
 // Unplaced is a request that fits no offer, and why, for the person asking
-// "why is my task not launching?".
+// "why is my task not launching?": in words (Reason) and counted per
+// reason (Why).
 type Unplaced struct {
 	RequestID string
 	Reason    string
+	Why       Why
 }
 
 // Plan is the outcome of Pack.
@@ -188,6 +237,7 @@ type offerState struct {
 	offer  *kernelpb.Offer
 	total  resources.Resources
 	remain resources.Resources
+	placed int
 	bad    error
 }
 
@@ -229,34 +279,44 @@ func (p *Packer) Pack(offers []*kernelpb.Offer, reqs []Request) (Plan, error) {
 	for _, idx := range order {
 		r := reqs[idx]
 		var why rejections
+		var counted Why
 		best := -1
 		var bestScore float64
 		for i, st := range states {
+			counted.Looked()
 			if st.bad != nil {
 				why.other++
+				counted.Malformed++
 				continue
 			}
 			if failed, detail := p.violates(r, st.offer, used, likes); failed != "" {
 				why.constraint(failed, detail)
+				counted.Fails(failed)
 				continue
 			}
 			if !st.remain.Contains(r.Resources) {
 				why.resources(st.offer, st.remain.Shortfall(r.Resources))
+				counted.Lacks(offerName(st.offer), st.remain, r.Resources)
 				continue
 			}
 			if p.Strategy == FirstFit {
 				best = i
 				break
 			}
-			if s := leftover(st, r.Resources); best < 0 || s < bestScore {
+			s := leftover(st, r.Resources)
+			if p.Strategy == Spread {
+				s = float64(st.placed)
+			}
+			if best < 0 || s < bestScore {
 				best, bestScore = i, s
 			}
 		}
 		if best < 0 {
-			plan.Unplaced = append(plan.Unplaced, Unplaced{RequestID: r.ID, Reason: why.String(len(offers))})
+			plan.Unplaced = append(plan.Unplaced, Unplaced{RequestID: r.ID, Reason: why.String(len(offers)), Why: counted})
 			continue
 		}
 		st := states[best]
+		st.placed++
 		st.remain, _ = st.remain.Subtract(r.Resources)
 		for _, c := range r.Constraints {
 			if c.Op == OpUnique {
@@ -302,6 +362,10 @@ func (p *Packer) violates(r Request, o *kernelpb.Offer, used map[string]map[stri
 			}
 		case OpLike:
 			if !ok || !likes[c.Value].MatchString(v) {
+				return c.String(), have
+			}
+		case OpHas:
+			if !ok || !ListHas(v, c.Value) {
 				return c.String(), have
 			}
 		case OpUnique:
@@ -371,4 +435,208 @@ func offerName(o *kernelpb.Offer) string {
 		return h
 	}
 	return o.GetAgentId()
+}
+
+// Shape is the form of identical tasks to place: what each needs and where
+// it may go.
+type Shape struct {
+	Resources   resources.Resources
+	Constraints []Constraint
+	// Group scopes UNIQUE constraints (see Request.Group).
+	Group string
+}
+
+// Fit says where n tasks of one shape go among a round of offers.
+type Fit struct {
+	// Count is how many tasks each offer takes, by offer id; offers that
+	// take none are absent.
+	Count map[string]int
+	// Placed is the sum of Count.
+	Placed int
+	// Unused lists, in the order given, the offers that take no task:
+	// decline them.
+	Unused []string
+	// Why counts why the offers were turned down for the tasks that did
+	// not fit; zero when all n fit.
+	Why Why
+}
+
+// Fit places up to n tasks of shape on offers with the packer's strategy
+// and constraints. Its cost follows the offers, not n: a framework with a
+// million tasks waiting can call it for every round. It returns an error
+// only for malformed constraints.
+func (p *Packer) Fit(offers []*kernelpb.Offer, shape Shape, n int) (Fit, error) {
+	unique := false
+	for _, c := range shape.Constraints {
+		if err := c.Validate(); err != nil {
+			return Fit{}, err
+		}
+		unique = unique || c.Op == OpUnique
+	}
+	fit := Fit{Count: map[string]int{}}
+	if n <= 0 {
+		for _, o := range offers {
+			fit.Unused = append(fit.Unused, o.GetId())
+		}
+		return fit, nil
+	}
+	var why Why
+	// capacity of each offer for the shape, and the offer's resources
+	// left once full, for the reasons.
+	type slot struct {
+		o      *kernelpb.Offer
+		avail  resources.Resources
+		cap    int
+		score  float64
+		values []string // UNIQUE attribute values it would use
+	}
+	var slots []slot
+	for _, o := range offers {
+		why.Looked()
+		avail, err := resources.FromProto(o.GetResources())
+		if err != nil {
+			why.Malformed++
+			continue
+		}
+		failed, values := "", []string(nil)
+		for _, c := range shape.Constraints {
+			if !c.Holds(o) {
+				failed = c.String()
+				break
+			}
+			if c.Op == OpUnique {
+				v, _ := OfferAttribute(o, c.Attribute)
+				if p.Taken != nil && p.Taken(shape.Group, c.Attribute, v) {
+					failed = c.String()
+					break
+				}
+				values = append(values, c.Attribute+"\x00"+v)
+			}
+		}
+		if failed != "" {
+			why.Fails(failed)
+			continue
+		}
+		k := BinPack(avail, shape.Resources, n)
+		if unique {
+			k = min(k, 1)
+		}
+		if k == 0 {
+			why.Lacks(offerName(o), avail, shape.Resources)
+			continue
+		}
+		score := leftover(&offerState{total: avail, remain: avail}, shape.Resources)
+		slots = append(slots, slot{o: o, avail: avail, cap: k, score: score, values: values})
+	}
+	if p.Strategy == BestFit {
+		slices.SortStableFunc(slots, func(a, b slot) int { return cmp.Compare(a.score, b.score) })
+	}
+	used := map[string]bool{} // UNIQUE values taken in this round
+	// claim reserves a slot's UNIQUE values for its first task; false if
+	// another offer (of the same host, say) took one already.
+	claim := func(s *slot) bool {
+		if fit.Count[s.o.GetId()] > 0 {
+			return true
+		}
+		for _, v := range s.values {
+			if used[v] {
+				why.Fails(uniqueName(shape.Constraints))
+				s.cap = 0
+				return false
+			}
+		}
+		for _, v := range s.values {
+			used[v] = true
+		}
+		return true
+	}
+	left := n
+	if p.Strategy == Spread {
+		// One task per offer per pass, so they spread over agents.
+		for progress := true; left > 0 && progress; {
+			progress = false
+			for i := range slots {
+				if s := &slots[i]; left > 0 && s.cap > 0 && claim(s) {
+					fit.Count[s.o.GetId()]++
+					s.cap--
+					left--
+					progress = true
+				}
+			}
+		}
+	} else {
+		for i := range slots {
+			if s := &slots[i]; left > 0 && claim(s) {
+				k := min(s.cap, left)
+				fit.Count[s.o.GetId()] += k
+				s.cap -= k
+				left -= k
+			}
+		}
+	}
+	for _, o := range offers {
+		if k := fit.Count[o.GetId()]; k == 0 {
+			delete(fit.Count, o.GetId())
+			fit.Unused = append(fit.Unused, o.GetId())
+		} else {
+			fit.Placed += k
+		}
+	}
+	if left > 0 {
+		// Offers that took what they could ran out too.
+		for _, s := range slots {
+			if k := fit.Count[s.o.GetId()]; k > 0 {
+				rest := subtractCopies(s.avail, shape.Resources, k)
+				if unique {
+					why.Fails(uniqueName(shape.Constraints))
+				} else {
+					why.Lacks(offerName(s.o), rest, shape.Resources)
+				}
+			}
+		}
+		fit.Why = why
+	}
+	return fit, nil
+}
+
+func uniqueName(cs []Constraint) string {
+	for _, c := range cs {
+		if c.Op == OpUnique {
+			return c.String()
+		}
+	}
+	return ""
+}
+
+// subtractCopies returns avail minus k copies of need (which fit).
+func subtractCopies(avail, need resources.Resources, k int) resources.Resources {
+	for ; k > 0; k-- {
+		next, err := avail.Subtract(need)
+		if err != nil {
+			break
+		}
+		avail = next
+	}
+	return avail
+}
+
+// Answer launches fit's tasks and declines its unused offers: for each
+// offer that takes k tasks, task(o) is called k times and the tasks are
+// accepted with accept filters; unused offers are declined with decline
+// filters (nil: the master's default).
+func (f Fit) Answer(d *Driver, offers []*kernelpb.Offer, task func(o *kernelpb.Offer) *kernelpb.TaskInfo, accept, decline *kernelpb.Filters) {
+	for _, o := range offers {
+		k := f.Count[o.GetId()]
+		if k == 0 {
+			continue
+		}
+		tasks := make([]*kernelpb.TaskInfo, k)
+		for i := range tasks {
+			tasks[i] = task(o)
+		}
+		d.Accept([]string{o.GetId()}, tasks, accept)
+	}
+	if len(f.Unused) > 0 {
+		d.Decline(f.Unused, decline)
+	}
 }

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -11,6 +12,7 @@ import (
 	"github.com/asynkron/protoactor-go/scheduler"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/pandodc/pando/internal/shell"
 	kagent "github.com/pandodc/pando/kernel/agent"
 	"github.com/pandodc/pando/kernel/kernelpb"
 )
@@ -23,6 +25,10 @@ type Config struct {
 	Kernel kagent.Config
 	// Master is the master actor's PID.
 	Master *actor.PID
+	// FindMaster, if set, finds the leading master again when the agent
+	// loses the one it has (a failover elects another, elsewhere). It may
+	// block; the agent calls it off its goroutine and retries on error.
+	FindMaster func(ctx context.Context) (*actor.PID, error)
 	// SandboxRoot holds one directory per task.
 	SandboxRoot string
 	Runtimes    Runtimes
@@ -47,6 +53,12 @@ type Config struct {
 
 type tick struct{}
 
+// masterFound is the answer of FindMaster.
+type masterFound struct{ pid *actor.PID }
+
+// findMasterRetry paces FindMaster while no master answers.
+const findMasterRetry = 500 * time.Millisecond
+
 // Actor owns the agent state machine and its executors.
 type Actor struct {
 	cfg       Config
@@ -55,6 +67,9 @@ type Actor struct {
 	byPID     map[string]string         // executor PID id -> framework id
 	cancel    scheduler.CancelFunc
 	self      *actor.PID
+	// finding is set while a FindMaster call is under way.
+	finding bool
+	stop    context.CancelFunc // ends a FindMaster under way
 }
 
 // executorState is what the agent knows of one framework's executor.
@@ -66,15 +81,7 @@ type executorState struct {
 
 // Props spawns an agent actor.
 func Props(cfg Config) *actor.Props {
-	if cfg.TickInterval <= 0 {
-		cfg.TickInterval = 100 * time.Millisecond
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = time.Now
-	}
+	shell.Defaults(&cfg.TickInterval, &cfg.Logger, &cfg.Clock)
 	if cfg.ExecutorIdleTimeout <= 0 {
 		cfg.ExecutorIdleTimeout = 10 * time.Second
 	}
@@ -112,15 +119,36 @@ func (a *Actor) Receive(ctx actor.Context) {
 		if a.cancel != nil {
 			a.cancel()
 		}
+		if a.stop != nil {
+			a.stop()
+		}
 	case *actor.Stopped, *actor.Restarting:
 	case *actor.Terminated:
 		if msg.Who.Equal(a.cfg.Master) {
 			// The master went away: keep running tasks, hold their
-			// updates, and register again when it answers.
+			// updates, and register again when it (or the master
+			// elected after it) answers.
 			a.cfg.Logger.Warn("agent: lost the master; will re-register", "master", msg.Who.String())
 			a.k.MasterChanged(now)
-			ctx.Watch(a.cfg.Master)
+			if a.cfg.FindMaster != nil {
+				a.findMaster(ctx)
+			} else {
+				ctx.Watch(a.cfg.Master)
+			}
 		}
+	case masterFound:
+		a.finding = false
+		if msg.pid == nil {
+			a.findMaster(ctx) // not found yet: again, after a pause
+			break
+		}
+		if !msg.pid.Equal(a.cfg.Master) {
+			a.cfg.Logger.Warn("agent: following the new leading master", "master", msg.pid.String())
+			ctx.Unwatch(a.cfg.Master)
+			a.cfg.Master = msg.pid
+		}
+		ctx.Watch(a.cfg.Master)
+		a.k.MasterChanged(now)
 	case tick:
 		a.k.Tick(now)
 		a.stopIdleExecutors(ctx, now)
@@ -146,6 +174,31 @@ func (a *Actor) Receive(ctx actor.Context) {
 		}
 	}
 	a.flush(ctx)
+}
+
+// findMaster asks FindMaster, off the actor's goroutine, for the leading
+// master; the answer comes back as masterFound.
+func (a *Actor) findMaster(ctx actor.Context) {
+	if a.finding {
+		return
+	}
+	a.finding = true
+	var findCtx context.Context
+	findCtx, a.stop = context.WithCancel(context.Background())
+	system, self, find, logger := ctx.ActorSystem(), ctx.Self(), a.cfg.FindMaster, a.cfg.Logger
+	go func() {
+		select {
+		case <-time.After(findMasterRetry):
+		case <-findCtx.Done():
+			return
+		}
+		pid, err := find(findCtx)
+		if err != nil {
+			logger.Info("agent: no leading master found yet", "error", err)
+			pid = nil
+		}
+		system.Root.Send(self, masterFound{pid: pid})
+	}()
 }
 
 func (a *Actor) taskEvent(now time.Time, ref kagent.TaskRef, state kernelpb.TaskState, reason kernelpb.Reason, message string, code int32, usage *kernelpb.ResourceUsage) {
@@ -180,6 +233,13 @@ func (a *Actor) flush(ctx actor.Context) {
 	}
 	for _, l := range rd.Launch {
 		a.launch(ctx, l)
+	}
+	for _, ev := range rd.Events {
+		if ev.Kind == kagent.EventMasterLost && a.cfg.FindMaster != nil {
+			// Pings stopped, though the master may still run (a deposed
+			// leader, a partition): look for the one that leads now.
+			a.findMaster(ctx)
+		}
 	}
 	for _, ref := range rd.Kill {
 		if ex, ok := a.executors[ref.FrameworkID]; ok {

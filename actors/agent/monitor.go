@@ -3,13 +3,13 @@ package agent
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"maps"
 	"net/http"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/pandodc/pando/internal/httpjson"
 	kagent "github.com/pandodc/pando/kernel/agent"
 	"github.com/pandodc/pando/runtime"
 	"github.com/pandodc/pando/sdk/client"
@@ -93,7 +93,6 @@ func taskUsage(ref kagent.TaskRef, st runtime.Stats) client.TaskUsage {
 // Register serves GET prefix/api/v1/usage: the usage of every running task.
 func (m *Monitor) Register(mux *http.ServeMux, prefix string) {
 	mux.HandleFunc("GET "+prefix+"/api/v1/usage", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(m.Usage(r.Context()))
+		httpjson.Write(w, http.StatusOK, m.Usage(r.Context()))
 	})
 }

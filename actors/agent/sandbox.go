@@ -2,9 +2,7 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -12,8 +10,10 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
+	"github.com/pandodc/pando/internal/httpjson"
 	kagent "github.com/pandodc/pando/kernel/agent"
 )
 
@@ -203,27 +203,27 @@ func (s *Sandboxes) serveLog(w http.ResponseWriter, r *http.Request) {
 	taskID := kagent.TaskRef{FrameworkID: r.PathValue("framework"), TaskID: r.PathValue("task")}
 	stream := r.PathValue("stream")
 	if stream != "stdout" && stream != "stderr" {
-		writeError(w, http.StatusBadRequest, "stream %q: want stdout or stderr", stream)
+		httpjson.Error(w, http.StatusBadRequest, "stream %q: want stdout or stderr", stream)
 		return
 	}
 	dir, err := sandboxDir(s.root, taskID)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "%v", err)
+		httpjson.Error(w, http.StatusBadRequest, "%v", err)
 		return
 	}
 	path := filepath.Join(dir, stream)
-	f, err := os.Open(path)
+	f, err := openLog(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		// Runtimes make a sandbox and its logs when the task first needs
 		// them: for a task that ran, or runs, a missing log is empty.
 		if _, dirErr := os.Stat(dir); dirErr != nil && !s.known(taskID) {
-			writeError(w, http.StatusNotFound, "task %s has no sandbox on this agent (not started yet, or its sandbox was removed)", taskID.TaskID)
+			httpjson.Error(w, http.StatusNotFound, "task %s has no sandbox on this agent (not started yet, or its sandbox was removed)", taskID.TaskID)
 			return
 		}
 		f, err = nil, nil
 	}
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "opening %s of task %s: %v", stream, taskID.TaskID, err)
+		httpjson.Error(w, http.StatusInternalServerError, "opening %s of task %s: %v", stream, taskID.TaskID, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -252,7 +252,7 @@ func (s *Sandboxes) follow(w http.ResponseWriter, r *http.Request, path string, 
 	drain := func() (int64, error) {
 		if f == nil {
 			var err error
-			if f, err = os.Open(path); err != nil {
+			if f, err = openLog(path); err != nil {
 				f = nil
 				return 0, nil // not written yet
 			}
@@ -278,8 +278,24 @@ func (s *Sandboxes) follow(w http.ResponseWriter, r *http.Request, path string, 
 	}
 }
 
-func writeError(w http.ResponseWriter, status int, format string, args ...any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": fmt.Sprintf(format, args...)})
+// errNotALog is openLog's refusal of anything but a regular file.
+var errNotALog = errors.New("it is not a regular file (a task replaced its log?); refusing to read it")
+
+// openLog opens a task's log for reading. The sandbox is the task's to
+// write: a container can replace its log with a symbolic link to a host
+// file, or a FIFO that would block the reader forever. Only a regular
+// file, not reached through a final symlink, is read.
+func openLog(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, errNotALog
+	}
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, errNotALog
+	}
+	return f, nil
 }

@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -183,5 +185,31 @@ func TestSandboxGCCollectsSandboxesOfAnEarlierRun(t *testing.T) {
 	s := NewSandboxes(SandboxesConfig{Root: root, Retention: 24 * time.Hour})
 	if n := s.Collect(time.Now()); n != 1 || exists(stale) || !exists(fresh) {
 		t.Fatalf("Collect removed %d; stale exists %v (want gone), fresh exists %v (want kept)", n, exists(stale), exists(fresh))
+	}
+}
+
+// TestLogsRefuseWhatATaskPutInTheirPlace: a container owns its sandbox and
+// may replace its log with a link to a host file or a FIFO; neither is read.
+func TestLogsRefuseWhatATaskPutInTheirPlace(t *testing.T) {
+	_, root, srv := serveSandboxes(t)
+	dir := filepath.Join(root, "fw", "t1")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("host secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(secret, filepath.Join(dir, "stdout")); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "stderr"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, stream := range []string{"stdout", "stderr"} {
+		code, body := get(t, srv.URL+"/api/v1/sandbox/fw/t1/"+stream)
+		if code == http.StatusOK || strings.Contains(body, "host secret") || !strings.Contains(body, "not a regular file") {
+			t.Errorf("%s replaced by the task: %d %q, want a refusal", stream, code, body)
+		}
 	}
 }

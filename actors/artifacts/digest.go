@@ -4,10 +4,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"strings"
+
+	"github.com/pandodc/pando/kernel/kernelpb"
 )
 
-const digestPrefix = "sha256:"
+const digestPrefix = kernelpb.DigestPrefix
 
 // Digest returns the content address of data.
 func Digest(data []byte) string {
@@ -16,19 +17,9 @@ func Digest(data []byte) string {
 }
 
 // ParseDigest checks that d is "sha256:" followed by 64 lowercase hex digits
-// and returns the hex part, which is safe to use as a file name.
-func ParseDigest(d string) (string, error) {
-	hexPart, ok := strings.CutPrefix(d, digestPrefix)
-	if !ok || len(hexPart) != sha256.Size*2 {
-		return "", fmt.Errorf("artifact digest %q is not of the form sha256:<64 hex digits>", d)
-	}
-	for _, c := range hexPart {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return "", fmt.Errorf("artifact digest %q is not of the form sha256:<64 hex digits>", d)
-		}
-	}
-	return hexPart, nil
-}
+// and returns the hex part, which is safe to use as a file name (the one
+// validator, kernelpb.ParseDigest, which the master also uses).
+func ParseDigest(d string) (string, error) { return kernelpb.ParseDigest(d) }
 
 // wasmMagic opens every WebAssembly binary module.
 var wasmMagic = []byte{0x00, 'a', 's', 'm'}

@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -10,7 +11,7 @@ import (
 	"github.com/asynkron/protoactor-go/scheduler"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/pandodc/pando/kernel/kernelpb"
+	"github.com/pandodc/pando/internal/shell"
 	kmaster "github.com/pandodc/pando/kernel/master"
 )
 
@@ -36,9 +37,16 @@ type Config struct {
 type (
 	tick     struct{}
 	allocate struct{}
-	// queryFunc runs inside the actor; now is the actor's clock reading.
-	queryFunc   func(m *kmaster.Master, now time.Time) any
+	// queryFunc runs inside the actor on the master's read-only face; now
+	// is the actor's clock reading.
+	queryFunc   func(v kmaster.Views, now time.Time) any
 	queryResult struct{ value any }
+	// operate is an operator's action, stepped as its own input.
+	operate struct {
+		operator kmaster.Peer
+		input    kmaster.OperatorInput
+	}
+	operateResult struct{ err error }
 	// peerGone is a watched peer's Terminated, turned into an ordinary
 	// message (see Receive).
 	peerGone struct{ who *actor.PID }
@@ -46,12 +54,11 @@ type (
 
 // Actor owns the master state machine.
 type Actor struct {
-	cfg   Config
-	m     *kmaster.Master
-	peers map[kmaster.Peer]*actor.PID
-	// agents marks the peers that registered as agents; the rest are
-	// framework drivers. It tells which disconnection a Terminated means.
-	agents map[kmaster.Peer]bool
+	cfg Config
+	m   *kmaster.Master
+	// peers maps the master's peers to the PIDs to send to and watch. Which
+	// of them are agents or frameworks only the state machine knows.
+	peers  map[kmaster.Peer]*actor.PID
 	timers []scheduler.CancelFunc
 	// allocationQueued is set while an allocate message sits in our own
 	// mailbox, so a burst of events causes one round, not one per event.
@@ -63,16 +70,8 @@ func NewActor(cfg Config) *Actor {
 	if cfg.AllocationInterval <= 0 {
 		cfg.AllocationInterval = time.Second
 	}
-	if cfg.TickInterval <= 0 {
-		cfg.TickInterval = 100 * time.Millisecond
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = time.Now
-	}
-	return &Actor{cfg: cfg, m: kmaster.New(cfg.Kernel), peers: map[kmaster.Peer]*actor.PID{}, agents: map[kmaster.Peer]bool{}}
+	shell.Defaults(&cfg.TickInterval, &cfg.Logger, &cfg.Clock)
+	return &Actor{cfg: cfg, m: kmaster.New(cfg.Kernel), peers: map[kmaster.Peer]*actor.PID{}}
 }
 
 // Props spawns the master actor.
@@ -106,12 +105,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 			return
 		}
 		delete(a.peers, peer)
-		event := any(kmaster.FrameworkDisconnected{})
-		if a.agents[peer] {
-			delete(a.agents, peer)
-			event = kmaster.AgentDisconnected{}
-		}
-		if err := a.m.Step(now, peer, event); err != nil {
+		if err := a.m.Step(now, peer, kmaster.Disconnected{}); err != nil {
 			// A peer that had torn down or was removed already: nothing
 			// left to disconnect.
 			a.cfg.Logger.Debug("master: a peer went away", "peer", string(peer), "note", err)
@@ -124,7 +118,11 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.m.Allocate(now)
 		a.cfg.Metrics.allocationRound(time.Since(start))
 	case queryFunc:
-		ctx.Respond(queryResult{value: msg(a.m, now)})
+		ctx.Respond(queryResult{value: msg(a.m.ReadOnly(), now)})
+	case operate:
+		err := a.m.Step(now, msg.operator, msg.input)
+		a.cfg.Logger.Info("master: operator action", "operator", string(msg.operator), "input", fmt.Sprintf("%+v", msg.input), "error", err)
+		ctx.Respond(operateResult{err: err})
 	case proto.Message:
 		sender := ctx.Sender()
 		if sender == nil {
@@ -135,9 +133,6 @@ func (a *Actor) Receive(ctx actor.Context) {
 		if _, known := a.peers[peer]; !known {
 			a.peers[peer] = sender
 			ctx.Watch(sender) // a vanished peer becomes PeerTerminated
-		}
-		if _, ok := msg.(*kernelpb.RegisterAgent); ok {
-			a.agents[peer] = true
 		}
 		a.step(now, peer, msg)
 		a.queueAllocation(ctx)
@@ -177,21 +172,37 @@ func (a *Actor) flush(ctx actor.Context, now time.Time) {
 	a.cfg.Metrics.record(rd.Events)
 }
 
-// Query runs fn against the master's state inside the actor and returns
-// its result: the HTTP API's only way in.
-// fn may also step the state machine (with the given now); what it makes
-// the master send is sent.
-func Query[T any](ctx context.Context, system *actor.ActorSystem, master *actor.PID, fn func(m *kmaster.Master, now time.Time) T) (T, error) {
+// Query runs fn against the master's read-only views inside the actor and
+// returns its result: the HTTP API's way to read.
+func Query[T any](ctx context.Context, system *actor.ActorSystem, master *actor.PID, fn func(v kmaster.Views, now time.Time) T) (T, error) {
 	var zero T
-	timeout := 5 * time.Second
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = time.Until(dl)
-	}
-	res, err := system.Root.RequestFuture(master, queryFunc(func(m *kmaster.Master, now time.Time) any { return fn(m, now) }), timeout).Result()
+	res, err := request(ctx, system, master, queryFunc(func(v kmaster.Views, now time.Time) any { return fn(v, now) }))
 	if err != nil {
 		return zero, err
 	}
 	return res.(queryResult).value.(T), nil
+}
+
+// Operate steps the master with an operator's action (operator names who
+// asks, for the log) and returns the master's answer: the HTTP API's only
+// way to act. What the action makes the master send is sent.
+func Operate(ctx context.Context, system *actor.ActorSystem, master *actor.PID, operator string, input kmaster.OperatorInput) error {
+	res, err := request(ctx, system, master, operate{operator: kmaster.Peer("operator " + operator), input: input})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrNoAnswer, err)
+	}
+	return res.(operateResult).err
+}
+
+// ErrNoAnswer says the master actor did not answer in time.
+var ErrNoAnswer = errors.New("the master did not answer")
+
+func request(ctx context.Context, system *actor.ActorSystem, master *actor.PID, msg any) (any, error) {
+	timeout := 5 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	return system.Root.RequestFuture(master, msg, timeout).Result()
 }
 
 func peerOf(pid *actor.PID) kmaster.Peer { return kmaster.Peer(pid.Address + "/" + pid.Id) }

@@ -1,9 +1,7 @@
 package master
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/pandodc/pando/actors/artifacts"
+	"github.com/pandodc/pando/internal/httpjson"
 	"github.com/pandodc/pando/sdk/client"
 )
 
@@ -43,55 +42,43 @@ func (api *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/tasks/{id}/logs", api.logs)
 }
 
-// WriteJSON answers with v as JSON.
-func WriteJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-// WriteError answers with {"error": ...}.
-func WriteError(w http.ResponseWriter, status int, format string, args ...any) {
-	WriteJSON(w, status, client.ErrorBody{Error: fmt.Sprintf(format, args...)})
-}
-
 func (api *API) master(w http.ResponseWriter, r *http.Request) {
-	WriteJSON(w, http.StatusOK, api.Info)
+	httpjson.Write(w, http.StatusOK, api.Info)
 }
 
 func (api *API) upload(w http.ResponseWriter, r *http.Request) {
 	data, err := io.ReadAll(io.LimitReader(r.Body, artifacts.MaxSize+1))
 	if err != nil {
-		WriteError(w, http.StatusBadRequest, "reading the upload: %v", err)
+		httpjson.Error(w, http.StatusBadRequest, "reading the upload: %v", err)
 		return
 	}
 	if len(data) > artifacts.MaxSize {
-		WriteError(w, http.StatusRequestEntityTooLarge, "artifact is larger than the %d MiB limit", artifacts.MaxSize>>20)
+		httpjson.Error(w, http.StatusRequestEntityTooLarge, "artifact is larger than the %d MiB limit", artifacts.MaxSize>>20)
 		return
 	}
 	if r.URL.Query().Get("kind") == "wasm" {
 		if err := artifacts.CheckWasm("the upload", data); err != nil {
-			WriteError(w, http.StatusBadRequest, "%v", err)
+			httpjson.Error(w, http.StatusBadRequest, "%v", err)
 			return
 		}
 	}
 	digest, err := api.Artifacts.Put(data)
 	if err != nil {
-		WriteError(w, http.StatusInternalServerError, "%v", err)
+		httpjson.Error(w, http.StatusInternalServerError, "%v", err)
 		return
 	}
-	WriteJSON(w, http.StatusCreated, client.Artifact{Digest: digest, Size: int64(len(data))})
+	httpjson.Write(w, http.StatusCreated, client.Artifact{Digest: digest, Size: int64(len(data))})
 }
 
 func (api *API) download(w http.ResponseWriter, r *http.Request) {
 	digest := r.PathValue("digest")
 	path, err := api.Artifacts.Path(digest)
 	if errors.Is(err, artifacts.ErrNotFound) {
-		WriteError(w, http.StatusNotFound, "no artifact %s on this master; upload it first", digest)
+		httpjson.Error(w, http.StatusNotFound, "no artifact %s on this master; upload it first", digest)
 		return
 	}
 	if err != nil {
-		WriteError(w, http.StatusBadRequest, "%v", err)
+		httpjson.Error(w, http.StatusBadRequest, "%v", err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")

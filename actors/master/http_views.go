@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -9,50 +10,56 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pandodc/pando/internal/httpjson"
 	"github.com/pandodc/pando/kernel/kernelpb"
 	kmaster "github.com/pandodc/pando/kernel/master"
 	"github.com/pandodc/pando/sdk/client"
 )
 
-func (api *API) query(r *http.Request, fn func(m *kmaster.Master, now time.Time) any) (any, error) {
+func (api *API) query(r *http.Request, fn func(v kmaster.Views, now time.Time) any) (any, error) {
 	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
 	defer cancel()
 	return Query(ctx, api.System, api.Master, fn)
 }
 
 // answer runs fn in the master actor and writes its result as JSON.
-func (api *API) answer(w http.ResponseWriter, r *http.Request, fn func(m *kmaster.Master, now time.Time) any) {
+func (api *API) answer(w http.ResponseWriter, r *http.Request, fn func(v kmaster.Views, now time.Time) any) {
 	v, err := api.query(r, fn)
 	if err != nil {
-		WriteError(w, http.StatusServiceUnavailable, "the master did not answer: %v", err)
+		httpjson.Error(w, http.StatusServiceUnavailable, "the master did not answer: %v", err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, v)
+	httpjson.Write(w, http.StatusOK, v)
 }
 
 func (api *API) agents(w http.ResponseWriter, r *http.Request) {
-	api.answer(w, r, func(m *kmaster.Master, now time.Time) any {
-		views := m.Agents()
+	api.answer(w, r, func(v kmaster.Views, now time.Time) any {
+		views := v.Agents()
 		out := make([]client.Agent, 0, len(views))
 		for _, a := range views {
-			out = append(out, client.Agent{
+			j := client.Agent{
 				ID: a.ID, Hostname: a.Hostname, HTTPAddress: a.HTTPAddress, Active: a.Active,
 				Total: a.Total.String(), Used: a.Used.Add(a.Offered).String(), Attributes: a.Attributes,
 				Tasks: a.Tasks, RegisteredAt: a.RegisteredAt,
-			})
+			}
+			if a.Active {
+				j.Free = v.Available(a.ID).String()
+			}
+			out = append(out, j)
 		}
 		return out
 	})
 }
 
 func (api *API) frameworks(w http.ResponseWriter, r *http.Request) {
-	api.answer(w, r, func(m *kmaster.Master, now time.Time) any {
-		views := m.Frameworks()
+	api.answer(w, r, func(v kmaster.Views, now time.Time) any {
+		views := v.Frameworks()
 		out := make([]client.Framework, 0, len(views))
 		for _, f := range views {
 			c := client.Framework{
 				ID: f.ID, Name: f.Name, Roles: f.Roles, Connected: f.Connected, Share: f.Share,
 				Why: f.Why, Offers: f.Offers, Tasks: f.Tasks, Adopted: f.Adopted,
+				NotOffered: f.NotOffered, TooSmall: f.TooSmall,
 			}
 			if !f.RemoveAt.IsZero() {
 				c.RemoveAt = &f.RemoveAt
@@ -87,7 +94,7 @@ func (api *API) tasks(w http.ResponseWriter, r *http.Request) {
 		}
 		state, ok := kernelpb.TaskState_value[strings.ToUpper(s)]
 		if !ok {
-			WriteError(w, http.StatusBadRequest, "state %q: want one of staging, starting, running, finished, failed, killed, lost, error", q.Get("state"))
+			httpjson.Error(w, http.StatusBadRequest, "state %q: want one of staging, starting, running, finished, failed, killed, lost, error", q.Get("state"))
 			return
 		}
 		filter.State = kernelpb.TaskState(state)
@@ -96,7 +103,7 @@ func (api *API) tasks(w http.ResponseWriter, r *http.Request) {
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 {
-			WriteError(w, http.StatusBadRequest, "limit %q: want a positive number", l)
+			httpjson.Error(w, http.StatusBadRequest, "limit %q: want a positive number", l)
 			return
 		}
 		limit = n
@@ -105,9 +112,9 @@ func (api *API) tasks(w http.ResponseWriter, r *http.Request) {
 	if prefix == "" {
 		filter.Limit = limit
 	}
-	api.answer(w, r, func(m *kmaster.Master, now time.Time) any {
+	api.answer(w, r, func(v kmaster.Views, now time.Time) any {
 		out := []client.Task{}
-		for _, t := range m.Tasks(filter) {
+		for _, t := range v.Tasks(filter) {
 			if len(out) == limit {
 				break
 			}
@@ -121,8 +128,8 @@ func (api *API) tasks(w http.ResponseWriter, r *http.Request) {
 
 // findTask looks a task up by id across frameworks (ids are unique per
 // framework; the most relevant match wins: active before completed).
-func findTask(m *kmaster.Master, id string) (kmaster.TaskView, bool) {
-	views := m.Tasks(kmaster.TaskFilter{TaskID: id, Limit: 1})
+func findTask(v kmaster.Views, id string) (kmaster.TaskView, bool) {
+	views := v.Tasks(kmaster.TaskFilter{TaskID: id, Limit: 1})
 	if len(views) == 0 {
 		return kmaster.TaskView{}, false
 	}
@@ -137,21 +144,21 @@ type taskLookup struct {
 
 func (api *API) lookup(w http.ResponseWriter, r *http.Request) (taskLookup, bool) {
 	id := r.PathValue("id")
-	v, err := api.query(r, func(m *kmaster.Master, now time.Time) any {
-		t, ok := findTask(m, id)
+	v, err := api.query(r, func(v kmaster.Views, now time.Time) any {
+		t, ok := findTask(v, id)
 		l := taskLookup{task: t, found: ok}
 		if ok {
-			l.agent, _ = m.Agent(t.AgentID)
+			l.agent, _ = v.Agent(t.AgentID)
 		}
 		return l
 	})
 	if err != nil {
-		WriteError(w, http.StatusServiceUnavailable, "the master did not answer: %v", err)
+		httpjson.Error(w, http.StatusServiceUnavailable, "the master did not answer: %v", err)
 		return taskLookup{}, false
 	}
 	l := v.(taskLookup)
 	if !l.found {
-		WriteError(w, http.StatusNotFound, "no task %q: none runs with that id, and the master no longer remembers one that ended (it keeps the most recent ones; pando ps --all lists them)", id)
+		httpjson.Error(w, http.StatusNotFound, "no task %q: none runs with that id, and the master no longer remembers one that ended (it keeps the most recent ones; pando ps --all lists them)", id)
 		return l, false
 	}
 	return l, true
@@ -159,42 +166,35 @@ func (api *API) lookup(w http.ResponseWriter, r *http.Request) (taskLookup, bool
 
 func (api *API) task(w http.ResponseWriter, r *http.Request) {
 	if l, ok := api.lookup(w, r); ok {
-		WriteJSON(w, http.StatusOK, taskJSON(l.task))
+		httpjson.Write(w, http.StatusOK, taskJSON(l.task))
 	}
 }
 
-// killTask kills a task on its framework's behalf: the framework then hears
-// TASK_KILLED like for a kill it asked for.
+// killTask serves POST /api/v1/tasks/{id}/kill[?framework=]: an operator's
+// kill, its own input to the master (not the framework's Kill). The task
+// ends KILLED with reason KILLED_BY_OPERATOR, which its framework hears like
+// any update. The master's refusal is the answer: 404 for no such task, 409
+// for a task that has ended or an id several frameworks use, 503 when the
+// task's agent (or the master) cannot be reached.
 func (api *API) killTask(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	v, err := api.query(r, func(m *kmaster.Master, now time.Time) any {
-		t, ok := findTask(m, id)
-		if !ok {
-			return http.StatusNotFound
-		}
-		if !t.Active {
-			return http.StatusConflict
-		}
-		fw, ok := m.Framework(t.FrameworkID)
-		if !ok || fw.Peer == "" {
-			return http.StatusServiceUnavailable
-		}
-		_ = m.Step(now, fw.Peer, &kernelpb.Kill{FrameworkId: t.FrameworkID, TaskId: t.ID, AgentId: t.AgentID})
-		return http.StatusAccepted
-	})
-	if err != nil {
-		WriteError(w, http.StatusServiceUnavailable, "the master did not answer: %v", err)
-		return
-	}
-	switch status := v.(int); status {
-	case http.StatusAccepted:
-		WriteJSON(w, status, map[string]string{"task": id, "status": "killing"})
-	case http.StatusNotFound:
-		WriteError(w, status, "no task %q (pando ps lists tasks)", id)
-	case http.StatusConflict:
-		WriteError(w, status, "task %q has already ended", id)
+	fwID := r.URL.Query().Get("framework")
+	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
+	defer cancel()
+	err := Operate(ctx, api.System, api.Master, r.RemoteAddr, kmaster.OperatorKill{FrameworkID: fwID, TaskID: id})
+	switch {
+	case err == nil:
+		httpjson.Write(w, http.StatusAccepted, map[string]string{"task": id, "status": "killing"})
+	case errors.Is(err, kmaster.ErrUnknownTask):
+		httpjson.Error(w, http.StatusNotFound, "%v (pando ps lists tasks)", err)
+	case errors.Is(err, kmaster.ErrTaskEnded):
+		httpjson.Error(w, http.StatusConflict, "%v", err)
+	case errors.Is(err, kmaster.ErrAmbiguousTask):
+		httpjson.Error(w, http.StatusConflict, "%v with ?framework=<id>", err)
+	case errors.Is(err, kmaster.ErrAgentDisconnected), errors.Is(err, ErrNoAnswer):
+		httpjson.Error(w, http.StatusServiceUnavailable, "%v", err)
 	default:
-		WriteError(w, status, "the framework of task %q is disconnected; it cannot be told of the kill", id)
+		httpjson.Error(w, http.StatusInternalServerError, "%v", err)
 	}
 }
 
@@ -205,7 +205,7 @@ func (api *API) logs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if l.agent.HTTPAddress == "" {
-		WriteError(w, http.StatusServiceUnavailable, "agent %s of task %s is gone, and its sandbox with it", l.task.AgentID, l.task.ID)
+		httpjson.Error(w, http.StatusServiceUnavailable, "agent %s of task %s is gone, and its sandbox with it", l.task.AgentID, l.task.ID)
 		return
 	}
 	stream := r.URL.Query().Get("stream")
@@ -218,12 +218,12 @@ func (api *API) logs(w http.ResponseWriter, r *http.Request) {
 	}
 	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, target, nil)
 	if err != nil {
-		WriteError(w, http.StatusInternalServerError, "%v", err)
+		httpjson.Error(w, http.StatusInternalServerError, "%v", err)
 		return
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		WriteError(w, http.StatusBadGateway, "cannot reach agent %s at %s: %v", l.task.AgentID, l.agent.HTTPAddress, err)
+		httpjson.Error(w, http.StatusBadGateway, "cannot reach agent %s at %s: %v", l.task.AgentID, l.agent.HTTPAddress, err)
 		return
 	}
 	defer resp.Body.Close()

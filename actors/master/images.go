@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"github.com/pandodc/pando/actors/artifacts"
+	"github.com/pandodc/pando/internal/httpjson"
 )
 
 // importImage is POST /api/v1/images: the body is an OCI image tarball,
 // streamed to the artifact store and inspected before it is kept.
 func (api *API) importImage(w http.ResponseWriter, r *http.Request) {
 	if api.Images == nil {
-		WriteError(w, http.StatusNotImplemented, "this master keeps no image catalog")
+		httpjson.Error(w, http.StatusNotImplemented, "this master keeps no image catalog")
 		return
 	}
 	limit := api.MaxArtifactSize
@@ -22,19 +23,19 @@ func (api *API) importImage(w http.ResponseWriter, r *http.Request) {
 	added, err := api.Images.Import(r.Body, limit, time.Now())
 	switch {
 	case errors.Is(err, artifacts.ErrTooLarge):
-		WriteError(w, http.StatusRequestEntityTooLarge, "%v", err)
+		httpjson.Error(w, http.StatusRequestEntityTooLarge, "%v", err)
 	case err != nil:
-		WriteError(w, http.StatusBadRequest, "%v", err)
+		httpjson.Error(w, http.StatusBadRequest, "%v", err)
 	default:
-		WriteJSON(w, http.StatusCreated, added)
+		httpjson.Write(w, http.StatusCreated, added)
 	}
 }
 
 // images is GET /api/v1/images.
 func (api *API) images(w http.ResponseWriter, _ *http.Request) {
 	if api.Images == nil {
-		WriteJSON(w, http.StatusOK, []any{})
+		httpjson.Write(w, http.StatusOK, []any{})
 		return
 	}
-	WriteJSON(w, http.StatusOK, api.Images.List())
+	httpjson.Write(w, http.StatusOK, api.Images.List())
 }

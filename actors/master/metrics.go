@@ -61,7 +61,7 @@ func NewMetrics(t *telemetry.Telemetry) (*Metrics, error) {
 		state := kernelpb.TaskState(s)
 		m.stateAttrs[state] = metric.WithAttributeSet(attribute.NewSet(attribute.String("state", state.String())))
 	}
-	for k := kmaster.EventTaskState; k <= kmaster.EventAgentRemoved; k++ {
+	for k := kmaster.EventTaskState; k.String() != "unknown"; k++ {
 		m.eventAttrs[k] = metric.WithAttributeSet(attribute.NewSet(attribute.String("event", k.String())))
 	}
 	return m, nil

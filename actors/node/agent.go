@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,6 +22,7 @@ import (
 	"github.com/pandodc/pando/actors/telemetry"
 	kagent "github.com/pandodc/pando/kernel/agent"
 	"github.com/pandodc/pando/kernel/resources"
+	"github.com/pandodc/pando/runtime/container"
 	"github.com/pandodc/pando/runtime/wasm"
 )
 
@@ -55,6 +55,11 @@ type AgentOptions struct {
 	// 10,000, oldest removed first).
 	SandboxRetention  time.Duration
 	MaxEndedSandboxes int
+	// Containerd is the containerd socket for container tasks; "" runs
+	// WASM tasks only. KillGrace is the default time between SIGTERM and
+	// SIGKILL when a container task is killed (0: 10s).
+	Containerd string
+	KillGrace  time.Duration
 	// Telemetry receives the agent's metrics; nil makes the agent its own,
 	// served at /metrics on its HTTP server.
 	Telemetry *telemetry.Telemetry
@@ -69,9 +74,12 @@ type Agent struct {
 	URL       string
 	ownSystem bool
 	runtime   *wasm.Runtime
-	server    *http.Server
-	stopGC    context.CancelFunc
-	telemetry *telemetry.Telemetry // the agent's own, if it has one
+	// containers is the container runtime, nil when the agent has none.
+	containers   *container.Runtime
+	noContainers string
+	server       *http.Server
+	stopGC       context.CancelFunc
+	telemetry    *telemetry.Telemetry // the agent's own, if it has one
 }
 
 // sandboxGCInterval is how often an agent removes expired sandboxes.
@@ -101,14 +109,14 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 		if opts.MasterURL == "" {
 			return nil, errors.New("agent: the master's address is required (--master)")
 		}
-		master, err = resolveMaster(ctx, opts.MasterURL)
+		master, err = resolveMaster(ctx, masterURLs(opts.MasterURL))
 		if err != nil {
 			return nil, err
 		}
 	}
 	src := opts.Artifacts
 	if src == nil {
-		src = httpArtifacts(opts.MasterURL)
+		src = httpArtifacts(masterURLs(opts.MasterURL))
 	}
 	cache, err := artifacts.NewCache(filepath.Join(opts.WorkDir, "artifacts"), src)
 	if err != nil {
@@ -118,10 +126,15 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: starting the WASM runtime: %w", err)
 	}
-	a := &Agent{System: opts.System, Resources: res, runtime: rt}
+	containers, noContainers := startContainers(ctx, opts, logger)
+	runtimes := aagent.Runtimes{WASM: rt, NoContainers: noContainers}
+	if containers != nil {
+		runtimes.Containers = containers
+	}
+	a := &Agent{System: opts.System, Resources: res, runtime: rt, containers: containers, noContainers: noContainers}
 	if a.System == nil {
 		if a.System, err = NewSystem(logger, opts.RemotingAddr); err != nil {
-			rt.Close(ctx)
+			a.stopRuntime(ctx)
 			return nil, err
 		}
 		a.ownSystem = true
@@ -169,11 +182,13 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 	}
 	props := aagent.Props(aagent.Config{
 		Kernel: kagent.Config{
-			Hostname: hostname, Resources: res, Attributes: opts.Attributes, HTTPAddress: a.URL,
+			Hostname: hostname, Resources: res, HTTPAddress: a.URL,
+			Attributes: runtimeAttributes(opts.Attributes, runtimes, opts.Containerd),
 		},
 		Master:      master,
+		FindMaster:  findMasterFunc(opts),
 		SandboxRoot: sandboxRoot,
-		Runtimes:    aagent.Runtimes{WASM: rt},
+		Runtimes:    runtimes,
 		Fetcher:     cache,
 		Logger:      logger,
 		Sandboxes:   sandboxes,
@@ -211,6 +226,9 @@ func (a *Agent) stopRuntime(ctx context.Context) error {
 	var err error
 	if a.telemetry != nil {
 		err = a.telemetry.Shutdown(ctx)
+	}
+	if a.containers != nil {
+		err = errors.Join(err, a.containers.Close(ctx))
 	}
 	return errors.Join(err, a.runtime.Close(ctx))
 }
@@ -263,38 +281,29 @@ func totalMemoryMiB() (uint64, error) {
 	return 0, errors.New("no MemTotal in /proc/meminfo")
 }
 
-func resolveMaster(ctx context.Context, masterURL string) (*actor.PID, error) {
+func resolveMaster(ctx context.Context, urls []string) (*actor.PID, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for {
-		pid, _, err := sdkResolve(ctx, masterURL)
+		pid, err := findLeader(ctx, urls)
 		if err == nil {
 			return pid, nil
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("agent: cannot reach the master at %s: %w", masterURL, err)
+			return nil, fmt.Errorf("agent: cannot reach the master: %w", err)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }
 
-// httpArtifacts fetches artifacts from the master's API.
-func httpArtifacts(masterURL string) artifacts.Source {
-	base := strings.TrimRight(masterURL, "/")
-	return artifacts.SourceFunc(func(ctx context.Context, digest string) (io.ReadCloser, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/artifacts/"+digest, nil)
-		if err != nil {
-			return nil, err
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		if resp.StatusCode != http.StatusOK {
-			resp.Body.Close()
-			return nil, fmt.Errorf("the master answered %s", resp.Status)
-		}
-		return resp.Body, nil
-	})
+// findMasterFunc finds the leading master again after a failover, through
+// the master URLs the agent was given; nil for an agent in the master's
+// process, whose master cannot move.
+func findMasterFunc(opts AgentOptions) func(context.Context) (*actor.PID, error) {
+	urls := masterURLs(opts.MasterURL)
+	if opts.Master != nil || len(urls) == 0 {
+		return nil
+	}
+	return func(ctx context.Context) (*actor.PID, error) { return findLeader(ctx, urls) }
 }

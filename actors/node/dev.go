@@ -19,6 +19,9 @@ type DevOptions struct {
 	Resources    string
 	// SandboxRetention: see AgentOptions.
 	SandboxRetention time.Duration
+	// Containerd, KillGrace: see AgentOptions.
+	Containerd string
+	KillGrace  time.Duration
 	// Telemetry: see MasterOptions.
 	Telemetry telemetry.Options
 	Logger    *slog.Logger
@@ -51,6 +54,7 @@ func StartDev(ctx context.Context, opts DevOptions) (*Dev, error) {
 		WorkDir: filepath.Join(opts.DataDir, "agent"), Resources: opts.Resources,
 		Mux: m.Mux, MuxPrefix: "/agent", HTTPBase: m.URL + "/agent", Logger: opts.Logger,
 		SandboxRetention: opts.SandboxRetention, Telemetry: m.Telemetry,
+		Containerd: opts.Containerd, KillGrace: opts.KillGrace,
 	})
 	if err != nil {
 		_ = m.Stop(ctx)

@@ -16,6 +16,7 @@ import (
 	"github.com/pandodc/pando/actors/artifacts"
 	amaster "github.com/pandodc/pando/actors/master"
 	"github.com/pandodc/pando/actors/telemetry"
+	"github.com/pandodc/pando/internal/httpjson"
 	kmaster "github.com/pandodc/pando/kernel/master"
 	"github.com/pandodc/pando/sdk/client"
 )
@@ -37,22 +38,59 @@ type MasterOptions struct {
 	AllocationInterval time.Duration
 	Logger             *slog.Logger
 	Telemetry          telemetry.Options
+	// HA, if set, elects the leading master through Consul.
+	HA *HAOptions
 }
 
-// Master is a running master: actor, HTTP API, artifacts.
+// Master is a running master: actor, HTTP API, artifacts. With HA it
+// starts as a stand-by: PID is nil and the API redirects to the leader
+// until Leading is closed.
 type Master struct {
 	System    *System
 	PID       *actor.PID
 	URL       string
 	Mux       *http.ServeMux
 	Artifacts *artifacts.Store
+	Images    *artifacts.Images
 	Telemetry *telemetry.Telemetry
 	server    *http.Server
 	listener  net.Listener
+	opts      MasterOptions
+	metrics   *amaster.Metrics
+	logger    *slog.Logger
+	ha        *haState // nil without HA
 }
 
-// StartMaster starts a master and serves its API.
+// StartMaster starts a master and serves its API. Without HA it leads at
+// once; with opts.HA it contends for leadership through Consul.
 func StartMaster(opts MasterOptions) (*Master, error) {
+	m, err := newMaster(opts)
+	if err != nil {
+		return nil, err
+	}
+	if opts.HA == nil {
+		if opts.Kernel.Epoch == 0 {
+			// Without an elected leader the epoch is the start time: a
+			// master restarted later fences out messages meant for the old one.
+			opts.Kernel.Epoch = uint64(time.Now().Unix())
+		}
+		if err := m.lead(opts.Kernel.Epoch); err != nil {
+			m.shutdown(context.Background())
+			return nil, err
+		}
+		m.serve()
+		return m, nil
+	}
+	if err := m.startHA(*opts.HA); err != nil {
+		m.shutdown(context.Background())
+		return nil, err
+	}
+	return m, nil
+}
+
+// newMaster opens what a master has whether or not it leads: its store,
+// telemetry, HTTP listener and actor system.
+func newMaster(opts MasterOptions) (*Master, error) {
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -85,48 +123,67 @@ func StartMaster(opts MasterOptions) (*Master, error) {
 		listener.Close()
 		return nil, err
 	}
-	if opts.Kernel.Epoch == 0 {
-		// Without an elected leader the epoch is the start time: a master
-		// restarted later fences out messages meant for the old one.
-		opts.Kernel.Epoch = uint64(time.Now().Unix())
+	m := &Master{
+		System: sys, Artifacts: store, Images: images, Telemetry: tel,
+		URL: "http://" + listener.Addr().String(), Mux: http.NewServeMux(), listener: listener,
+		opts: opts, metrics: metrics, logger: logger,
 	}
-	pid, err := sys.Actors.Root.SpawnNamed(amaster.Props(amaster.Config{
+	m.Mux.Handle("GET /metrics", tel.Handler())
+	m.Mux.HandleFunc("GET /api/v1/health", func(w http.ResponseWriter, _ *http.Request) {
+		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	m.Mux.HandleFunc("GET /api/v1/state", m.state)
+	m.server = &http.Server{Handler: m.Mux, ReadHeaderTimeout: 10 * time.Second}
+	return m, nil
+}
+
+// serve starts answering HTTP.
+func (m *Master) serve() {
+	go func() {
+		if err := m.server.Serve(m.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.logger.Error("master: HTTP server stopped", "error", err)
+		}
+	}()
+}
+
+// lead spawns the master actor at epoch and mounts the API that needs it.
+func (m *Master) lead(epoch uint64) error {
+	m.opts.Kernel.Epoch = epoch
+	opts := m.opts
+	pid, err := m.System.Actors.Root.SpawnNamed(amaster.Props(amaster.Config{
 		Kernel:             opts.Kernel,
 		AllocationInterval: opts.AllocationInterval,
-		Logger:             logger,
-		Metrics:            metrics,
+		Logger:             m.logger,
+		Metrics:            m.metrics,
 	}), amaster.ActorID)
 	if err != nil {
-		sys.Shutdown()
-		listener.Close()
-		return nil, fmt.Errorf("master: spawning the master actor: %w", err)
+		return fmt.Errorf("master: spawning the master actor: %w", err)
 	}
-	m := &Master{
-		System: sys, PID: pid, Artifacts: store, Telemetry: tel,
-		URL: "http://" + listener.Addr().String(), Mux: http.NewServeMux(), listener: listener,
-	}
+	m.PID = pid
 	api := &amaster.API{
-		System: sys.Actors, Master: pid, Artifacts: store, Images: images, Logger: logger,
+		System: m.System.Actors, Master: pid, Artifacts: m.Artifacts, Images: m.Images, Logger: m.logger,
 		Info: client.MasterInfo{
-			Version: Version, Epoch: opts.Kernel.Epoch, ActorAddress: pid.Address,
+			Version: Version, Epoch: epoch, ActorAddress: pid.Address,
 			ActorID: pid.Id, StartedAt: time.Now().UTC(),
 		},
 	}
 	api.Register(m.Mux)
-	m.Mux.Handle("GET /metrics", tel.Handler())
-	m.server = &http.Server{Handler: m.Mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := m.server.Serve(listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("master: HTTP server stopped", "error", err)
-		}
-	}()
-	return m, nil
+	return nil
 }
 
 // Stop shuts the master down.
 func (m *Master) Stop(ctx context.Context) error {
+	return m.shutdown(ctx)
+}
+
+func (m *Master) shutdown(ctx context.Context) error {
 	err := m.server.Shutdown(ctx)
-	_ = m.System.Actors.Root.StopFuture(m.PID).Wait()
+	if m.ha != nil {
+		err = errors.Join(err, m.ha.stop(ctx))
+	}
+	if m.PID != nil {
+		_ = m.System.Actors.Root.StopFuture(m.PID).Wait()
+	}
 	m.System.Shutdown()
 	return errors.Join(err, m.Telemetry.Shutdown(ctx))
 }
@@ -142,7 +199,7 @@ func ensureDir(dir, flag string) error {
 // AgentTotals lists the registered agents with their total resources, read
 // from the master actor (for in-process frameworks' "can this ever fit?").
 func (m *Master) AgentTotals(ctx context.Context) ([]kmaster.AgentView, error) {
-	return amaster.Query(ctx, m.System.Actors, m.PID, func(km *kmaster.Master, _ time.Time) []kmaster.AgentView {
+	return amaster.Query(ctx, m.System.Actors, m.PID, func(km kmaster.Views, _ time.Time) []kmaster.AgentView {
 		return km.Agents()
 	})
 }

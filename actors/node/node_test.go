@@ -97,6 +97,24 @@ func (l *launcher) Update(_ *sdk.Driver, st *kernelpb.TaskStatus) {
 	}
 }
 
+// startFramework runs scheduler as a framework of dev's master; the
+// returned func stops it (before dev stops).
+func startFramework(t *testing.T, dev *node.Dev, name string, scheduler sdk.Scheduler) (stop func()) {
+	t.Helper()
+	driver, err := sdk.NewDriver(sdk.Config{
+		Framework: &kernelpb.FrameworkInfo{Name: name},
+		System:    dev.Master.System.Actors,
+		Master:    dev.Master.PID,
+	}, scheduler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := driver.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return func() { driver.Stop(false) }
+}
+
 func TestDevRunsTasksEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -121,18 +139,7 @@ func TestDevRunsTasksEndToEnd(t *testing.T) {
 
 	const n = 200
 	l := newLauncher(digest, n)
-	driver, err := sdk.NewDriver(sdk.Config{
-		Framework: &kernelpb.FrameworkInfo{Name: "e2e-test"},
-		System:    dev.Master.System.Actors,
-		Master:    dev.Master.PID,
-	}, l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := driver.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer driver.Stop(false)
+	defer startFramework(t, dev, "e2e-test", l)()
 	select {
 	case <-l.done:
 	case <-ctx.Done():

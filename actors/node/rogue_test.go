@@ -126,7 +126,7 @@ func TestRogueFrameworkDoesNotDisturbOthers(t *testing.T) {
 		}
 	}
 	// The master is still answering, and counted the refusals.
-	counters, err := amaster.Query(ctx, system, dev.Master.PID, func(m *kmaster.Master, _ time.Time) kmaster.Counters { return m.Counters() })
+	counters, err := amaster.Query(ctx, system, dev.Master.PID, func(m kmaster.Views, _ time.Time) kmaster.Counters { return m.Counters() })
 	if err != nil {
 		t.Fatalf("the master stopped answering queries: %v", err)
 	}

@@ -1,17 +1,13 @@
 package node
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
-	"net"
-	"strconv"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
 
-	// Registers the protocol's message types, so that remoting can decode them.
-	_ "github.com/pandodc/pando/kernel/kernelpb"
+	"github.com/pandodc/pando/internal/remoting"
 )
 
 // System is a process's actor system and, if listening, its remoting.
@@ -20,36 +16,22 @@ type System struct {
 	remote *remote.Remote
 }
 
-// NewSystem starts an actor system. With listen ("127.0.0.1:5060", or port
-// 0 for any free port) it is reachable by other processes; with "" it is
-// local only. Protoactor's own logs go to logger at warning level and up,
-// since its info logs are too chatty for an operator.
-func NewSystem(logger *slog.Logger, listen string) (s *System, err error) {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	quiet := slog.New(levelFilter{Handler: logger.Handler(), min: slog.LevelWarn})
-	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }))
-	s = &System{Actors: system}
+// NewSystem starts an actor system (internal/remoting, the bootstrap the
+// SDK's drivers share). With listen ("127.0.0.1:5060", or port 0 for any
+// free port) it is reachable by other processes; with "" it is local only.
+// Protoactor's own logs go to logger at warning level and up, since its
+// info logs are too chatty for an operator.
+func NewSystem(logger *slog.Logger, listen string) (*System, error) {
+	s := &System{Actors: remoting.NewSystem(logger)}
 	if listen == "" {
 		return s, nil
 	}
-	host, portText, err := net.SplitHostPort(listen)
+	r, err := remoting.Listen(s.Actors, listen, "")
 	if err != nil {
-		return nil, fmt.Errorf("remoting address %q: %w (want host:port, e.g. 127.0.0.1:5060)", listen, err)
+		s.Actors.Shutdown()
+		return nil, fmt.Errorf("%w (is another pando using the port? pick another with --remoting)", err)
 	}
-	port, err := strconv.Atoi(portText)
-	if err != nil {
-		return nil, fmt.Errorf("remoting address %q: port %q is not a number", listen, portText)
-	}
-	s.remote = remote.NewRemote(system, remote.Configure(host, port))
-	// remote.Start panics when it cannot listen; turn that into an error.
-	defer func() {
-		if r := recover(); r != nil {
-			s, err = nil, fmt.Errorf("cannot listen for actor remoting on %s: %v (is another pando using the port? pick another with --remoting)", listen, r)
-		}
-	}()
-	s.remote.Start()
+	s.remote = r
 	return s, nil
 }
 
@@ -63,19 +45,4 @@ func (s *System) Shutdown() {
 		s.remote.Shutdown(false)
 	}
 	s.Actors.Shutdown()
-}
-
-type levelFilter struct {
-	slog.Handler
-	min slog.Level
-}
-
-func (f levelFilter) Enabled(_ context.Context, l slog.Level) bool { return l >= f.min }
-
-func (f levelFilter) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return levelFilter{Handler: f.Handler.WithAttrs(attrs), min: f.min}
-}
-
-func (f levelFilter) WithGroup(name string) slog.Handler {
-	return levelFilter{Handler: f.Handler.WithGroup(name), min: f.min}
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/pandodc/pando/examples/wasm/wasmbuild"
+	"github.com/pandodc/pando/frameworks/batch/batchapi"
 	"github.com/pandodc/pando/sdk/client"
 )
 
@@ -297,6 +298,10 @@ func (l *lab) startDev(bin, dataDir string, extra ...string) (*proc, string) {
 	l.t.Helper()
 	httpAddr := freeAddr(l.t)
 	args := append([]string{"dev", "--http", httpAddr, "--remoting", freeAddr(l.t), "--data-dir", dataDir}, extra...)
+	if !slices.Contains(extra, "--containerd") {
+		// Only the container tests pay for a containerd of their own.
+		args = append(args, "--containerd", "none")
+	}
 	p := l.start("pando dev", bin, args...)
 	url := "http://" + httpAddr
 	l.waitReady(p, url)
@@ -435,7 +440,7 @@ func TestCLIAgainstDev(t *testing.T) {
 		}
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			var jobs []client.JobStatus
+			var jobs []batchapi.JobStatus
 			r := pando(t, bin, master, "jobs", "--json")
 			if err := json.Unmarshal([]byte(r.stdout), &jobs); err != nil {
 				t.Fatalf("jobs --json: %q: %v", r.stdout, err)
@@ -513,6 +518,9 @@ func TestCLIAgainstDev(t *testing.T) {
 		r = pando(t, bin, master, "frameworks", "--json")
 		if err := json.Unmarshal([]byte(r.stdout), &fws); err != nil || len(fws) != 1 || fws[0].Name != "batch" || !fws[0].Connected {
 			t.Errorf("frameworks --json = %q (%v), want the connected batch framework", r.stdout, err)
+		}
+		if r = pando(t, bin, master, "frameworks"); r.code != 0 || !strings.Contains(r.stdout, "NOT OFFERED") || !strings.Contains(r.stdout, "batch") {
+			t.Errorf("pando frameworks: exit %d, stdout %q: want the batch framework and the NOT OFFERED counts", r.code, r.stdout)
 		}
 		metrics, err := http.Get(master + "/metrics")
 		if err != nil {

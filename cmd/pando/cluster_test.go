@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pandodc/pando/examples/wasm/wasmbuild"
+	"github.com/pandodc/pando/frameworks/batch/batchapi"
 	"github.com/pandodc/pando/sdk/client"
 )
 
@@ -120,11 +121,9 @@ func (cl *cluster) submit(args ...string) string {
 }
 
 // job reads a batch job's status through the API.
-func (cl *cluster) job(id string) (client.JobStatus, error) {
-	return call(func(ctx context.Context) (client.JobStatus, error) {
-		var j client.JobStatus
-		err := cl.c.Job(ctx, id, &j)
-		return j, err
+func (cl *cluster) job(id string) (batchapi.JobStatus, error) {
+	return call(func(ctx context.Context) (batchapi.JobStatus, error) {
+		return batchapi.NewClient(cl.c).Job(ctx, id)
 	})
 }
 
@@ -134,9 +133,9 @@ func (cl *cluster) tasks(q url.Values) ([]client.Task, error) {
 }
 
 // waitJobDone waits until the job has ended and returns its status.
-func (cl *cluster) waitJobDone(id string, timeout time.Duration) client.JobStatus {
+func (cl *cluster) waitJobDone(id string, timeout time.Duration) batchapi.JobStatus {
 	cl.t.Helper()
-	var j client.JobStatus
+	var j batchapi.JobStatus
 	cl.waitFor(timeout, "job "+id+" to end", func() (bool, string) {
 		var err error
 		if j, err = cl.job(id); err != nil {
@@ -319,7 +318,7 @@ func TestClusterAgentLossRetriesJob(t *testing.T) {
 			t.Errorf("lost task %s was retried as %+v (listed: %v); want %s TASK_FINISHED on %s", task.ID, rt, ok, retry, survivor)
 		}
 	}
-	var jobs []client.JobStatus
+	var jobs []batchapi.JobStatus
 	cl.pandoJSON(&jobs, "jobs")
 	if len(jobs) != 1 || jobs[0].ID != job || jobs[0].Finished != 30 || len(jobs[0].Failures) != min(len(lost), 20) {
 		cl.fatalf("pando jobs --json: %+v; want %s finished 30/30, recording the %d lost attempts", jobs, job, len(lost))
@@ -461,9 +460,9 @@ func TestDevRestartKeepsJobs(t *testing.T) {
 	if cl.c, err = client.New(url2); err != nil {
 		t.Fatal(err)
 	}
-	var jobs []client.JobStatus
+	var jobs []batchapi.JobStatus
 	cl.pandoJSON(&jobs, "jobs")
-	byID := map[string]client.JobStatus{}
+	byID := map[string]batchapi.JobStatus{}
 	for _, j := range jobs {
 		byID[j.ID] = j
 	}

@@ -1,16 +1,25 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/pandodc/pando/actors/node"
 	"github.com/pandodc/pando/frameworks/batch"
 	"github.com/pandodc/pando/sdk"
+	"github.com/pandodc/pando/sdk/client"
 	"github.com/pandodc/pando/sdk/store"
 )
 
@@ -21,22 +30,6 @@ type builtins struct {
 	batch *batch.Framework
 }
 
-// masterCluster answers the batch framework's "which agents are there?"
-// from the master in the same process.
-type masterCluster struct{ m *node.Master }
-
-func (c masterCluster) Agents(ctx context.Context) ([]batch.AgentInfo, error) {
-	views, err := c.m.AgentTotals(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]batch.AgentInfo, 0, len(views))
-	for _, v := range views {
-		out = append(out, batch.AgentInfo{ID: v.ID, Hostname: v.Hostname, Resources: v.Total})
-	}
-	return out, nil
-}
-
 // startBuiltins starts the built-in frameworks against m, with their state
 // in dataDir, and mounts their APIs on m's HTTP server.
 func startBuiltins(m *node.Master, dataDir string, logger *slog.Logger) (*builtins, error) {
@@ -44,7 +37,13 @@ func startBuiltins(m *node.Master, dataDir string, logger *slog.Logger) (*builti
 	if err != nil {
 		return nil, err
 	}
-	b, err := batch.New(batch.Config{Store: st, Cluster: masterCluster{m}, Logger: logger})
+	// The master's HTTP API, as any framework would use it.
+	api, err := client.New(m.URL)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("batch framework: %w", err)
+	}
+	b, err := batch.New(batch.Config{Store: st, Cluster: batch.APICluster(api), Logger: logger})
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("batch framework: %w", err)
@@ -87,29 +86,127 @@ func (d *devCluster) Stop(ctx context.Context) error {
 
 // masterProcess is what `pando master` runs.
 type masterProcess struct {
-	Master   *node.Master
-	builtins *builtins
+	Master *node.Master
+
+	mu       sync.Mutex
+	builtins *builtins // nil until the master leads
 }
 
-func startMaster(opts node.MasterOptions, withFrameworks bool) (*masterProcess, error) {
+// startMaster starts a master and, once it leads, the built-in frameworks
+// (at once without HA; a stand-by waits for its election, or ctx).
+func startMaster(ctx context.Context, opts node.MasterOptions, withFrameworks bool) (*masterProcess, error) {
 	m, err := node.StartMaster(opts)
 	if err != nil {
 		return nil, err
 	}
 	p := &masterProcess{Master: m}
-	if withFrameworks {
-		if p.builtins, err = startBuiltins(m, opts.DataDir, opts.Logger); err != nil {
+	if !withFrameworks {
+		return p, nil
+	}
+	start := func() error {
+		b, err := startBuiltins(m, opts.DataDir, opts.Logger)
+		if err != nil {
+			return err
+		}
+		p.mu.Lock()
+		p.builtins = b
+		p.mu.Unlock()
+		return nil
+	}
+	if opts.HA == nil {
+		if err := start(); err != nil {
 			_ = m.Stop(context.Background())
 			return nil, err
 		}
+		return p, nil
 	}
+	go func() {
+		select {
+		case <-m.Leading():
+			if err := start(); err != nil {
+				opts.Logger.Error("master: the built-in frameworks did not start", "error", err)
+			}
+		case <-m.Lost():
+		case <-ctx.Done():
+		}
+	}()
 	return p, nil
 }
 
 func (p *masterProcess) Stop(ctx context.Context) error {
 	var err error
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.builtins != nil {
 		err = p.builtins.Stop()
 	}
 	return errors.Join(err, p.Master.Stop(ctx))
+}
+
+func newFrameworksCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "frameworks",
+		Short: "List frameworks, their share, and why they got no offers",
+		Long: `List frameworks, their share, and why they got no offers.
+
+WHY NO OFFERS is the reason of the last allocation round. NOT OFFERED counts
+the rounds in which the framework got nothing, by reason (lower_share,
+filtered_by_declines, suppressed, no_free_resources, below_minimum,
+no_agents), and its tasks refused because the offers were too small, by
+the resource they lacked ("too small: mem 3").`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			var fws []client.Framework
+			if err := c.Do(cmd.Context(), http.MethodGet, "/api/v1/frameworks", nil, &fws); err != nil {
+				return err
+			}
+			return g.print(cmd.OutOrStdout(), fws, "ID\tNAME\tROLES\tCONNECTED\tSHARE\tTASKS\tWHY NO OFFERS\tNOT OFFERED", func(w io.Writer) {
+				for _, f := range fws {
+					why := f.Why
+					if f.Adopted {
+						why = "not subscribed since the master failed over"
+						if f.RemoveAt != nil {
+							why += fmt.Sprintf("; its tasks are killed at %s unless it does", f.RemoveAt.Local().Format(time.DateTime))
+						}
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%.3f\t%d\t%s\t%s\n", f.ID, f.Name, strings.Join(f.Roles, ","), f.Connected, f.Share, f.Tasks, why, notOffered(f))
+				}
+			})
+		},
+	}
+}
+
+// notOffered prints a framework's counts, most frequent reason first:
+// "lower_share 12, suppressed 2; too small: mem 3".
+func notOffered(f client.Framework) string {
+	out := counts(f.NotOffered)
+	if small := counts(f.TooSmall); small != "" {
+		if out != "" {
+			out += "; "
+		}
+		out += "too small: " + small
+	}
+	return out
+}
+
+func counts(m map[string]uint64) string {
+	names := make([]string, 0, len(m))
+	for name := range m {
+		names = append(names, name)
+	}
+	slices.SortFunc(names, func(a, b string) int {
+		if c := cmp.Compare(m[b], m[a]); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	parts := make([]string, 0, len(names))
+	for _, name := range names {
+		parts = append(parts, fmt.Sprintf("%s %d", name, m[name]))
+	}
+	return strings.Join(parts, ", ")
 }

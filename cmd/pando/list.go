@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pandodc/pando/frameworks/batch/batchapi"
 	"github.com/pandodc/pando/sdk/client"
 )
 
@@ -68,7 +69,7 @@ func newPsCmd(g *globals) *cobra.Command {
 			}
 			return g.print(cmd.OutOrStdout(), tasks, "ID\tSTATE\tAGENT\tFRAMEWORK\tRESOURCES\tMESSAGE", func(w io.Writer) {
 				for _, t := range tasks {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, strings.TrimPrefix(t.State, "TASK_"), t.AgentID, t.FrameworkID, t.Resources, t.Message)
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, taskState(t), t.AgentID, t.FrameworkID, t.Resources, t.Message)
 				}
 			})
 		},
@@ -78,6 +79,19 @@ func newPsCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&job, "job", "", "only tasks of this batch job")
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "include recently ended tasks")
 	return cmd
+}
+
+// taskState shows a task's state with who ended it, when the master knows
+// (an operator's kill: "KILLED (by operator)").
+func taskState(t client.Task) string {
+	state := strings.TrimPrefix(t.State, "TASK_")
+	switch t.Reason {
+	case "KILLED_BY_OPERATOR":
+		return state + " (by operator)"
+	case "KILLED_BY_FRAMEWORK":
+		return state + " (by framework)"
+	}
+	return state
 }
 
 func newJobsCmd(g *globals) *cobra.Command {
@@ -90,8 +104,8 @@ func newJobsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var jobs []client.JobStatus
-			if err := c.Jobs(cmd.Context(), &jobs); err != nil {
+			jobs, err := batchapi.NewClient(c).Jobs(cmd.Context())
+			if err != nil {
 				return err
 			}
 			return g.print(cmd.OutOrStdout(), jobs, "JOB\tNAME\tSTATE\tFINISHED\tFAILED\tRUNNING\tPENDING\tDURATION", func(w io.Writer) {
@@ -120,36 +134,6 @@ func newAgentsCmd(g *globals) *cobra.Command {
 			return g.print(cmd.OutOrStdout(), agents, "ID\tHOSTNAME\tACTIVE\tTASKS\tUSED\tTOTAL\tRUNTIMES", func(w io.Writer) {
 				for _, a := range agents {
 					fmt.Fprintf(w, "%s\t%s\t%v\t%d\t%s\t%s\t%s\n", a.ID, a.Hostname, a.Active, a.Tasks, a.Used, a.Total, agentRuntimes(a))
-				}
-			})
-		},
-	}
-}
-
-func newFrameworksCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "frameworks",
-		Short: "List frameworks, their share, and why they got no offers",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			fws, err := c.Frameworks(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return g.print(cmd.OutOrStdout(), fws, "ID\tNAME\tROLES\tCONNECTED\tSHARE\tTASKS\tWHY NO OFFERS", func(w io.Writer) {
-				for _, f := range fws {
-					why := f.Why
-					if f.Adopted {
-						why = "not subscribed since the master failed over"
-						if f.RemoveAt != nil {
-							why += fmt.Sprintf("; its tasks are killed at %s unless it does", f.RemoveAt.Local().Format(time.DateTime))
-						}
-					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%.3f\t%d\t%s\n", f.ID, f.Name, strings.Join(f.Roles, ","), f.Connected, f.Share, f.Tasks, why)
 				}
 			})
 		},
@@ -209,7 +193,7 @@ func newKillCmd(g *globals) *cobra.Command {
 func killTaskOrJob(ctx context.Context, c *client.Client, id string, w io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	err := c.KillJob(ctx, id)
+	err := batchapi.NewClient(c).Kill(ctx, id)
 	if err == nil {
 		fmt.Fprintf(w, "killing job %s\n", id)
 		return nil

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/pandodc/pando/frameworks/batch/batchapi"
 	"github.com/pandodc/pando/kernel/resources"
 	"github.com/pandodc/pando/sdk/client"
 )
@@ -29,19 +30,33 @@ type runFlags struct {
 	env       []string
 	name      string
 	detach    bool
+	image     string
+	killGrace time.Duration
 }
 
 func newRunCmd(g *globals) *cobra.Command {
 	f := &runFlags{}
 	cmd := &cobra.Command{
-		Use:   "run FILE.wasm [flags] [-- ARGS...]",
-		Short: "Run a WebAssembly module as a batch job of N instances",
-		Long: `Uploads the module to the master, submits a job to the batch framework,
-shows its progress and prints a summary. Exits 0 only if every instance finished.`,
+		Use:   "run FILE.wasm [flags] [-- ARGS...] | run --image REF [flags] -- CMD [ARGS...]",
+		Short: "Run a WebAssembly module or a container image as a batch job of N instances",
+		Long: `Uploads the module to the master (or finds the image REF among the master's
+images: a name like busybox:latest or the tarball's sha256 digest), submits a
+job to the batch framework, shows its progress and prints a summary. Container
+instances run only on agents with a container runtime; CMD ARGS replace the
+image's command. Exits 0 only if every instance finished.`,
 		Example: `  pando run hello.wasm -n 1000
-  pando run pi.wasm -n 10 --cpus 0.5 --mem 128MiB -- 5000000`,
-		Args: cobra.MinimumNArgs(1),
+  pando run pi.wasm -n 10 --cpus 0.5 --mem 128MiB -- 5000000
+  pando run --image busybox:latest -n 3 -- sh -c 'echo hello from $PANDO_INSTANCE'`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if f.image == "" && len(args) == 0 {
+				return usageError("give a FILE.wasm to run, or --image REF -- CMD ARGS...")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.image != "" {
+				return runImage(cmd.Context(), g, f, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			}
 			return runJob(cmd.Context(), g, f, args[0], args[1:], cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -54,6 +69,8 @@ shows its progress and prints a summary. Exits 0 only if every instance finished
 	fl.StringArrayVar(&f.env, "env", nil, "environment variable K=V for every instance (repeatable)")
 	fl.StringVar(&f.name, "name", "", "job name (default: the file name)")
 	fl.BoolVarP(&f.detach, "detach", "d", false, "submit and return without waiting")
+	fl.StringVar(&f.image, "image", "", "run this container image (a name like busybox:latest, or the tarball's sha256:<hex>) instead of a module")
+	fl.DurationVar(&f.killGrace, "kill-grace", 0, "how long a kill waits after SIGTERM before SIGKILL (e.g. 10s); 0 means the agent's default")
 	return cmd
 }
 
@@ -62,38 +79,43 @@ func usageError(format string, args ...any) error {
 	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
 }
 
-func (f *runFlags) jobSpec(file string, args []string) (client.JobSpec, error) {
+// jobSpec checks the flags and makes the spec they describe; the caller
+// fills in the module or container.
+func (f *runFlags) jobSpec(name string, args []string) (batchapi.JobSpec, error) {
 	if f.instances < 1 {
-		return client.JobSpec{}, usageError("-n must be at least 1, got %d", f.instances)
+		return batchapi.JobSpec{}, usageError("-n must be at least 1, got %d", f.instances)
 	}
 	if f.retries < 0 {
-		return client.JobSpec{}, usageError("--retries must not be negative, got %d", f.retries)
+		return batchapi.JobSpec{}, usageError("--retries must not be negative, got %d", f.retries)
 	}
 	if f.timeout < 0 {
-		return client.JobSpec{}, usageError("--timeout must not be negative, got %s", f.timeout)
+		return batchapi.JobSpec{}, usageError("--timeout must not be negative, got %s", f.timeout)
+	}
+	if f.killGrace < 0 {
+		return batchapi.JobSpec{}, usageError("--kill-grace must not be negative, got %s", f.killGrace)
 	}
 	res, err := resources.Parse("cpus:" + f.cpus + ";mem:" + f.mem)
 	if err != nil {
-		return client.JobSpec{}, usageError("--cpus %q / --mem %q: %v", f.cpus, f.mem, err)
+		return batchapi.JobSpec{}, usageError("--cpus %q / --mem %q: %v", f.cpus, f.mem, err)
 	}
 	if res.Get(resources.CPUs) <= 0 && res.Get(resources.Mem) <= 0 {
-		return client.JobSpec{}, usageError("an instance needs some --cpus or --mem")
+		return batchapi.JobSpec{}, usageError("an instance needs some --cpus or --mem")
 	}
 	env := map[string]string{}
 	for _, kv := range f.env {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return client.JobSpec{}, usageError("--env %q is not of the form KEY=VALUE", kv)
+			return batchapi.JobSpec{}, usageError("--env %q is not of the form KEY=VALUE", kv)
 		}
 		env[k] = v
 	}
-	name := f.name
-	if name == "" {
-		name = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+	if f.name != "" {
+		name = f.name
 	}
-	return client.JobSpec{
+	return batchapi.JobSpec{
 		Name: name, Args: args, Env: env, Instances: f.instances,
 		Resources: res.String(), TimeoutMS: f.timeout.Milliseconds(), Retries: f.retries,
+		KillGraceMS: f.killGrace.Milliseconds(),
 	}, nil
 }
 
@@ -112,7 +134,7 @@ func readModule(file string) ([]byte, error) {
 }
 
 func runJob(ctx context.Context, g *globals, f *runFlags, file string, args []string, stdout, stderr io.Writer) error {
-	spec, err := f.jobSpec(file, args)
+	spec, err := f.jobSpec(strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)), args)
 	if err != nil {
 		return err
 	}
@@ -129,8 +151,36 @@ func runJob(ctx context.Context, g *globals, f *runFlags, file string, args []st
 		return fmt.Errorf("uploading %s: %w", file, err)
 	}
 	spec.Module = art.Digest
-	var job client.JobStatus
-	if err := c.SubmitJob(ctx, spec, &job); err != nil {
+	return submitAndWatch(ctx, g, f, c, spec, stdout, stderr)
+}
+
+// runImage runs `pando run --image REF -- CMD ARGS...`.
+func runImage(ctx context.Context, g *globals, f *runFlags, cmdArgs []string, stdout, stderr io.Writer) error {
+	spec, err := f.jobSpec("", cmdArgs)
+	if err != nil {
+		return err
+	}
+	c, err := client.New(client.MasterFromEnv(g.master))
+	if err != nil {
+		return usageError("%v", err)
+	}
+	im, err := c.ResolveImage(ctx, f.image)
+	if errors.Is(err, client.ErrImageNotFound) {
+		return usageError("--image %s: %v", f.image, err)
+	}
+	if err != nil {
+		return err
+	}
+	spec.Container = &batchapi.ContainerSpec{Image: im.Digest, ImageName: im.Name}
+	return submitAndWatch(ctx, g, f, c, spec, stdout, stderr)
+}
+
+// submitAndWatch submits the job and, unless detached, shows its progress
+// and summary; the exit code says whether every instance finished.
+func submitAndWatch(ctx context.Context, g *globals, f *runFlags, c *client.Client, spec batchapi.JobSpec, stdout, stderr io.Writer) error {
+	jobs := batchapi.NewClient(c)
+	job, err := jobs.Submit(ctx, spec)
+	if err != nil {
 		if client.IsStatus(err, http.StatusUnprocessableEntity) || client.IsStatus(err, http.StatusBadRequest) {
 			return &exitError{code: 2, err: fmt.Errorf("job refused: %w", err)}
 		}
@@ -144,7 +194,9 @@ func runJob(ctx context.Context, g *globals, f *runFlags, file string, args []st
 		return nil
 	}
 	progress := newProgress(stderr, !g.json && isTerminal(stderr))
-	job, err = waitJob(ctx, c, job.ID, progress.update)
+	progress.quiet = g.json
+	progress.update(job)
+	job, err = waitJob(ctx, jobs, job.ID, progress.update)
 	progress.done()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -166,12 +218,13 @@ func runJob(ctx context.Context, g *globals, f *runFlags, file string, args []st
 }
 
 // waitJob polls the job until it ends.
-func waitJob(ctx context.Context, c *client.Client, id string, onUpdate func(client.JobStatus)) (client.JobStatus, error) {
-	var job client.JobStatus
+func waitJob(ctx context.Context, c batchapi.Client, id string, onUpdate func(batchapi.JobStatus)) (batchapi.JobStatus, error) {
+	var job batchapi.JobStatus
 	delay := 20 * time.Millisecond
 	for {
-		if err := c.Job(ctx, id, &job); err != nil {
-			return client.JobStatus{ID: id}, fmt.Errorf("watching job %s: %w", id, err)
+		var err error
+		if job, err = c.Job(ctx, id); err != nil {
+			return batchapi.JobStatus{ID: id}, fmt.Errorf("watching job %s: %w", id, err)
 		}
 		onUpdate(job)
 		if job.Done() {
@@ -188,23 +241,23 @@ func waitJob(ctx context.Context, c *client.Client, id string, onUpdate func(cli
 
 // jobSummaryJSON is what --json prints for a job.
 type jobSummaryJSON struct {
-	Job       string              `json:"job"`
-	Name      string              `json:"name,omitempty"`
-	State     string              `json:"state"`
-	Instances int                 `json:"instances"`
-	Finished  int                 `json:"finished"`
-	Failed    int                 `json:"failed"`
-	Killed    int                 `json:"killed"`
-	DurationS float64             `json:"duration_s"`
-	Failures  []client.JobFailure `json:"failures,omitempty"`
+	Job       string                `json:"job"`
+	Name      string                `json:"name,omitempty"`
+	State     string                `json:"state"`
+	Instances int                   `json:"instances"`
+	Finished  int                   `json:"finished"`
+	Failed    int                   `json:"failed"`
+	Killed    int                   `json:"killed"`
+	DurationS float64               `json:"duration_s"`
+	Failures  []batchapi.JobFailure `json:"failures,omitempty"`
 }
 
-func jobSummary(j client.JobStatus) jobSummaryJSON {
+func jobSummary(j batchapi.JobStatus) jobSummaryJSON {
 	return jobSummaryJSON{Job: j.ID, Name: j.Name, State: j.State, Instances: j.Instances,
 		Finished: j.Finished, Failed: j.Failed, Killed: j.Killed, DurationS: j.DurationS, Failures: j.Failures}
 }
 
-func printJobSummary(w io.Writer, j client.JobStatus) {
+func printJobSummary(w io.Writer, j batchapi.JobStatus) {
 	rate := ""
 	if j.DurationS > 0 {
 		rate = fmt.Sprintf(" (%.0f instances/s)", float64(j.Finished+j.Failed+j.Killed)/j.DurationS)
@@ -225,19 +278,33 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// progress draws a one-line bar on a terminal and nothing elsewhere.
+// progress draws a one-line bar on a terminal and nothing elsewhere; it
+// says (once per change, unless quiet) why instances wait while none runs.
 type progress struct {
 	w       io.Writer
 	enabled bool
+	quiet   bool
 	drawn   bool
 	start   time.Time
+	why     string
 }
 
 func newProgress(w io.Writer, enabled bool) *progress {
 	return &progress{w: w, enabled: enabled, start: time.Now()}
 }
 
-func (p *progress) update(j client.JobStatus) {
+func (p *progress) update(j batchapi.JobStatus) {
+	// The counts of declined offers change at every poll: say it again
+	// only when the reason itself changes.
+	why, _, _ := strings.Cut(j.Why, "; declined")
+	if !p.quiet && j.Running+j.Staging == 0 && j.Pending > 0 && why != "" && why != p.why {
+		p.why = why
+		if p.drawn {
+			fmt.Fprintln(p.w)
+			p.drawn = false
+		}
+		fmt.Fprintf(p.w, "waiting: %s\n", j.Why)
+	}
 	if !p.enabled || j.Instances == 0 {
 		return
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/pandodc/pando/actors/node"
 	kmaster "github.com/pandodc/pando/kernel/master"
+	"github.com/pandodc/pando/runtime/container/daemon"
 	"github.com/pandodc/pando/sdk/client"
 )
 
@@ -41,8 +43,8 @@ func shutdownContext() (context.Context, context.CancelFunc) {
 }
 
 func newDevCmd() *cobra.Command {
-	var httpAddr, remotingAddr, dataDir, res, logLevel string
-	var sandboxRetention time.Duration
+	var httpAddr, remotingAddr, dataDir, res, logLevel, containerd string
+	var sandboxRetention, killGrace time.Duration
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run a whole cluster in one process: master, one agent and the built-in frameworks",
@@ -58,9 +60,16 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 			if sandboxRetention <= 0 {
 				return usageError("--sandbox-retention must be positive, got %s", sandboxRetention)
 			}
+			own, address, note := devContainerd(cmd.Context(), containerd, dataDir, logger)
+			if note != "" {
+				fmt.Fprintln(cmd.OutOrStdout(), "pando dev:", note)
+			}
+			if own != nil {
+				defer own.Stop()
+			}
 			dev, err := startDev(cmd.Context(), node.DevOptions{
 				HTTPAddr: httpAddr, RemotingAddr: remotingAddr, DataDir: dataDir, Resources: res, Logger: logger,
-				SandboxRetention: sandboxRetention,
+				SandboxRetention: sandboxRetention, Containerd: address, KillGrace: killGrace,
 			})
 			if err != nil {
 				return err
@@ -80,12 +89,14 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 	fl.StringVar(&dataDir, "data-dir", defaultDataDir(), "directory for the store, artifacts and sandboxes")
 	fl.StringVar(&res, "resources", "", "resources the agent offers, e.g. 'cpus:4;mem:8GiB' (default: detected)")
 	fl.DurationVar(&sandboxRetention, "sandbox-retention", 24*time.Hour, "how long a task's sandbox (its files and logs) is kept after it ends")
+	fl.StringVar(&containerd, "containerd", "auto", "containerd socket for container tasks; 'auto' starts a containerd of its own under --data-dir when run as root with containerd installed; 'none' for WASM only")
+	fl.DurationVar(&killGrace, "kill-grace", 10*time.Second, "how long a killed container task has between SIGTERM and SIGKILL (tasks may set their own)")
 	fl.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
 	return cmd
 }
 
 func newMasterCmd() *cobra.Command {
-	var httpAddr, remotingAddr, dataDir, logLevel string
+	var httpAddr, remotingAddr, dataDir, logLevel, consul, masterID string
 	var noFrameworks bool
 	var pingInterval time.Duration
 	var maxMissedPings int
@@ -104,18 +115,38 @@ func newMasterCmd() *cobra.Command {
 			if maxMissedPings < 1 {
 				return usageError("--agent-max-missed-pings must be at least 1, got %d", maxMissedPings)
 			}
-			m, err := startMaster(node.MasterOptions{
+			opts := node.MasterOptions{
 				HTTPAddr: httpAddr, RemotingAddr: remotingAddr, DataDir: dataDir, Logger: logger,
 				Kernel: kmaster.Config{PingInterval: pingInterval, MaxMissedPings: maxMissedPings},
-			}, !noFrameworks)
+			}
+			if consul == "" {
+				consul = os.Getenv("CONSUL_HTTP_ADDR")
+			}
+			if consul != "" {
+				opts.HA = &node.HAOptions{Consul: consul, ID: masterID}
+			}
+			m, err := startMaster(cmd.Context(), opts, !noFrameworks)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "pando master: API at %s, actors at %s\n", m.Master.URL, m.Master.PID.Address)
-			waitForSignal(cmd.Context())
+			out := cmd.OutOrStdout()
+			if opts.HA != nil {
+				fmt.Fprintf(out, "pando master: API at %s, actors at %s; contending for leadership through Consul at %s\n", m.Master.URL, m.Master.System.Address(), consul)
+			} else {
+				fmt.Fprintf(out, "pando master: API at %s, actors at %s\n", m.Master.URL, m.Master.PID.Address)
+			}
+			var lost error
+			select {
+			case <-cmd.Context().Done():
+			case <-m.Master.Lost():
+				// As a Mesos master does: a master that lost its
+				// leadership exits, and its supervisor starts it
+				// again as a stand-by with a clean state.
+				lost = fmt.Errorf("%w; exiting so that it restarts as a stand-by", m.Master.Err())
+			}
 			ctx, cancel := shutdownContext()
 			defer cancel()
-			return m.Stop(ctx)
+			return errors.Join(lost, m.Stop(ctx))
 		},
 	}
 	fl := cmd.Flags()
@@ -123,6 +154,8 @@ func newMasterCmd() *cobra.Command {
 	fl.StringVar(&remotingAddr, "remoting", "127.0.0.1:5060", "address for actor remoting")
 	fl.StringVar(&dataDir, "data-dir", filepath.Join(defaultDataDir(), "master"), "directory for the store and artifacts")
 	fl.BoolVar(&noFrameworks, "no-frameworks", false, "do not run the built-in frameworks in the master process")
+	fl.StringVar(&consul, "consul", "", "Consul agent address (host:port; default $CONSUL_HTTP_ADDR): run as one of several masters, elected through Consul (ACL token from $CONSUL_HTTP_TOKEN)")
+	fl.StringVar(&masterID, "id", "", "this master's name among the masters (default: hostname and HTTP port)")
 	fl.DurationVar(&pingInterval, "agent-ping-interval", time.Second, "how often the master pings each agent")
 	fl.IntVar(&maxMissedPings, "agent-max-missed-pings", 5, "unanswered pings in a row after which an agent is removed (its tasks become LOST)")
 	fl.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
@@ -130,9 +163,9 @@ func newMasterCmd() *cobra.Command {
 }
 
 func newAgentCmd(g *globals) *cobra.Command {
-	var httpAddr, remotingAddr, workDir, res, logLevel, hostname string
+	var httpAddr, remotingAddr, workDir, res, logLevel, hostname, containerd string
 	var attrs []string
-	var sandboxRetention time.Duration
+	var sandboxRetention, killGrace time.Duration
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run an agent that offers this machine's resources to a master",
@@ -156,12 +189,12 @@ func newAgentCmd(g *globals) *cobra.Command {
 			a, err := node.StartAgent(cmd.Context(), node.AgentOptions{
 				MasterURL: client.MasterFromEnv(g.master), HTTPAddr: httpAddr, RemotingAddr: remotingAddr,
 				WorkDir: workDir, Resources: res, Attributes: attributes, Hostname: hostname, Logger: logger,
-				SandboxRetention: sandboxRetention,
+				SandboxRetention: sandboxRetention, Containerd: containerd, KillGrace: killGrace,
 			})
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "pando agent: offering %s; sandboxes at %s\n", a.Resources, a.URL)
+			fmt.Fprintf(cmd.OutOrStdout(), "pando agent: offering %s; sandboxes at %s; %s\n", a.Resources, a.URL, a.RuntimesNote())
 			waitForSignal(cmd.Context())
 			ctx, cancel := shutdownContext()
 			defer cancel()
@@ -176,6 +209,30 @@ func newAgentCmd(g *globals) *cobra.Command {
 	fl.StringVar(&res, "resources", "", "resources to offer, e.g. 'cpus:4;mem:8GiB' (default: detected)")
 	fl.StringArrayVar(&attrs, "attribute", nil, "attribute KEY=VALUE offered with the resources (repeatable)")
 	fl.StringVar(&hostname, "hostname", "", "hostname to report (default: this machine's)")
+	fl.StringVar(&containerd, "containerd", "", "containerd socket for container tasks, e.g. /run/containerd/containerd.sock (default: WASM tasks only)")
+	fl.DurationVar(&killGrace, "kill-grace", 10*time.Second, "how long a killed container task has between SIGTERM and SIGKILL (tasks may set their own)")
 	fl.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
 	return cmd
+}
+
+// devContainerd decides where pando dev's agent finds containerd: the
+// socket given, none, or (auto) a containerd of its own under the data dir
+// when this machine can run one. The note says, once, what was chosen and
+// why there are no containers when there are none.
+func devContainerd(ctx context.Context, flag, dataDir string, logger *slog.Logger) (own *daemon.Daemon, address, note string) {
+	switch flag {
+	case "none", "":
+		return nil, "", "WASM tasks only (--containerd none)"
+	case "auto":
+	default:
+		return nil, flag, ""
+	}
+	if err := daemon.Available(); err != nil {
+		return nil, "", "no container tasks: " + err.Error()
+	}
+	d, err := daemon.Start(ctx, filepath.Join(dataDir, "containerd"), logger)
+	if err != nil {
+		return nil, "", "no container tasks: " + err.Error()
+	}
+	return d, d.Address, "containerd of its own at " + d.Address
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pandodc/pando/frameworks/batch/batchapi"
 	"github.com/pandodc/pando/kernel/kernelpb"
 	"github.com/pandodc/pando/kernel/resources"
 	"github.com/pandodc/pando/sdk"
@@ -48,12 +49,35 @@ type AgentInfo struct {
 	// ("cpus:8;mem:16GiB"); ignored when Resources is not empty.
 	Total     string
 	Resources resources.Resources
+	// Attributes are the agent's attributes; "runtimes" lists its task
+	// runtimes ("wasm,container").
+	Attributes map[string]string
 }
 
 // Cluster lists the agents; the framework uses it to reject jobs no agent
-// could ever run. cmd/pando satisfies it from the master.
+// could ever run. APICluster answers it from the master's HTTP API.
 type Cluster interface {
 	Agents(ctx context.Context) ([]AgentInfo, error)
+}
+
+// APICluster is the Cluster any framework can use: the active agents of
+// the master's GET /api/v1/agents.
+func APICluster(c *client.Client) Cluster { return apiCluster{c} }
+
+type apiCluster struct{ c *client.Client }
+
+func (a apiCluster) Agents(ctx context.Context) ([]AgentInfo, error) {
+	agents, err := a.c.Agents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]AgentInfo, 0, len(agents))
+	for _, ag := range agents {
+		if ag.Active {
+			out = append(out, AgentInfo{ID: ag.ID, Hostname: ag.Hostname, Total: ag.Total, Attributes: ag.Attributes})
+		}
+	}
+	return out, nil
 }
 
 // Config configures a Framework.
@@ -85,7 +109,10 @@ const DefaultMaxEndedJobs = 1000
 
 // JobSpec is what a user submits: the API's wire type, shared with the
 // client so the two cannot drift apart.
-type JobSpec = client.JobSpec
+type JobSpec = batchapi.JobSpec
+
+// ContainerSpec is the container of a container job.
+type ContainerSpec = batchapi.ContainerSpec
 
 // Job states.
 const (
@@ -98,10 +125,10 @@ const (
 
 // Failure is one failed attempt of an instance: the API's wire type, shared
 // with the client like JobSpec.
-type Failure = client.JobFailure
+type Failure = batchapi.JobFailure
 
 // JobStatus is a job as users see it: the API's wire type.
-type JobStatus = client.JobStatus
+type JobStatus = batchapi.JobStatus
 
 // TaskStatusView is one instance's current attempt.
 type TaskStatusView struct {
@@ -152,6 +179,9 @@ type job struct {
 	id         string
 	spec       JobSpec
 	need       resources.Resources
+	task       sdk.TaskBuilder // every instance's task, but for ids, env and labels
+	container  bool            // runs only on agents with a container runtime
+	declined   sdk.Why         // offers that could not take an instance, by reason
 	inst       []instance
 	queue      []int // pending instance indices, FIFO; may hold stale entries
 	count      [phKilled + 1]int
@@ -313,18 +343,27 @@ func (f *Framework) FrameworkID() string {
 	return f.frameworkID
 }
 
-var (
-	moduleRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
-	envKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-)
+var envKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// containerRuntime is the constraint of container jobs.
+var containerRuntime = sdk.HasRuntime("container")
 
 // validate normalizes spec and returns the per-instance resources.
 func validate(spec *JobSpec) (resources.Resources, error) {
 	bad := func(format string, a ...any) (resources.Resources, error) {
 		return resources.Resources{}, fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, a...))
 	}
-	if !moduleRE.MatchString(spec.Module) {
-		return bad("module %q is not a content address: want sha256:<64 lowercase hex digits> (upload the module first)", spec.Module)
+	switch c := spec.Container; {
+	case c != nil && spec.Module != "":
+		return bad("give a module or a container, not both")
+	case c != nil:
+		if err := sdk.CheckDigest(c.Image); err != nil {
+			return bad("container image: %v", err)
+		}
+	default:
+		if err := sdk.CheckDigest(spec.Module); err != nil {
+			return bad("module: %v", err)
+		}
 	}
 	if spec.Instances < 1 || spec.Instances > 1_000_000 {
 		return bad("instances is %d: want 1 to 1000000", spec.Instances)
@@ -334,6 +373,9 @@ func validate(spec *JobSpec) (resources.Resources, error) {
 	}
 	if spec.TimeoutMS < 0 {
 		return bad("timeout_ms is %d: want 0 (none) or more", spec.TimeoutMS)
+	}
+	if spec.KillGraceMS < 0 {
+		return bad("kill_grace_ms is %d: want 0 (the agent's default) or more", spec.KillGraceMS)
 	}
 	for k := range spec.Env {
 		if !envKeyRE.MatchString(k) {
@@ -358,9 +400,41 @@ func validate(spec *JobSpec) (resources.Resources, error) {
 	}
 	spec.Resources = need.String()
 	if spec.Name == "" {
-		spec.Name = strings.TrimPrefix(spec.Module, "sha256:")[:12]
+		spec.Name = defaultName(*spec)
 	}
 	return need, nil
+}
+
+func defaultName(spec JobSpec) string {
+	c := spec.Container
+	switch {
+	case c == nil:
+		return strings.TrimPrefix(spec.Module, "sha256:")[:12]
+	case c.ImageName != "":
+		// "docker.io/library/busybox:latest" -> "busybox"
+		name := c.ImageName[strings.LastIndexByte(c.ImageName, '/')+1:]
+		name, _, _ = strings.Cut(name, ":")
+		return name
+	}
+	return strings.TrimPrefix(c.Image, "sha256:")[:12]
+}
+
+// newJob makes the job's in-memory form from a validated spec.
+func newJob(id string, spec JobSpec, need resources.Resources) *job {
+	var tb sdk.TaskBuilder
+	if c := spec.Container; c != nil {
+		tb = sdk.ContainerTask(sdk.Image{Digest: c.Image, Name: c.ImageName}).
+			Command(c.Command...).Args(spec.Args...).WorkingDir(c.WorkingDir)
+	} else {
+		tb = sdk.WasmTask(spec.Module, spec.Args...)
+	}
+	tb = tb.Resources(need).
+		Timeout(time.Duration(spec.TimeoutMS) * time.Millisecond).
+		KillGrace(time.Duration(spec.KillGraceMS) * time.Millisecond)
+	return &job{
+		id: id, spec: spec, need: need, task: tb, container: spec.Container != nil,
+		inst: make([]instance, spec.Instances),
+	}
 }
 
 // Submit validates spec, checks that the cluster could run it, persists
@@ -370,23 +444,18 @@ func (f *Framework) Submit(ctx context.Context, spec JobSpec) (JobStatus, error)
 	if err != nil {
 		return JobStatus{}, err
 	}
-	waiting, err := f.checkCluster(ctx, need)
+	waiting, err := f.checkCluster(ctx, need, spec.Container != nil)
 	if err != nil {
 		return JobStatus{}, err
 	}
 
 	f.mu.Lock()
 	f.seq++
-	j := &job{
-		id:        fmt.Sprintf("job-%d", f.seq),
-		spec:      spec,
-		need:      need,
-		inst:      make([]instance, spec.Instances),
-		queue:     make([]int, spec.Instances),
-		state:     StatePending,
-		submitted: time.Now().UTC(),
-		waiting:   waiting,
-	}
+	j := newJob(fmt.Sprintf("job-%d", f.seq), spec, need)
+	j.queue = make([]int, spec.Instances)
+	j.state = StatePending
+	j.submitted = time.Now().UTC()
+	j.waiting = waiting
 	for i := range j.queue {
 		j.queue[i] = i
 	}
@@ -420,8 +489,9 @@ func (f *Framework) Submit(ctx context.Context, spec JobSpec) (JobStatus, error)
 }
 
 // checkCluster rejects jobs no agent can run. It returns a waiting note
-// when the cluster has no agent yet (the job is accepted and waits).
-func (f *Framework) checkCluster(ctx context.Context, need resources.Resources) (string, error) {
+// when the cluster has no agent yet, or none with a container runtime for
+// a container job (the job is accepted and waits).
+func (f *Framework) checkCluster(ctx context.Context, need resources.Resources, container bool) (string, error) {
 	if f.cfg.Cluster == nil {
 		return "", nil
 	}
@@ -433,6 +503,29 @@ func (f *Framework) checkCluster(ctx context.Context, need resources.Resources) 
 	}
 	if len(agents) == 0 {
 		return "no agent has registered yet: the job waits for one", nil
+	}
+	if container {
+		var why []string
+		agents = slices.DeleteFunc(slices.Clone(agents), func(a AgentInfo) bool {
+			if sdk.ListHas(a.Attributes[sdk.RuntimesAttribute], "container") {
+				return false
+			}
+			if len(why) < 3 {
+				name := a.Hostname
+				if name == "" {
+					name = a.ID
+				}
+				note := a.Attributes["container"]
+				if note == "" {
+					note = "runtimes: " + a.Attributes[sdk.RuntimesAttribute]
+				}
+				why = append(why, name+": "+note)
+			}
+			return true
+		})
+		if len(agents) == 0 {
+			return "no agent has a container runtime (" + strings.Join(why, "; ") + "): the job waits for one that has", nil
+		}
 	}
 	var largest *AgentInfo
 	var largestRes resources.Resources
@@ -577,14 +670,27 @@ func (j *job) status(connected bool) JobStatus {
 		end = t
 	}
 	s.DurationS = end.Sub(j.submitted).Seconds()
+	if c := j.spec.Container; c != nil {
+		s.Image, s.ImageName = c.Image, c.ImageName
+	}
+	if !j.declined.IsZero() {
+		d := j.declined
+		s.Declined = &d
+	}
 	if s.Pending > 0 {
+		what := "offers with room for " + j.spec.Resources
+		if j.container {
+			what += " on agents with a container runtime"
+		}
 		switch {
 		case j.waiting != "":
 			s.Why = j.waiting
 		case !connected:
 			s.Why = "the framework is not subscribed to the master"
+		case !j.declined.IsZero():
+			s.Why = "waiting for " + what + "; declined " + j.declined.String()
 		default:
-			s.Why = "waiting for offers with room for " + j.spec.Resources
+			s.Why = "waiting for " + what
 		}
 	}
 	return s

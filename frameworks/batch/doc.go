@@ -1,13 +1,20 @@
 // Package batch is Pando's batch framework: it runs jobs of many short
-// WebAssembly tasks ("run this module 10,000 times") to completion.
+// tasks ("run this module 10,000 times", "run this container on 50
+// machines") to completion. A task is a WebAssembly module or an OCI image.
 //
 // It is written only against sdk/ (plus the protocol and resources
-// packages), exactly as a third-party framework would be.
+// packages), exactly as a third-party framework would be: it learns the
+// cluster's agents from the master's HTTP API (APICluster), and its own API
+// types live in batchapi.
 //
 // # Jobs
 //
-// A job is a module digest, args, env, an instance count, per-instance
-// resources, a timeout and a retry budget. Each instance runs as a task with
+// A job is a module digest or a container (image tarball digest, image
+// name, command, working directory), args, env, an instance count,
+// per-instance resources, a timeout, a kill grace period and a retry
+// budget. Container instances go only to offers whose agent lists
+// "container" in its "runtimes" attribute; when no agent does, the job's
+// waiting note says so, with the agents' own reasons. Each instance runs as a task with
 // id "<job>.<instance>.<attempt>" and the env variables PANDO_JOB,
 // PANDO_INSTANCE and PANDO_TASK_ID on top of the job's own. A job ends when
 // every instance is terminal; it is "finished" only if every instance
@@ -20,8 +27,10 @@
 // does not starve a small one submitted after it): the work per offer is
 // proportional to the jobs waiting plus the tasks launched, never to the
 // total number of instances. What an offer cannot hold is declined with a
-// short filter. When nothing is pending the framework suppresses offers, and
-// revives them when a job is submitted or an instance needs a retry.
+// short filter, and counted per job and reason (too small in which
+// resource, no container runtime) in JobStatus.Declined. When nothing is
+// pending the framework suppresses offers, and revives them when a job is
+// submitted or an instance needs a retry.
 //
 // # Failures
 //

@@ -111,11 +111,10 @@ func fromRecord(r jobRecord) (*job, error) {
 	if n != r.Spec.Instances {
 		return nil, fmt.Errorf("job %s: %d instance phases for %d instances", r.ID, n, r.Spec.Instances)
 	}
-	j := &job{
-		id: r.ID, spec: r.Spec, need: need, inst: make([]instance, n), state: r.State, killed: r.Killed,
-		submitted: r.SubmittedAt, started: r.StartedAt, finished: r.FinishedAt,
-		retried: r.Retried, lostRetry: r.LostRetried, failures: r.Failures, waiting: r.Waiting,
-	}
+	j := newJob(r.ID, r.Spec, need)
+	j.state, j.killed = r.State, r.Killed
+	j.submitted, j.started, j.finished = r.SubmittedAt, r.StartedAt, r.FinishedAt
+	j.retried, j.lostRetry, j.failures, j.waiting = r.Retried, r.LostRetried, r.Failures, r.Waiting
 	live := j.state == StatePending || j.state == StateRunning
 	col := func(c []int, i int) int {
 		if i < len(c) {

@@ -128,14 +128,22 @@ func (f *Framework) onOffers(d driverCalls, offers []*kernelpb.Offer) {
 		}
 		var tasks []*kernelpb.TaskInfo
 		n := len(f.rotation)
+		hasContainers := containerRuntime.Holds(o)
 		for k := 0; k < n && f.pending > 0; k++ {
 			j := f.rotation[(f.cursor+k)%n]
 			want := j.count[phPending]
 			if want == 0 {
 				continue
 			}
+			if j.container && !hasContainers {
+				j.declined.Looked()
+				j.declined.Fails(containerRuntime.String())
+				continue
+			}
 			fit := sdk.BinPack(avail, j.need, want)
 			if fit == 0 {
+				j.declined.Looked()
+				j.declined.Lacks(offerName(o), avail, j.need)
 				continue
 			}
 			tasks = f.launch(j, o, fit, tasks)
@@ -193,7 +201,7 @@ func (f *Framework) launch(j *job, o *kernelpb.Offer, n int, tasks []*kernelpb.T
 		in.agentID = o.GetAgentId()
 		in.state = kernelpb.TaskState_TASK_STAGING
 		in.reason, in.message, in.exitCode, in.updated = kernelpb.Reason_REASON_NONE, "", 0, now
-		tasks = append(tasks, f.taskInfo(j, idx, in.attempt, o.GetAgentId()))
+		tasks = append(tasks, f.taskInfo(j, idx, in.attempt, o))
 	}
 	if j.state == StatePending {
 		j.state = StateRunning
@@ -202,26 +210,27 @@ func (f *Framework) launch(j *job, o *kernelpb.Offer, n int, tasks []*kernelpb.T
 	return tasks
 }
 
-func (f *Framework) taskInfo(j *job, idx, attempt int, agentID string) *kernelpb.TaskInfo {
+func (f *Framework) taskInfo(j *job, idx, attempt int, o *kernelpb.Offer) *kernelpb.TaskInfo {
 	id := taskID(j.id, idx, attempt)
 	inst := strconv.Itoa(idx)
-	env := make(map[string]string, len(j.spec.Env)+3)
+	t := j.task.On(o, id)
+	t.Name = j.spec.Name + "." + inst
+	t.Env = make(map[string]string, len(j.spec.Env)+3)
 	for k, v := range j.spec.Env {
-		env[k] = v
+		t.Env[k] = v
 	}
-	env["PANDO_TASK_ID"] = id
-	env["PANDO_INSTANCE"] = inst
-	env["PANDO_JOB"] = j.id
-	return &kernelpb.TaskInfo{
-		TaskId:    id,
-		Name:      j.spec.Name + "." + inst,
-		AgentId:   agentID,
-		Resources: j.need.ToProto(),
-		Runtime:   &kernelpb.TaskInfo_Wasm{Wasm: &kernelpb.WasmTask{Module: j.spec.Module, Args: j.spec.Args}},
-		Env:       env,
-		TimeoutMs: j.spec.TimeoutMS,
-		Labels:    map[string]string{"pando.job": j.id, "pando.instance": inst},
+	t.Env["PANDO_TASK_ID"] = id
+	t.Env["PANDO_INSTANCE"] = inst
+	t.Env["PANDO_JOB"] = j.id
+	t.Labels = map[string]string{"pando.job": j.id, "pando.instance": inst}
+	return t
+}
+
+func offerName(o *kernelpb.Offer) string {
+	if h := o.GetHostname(); h != "" {
+		return h
 	}
+	return o.GetAgentId()
 }
 
 // subtractN returns avail minus n copies of need (which BinPack said fit).
@@ -264,15 +273,6 @@ func (f *Framework) compactRotation() {
 	}
 }
 
-func terminalState(s kernelpb.TaskState) bool {
-	switch s {
-	case kernelpb.TaskState_TASK_FINISHED, kernelpb.TaskState_TASK_FAILED, kernelpb.TaskState_TASK_KILLED,
-		kernelpb.TaskState_TASK_LOST, kernelpb.TaskState_TASK_ERROR, kernelpb.TaskState_TASK_UNKNOWN:
-		return true
-	}
-	return false
-}
-
 func (f *Framework) onUpdate(d driverCalls, st *kernelpb.TaskStatus) {
 	jobID, idx, attempt, ok := parseTaskID(st.GetTaskId())
 	f.mu.Lock()
@@ -282,7 +282,8 @@ func (f *Framework) onUpdate(d driverCalls, st *kernelpb.TaskStatus) {
 		f.mu.Unlock()
 		// Not a task we are waiting on: an older attempt, a duplicate, or
 		// one we have no record of. If it still runs, it must not.
-		if !terminalState(st.GetState()) {
+		// UNKNOWN: the master has no such task, so there is none to kill.
+		if !sdk.IsTerminal(st.GetState()) && st.GetState() != sdk.TaskUnknown {
 			f.log.Info("killing a task the framework does not expect", "task", st.GetTaskId(), "state", st.GetState())
 			d.Kill(st.GetTaskId(), st.GetAgentId())
 		}
@@ -296,6 +297,15 @@ func (f *Framework) onUpdate(d driverCalls, st *kernelpb.TaskStatus) {
 	}
 	requeued := false
 	switch st.GetState() {
+	case kernelpb.TaskState_TASK_LOST:
+		if sdk.IsDroppedLaunch(st) && !j.killed {
+			// The launch never happened (its offer was gone): launch
+			// again, spending neither a retry nor a lost relaunch.
+			f.requeue(j, idx)
+			requeued = true
+		} else {
+			requeued = f.failOrRetry(j, idx, st, true)
+		}
 	case kernelpb.TaskState_TASK_RUNNING:
 		if in.phase == phStaging {
 			f.setPhase(j, in, phRunning)
@@ -304,7 +314,7 @@ func (f *Framework) onUpdate(d driverCalls, st *kernelpb.TaskStatus) {
 		f.setPhase(j, in, phFinished)
 	case kernelpb.TaskState_TASK_FAILED, kernelpb.TaskState_TASK_ERROR:
 		requeued = f.failOrRetry(j, idx, st, false)
-	case kernelpb.TaskState_TASK_LOST, kernelpb.TaskState_TASK_UNKNOWN:
+	case kernelpb.TaskState_TASK_UNKNOWN:
 		// UNKNOWN is a reconciliation answer for a task the master has
 		// never heard of: as good as lost.
 		requeued = f.failOrRetry(j, idx, st, true)
@@ -359,12 +369,18 @@ func (f *Framework) failOrRetry(j *job, idx int, st *kernelpb.TaskStatus, lost b
 		f.setPhase(j, in, phFailed)
 		return false
 	}
+	f.requeue(j, idx)
+	return true
+}
+
+// requeue makes instance idx pending again, as a new attempt.
+func (f *Framework) requeue(j *job, idx int) {
+	in := &j.inst[idx]
 	in.attempt++
 	f.setPhase(j, in, phPending)
 	j.queue = append(j.queue, idx)
 	f.pending++
 	f.addToRotation(j)
-	return true
 }
 
 func stateName(s kernelpb.TaskState) string {

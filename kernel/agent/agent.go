@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -52,17 +51,9 @@ const (
 )
 
 // TaskRef names a task: task ids are unique per framework only.
-type TaskRef struct {
-	FrameworkID string
-	TaskID      string
-}
+type TaskRef = kernelpb.TaskRef
 
-func compareRefs(a, b TaskRef) int {
-	if c := cmp.Compare(a.FrameworkID, b.FrameworkID); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.TaskID, b.TaskID)
-}
+var compareRefs = kernelpb.CompareTaskRefs
 
 // LaunchTask asks the shell to start a task through its runtime.
 type LaunchTask struct {
@@ -312,7 +303,7 @@ func (a *Agent) runTask(now time.Time, msg *kernelpb.RunTask) error {
 	if msg.Task == nil || msg.Task.TaskId == "" || msg.FrameworkId == "" {
 		return fmt.Errorf("RunTask without task, task id or framework id")
 	}
-	ref := TaskRef{msg.FrameworkId, msg.Task.TaskId}
+	ref := TaskRef{FrameworkID: msg.FrameworkId, TaskID: msg.Task.TaskId}
 	if a.tasks[ref] != nil || a.recent.Has(ref) {
 		return nil // a duplicate: the task is already here, or has ended
 	}
@@ -330,7 +321,7 @@ func (a *Agent) killTask(now time.Time, msg *kernelpb.KillTask) error {
 	if msg.TaskId == "" || msg.FrameworkId == "" {
 		return fmt.Errorf("KillTask without task or framework id")
 	}
-	ref := TaskRef{msg.FrameworkId, msg.TaskId}
+	ref := TaskRef{FrameworkID: msg.FrameworkId, TaskID: msg.TaskId}
 	if t := a.tasks[ref]; t != nil {
 		if !kernelpb.IsTerminal(t.state) && t.info != nil {
 			a.kill(now, t)
@@ -356,7 +347,7 @@ func (a *Agent) kill(now time.Time, t *task) {
 }
 
 func (a *Agent) ack(now time.Time, msg *kernelpb.StatusUpdateAck) error {
-	t := a.tasks[TaskRef{msg.FrameworkId, msg.TaskId}]
+	t := a.tasks[TaskRef{FrameworkID: msg.FrameworkId, TaskID: msg.TaskId}]
 	if t == nil || len(t.queue) == 0 || t.queue[0].UpdateId != msg.UpdateId {
 		return nil // a duplicate or late acknowledgement
 	}
@@ -380,7 +371,7 @@ func (a *Agent) ack(now time.Time, msg *kernelpb.StatusUpdateAck) error {
 // TaskEvent takes a state change reported by the task's runtime and queues
 // it as a status update.
 func (a *Agent) TaskEvent(now time.Time, ev TaskEvent) error {
-	t := a.tasks[TaskRef{ev.FrameworkID, ev.TaskID}]
+	t := a.tasks[TaskRef{FrameworkID: ev.FrameworkID, TaskID: ev.TaskID}]
 	switch {
 	case t == nil || t.info == nil:
 		return fmt.Errorf("event for unknown task %s of framework %s", ev.TaskID, ev.FrameworkID)

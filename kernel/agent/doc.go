@@ -11,4 +11,8 @@
 // drains with Ready the messages for the master and the tasks to launch or
 // kill. Messages from a master older than the newest one seen (by epoch)
 // are dropped: that is the fencing a deposed master cannot get around.
+//
+// Tests: scenario files in testdata/*.txt in the master's trace format
+// (scenario_test.go, with -rewrite), and a fuzz test of Step that checks
+// the agent's promises after every input (fuzz_test.go).
 package agent

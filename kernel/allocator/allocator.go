@@ -109,6 +109,8 @@ type framework struct {
 	gotRound uint64 // the last round that allocated to it
 	why      reason // why it got nothing in round whyRound
 	whyRound uint64
+	// notOffered counts, by reason, the rounds in which it got nothing.
+	notOffered [numReasons]uint64
 }
 
 // fwRole is a framework's membership of a role: within a role frameworks

@@ -347,6 +347,22 @@ func TestWhyMessages(t *testing.T) {
 	if a.Why("f5") != "" {
 		t.Errorf("Why of a framework that subscribed after the round = %q", a.Why("f5"))
 	}
+	// The counts add up the rounds: f1 was offered in round 1, then got
+	// nothing for want of free resources (2), then for its share (3).
+	if got, want := fmt.Sprint(a.NotOffered("f1")), "map[lower_share:1 no_free_resources:1]"; got != want {
+		t.Errorf("NotOffered(f1) = %s, want %s", got, want)
+	}
+	if got, want := fmt.Sprint(a.NotOffered("f2")), "map[lower_share:1 no_free_resources:1]"; got != want {
+		t.Errorf("NotOffered(f2) = %s, want %s", got, want)
+	}
+	a.Suppress("f5")
+	a.Round(t0)
+	if got, want := fmt.Sprint(a.NotOffered("f5")), "map[suppressed:1]"; got != want {
+		t.Errorf("NotOffered(f5) = %s, want %s", got, want)
+	}
+	if a.NotOffered("f4") != nil {
+		t.Errorf("NotOffered of an unknown framework = %v", a.NotOffered("f4"))
+	}
 }
 
 func TestWhyLowerShareMentionsFilters(t *testing.T) {

@@ -37,7 +37,18 @@ const (
 	belowMinimum
 	allFiltered
 	lowerShare
+	numReasons
 )
+
+// reasonNames name the reasons in NotOffered's counts (and the API).
+var reasonNames = [numReasons]string{
+	isSuppressed: "suppressed",
+	noAgents:     "no_agents",
+	noFree:       "no_free_resources",
+	belowMinimum: "below_minimum",
+	allFiltered:  "filtered_by_declines",
+	lowerShare:   "lower_share",
+}
 
 // reason is why a framework got nothing, with what the message needs.
 type reason struct {
@@ -59,6 +70,7 @@ func (a *Allocator) explain() {
 		}
 		f.whyRound = a.round
 		f.why = a.classify(f)
+		f.notOffered[f.why.kind]++
 		if f.why.kind == noFree && st.usage == "" {
 			st.usage = a.usage()
 		}
@@ -163,6 +175,29 @@ func (a *Allocator) Why(frameworkID string) string {
 		return msg
 	}
 	return ""
+}
+
+// NotOffered counts, by reason, the allocation rounds in which a
+// subscribed framework got nothing since it was added: "suppressed",
+// "no_agents", "no_free_resources", "below_minimum" (free resources below
+// the minimum allocatable, or reserved for other roles),
+// "filtered_by_declines" (every candidate agent filtered by its decline
+// filters), "lower_share" (frameworks with a lower dominant share took what
+// was free). Reasons that never occurred are left out; nil for an unknown
+// framework. Counting costs the round nothing: explain classifies every
+// framework anyway.
+func (a *Allocator) NotOffered(frameworkID string) map[string]uint64 {
+	f := a.frameworks[frameworkID]
+	if f == nil {
+		return nil
+	}
+	out := map[string]uint64{}
+	for kind, n := range f.notOffered {
+		if n > 0 && reasonNames[kind] != "" {
+			out[reasonNames[kind]] = n
+		}
+	}
+	return out
 }
 
 // usage prints what is allocated of the cluster, e.g. "cpus 2/2, mem 4GiB/4GiB".

@@ -121,6 +121,7 @@ const (
 	Reason_REASON_AGENT_RESTARTED     Reason = 12 // the agent restarted without the task
 	Reason_REASON_LAUNCH_FAILED       Reason = 13 // the runtime could not start the task
 	Reason_REASON_INVALID_OFFERS      Reason = 14 // the launch's offers were gone, foreign or on two agents
+	Reason_REASON_KILLED_BY_OPERATOR  Reason = 15 // an operator killed it (pando kill, the HTTP API)
 )
 
 // Enum value maps for Reason.
@@ -141,6 +142,7 @@ var (
 		12: "REASON_AGENT_RESTARTED",
 		13: "REASON_LAUNCH_FAILED",
 		14: "REASON_INVALID_OFFERS",
+		15: "REASON_KILLED_BY_OPERATOR",
 	}
 	Reason_value = map[string]int32{
 		"REASON_NONE":                0,
@@ -158,6 +160,7 @@ var (
 		"REASON_AGENT_RESTARTED":     12,
 		"REASON_LAUNCH_FAILED":       13,
 		"REASON_INVALID_OFFERS":      14,
+		"REASON_KILLED_BY_OPERATOR":  15,
 	}
 )
 
@@ -2935,7 +2938,7 @@ const file_kernel_proto_rawDesc = "" +
 	"\vTASK_KILLED\x10\a\x12\r\n" +
 	"\tTASK_LOST\x10\b\x12\x0e\n" +
 	"\n" +
-	"TASK_ERROR\x10\t*\x86\x03\n" +
+	"TASK_ERROR\x10\t*\xa5\x03\n" +
 	"\x06Reason\x12\x0f\n" +
 	"\vREASON_NONE\x10\x00\x12\x17\n" +
 	"\x13REASON_EXIT_NONZERO\x10\x01\x12\x12\n" +
@@ -2952,7 +2955,8 @@ const file_kernel_proto_rawDesc = "" +
 	"\x18REASON_FRAMEWORK_REMOVED\x10\v\x12\x1a\n" +
 	"\x16REASON_AGENT_RESTARTED\x10\f\x12\x18\n" +
 	"\x14REASON_LAUNCH_FAILED\x10\r\x12\x19\n" +
-	"\x15REASON_INVALID_OFFERS\x10\x0e*B\n" +
+	"\x15REASON_INVALID_OFFERS\x10\x0e\x12\x1d\n" +
+	"\x19REASON_KILLED_BY_OPERATOR\x10\x0f*B\n" +
 	"\x06Source\x12\x11\n" +
 	"\rSOURCE_MASTER\x10\x00\x12\x10\n" +
 	"\fSOURCE_AGENT\x10\x01\x12\x13\n" +

@@ -30,7 +30,7 @@ func parseReportedTasks(msg *kernelpb.RegisterAgent) ([]reportedTask, error) {
 		if st == nil {
 			return nil, fmt.Errorf("nil task state")
 		}
-		states[taskKey{st.FrameworkId, st.TaskId}] = st.State
+		states[taskKey{FrameworkID: st.FrameworkId, TaskID: st.TaskId}] = st.State
 	}
 	seen := map[taskKey]bool{}
 	out := make([]reportedTask, 0, len(msg.Tasks))
@@ -38,9 +38,9 @@ func parseReportedTasks(msg *kernelpb.RegisterAgent) ([]reportedTask, error) {
 		if info == nil || info.TaskId == "" || msg.TaskFrameworkIds[i] == "" {
 			return nil, fmt.Errorf("task %d has no id or framework id", i)
 		}
-		key := taskKey{msg.TaskFrameworkIds[i], info.TaskId}
+		key := taskKey{FrameworkID: msg.TaskFrameworkIds[i], TaskID: info.TaskId}
 		if seen[key] {
-			return nil, fmt.Errorf("task %s of framework %s reported twice", key.taskID, key.frameworkID)
+			return nil, fmt.Errorf("task %s of framework %s reported twice", key.TaskID, key.FrameworkID)
 		}
 		seen[key] = true
 		res, err := resources.FromProto(info.Resources)
@@ -151,7 +151,6 @@ func (m *Master) reconcileAgentTasks(now time.Time, a *agentState, reported []re
 		// The agent has no record: it restarted without the task. The
 		// resources are free again (the agent is out of the allocator
 		// until AddAgent below counts what remains).
-		t.released = true
 		m.terminateByMaster(now, t, kernelpb.TaskState_TASK_LOST, kernelpb.Reason_REASON_AGENT_RESTARTED,
 			"the agent re-registered without the task")
 	}
@@ -159,9 +158,6 @@ func (m *Master) reconcileAgentTasks(now time.Time, a *agentState, reported []re
 		if t := m.tasks[r.key]; t != nil {
 			if t.agentID == a.id {
 				if kernelpb.Rank(r.state) > kernelpb.Rank(t.state) {
-					if kernelpb.IsTerminal(r.state) {
-						t.released = true // not counted in AddAgent's used
-					}
 					m.setState(now, t, r.state, kernelpb.Reason_REASON_NONE, "")
 				}
 				continue
@@ -170,7 +166,7 @@ func (m *Master) reconcileAgentTasks(now time.Time, a *agentState, reported []re
 			m.killOn(a, r.key)
 			continue
 		}
-		if m.completed.byKey[r.key] != nil || m.removed.Has(r.key.frameworkID) {
+		if m.completed.byKey[r.key] != nil || m.removed.Has(r.key.FrameworkID) {
 			// Settled already (its agent was removed, or its framework):
 			// it must not keep running unaccounted for.
 			if !kernelpb.IsTerminal(r.state) {
@@ -190,11 +186,10 @@ func (m *Master) adoptTask(now time.Time, a *agentState, r reportedTask) {
 		agentID:   a.id,
 		info:      taskRecord(r.info, a.id),
 		resources: r.resources,
-		released:  kernelpb.IsTerminal(r.state),
 	}
 	m.addActiveTask(t)
 	m.setState(now, t, r.state, kernelpb.Reason_REASON_NONE, "adopted from re-registering agent")
-	fwID := r.key.frameworkID
+	fwID := r.key.FrameworkID
 	if _, seen := m.unknownSince[fwID]; !seen && m.frameworks[fwID] == nil && m.cfg.UnknownFrameworkTimeout > 0 {
 		m.unknownSince[fwID] = now
 	}
@@ -202,7 +197,7 @@ func (m *Master) adoptTask(now time.Time, a *agentState, r reportedTask) {
 
 func (m *Master) killOn(a *agentState, key taskKey) {
 	m.counters.KillsForwarded++
-	m.send(a.peer, &kernelpb.KillTask{Epoch: m.cfg.Epoch, FrameworkId: key.frameworkID, TaskId: key.taskID})
+	m.send(a.peer, &kernelpb.KillTask{Epoch: m.cfg.Epoch, FrameworkId: key.FrameworkID, TaskId: key.TaskID})
 }
 
 // usedOn sums, by framework, the resources of the agent's tasks that still
@@ -211,10 +206,10 @@ func (m *Master) usedOn(a *agentState) map[string]resources.Resources {
 	used := map[string]resources.Resources{}
 	for _, key := range sortedTaskKeys(a.tasks) {
 		t := m.tasks[key]
-		if t.released {
+		if !t.holds() {
 			continue
 		}
-		used[key.frameworkID] = used[key.frameworkID].Add(t.resources)
+		used[key.FrameworkID] = used[key.FrameworkID].Add(t.resources)
 	}
 	if len(used) == 0 {
 		return nil
@@ -250,20 +245,32 @@ func (m *Master) pong(from Peer, msg *kernelpb.Pong) error {
 	return nil
 }
 
-func (m *Master) agentDisconnected(now time.Time, from Peer) error {
-	id, ok := m.agentByPeer[from]
-	if !ok {
-		return m.refuseAgent("AgentDisconnected for %s, which is no agent", from)
+// disconnected handles the end of a peer's connection: that of an agent,
+// of a framework, or (for a rogue peer that is both) of both.
+func (m *Master) disconnected(now time.Time, from Peer) error {
+	agentID, isAgent := m.agentByPeer[from]
+	_, isFramework := m.frameworkByPeer[from]
+	if !isAgent && !isFramework {
+		return invalidf("%s disconnected, but it is neither a registered agent nor a subscribed framework", from)
 	}
+	if isAgent {
+		m.agentDisconnected(now, agentID)
+	}
+	if isFramework {
+		m.frameworkDisconnected(now, from)
+	}
+	return nil
+}
+
+func (m *Master) agentDisconnected(now time.Time, id string) {
 	a := m.agents[id]
 	if !a.active {
-		return nil
+		return
 	}
 	m.rescindAgentOffers(now, a, true)
 	m.alloc.RemoveAgent(id)
 	a.active = false
 	m.emit(Event{Kind: EventAgentDeactivated, At: now, AgentID: id})
-	return nil
 }
 
 // pingAgents pings every agent whose ping is due and removes those that
@@ -298,8 +305,7 @@ func (m *Master) removeAgent(now time.Time, a *agentState, why string) {
 		a.active = false
 	}
 	for _, key := range sortedTaskKeys(a.tasks) {
-		t := m.tasks[key]
-		t.released = true // RemoveAgent released everything there
+		t := m.tasks[key] // the agent is out of the allocator: nothing to give back
 		m.terminateByMaster(now, t, kernelpb.TaskState_TASK_LOST, kernelpb.Reason_REASON_AGENT_REMOVED, why)
 	}
 	delete(m.agents, a.id)

@@ -149,7 +149,7 @@ func (m *Master) usedBy(fwID string) map[string]resources.Resources {
 	used := map[string]resources.Resources{}
 	for _, key := range sortedTaskKeys(m.tasksByFramework[fwID]) {
 		t := m.tasks[key]
-		if t.released {
+		if !t.holds() {
 			continue
 		}
 		if a := m.agents[t.agentID]; a != nil && a.active {
@@ -176,11 +176,8 @@ func (m *Master) frameworkFor(from Peer, id string) (*frameworkState, error) {
 	return m.frameworks[bound], nil
 }
 
-func (m *Master) frameworkDisconnected(now time.Time, from Peer) error {
-	id, ok := m.frameworkByPeer[from]
-	if !ok {
-		return invalidf("FrameworkDisconnected for %s, which is no framework", from)
-	}
+func (m *Master) frameworkDisconnected(now time.Time, from Peer) {
+	id := m.frameworkByPeer[from]
 	fw := m.frameworks[id]
 	delete(m.frameworkByPeer, from)
 	fw.connected = false
@@ -190,7 +187,6 @@ func (m *Master) frameworkDisconnected(now time.Time, from Peer) error {
 	// (AddFramework) lifts this.
 	m.alloc.Suppress(id)
 	m.emit(Event{Kind: EventFrameworkDisconnected, At: now, FrameworkID: id})
-	return nil
 }
 
 // recoverFrameworkOffers takes back every outstanding offer of fw without
@@ -284,15 +280,16 @@ func (m *Master) forgetFramework(now time.Time, fwID, why string) {
 			m.send(a.peer, &kernelpb.ShutdownFramework{Epoch: m.cfg.Epoch, FrameworkId: fwID})
 		}
 	}
+	// RemoveFramework releases everything the framework held, first, so
+	// that settling its tasks below gives nothing back twice.
+	m.alloc.RemoveFramework(fwID)
 	for _, key := range keys {
 		t := m.tasks[key]
-		t.released = true // RemoveFramework releases everything it held
 		if !kernelpb.IsTerminal(t.state) {
 			m.setState(now, t, kernelpb.TaskState_TASK_KILLED, kernelpb.Reason_REASON_FRAMEWORK_REMOVED, why)
 		}
 		m.completeTask(t)
 	}
-	m.alloc.RemoveFramework(fwID)
 	m.removed.Add(fwID)
 	m.counters.FrameworksRemoved++
 	m.emit(Event{Kind: EventFrameworkRemoved, At: now, FrameworkID: fwID, Message: why})

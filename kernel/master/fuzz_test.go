@@ -30,14 +30,27 @@ var fuzzInputs = []func() proto.Message{
 
 var fuzzPeers = []master.Peer{"a1", "fw1", "fw2", "nobody"}
 
+// The shell's own inputs follow the protocol messages in the fuzzer's
+// choice of kind; each also advances the clock and runs a round.
+const (
+	fuzzDisconnected = iota + 100
+	fuzzOperatorKill
+	fuzzTick
+)
+
+// FuzzMasterStep feeds the master a sequence of inputs (protocol messages
+// from any peer, disconnections, operator kills, ticks and rounds) on top
+// of a cluster with an agent, a framework holding an offer and a running
+// task, and checks the master's invariants after every input: nothing
+// allocated twice, every task accounted for.
 func FuzzMasterStep(f *testing.F) {
 	seeds := []proto.Message{
 		&kernelpb.RegisterAgent{Hostname: "h", Resources: []*kernelpb.Resource{{Name: "cpus", Milli: 1000}}},
 		&kernelpb.StatusUpdate{AgentId: "1-A1", FrameworkId: "1-F1", Status: &kernelpb.TaskStatus{TaskId: "t1", State: kernelpb.TaskState_TASK_RUNNING, UpdateId: "u"}},
 		&kernelpb.Pong{AgentId: "1-A1", Seq: 1},
 		&kernelpb.Subscribe{Framework: &kernelpb.FrameworkInfo{Name: "x", Roles: []string{"r"}}},
-		accept("1-F1", []string{"1-O1"}, wasmTask("t1", "cpus:1;mem:64")),
-		&kernelpb.Decline{FrameworkId: "1-F1", OfferIds: []string{"1-O1"}, Filters: &kernelpb.Filters{RefuseSeconds: 1e300}},
+		accept("1-F1", []string{"1-O2"}, wasmTask("t2", "cpus:1;mem:64")),
+		&kernelpb.Decline{FrameworkId: "1-F1", OfferIds: []string{"1-O2"}, Filters: &kernelpb.Filters{RefuseSeconds: 1e300}},
 		&kernelpb.Revive{FrameworkId: "1-F1"},
 		&kernelpb.Suppress{FrameworkId: "1-F1"},
 		ack("1-F1", "1-A1", "t1", "t1-1"),
@@ -45,24 +58,20 @@ func FuzzMasterStep(f *testing.F) {
 		&kernelpb.Kill{FrameworkId: "1-F1", TaskId: "t1"},
 		&kernelpb.Teardown{FrameworkId: "1-F1"},
 	}
+	var all []byte
 	for i, s := range seeds {
 		b, err := proto.Marshal(s)
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(append([]byte{byte(i), 1}, b...))
-		f.Add(append([]byte{byte(i), 0}, b...))
+		f.Add(sim.EncodeOp(byte(i), 1, b))
+		f.Add(sim.EncodeOp(byte(i), 0, b))
+		all = append(all, sim.EncodeOp(byte(i), byte(i%2), b)...)
 	}
+	f.Add(all)
+	f.Add(append(sim.EncodeOp(fuzzOperatorKill, 0, []byte("t1")), sim.EncodeOp(fuzzDisconnected, 0, nil)...))
+	f.Add(append(sim.EncodeOp(fuzzDisconnected, 1, nil), sim.EncodeOp(fuzzTick, 0, []byte{200})...))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if len(data) < 2 {
-			return
-		}
-		msg := fuzzInputs[int(data[0])%len(fuzzInputs)]()
-		if proto.Unmarshal(data[2:], msg) != nil {
-			return
-		}
-		// A cluster with an agent, a framework holding an offer and a
-		// running task, so that inputs reach deep paths.
 		c := sim.New(master.Config{PingInterval: time.Hour, HeartbeatInterval: -1})
 		c.Quiet = true
 		c.AddAgent("a1", "cpus:2;mem:1024")
@@ -71,13 +80,38 @@ func FuzzMasterStep(f *testing.F) {
 		c.Send("fw1", accept("1-F1", []string{"1-O1"}, wasmTask("t1", "cpus:1;mem:64")))
 		c.TaskEvent("a1", "1-F1", "t1", kernelpb.TaskState_TASK_RUNNING)
 		c.Allocate()
-		from := fuzzPeers[int(data[1])%len(fuzzPeers)]
-		_ = c.Master.Step(c.Now, from, msg)
-		c.Master.Tick(c.Now.Add(time.Minute))
-		c.Master.Allocate(c.Now.Add(time.Minute))
-		c.Master.Ready()
-		_ = c.Master.Tasks(master.TaskFilter{})
-		_ = c.Master.Agents()
-		_ = c.Master.Frameworks()
+		m := c.Master
+		for i, op := range sim.Ops(data) {
+			from := fuzzPeers[int(op.Peer)%len(fuzzPeers)]
+			switch op.Kind {
+			case fuzzDisconnected:
+				_ = m.Step(c.Now, from, master.Disconnected{})
+			case fuzzOperatorKill:
+				_ = m.Step(c.Now, "operator", master.OperatorKill{TaskID: string(op.Body)})
+			case fuzzTick:
+				var d time.Duration
+				if len(op.Body) > 0 {
+					d = time.Duration(op.Body[0]) * time.Second
+				}
+				c.Now = c.Now.Add(d)
+				m.Tick(c.Now)
+				m.Allocate(c.Now)
+			default:
+				msg := fuzzInputs[int(op.Kind)%len(fuzzInputs)]()
+				if proto.Unmarshal(op.Body, msg) != nil {
+					continue
+				}
+				_ = m.Step(c.Now, from, msg)
+			}
+			m.Ready()
+			if problems := masterInvariants(m); len(problems) > 0 {
+				t.Fatalf("after input %d (kind %d from %s): %v", i, op.Kind, from, problems)
+			}
+		}
+		m.Tick(c.Now.Add(time.Minute))
+		m.Allocate(c.Now.Add(time.Minute))
+		if problems := masterInvariants(m); len(problems) > 0 {
+			t.Fatalf("after the last tick and round: %v", problems)
+		}
 	})
 }

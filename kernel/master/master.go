@@ -18,17 +18,42 @@ import (
 // master only compares peers and sends to them.
 type Peer string
 
-// FrameworkDisconnected is a Step input from the shell, not a protocol
-// message: the connection of the framework at this peer ended. The
-// framework's offers are recovered and its tasks are kept until its
-// failover timeout passes.
-type FrameworkDisconnected struct{}
+// Disconnected is a Step input from the shell, not a protocol message: the
+// connection of the peer ended. The master knows what the peer was: a
+// framework's offers are recovered and its tasks kept until its failover
+// timeout passes; an agent is deactivated (its offers rescinded, nothing
+// more offered there) and keeps its tasks, and is removed if it misses its
+// pings or reactivated if it re-registers. The shell keeps no map of its
+// own of which peers are agents or frameworks: it reports every ended
+// connection it watched, and a peer that is neither is refused.
+type Disconnected struct{}
 
-// AgentDisconnected is a Step input from the shell, not a protocol message:
-// the connection to the agent at this peer ended. The agent is deactivated
-// (its offers rescinded, nothing more is offered there) and keeps its tasks;
-// it is removed if it misses its pings, or reactivated if it re-registers.
-type AgentDisconnected struct{}
+// OperatorKill is a Step input from the shell, not a protocol message: an
+// operator (the HTTP API, `pando kill`) asks to kill a task. It is not the
+// framework's Kill: the framework may be disconnected, and the task ends
+// KILLED with REASON_KILLED_BY_OPERATOR, which the framework hears like any
+// other update. FrameworkID may be empty when the task id is unambiguous
+// among active tasks. The peer passed to Step names the operator for the
+// log only. Its errors are for the operator: ErrUnknownTask, ErrTaskEnded,
+// ErrAmbiguousTask or ErrAgentDisconnected, wrapped with the task.
+type OperatorKill struct {
+	FrameworkID string
+	TaskID      string
+}
+
+// OperatorInput is an operator's action, for shells that pass only those
+// to Step on an operator's behalf (never a protocol message).
+type OperatorInput interface{ operatorInput() }
+
+func (OperatorKill) operatorInput() {}
+
+// Errors of operator inputs (errors.Is them).
+var (
+	ErrUnknownTask       = errors.New("no such active task")
+	ErrTaskEnded         = errors.New("the task has already ended")
+	ErrAmbiguousTask     = errors.New("several frameworks have an active task with this id")
+	ErrAgentDisconnected = errors.New("the task's agent is disconnected")
+)
 
 // Config tunes the master. Zero durations and counts mean the defaults
 // below; a negative duration disables the timer it sets.
@@ -204,11 +229,13 @@ func invalidf(format string, args ...any) error {
 }
 
 // Step feeds one input to the master: a protocol message from the agent or
-// framework at peer from, or a FrameworkDisconnected / AgentDisconnected
-// from the shell. msg is `any` rather than proto.Message only so that those
-// two shell events, which are not protocol messages, can travel the same
-// way. The error is for logging: a refused framework message has already
-// produced an Error message back to the framework.
+// framework at peer from, or one of the shell's own inputs, Disconnected
+// and OperatorKill (values, not pointers: one input per event). msg is
+// `any` rather than proto.Message only so that those, which are not
+// protocol messages, travel the same way. The error of a protocol message
+// is for logging: a refused framework message has already produced an
+// Error message back to the framework. The error of an OperatorKill is for
+// the operator.
 func (m *Master) Step(now time.Time, from Peer, msg any) error {
 	switch msg := msg.(type) {
 	case *kernelpb.RegisterAgent:
@@ -226,10 +253,6 @@ func (m *Master) Step(now time.Time, from Peer, msg any) error {
 			return m.refuseAgent("nil Pong")
 		}
 		return m.pong(from, msg)
-	case *AgentDisconnected:
-		return m.agentDisconnected(now, from)
-	case AgentDisconnected:
-		return m.agentDisconnected(now, from)
 
 	case *kernelpb.Subscribe:
 		if msg == nil {
@@ -276,10 +299,10 @@ func (m *Master) Step(now time.Time, from Peer, msg any) error {
 			return m.refuse(from, "nil Teardown")
 		}
 		return m.teardown(now, from, msg)
-	case *FrameworkDisconnected:
-		return m.frameworkDisconnected(now, from)
-	case FrameworkDisconnected:
-		return m.frameworkDisconnected(now, from)
+	case Disconnected:
+		return m.disconnected(now, from)
+	case OperatorKill:
+		return m.operatorKill(now, from, msg)
 
 	case nil:
 		m.counters.InvalidMessages++

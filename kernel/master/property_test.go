@@ -18,7 +18,8 @@ import (
 // The random simulation drives the real master and agents through a seeded
 // stream of actions (allocation rounds, accepts launching random tasks,
 // declines, kills, task completions, message drops, agent partitions and
-// restarts, framework disconnects and failovers) and checks invariants
+// restarts, framework disconnects and failovers, master failovers to a new
+// master with a higher epoch) and checks invariants
 // after every step. Then it quiesces (no more faults, every task finished
 // or killed) and checks that everything settles.
 
@@ -29,6 +30,24 @@ type simTask struct {
 	rank          int // highest rank among real (acknowledgeable) updates
 	terminal      kernelpb.TaskState
 	history       []string
+	// beforeFailover: launched under an earlier master. The new master
+	// knows only what agents report, so a task whose launch or end the
+	// old master kept to itself may be unknown to it.
+	beforeFailover bool
+	// lostByMaster: the terminal state is a LOST the master made up
+	// (agent removed, unknown task). See cameBack.
+	lostByMaster bool
+}
+
+// cameBack says whether an update after a LOST is a task coming back, which
+// the simulation accepts only after a master failover: a new master knows
+// only what agents report, so it says LOST of a task whose agent has not
+// re-registered yet, or whose agent a deposed master removed, and adopts
+// the task when the agent comes. Mesos' non-partition-aware frameworks
+// live with the same ("a LOST task may come back"); a recovery window
+// before such answers, or TASK_UNREACHABLE, would make LOST final.
+func (s *simulation) cameBack(task *simTask) bool {
+	return task.terminal == lost && task.lostByMaster && s.epoch > sim.Epoch
 }
 
 type simFramework struct {
@@ -52,6 +71,7 @@ type simulation struct {
 	nextTask   int
 	step       int
 	stats      map[string]int
+	epoch      uint64
 }
 
 var stateRank = map[kernelpb.TaskState]int{
@@ -81,7 +101,7 @@ func TestRandomSimulationInvariants(t *testing.T) {
 	}
 	t.Logf("simulation totals: %v", total)
 	// The simulation must actually reach the paths it claims to test.
-	for _, k := range []string{"launched", "finished", "killed-by-framework", "agent-removed", "framework-removed", "failover", "accept-dropped", "restart"} {
+	for _, k := range []string{"launched", "finished", "killed-by-framework", "agent-removed", "framework-removed", "failover", "accept-dropped", "restart", "master-failover", "adopted"} {
 		if total[k] == 0 {
 			t.Errorf("the simulation never exercised %q", k)
 		}
@@ -96,11 +116,8 @@ func newSimulation(t *testing.T, seed int64) *simulation {
 		dropRate:  0.03,
 		stats:     map[string]int{},
 	}
-	s.c = sim.New(master.Config{
-		PingInterval:      time.Second,
-		OfferTimeout:      10 * time.Second,
-		HeartbeatInterval: -1,
-	})
+	s.epoch = sim.Epoch
+	s.c = sim.New(s.masterConfig())
 	s.c.Quiet = os.Getenv("SIM_TRACE") == ""
 	for i := 1; i <= 4; i++ {
 		name := fmt.Sprintf("a%d", i)
@@ -117,6 +134,42 @@ func newSimulation(t *testing.T, seed int64) *simulation {
 	return s
 }
 
+func (s *simulation) masterConfig() master.Config {
+	return master.Config{
+		Epoch:             s.epoch,
+		PingInterval:      time.Second,
+		OfferTimeout:      10 * time.Second,
+		HeartbeatInterval: -1,
+		// Tasks of frameworks removed by a deposed master come back with
+		// their agents; the new master must give up on them in time.
+		UnknownFrameworkTimeout: 30 * time.Second,
+	}
+}
+
+// failoverMaster replaces the master by a new one with a higher epoch, as
+// a leader election does: agents re-register with their tasks (the shell
+// tells them), frameworks lose their offers and subscribe again with their
+// ids.
+func (s *simulation) failoverMaster() {
+	s.stats["master-failover"]++
+	s.epoch++
+	s.c.FailoverMaster(s.masterConfig())
+	for _, e := range s.c.MasterEvents {
+		if e.Kind == master.EventTaskState && e.Message == "adopted from re-registering agent" {
+			s.stats["adopted"]++
+		}
+	}
+	for _, f := range s.frameworks {
+		for _, st := range f.tasks {
+			st.beforeFailover = true
+		}
+		f.offers = map[string]*kernelpb.Offer{}
+		f.node.Connected = false
+		f.reattach = s.c.Now
+	}
+	s.reattachFrameworks(true)
+}
+
 // drop decides the fate of each message: partitioned agents lose
 // everything; otherwise a few messages are lost at random, except the
 // subscription handshake (the SDK's retries are not modelled).
@@ -127,7 +180,7 @@ func (s *simulation) drop(m sim.Message) bool {
 		}
 	}
 	switch m.Msg.(type) {
-	case *kernelpb.Subscribe, *kernelpb.Subscribed, *kernelpb.Error, *master.FrameworkDisconnected:
+	case *kernelpb.Subscribe, *kernelpb.Subscribed, *kernelpb.Error, master.Disconnected:
 		return false
 	}
 	if s.rng.Float64() >= s.dropRate {
@@ -195,6 +248,8 @@ func (s *simulation) randomStep() {
 	case r < 0.688:
 		s.stats["restart"]++
 		s.c.RestartAgent(s.agentNames[s.rng.Intn(len(s.agentNames))])
+	case r < 0.689:
+		s.failoverMaster()
 	default:
 		s.c.Advance(time.Duration(50+s.rng.Intn(700)) * time.Millisecond)
 	}
@@ -391,7 +446,12 @@ func (s *simulation) frameworkReceives(f *simFramework, msg any) {
 			return
 		}
 		rank := stateRank[st.State]
+		if task.terminal != 0 && task.terminal != st.State && s.cameBack(task) {
+			s.stats["lost-came-back"]++
+			task.terminal, task.lostByMaster, task.rank = 0, false, 0
+		}
 		if rank == 5 {
+			task.lostByMaster = st.State == lost && st.Source == kernelpb.Source_SOURCE_MASTER
 			if task.terminal != 0 && task.terminal != st.State {
 				s.fail("task %s of %s ended twice: %v then %v (history %v)", st.TaskId, f.name, task.terminal, st.State, task.history)
 			}
@@ -413,36 +473,8 @@ func (s *simulation) frameworkReceives(f *simFramework, msg any) {
 
 func (s *simulation) checkInvariants() {
 	m := s.c.Master
-	active := m.Tasks(master.TaskFilter{ActiveOnly: true})
-	byState := m.ActiveTasksByState()
-	n := 0
-	for _, c := range byState {
-		n += c
-	}
-	if n != len(active) {
-		s.fail("tasks by state count %d, active tasks %d", n, len(active))
-	}
-	onAgents := 0
-	for _, a := range m.Agents() {
-		onAgents += a.Tasks
-		held := a.Used.Add(a.Offered)
-		if !a.Total.Contains(held) {
-			s.fail("agent %s overcommitted: total %s, tasks %s + offers %s", a.ID, a.Total, a.Used, a.Offered)
-		}
-		if a.Active {
-			if got := held.Add(m.Available(a.ID)); !got.Equal(a.Total) {
-				s.fail("agent %s accounting: tasks %s + offers %s + free %s != total %s", a.ID, a.Used, a.Offered, m.Available(a.ID), a.Total)
-			}
-		}
-	}
-	if onAgents != len(active) {
-		s.fail("%d active tasks but %d on agents", len(active), onAgents)
-	}
-	// No offer is held by two frameworks, and each names a live agent.
-	for _, o := range m.Offers() {
-		if _, ok := m.Agent(o.AgentID); !ok {
-			s.fail("offer %s on unknown agent %s", o.ID, o.AgentID)
-		}
+	if problems := masterInvariants(m); len(problems) > 0 {
+		s.fail("%s", strings.Join(problems, "; "))
 	}
 	// Every task a framework launched is known to the master, unless the
 	// Accept never arrived (the framework learns that by reconciling).
@@ -450,10 +482,10 @@ func (s *simulation) checkInvariants() {
 		for _, id := range sortedTaskKeysOf(f.tasks) {
 			st := f.tasks[id]
 			v, ok := m.Task(f.node.ID, id)
-			if !ok && !st.acceptDropped {
+			if !ok && !st.acceptDropped && !st.beforeFailover {
 				s.fail("task %s of %s unknown to the master", id, f.name)
 			}
-			if ok && st.terminal != 0 && v.State != st.terminal {
+			if ok && st.terminal != 0 && v.State != st.terminal && !s.cameBack(st) {
 				s.fail("task %s of %s: framework has %v, master %v", id, f.name, st.terminal, v.State)
 			}
 		}

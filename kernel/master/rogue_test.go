@@ -1,6 +1,7 @@
 package master_test
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -159,6 +160,10 @@ func TestAcceptValidatesEachTask(t *testing.T) {
 	if v := mustTask(t, c.Master, "1-F1", "too-big"); v.State != taskErr || !strings.Contains(v.Message, "short of") {
 		t.Fatalf("refused task not kept for queries: %+v", v)
 	}
+	// cpus:1;mem:512 in cpus:0.5;mem:384: short of both.
+	if fv, _ := c.Master.Framework("1-F1"); fmt.Sprint(fv.TooSmall) != "map[cpus:1 mem:1]" {
+		t.Fatalf("TooSmall = %v, want the task counted under cpus and mem", fv.TooSmall)
+	}
 	takeErrors(c)
 }
 
@@ -198,8 +203,11 @@ func TestMalformedInputsAreRefusedWithoutPanic(t *testing.T) {
 		&kernelpb.Heartbeat{},
 		&kernelpb.Offers{},
 		"a string",
-		master.FrameworkDisconnected{},
-		&master.AgentDisconnected{},
+		master.Disconnected{},
+		&master.Disconnected{},
+		master.OperatorKill{},
+		master.OperatorKill{TaskID: "t"},
+		&master.OperatorKill{TaskID: "t"},
 	}
 	for i, in := range inputs {
 		for _, from := range []master.Peer{"fw1", "a1", "nobody"} {

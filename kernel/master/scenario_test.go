@@ -2,248 +2,230 @@ package master_test
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/pandodc/pando/kernel/agent"
 	"github.com/pandodc/pando/kernel/internal/sim"
+	"github.com/pandodc/pando/kernel/internal/trace"
 	"github.com/pandodc/pando/kernel/kernelpb"
+	"github.com/pandodc/pando/kernel/master"
 )
 
-func TestLaunchRunFinishAcked(t *testing.T) {
-	c := setup(t, quietConfig(), "cpus:2;mem:1024")
+// TestScenarios runs the scenario files testdata/*.txt: commands that drive
+// a simulated cluster (one master, agents, scripted frameworks), each
+// followed by the trace of every message it caused and what the queries
+// print. `go test -run TestScenarios -rewrite` records them afresh; review
+// the diff.
+func TestScenarios(t *testing.T) {
+	trace.RunFiles(t, "testdata/*.txt", func(t *testing.T) func(*trace.Command) string {
+		s := &scenario{t: t}
+		return s.run
+	})
+}
 
-	c.Send("fw1", accept("1-F1", []string{"1-O1"}, wasmTask("t1", "cpus:1;mem:256")))
-	c.TaskEvent("a1", "1-F1", "t1", starting)
-	c.Send("fw1", ack("1-F1", "1-A1", "t1", "t1-1"))
-	c.TaskEvent("a1", "1-F1", "t1", running)
-	c.Send("fw1", ack("1-F1", "1-A1", "t1", "t1-2"))
-	c.TaskEvent("a1", "1-F1", "t1", finished)
-	if v := mustTask(t, c.Master, "1-F1", "t1"); !v.Active || v.State != finished {
-		t.Fatalf("before the terminal ack: active=%v state=%v, want active FINISHED", v.Active, v.State)
+type scenario struct {
+	t *testing.T
+	c *sim.Cluster
+}
+
+// The commands; FW and AGENT are node names (fw1, a1), FWID and AGENTID
+// the ids the master gave them (1-F1, 1-A1).
+//
+//	cluster [offer-timeout=30s] [ping=1h]     a new cluster (quietConfig)
+//	agent AGENT RESOURCES                    start an agent
+//	subscribe FW [timeout=1m] [roles=a,b]     (re)subscribe a framework
+//	allocate | advance DURATION
+//	accept FW OFFER[,OFFER] [refuse=SECONDS]  input: one "TASK RESOURCES" a line
+//	decline FW OFFER [refuse=SECONDS]
+//	event AGENT FWID TASK STATE [reason=R]    the agent's runtime reports
+//	ack FW TASK UPDATE [agent=AGENTID]
+//	kill FW TASK | teardown FW | reconcile FW [TASK[@AGENTID]...]
+//	disconnect FW | disconnect-agent AGENT
+//	operator-kill [FWID/]TASK
+//	drop [TYPE...]                            drop messages of these types
+//	resend-runtask AGENT FWID TASK RESOURCES  a late duplicate from the master
+//	task FWID TASK | framework FWID | available AGENTID | offers
+func (s *scenario) run(cmd *trace.Command) string {
+	t := s.t
+	var extra []string
+	if s.c == nil && cmd.Name != "cluster" {
+		t.Fatalf("%s: start with a cluster command", cmd.Pos)
 	}
-	c.Send("fw1", ack("1-F1", "1-A1", "t1", "t1-3"))
-	expectTrace(t, c, `
-		fw1 -> master: Accept{1-F1 offers:[1-O1] launch:[t1 cpus:1;mem:256]}
-		master -> a1: RunTask{1-F1 t1 cpus:1;mem:256}
-		a1: launch 1-F1/t1
-		a1 -> master: StatusUpdate{1-A1 1-F1/t1 STARTING id:t1-1}
-		master -> fw1: Update{1-F1/t1 STARTING id:t1-1}
-		fw1 -> master: Acknowledge{1-F1/t1 id:t1-1}
-		master -> a1: StatusUpdateAck{1-F1/t1 id:t1-1}
-		a1 -> master: StatusUpdate{1-A1 1-F1/t1 RUNNING id:t1-2}
-		master -> fw1: Update{1-F1/t1 RUNNING id:t1-2}
-		fw1 -> master: Acknowledge{1-F1/t1 id:t1-2}
-		master -> a1: StatusUpdateAck{1-F1/t1 id:t1-2}
-		a1 -> master: StatusUpdate{1-A1 1-F1/t1 FINISHED id:t1-3}
-		master -> fw1: Update{1-F1/t1 FINISHED id:t1-3}
-		fw1 -> master: Acknowledge{1-F1/t1 id:t1-3}
-		master -> a1: StatusUpdateAck{1-F1/t1 id:t1-3}
-	`)
-	expectNoErrors(t, c)
-	v := mustTask(t, c.Master, "1-F1", "t1")
-	if v.Active || v.State != finished {
-		t.Fatalf("after the terminal ack: active=%v state=%v, want completed FINISHED", v.Active, v.State)
+	fw := func(i int) *sim.FrameworkNode {
+		name := cmd.Arg(t, i)
+		f := s.c.Frameworks[name]
+		if f == nil {
+			t.Fatalf("%s: no framework %s", cmd.Pos, name)
+		}
+		return f
 	}
+	refuse := func() *kernelpb.Filters {
+		v, ok := cmd.Flags["refuse"]
+		if !ok {
+			return nil
+		}
+		secs, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			t.Fatalf("%s: refuse=%s: %v", cmd.Pos, v, err)
+		}
+		return &kernelpb.Filters{RefuseSeconds: secs}
+	}
+	switch cmd.Name {
+	case "cluster":
+		cfg := quietConfig()
+		if v, ok := cmd.Flags["offer-timeout"]; ok {
+			cfg.OfferTimeout = s.duration(cmd, v)
+		}
+		if v, ok := cmd.Flags["ping"]; ok {
+			cfg.PingInterval = s.duration(cmd, v)
+		}
+		s.c = sim.New(cfg)
+	case "agent":
+		s.c.AddAgent(cmd.Arg(t, 0), cmd.Arg(t, 1))
+	case "subscribe":
+		timeout := time.Minute
+		if v, ok := cmd.Flags["timeout"]; ok {
+			timeout = s.duration(cmd, v)
+		}
+		var roles []string
+		if v := cmd.Flags["roles"]; v != "" {
+			roles = strings.Split(v, ",")
+		}
+		s.c.Subscribe(cmd.Arg(t, 0), timeout, roles...)
+	case "allocate":
+		s.c.Allocate()
+	case "advance":
+		s.c.Advance(s.duration(cmd, cmd.Arg(t, 0)))
+	case "accept":
+		f := fw(0)
+		var tasks []*kernelpb.TaskInfo
+		for _, l := range cmd.Input {
+			id, res, _ := strings.Cut(strings.TrimSpace(l), " ")
+			tasks = append(tasks, wasmTask(id, res))
+		}
+		a := accept(f.ID, strings.Split(cmd.Arg(t, 1), ","), tasks...)
+		a.Filters = refuse()
+		s.c.Send(f.Name, a)
+	case "decline":
+		f := fw(0)
+		s.c.Send(f.Name, &kernelpb.Decline{FrameworkId: f.ID, OfferIds: strings.Split(cmd.Arg(t, 1), ","), Filters: refuse()})
+	case "event":
+		state, ok := kernelpb.TaskState_value["TASK_"+strings.ToUpper(cmd.Arg(t, 3))]
+		if !ok {
+			t.Fatalf("%s: no task state %s", cmd.Pos, cmd.Args[3])
+		}
+		ev := agent.TaskEvent{FrameworkID: cmd.Arg(t, 1), TaskID: cmd.Arg(t, 2), State: kernelpb.TaskState(state)}
+		if r := cmd.Flags["reason"]; r != "" {
+			ev.Reason = kernelpb.Reason(kernelpb.Reason_value["REASON_"+r])
+		}
+		s.c.TaskEventWith(cmd.Arg(t, 0), ev)
+	case "ack":
+		f := fw(0)
+		agentID := cmd.Flags["agent"]
+		if agentID == "" {
+			agentID = "1-A1"
+		}
+		s.c.Send(f.Name, ack(f.ID, agentID, cmd.Arg(t, 1), cmd.Arg(t, 2)))
+	case "kill":
+		f := fw(0)
+		s.c.Send(f.Name, &kernelpb.Kill{FrameworkId: f.ID, TaskId: cmd.Arg(t, 1)})
+	case "teardown":
+		f := fw(0)
+		s.c.Send(f.Name, &kernelpb.Teardown{FrameworkId: f.ID})
+	case "reconcile":
+		f := fw(0)
+		rc := &kernelpb.Reconcile{FrameworkId: f.ID}
+		for _, a := range cmd.Args[1:] {
+			id, agentID, _ := strings.Cut(a, "@")
+			rc.Tasks = append(rc.Tasks, &kernelpb.ReconcileTask{TaskId: id, AgentId: agentID})
+		}
+		s.c.Send(f.Name, rc)
+	case "disconnect":
+		s.c.Disconnect(fw(0).Name)
+	case "disconnect-agent":
+		s.c.DisconnectAgent(cmd.Arg(t, 0))
+	case "operator-kill":
+		fwID, task, ok := strings.Cut(cmd.Arg(t, 0), "/")
+		if !ok {
+			fwID, task = "", fwID
+		}
+		if err := s.c.OperatorKill(fwID, task); err != nil {
+			extra = append(extra, "operator error: "+err.Error())
+		}
+	case "drop":
+		types := slices.Clone(cmd.Args)
+		s.c.Drop = nil
+		if len(types) > 0 {
+			s.c.Drop = func(m sim.Message) bool {
+				return slices.Contains(types, strings.TrimPrefix(fmt.Sprintf("%T", m.Msg), "*kernelpb."))
+			}
+		}
+	case "resend-runtask":
+		s.c.Queue(sim.Message{From: sim.MasterName, To: cmd.Arg(t, 0), Msg: &kernelpb.RunTask{
+			Epoch: sim.Epoch, FrameworkId: cmd.Arg(t, 1), Task: wasmTask(cmd.Arg(t, 2), cmd.Arg(t, 3))}})
+		s.c.Flush()
+	case "task":
+		v, ok := s.c.Master.Task(cmd.Arg(t, 0), cmd.Arg(t, 1))
+		if !ok {
+			extra = append(extra, "unknown task")
+			break
+		}
+		extra = append(extra, describeTask(v))
+	case "framework":
+		v, ok := s.c.Master.Framework(cmd.Arg(t, 0))
+		if !ok {
+			extra = append(extra, "unknown framework")
+			break
+		}
+		extra = append(extra, fmt.Sprintf("%s connected=%v offers=%d tasks=%d accepted=%d declined=%d rescinded=%d not-offered=%v too-small=%v",
+			v.ID, v.Connected, v.Offers, v.Tasks, v.Accepted, v.Declined, v.Rescinded, v.NotOffered, v.TooSmall))
+		if v.Why != "" {
+			extra = append(extra, "why: "+v.Why)
+		}
+	case "available":
+		extra = append(extra, "available: "+s.c.Master.Available(cmd.Arg(t, 0)).String())
+	case "offers":
+		for _, o := range s.c.Master.Offers() {
+			extra = append(extra, fmt.Sprintf("offer %s: %s %s %s", o.ID, o.FrameworkID, o.AgentID, o.Resources))
+		}
+		if len(extra) == 0 {
+			extra = append(extra, "no offers")
+		}
+	default:
+		t.Fatalf("%s: unknown command %s", cmd.Pos, cmd.Name)
+	}
+	out := s.c.TakeTrace()
+	for _, e := range takeErrors(s.c) {
+		out = append(out, "error: "+e)
+	}
+	return strings.Join(append(out, extra...), "\n")
+}
+
+func (s *scenario) duration(cmd *trace.Command, v string) time.Duration {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		s.t.Fatalf("%s: %v", cmd.Pos, err)
+	}
+	return d
+}
+
+// describeTask prints a task view on one line.
+func describeTask(v master.TaskView) string {
 	var hist []string
 	for _, h := range v.History {
-		hist = append(hist, h.State.String())
+		hist = append(hist, strings.TrimPrefix(h.State.String(), "TASK_"))
 	}
-	if got := fmt.Sprint(hist); got != "[TASK_STAGING TASK_STARTING TASK_RUNNING TASK_FINISHED]" {
-		t.Fatalf("history %s", got)
+	out := fmt.Sprintf("%s/%s %s", v.FrameworkID, v.ID, strings.TrimPrefix(v.State.String(), "TASK_"))
+	if v.Reason != kernelpb.Reason_REASON_NONE {
+		out += " " + strings.TrimPrefix(v.Reason.String(), "REASON_")
 	}
-	if n := len(c.Agents["a1"].A.Tasks()); n != 0 {
-		t.Fatalf("agent still holds %d tasks after the terminal ack", n)
+	out += fmt.Sprintf(" active=%v on=%s history=%s", v.Active, v.AgentID, strings.Join(hist, ","))
+	if v.Message != "" {
+		out += fmt.Sprintf(" %q", v.Message)
 	}
-	// The unused part of the offer (cpus:1;mem:768) was declined with the
-	// default filter (5s), but the task's end freed more than that: as in
-	// Mesos, a filter holds back only offers that fit in what was
-	// declined, so the whole agent comes back at once.
-	c.Allocate()
-	expectTrace(t, c, `master -> fw1: Offers{1-O2: 1-A1 cpus:2;mem:1024}`)
-}
-
-func TestDeclineFilterKeepsResourcesAwayUntilItExpires(t *testing.T) {
-	c := setup(t, quietConfig(), "cpus:2;mem:1024")
-	c.Send("fw1", &kernelpb.Decline{FrameworkId: "1-F1", OfferIds: []string{"1-O1"}, Filters: &kernelpb.Filters{RefuseSeconds: 10}})
-	c.Allocate()
-	expectTrace(t, c, `fw1 -> master: Decline{1-F1 offers:[1-O1] refuse:10s}`)
-	if fv, _ := c.Master.Framework("1-F1"); fv.Why == "" || fv.Declined != 1 {
-		t.Fatalf("framework view after decline: why=%q declined=%d", fv.Why, fv.Declined)
-	}
-
-	// The filter is fw1's only: another framework gets the resources now.
-	c.Subscribe("fw2", time.Minute)
-	c.Allocate()
-	c.Send("fw2", &kernelpb.Decline{FrameworkId: "1-F2", OfferIds: []string{"1-O2"}, Filters: &kernelpb.Filters{RefuseSeconds: 60}})
-	expectTrace(t, c, `
-		fw2 -> master: Subscribe{name:fw2}
-		master -> fw2: Subscribed{1-F2}
-		master -> fw2: Offers{1-O2: 1-A1 cpus:2;mem:1024}
-		fw2 -> master: Decline{1-F2 offers:[1-O2] refuse:60s}
-	`)
-
-	c.Advance(10*time.Second - time.Millisecond)
-	c.Allocate()
-	expectTrace(t, c, ``)
-	c.Advance(time.Millisecond)
-	c.Allocate()
-	expectTrace(t, c, `master -> fw1: Offers{1-O3: 1-A1 cpus:2;mem:1024}`)
-	expectNoErrors(t, c)
-}
-
-func TestOfferTimeoutRescinds(t *testing.T) {
-	cfg := quietConfig()
-	cfg.OfferTimeout = 30 * time.Second
-	c := setup(t, cfg, "cpus:2;mem:1024")
-	c.Advance(30*time.Second - time.Millisecond)
-	expectTrace(t, c, ``)
-	c.Advance(time.Millisecond)
-	expectTrace(t, c, `master -> fw1: Rescind{1-O1}`)
-	if n := len(c.Master.Offers()); n != 0 {
-		t.Fatalf("%d offers outstanding after the rescind", n)
-	}
-
-	// Accepting the rescinded offer launches nothing: the task is LOST
-	// (it may be retried on another offer) and the framework told why.
-	c.Send("fw1", accept("1-F1", []string{"1-O1"}, wasmTask("t1", "cpus:1;mem:256")))
-	expectTrace(t, c, `
-		fw1 -> master: Accept{1-F1 offers:[1-O1] launch:[t1 cpus:1;mem:256]}
-		master -> fw1: Update{1-F1/t1 LOST INVALID_OFFERS id:1-M1 src:master "not launched: offer 1-O1 is no longer valid"}
-		master -> fw1: Error{"offer 1-O1 is no longer valid"}
-	`)
-	takeErrors(c)
-
-	// A rescinded offer carries no filter: the resources come right back.
-	c.Allocate()
-	expectTrace(t, c, `master -> fw1: Offers{1-O2: 1-A1 cpus:2;mem:1024}`)
-}
-
-func TestKill(t *testing.T) {
-	c := setup(t, quietConfig(), "cpus:2;mem:1024")
-	launchRunning(t, c, "1-O1", "t1", "cpus:1;mem:256")
-
-	c.Send("fw1", &kernelpb.Kill{FrameworkId: "1-F1", TaskId: "t1"})
-	c.TaskEvent("a1", "1-F1", "t1", killed)
-	c.Send("fw1", ack("1-F1", "1-A1", "t1", "t1-2"))
-	expectTrace(t, c, `
-		fw1 -> master: Kill{1-F1/t1}
-		master -> a1: KillTask{1-F1/t1}
-		a1: kill 1-F1/t1
-		a1 -> master: StatusUpdate{1-A1 1-F1/t1 KILLED id:t1-2}
-		master -> fw1: Update{1-F1/t1 KILLED id:t1-2}
-		fw1 -> master: Acknowledge{1-F1/t1 id:t1-2}
-		master -> a1: StatusUpdateAck{1-F1/t1 id:t1-2}
-	`)
-
-	// Killing it again answers with its final state; killing a task the
-	// master never heard of answers LOST, so the framework stops waiting.
-	c.Send("fw1", &kernelpb.Kill{FrameworkId: "1-F1", TaskId: "t1"})
-	c.Send("fw1", &kernelpb.Kill{FrameworkId: "1-F1", TaskId: "nope"})
-	expectTrace(t, c, `
-		fw1 -> master: Kill{1-F1/t1}
-		master -> fw1: Update{1-F1/t1 KILLED RECONCILIATION src:master}
-		fw1 -> master: Kill{1-F1/nope}
-		master -> fw1: Update{1-F1/nope LOST RECONCILIATION src:master "unknown task"}
-	`)
-	expectNoErrors(t, c)
-}
-
-func TestKillBeforeTheAgentHasTheTask(t *testing.T) {
-	c := setup(t, quietConfig(), "cpus:2;mem:1024")
-	// The RunTask is lost on the way; the framework gives up on the task.
-	c.Drop = func(m sim.Message) bool { _, ok := m.Msg.(*kernelpb.RunTask); return ok }
-	c.Send("fw1", accept("1-F1", []string{"1-O1"}, wasmTask("t1", "cpus:1;mem:256")))
-	c.Drop = nil
-	c.Send("fw1", &kernelpb.Kill{FrameworkId: "1-F1", TaskId: "t1"})
-	c.Send("fw1", ack("1-F1", "1-A1", "t1", "t1-1"))
-	expectTrace(t, c, `
-		fw1 -> master: Accept{1-F1 offers:[1-O1] launch:[t1 cpus:1;mem:256]}
-		master -> a1: RunTask{1-F1 t1 cpus:1;mem:256} (dropped)
-		fw1 -> master: Kill{1-F1/t1}
-		master -> a1: KillTask{1-F1/t1}
-		a1 -> master: StatusUpdate{1-A1 1-F1/t1 LOST id:t1-1 "the agent does not know the task"}
-		master -> fw1: Update{1-F1/t1 LOST id:t1-1 "the agent does not know the task"}
-		fw1 -> master: Acknowledge{1-F1/t1 id:t1-1}
-		master -> a1: StatusUpdateAck{1-F1/t1 id:t1-1}
-	`)
-	if v := mustTask(t, c.Master, "1-F1", "t1"); v.Active || v.State != lost {
-		t.Fatalf("task: active=%v state=%v, want settled LOST", v.Active, v.State)
-	}
-	// A late duplicate RunTask must not start the task now.
-	c.Queue(sim.Message{From: sim.MasterName, To: "a1", Msg: &kernelpb.RunTask{Epoch: 1, FrameworkId: "1-F1", Task: wasmTask("t1", "cpus:1;mem:256")}})
-	c.Flush()
-	expectTrace(t, c, `master -> a1: RunTask{1-F1 t1 cpus:1;mem:256}`)
-	expectNoErrors(t, c)
-}
-
-func TestReconcile(t *testing.T) {
-	c := setup(t, quietConfig(), "cpus:2;mem:1024")
-	c.Send("fw1", accept("1-F1", []string{"1-O1"}, wasmTask("t1", "cpus:1;mem:256"), wasmTask("t2", "cpus:1;mem:256")))
-	c.TaskEvent("a1", "1-F1", "t1", running)
-	c.TaskEvent("a1", "1-F1", "t2", finished)
-	c.Send("fw1", ack("1-F1", "1-A1", "t1", "t1-1"))
-	c.Send("fw1", ack("1-F1", "1-A1", "t2", "t2-1"))
-	c.TakeTrace()
-
-	c.Send("fw1", &kernelpb.Reconcile{FrameworkId: "1-F1", Tasks: []*kernelpb.ReconcileTask{{TaskId: "t2"}, {TaskId: "t1"}, {TaskId: "t9", AgentId: "1-A1"}}})
-	// Implicit reconciliation: every active task.
-	c.Send("fw1", &kernelpb.Reconcile{FrameworkId: "1-F1"})
-	expectTrace(t, c, `
-		fw1 -> master: Reconcile{1-F1 [t2 t1 t9]}
-		master -> fw1: Update{1-F1/t2 FINISHED RECONCILIATION src:master}
-		master -> fw1: Update{1-F1/t1 RUNNING RECONCILIATION src:master}
-		master -> fw1: Update{1-F1/t9 LOST RECONCILIATION src:master "unknown task"}
-		fw1 -> master: Reconcile{1-F1 []}
-		master -> fw1: Update{1-F1/t1 RUNNING RECONCILIATION src:master}
-	`)
-	expectNoErrors(t, c)
-}
-
-func TestTeardown(t *testing.T) {
-	c := setup(t, quietConfig(), "cpus:2;mem:1024")
-	a := accept("1-F1", []string{"1-O1"}, wasmTask("t1", "cpus:1;mem:256"))
-	a.Filters = &kernelpb.Filters{RefuseSeconds: 0.001}
-	c.Send("fw1", a)
-	c.TaskEvent("a1", "1-F1", "t1", running)
-	c.Advance(time.Millisecond)
-	c.Allocate()
-	c.TakeTrace()
-
-	c.Send("fw1", &kernelpb.Teardown{FrameworkId: "1-F1"})
-	c.TaskEvent("a1", "1-F1", "t1", killed)
-	// The agent still retries the unacknowledged RUNNING: the master
-	// settles it for the removed framework.
-	expectTrace(t, c, `
-		fw1 -> master: Teardown{1-F1}
-		master -> a1: ShutdownFramework{1-F1}
-		a1: kill 1-F1/t1
-	`)
-	c.Advance(time.Second)
-	expectTrace(t, c, `
-		a1 -> master: StatusUpdate{1-A1 1-F1/t1 RUNNING id:t1-1 latest:KILLED}
-		master -> a1: StatusUpdateAck{1-F1/t1 id:t1-1}
-		a1 -> master: StatusUpdate{1-A1 1-F1/t1 KILLED id:t1-2}
-		master -> a1: StatusUpdateAck{1-F1/t1 id:t1-2}
-	`)
-	v := mustTask(t, c.Master, "1-F1", "t1")
-	if v.Active || v.State != killed || v.Reason != kernelpb.Reason_REASON_FRAMEWORK_REMOVED {
-		t.Fatalf("task after teardown: %+v", v)
-	}
-	if n := len(c.Master.Offers()); n != 0 {
-		t.Fatalf("%d offers outstanding after teardown", n)
-	}
-	if got := c.Master.Available("1-A1").String(); got != "cpus:2;mem:1024" {
-		t.Fatalf("available after teardown: %s", got)
-	}
-	if len(c.Master.Frameworks()) != 0 || len(c.Agents["a1"].A.Tasks()) != 0 {
-		t.Fatalf("framework or agent task left behind")
-	}
-	// A removed framework cannot come back under its id.
-	c.Subscribe("fw1", time.Minute)
-	expectTrace(t, c, `
-		fw1 -> master: Subscribe{name:fw1 id:1-F1}
-		master -> fw1: Error{"framework 1-F1 was removed and cannot subscribe again"}
-	`)
-	takeErrors(c)
-	expectNoErrors(t, c)
+	return out
 }

@@ -33,6 +33,8 @@ const (
 	EventAgentReregistered
 	EventAgentDeactivated
 	EventAgentRemoved
+	// EventOperatorKill: an operator asked to kill a task.
+	EventOperatorKill
 )
 
 var eventKindNames = map[EventKind]string{
@@ -49,6 +51,7 @@ var eventKindNames = map[EventKind]string{
 	EventAgentReregistered:     "agent-reregistered",
 	EventAgentDeactivated:      "agent-deactivated",
 	EventAgentRemoved:          "agent-removed",
+	EventOperatorKill:          "operator-kill",
 }
 
 func (k EventKind) String() string {
@@ -86,19 +89,14 @@ type Counters struct {
 	StatusUpdates, InvalidMessages, UnknownTaskUpdates   uint64
 	PingsSent, FrameworkHeartbeats, MasterStatusUpdates  uint64
 	Reconciliations, KillsForwarded, AcknowledgementsFwd uint64
+	// OperatorKills counts the operator's kills sent to agents.
+	OperatorKills uint64
 }
 
-type taskKey struct {
-	frameworkID string
-	taskID      string
-}
+// taskKey names a task (the agent keys its tasks the same way).
+type taskKey = kernelpb.TaskRef
 
-func compareTaskKeys(a, b taskKey) int {
-	if c := cmp.Compare(a.frameworkID, b.frameworkID); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.taskID, b.taskID)
-}
+var compareTaskKeys = kernelpb.CompareTaskRefs
 
 // StateChange is one entry of a task's history.
 type StateChange struct {
@@ -121,9 +119,9 @@ type taskState struct {
 	message   string
 	exitCode  int32
 	history   []StateChange
-	// released: the task's resources went back to the allocator (it is
-	// terminal, or its agent or framework was removed).
-	released bool
+	// operatorKilled: an operator asked to kill the task (OperatorKill);
+	// its KILLED status then says REASON_KILLED_BY_OPERATOR.
+	operatorKilled bool
 	// terminalUpdateID is the update id of the terminal status update the
 	// agent sent; its acknowledgement settles the task.
 	terminalUpdateID string
@@ -164,6 +162,9 @@ type frameworkState struct {
 	offers          map[string]struct{}
 
 	offered, accepted, declined, rescinded uint64
+	// tooSmall counts tasks refused at Accept, by the resource the offers
+	// were short of.
+	tooSmall map[string]uint64
 }
 
 type offerState struct {
@@ -229,3 +230,12 @@ func sortedTaskKeys(m map[taskKey]struct{}) []taskKey {
 }
 
 func validState(s kernelpb.TaskState) bool { return kernelpb.Rank(s) > 0 }
+
+// holds reports whether the task holds its resources: it was launched (or
+// adopted) and has not ended. It is derived from the state alone, so that
+// what the master counts as held cannot drift from what setState gave back
+// to the allocator (see release).
+func (t *taskState) holds() bool {
+	r := kernelpb.Rank(t.state)
+	return r > 0 && !kernelpb.IsTerminal(t.state)
+}

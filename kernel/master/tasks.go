@@ -2,6 +2,7 @@ package master
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,16 +25,8 @@ func taskRecord(in *kernelpb.TaskInfo, agentID string) *kernelpb.TaskInfo {
 
 // validDigest reports whether s is a content address "sha256:<64 hex>".
 func validDigest(s string) bool {
-	hex, ok := strings.CutPrefix(s, "sha256:")
-	if !ok || len(hex) != 64 {
-		return false
-	}
-	for _, c := range hex {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
+	_, err := kernelpb.ParseDigest(s)
+	return err == nil
 }
 
 // validateTaskShape checks what can be checked of a task without the
@@ -106,7 +99,7 @@ func (m *Master) accept(now time.Time, from Peer, msg *kernelpb.Accept) error {
 			agentID = offers[0].agentID
 		}
 		for _, t := range launches {
-			if t == nil || t.TaskId == "" || m.tasks[taskKey{fw.id, t.TaskId}] != nil {
+			if t == nil || t.TaskId == "" || m.tasks[taskKey{FrameworkID: fw.id, TaskID: t.TaskId}] != nil {
 				continue
 			}
 			m.refuseTask(now, fw, agentID, t, kernelpb.TaskState_TASK_LOST, kernelpb.Reason_REASON_INVALID_OFFERS, "not launched: "+offerErr)
@@ -134,7 +127,7 @@ func (m *Master) accept(now time.Time, from Peer, msg *kernelpb.Accept) error {
 			problems = append(problems, fmt.Sprintf("task %d has no task id", i))
 			continue
 		}
-		key := taskKey{fw.id, t.TaskId}
+		key := taskKey{FrameworkID: fw.id, TaskID: t.TaskId}
 		if m.tasks[key] != nil || inCall[t.TaskId] {
 			// Never touch the active task that owns this id.
 			m.sendMasterUpdate(now, fw.id, a.id, t.TaskId, kernelpb.TaskState_TASK_ERROR, kernelpb.Reason_REASON_INVALID_TASK,
@@ -149,6 +142,7 @@ func (m *Master) accept(now time.Time, from Peer, msg *kernelpb.Accept) error {
 		}
 		if why == "" && !remaining.Contains(res) {
 			why = fmt.Sprintf("task needs %s but the offers have %s left: short of %s", res, remaining, remaining.Shortfall(res))
+			fw.countTooSmall(remaining, res)
 		}
 		if why != "" {
 			m.refuseTask(now, fw, a.id, t, kernelpb.TaskState_TASK_ERROR, kernelpb.Reason_REASON_INVALID_TASK, why)
@@ -168,6 +162,23 @@ func (m *Master) accept(now time.Time, from Peer, msg *kernelpb.Accept) error {
 		return m.refuse(from, "%s", strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// countTooSmall counts a task that did not fit in what the offers had
+// left under each resource name it lacked.
+func (fw *frameworkState) countTooSmall(have, need resources.Resources) {
+	if fw.tooSmall == nil {
+		fw.tooSmall = map[string]uint64{}
+	}
+	lacking := map[string]bool{}
+	for _, it := range need.Items() {
+		if !have.Contains(resources.New(it)) {
+			lacking[it.Name] = true
+		}
+	}
+	for name := range lacking {
+		fw.tooSmall[name]++
+	}
 }
 
 // offersForAccept returns the framework's own valid offers among ids and,
@@ -210,7 +221,7 @@ func (m *Master) offersForAccept(fw *frameworkState, ids []string) ([]*offerStat
 func (m *Master) launch(now time.Time, fw *frameworkState, a *agentState, in *kernelpb.TaskInfo, res resources.Resources) {
 	task := kernelpb.CloneTaskInfo(in)
 	task.AgentId = a.id
-	t := &taskState{key: taskKey{fw.id, task.TaskId}, agentID: a.id, info: taskRecord(task, a.id), resources: res}
+	t := &taskState{key: taskKey{FrameworkID: fw.id, TaskID: task.TaskId}, agentID: a.id, info: taskRecord(task, a.id), resources: res}
 	m.addActiveTask(t)
 	m.setState(now, t, kernelpb.TaskState_TASK_STAGING, kernelpb.Reason_REASON_NONE, "")
 	m.counters.TasksLaunched++
@@ -227,19 +238,20 @@ func (m *Master) launch(now time.Time, fw *frameworkState, a *agentState, in *ke
 func (m *Master) refuseTask(now time.Time, fw *frameworkState, agentID string, in *kernelpb.TaskInfo, state kernelpb.TaskState, reason kernelpb.Reason, why string) {
 	m.counters.TasksInvalid++
 	info := taskRecord(in, in.AgentId)
-	t := &taskState{key: taskKey{fw.id, info.TaskId}, agentID: agentID, info: info, released: true}
+	// Never launched, so it never held anything: setState gives nothing back.
+	t := &taskState{key: taskKey{FrameworkID: fw.id, TaskID: info.TaskId}, agentID: agentID, info: info}
 	t.resources, _ = resources.FromProto(info.Resources)
 	m.setState(now, t, state, reason, why)
 	m.completed.add(t)
-	m.sendMasterUpdate(now, fw.id, agentID, t.key.taskID, state, reason, why)
+	m.sendMasterUpdate(now, fw.id, agentID, t.key.TaskID, state, reason, why)
 }
 
 func (m *Master) addActiveTask(t *taskState) {
 	m.tasks[t.key] = t
-	byFw := m.tasksByFramework[t.key.frameworkID]
+	byFw := m.tasksByFramework[t.key.FrameworkID]
 	if byFw == nil {
 		byFw = map[taskKey]struct{}{}
-		m.tasksByFramework[t.key.frameworkID] = byFw
+		m.tasksByFramework[t.key.FrameworkID] = byFw
 	}
 	byFw[t.key] = struct{}{}
 	if a := m.agents[t.agentID]; a != nil {
@@ -251,10 +263,10 @@ func (m *Master) addActiveTask(t *taskState) {
 // bounded ring of completed tasks.
 func (m *Master) completeTask(t *taskState) {
 	delete(m.tasks, t.key)
-	if byFw := m.tasksByFramework[t.key.frameworkID]; byFw != nil {
+	if byFw := m.tasksByFramework[t.key.FrameworkID]; byFw != nil {
 		delete(byFw, t.key)
 		if len(byFw) == 0 {
-			delete(m.tasksByFramework, t.key.frameworkID)
+			delete(m.tasksByFramework, t.key.FrameworkID)
 		}
 	}
 	if a := m.agents[t.agentID]; a != nil {
@@ -263,32 +275,36 @@ func (m *Master) completeTask(t *taskState) {
 	m.completed.add(t)
 }
 
-// setState moves a task to a new state, records it and, when the state is
-// terminal, gives its resources back to the allocator.
+// setState moves a task to a new state, records it and, when the task
+// stops holding its resources (it ends), gives them back to the allocator.
+// It is the only place where a task's state changes, hence the only path
+// of release.
 func (m *Master) setState(now time.Time, t *taskState, s kernelpb.TaskState, reason kernelpb.Reason, message string) {
 	if t.state == s {
 		return
 	}
+	held := t.holds()
 	t.state, t.reason, t.message = s, reason, message
 	t.history = append(t.history, StateChange{State: s, At: now})
-	m.emit(Event{Kind: EventTaskState, At: now, TaskID: t.key.taskID, FrameworkID: t.key.frameworkID,
+	m.emit(Event{Kind: EventTaskState, At: now, TaskID: t.key.TaskID, FrameworkID: t.key.FrameworkID,
 		AgentID: t.agentID, State: s, Reason: reason, Message: message})
 	if kernelpb.IsTerminal(s) {
 		m.counters.TasksTerminal[s]++
+	}
+	if held && !t.holds() {
 		m.release(now, t)
 	}
 }
 
-// release gives a task's resources back to the allocator, once.
+// release gives the resources of a task that just ended back to the
+// allocator. Only setState calls it, once per task (a task ends once).
+// Where the allocator no longer counts them, nothing is given back: an
+// inactive agent is not in the allocator (AddAgent recounts what its tasks
+// hold when it comes back), and a removed framework's holdings went with
+// RemoveFramework (Recover ignores unknown frameworks).
 func (m *Master) release(now time.Time, t *taskState) {
-	if t.released {
-		return
-	}
-	t.released = true
-	// An inactive agent is not in the allocator: AddAgent recounts what
-	// its tasks hold when it comes back.
 	if a := m.agents[t.agentID]; a != nil && a.active {
-		m.alloc.Recover(now, t.key.frameworkID, t.agentID, t.resources, 0)
+		m.alloc.Recover(now, t.key.FrameworkID, t.agentID, t.resources, 0)
 	}
 }
 
@@ -303,7 +319,7 @@ func (m *Master) terminateByMaster(now time.Time, t *taskState, s kernelpb.TaskS
 		m.setState(now, t, s, reason, why)
 	}
 	t.toldState = t.state
-	m.sendMasterUpdate(now, t.key.frameworkID, t.agentID, t.key.taskID, t.state, t.reason, t.message)
+	m.sendMasterUpdate(now, t.key.FrameworkID, t.agentID, t.key.TaskID, t.state, t.reason, t.message)
 	m.completeTask(t)
 }
 
@@ -363,19 +379,25 @@ func (m *Master) statusUpdate(now time.Time, from Peer, msg *kernelpb.StatusUpda
 		return m.refuseAgent("StatusUpdate from %s with invalid state %v", a.id, st.State)
 	}
 	m.counters.StatusUpdates++
-	key := taskKey{msg.FrameworkId, st.TaskId}
+	key := taskKey{FrameworkID: msg.FrameworkId, TaskID: st.TaskId}
 	latest := msg.LatestState
 	if !validState(latest) || kernelpb.Rank(latest) < kernelpb.Rank(st.State) {
 		latest = st.State
 	}
 
 	t := m.tasks[key]
-	settled := m.removed.Has(key.frameworkID) ||
+	if t != nil && t.operatorKilled && st.State == kernelpb.TaskState_TASK_KILLED {
+		// The agent kills for whoever asked; the master knows it was an
+		// operator, and says so to the framework and in its own record.
+		st = kernelpb.CloneTaskStatus(st)
+		st.Reason = kernelpb.Reason_REASON_KILLED_BY_OPERATOR
+	}
+	settled := m.removed.Has(key.FrameworkID) ||
 		(t == nil && m.completed.byKey[key] != nil) ||
 		(t != nil && t.agentID != a.id)
 	if settled {
 		m.send(a.peer, &kernelpb.StatusUpdateAck{Epoch: m.cfg.Epoch, AgentId: a.id,
-			FrameworkId: key.frameworkID, TaskId: key.taskID, UpdateId: st.UpdateId})
+			FrameworkId: key.FrameworkID, TaskId: key.TaskID, UpdateId: st.UpdateId})
 		if !kernelpb.IsTerminal(latest) {
 			m.killOn(a, key)
 		}
@@ -403,8 +425,8 @@ func (m *Master) statusUpdate(now time.Time, from Peer, msg *kernelpb.StatusUpda
 	}
 	status := kernelpb.CloneTaskStatus(st)
 	status.AgentId = a.id
-	status.FrameworkId = key.frameworkID
-	m.toFramework(key.frameworkID, &kernelpb.Update{Epoch: m.cfg.Epoch, Status: status})
+	status.FrameworkId = key.FrameworkID
+	m.toFramework(key.FrameworkID, &kernelpb.Update{Epoch: m.cfg.Epoch, Status: status})
 	return nil
 }
 
@@ -420,7 +442,7 @@ func (m *Master) acknowledge(now time.Time, from Peer, msg *kernelpb.Acknowledge
 	if msg.TaskId == "" || msg.UpdateId == "" {
 		return m.refuse(from, "Acknowledge needs a task id and an update id")
 	}
-	key := taskKey{fw.id, msg.TaskId}
+	key := taskKey{FrameworkID: fw.id, TaskID: msg.TaskId}
 	t := m.tasks[key]
 	if t == nil && m.completed.byKey[key] != nil {
 		return nil
@@ -461,7 +483,7 @@ func (m *Master) reconcile(now time.Time, from Peer, msg *kernelpb.Reconcile) er
 	if len(msg.Tasks) == 0 {
 		for _, key := range sortedTaskKeys(m.tasksByFramework[fw.id]) {
 			t := m.tasks[key]
-			answer(key.taskID, t.agentID, t.reconciledState(), t.message)
+			answer(key.TaskID, t.agentID, t.reconciledState(), t.message)
 		}
 		return nil
 	}
@@ -469,7 +491,7 @@ func (m *Master) reconcile(now time.Time, from Peer, msg *kernelpb.Reconcile) er
 		if rt == nil || rt.TaskId == "" {
 			continue
 		}
-		key := taskKey{fw.id, rt.TaskId}
+		key := taskKey{FrameworkID: fw.id, TaskID: rt.TaskId}
 		t := m.tasks[key]
 		if t == nil {
 			t = m.completed.byKey[key]
@@ -478,7 +500,7 @@ func (m *Master) reconcile(now time.Time, from Peer, msg *kernelpb.Reconcile) er
 			answer(rt.TaskId, rt.AgentId, kernelpb.TaskState_TASK_LOST, "unknown task")
 			continue
 		}
-		answer(key.taskID, t.agentID, t.reconciledState(), t.message)
+		answer(key.TaskID, t.agentID, t.reconciledState(), t.message)
 	}
 	return nil
 }
@@ -504,7 +526,7 @@ func (m *Master) kill(now time.Time, from Peer, msg *kernelpb.Kill) error {
 	if msg.TaskId == "" {
 		return m.refuse(from, "Kill needs a task id")
 	}
-	key := taskKey{fw.id, msg.TaskId}
+	key := taskKey{FrameworkID: fw.id, TaskID: msg.TaskId}
 	if t := m.tasks[key]; t != nil {
 		if kernelpb.IsTerminal(t.state) {
 			return nil // its terminal update is on its way
@@ -519,9 +541,70 @@ func (m *Master) kill(now time.Time, from Peer, msg *kernelpb.Kill) error {
 		s, agentID, why = t.state, t.agentID, t.message
 	}
 	m.send(fw.peer, &kernelpb.Update{Epoch: m.cfg.Epoch, Status: &kernelpb.TaskStatus{
-		TaskId: key.taskID, State: s, AgentId: agentID, FrameworkId: fw.id,
+		TaskId: key.TaskID, State: s, AgentId: agentID, FrameworkId: fw.id,
 		Reason: kernelpb.Reason_REASON_RECONCILIATION, Message: why,
 		Source: kernelpb.Source_SOURCE_MASTER, TimestampNs: now.UnixNano(),
 	}})
 	return nil
 }
+
+// operatorKill asks the agent of an active task to kill it on an
+// operator's behalf (see OperatorKill).
+func (m *Master) operatorKill(now time.Time, from Peer, msg OperatorKill) error {
+	if msg.TaskID == "" {
+		return fmt.Errorf("%w: an operator kill needs a task id", ErrUnknownTask)
+	}
+	t, err := m.operatorTask(msg)
+	if err != nil {
+		return err
+	}
+	if kernelpb.IsTerminal(t.state) {
+		return fmt.Errorf("task %s of framework %s: %w (%s)", t.key.TaskID, t.key.FrameworkID, ErrTaskEnded, stateName(t.state))
+	}
+	a := m.agents[t.agentID]
+	if a == nil || !a.active {
+		return fmt.Errorf("task %s of framework %s: %w (agent %s); kill it again once the agent is back", t.key.TaskID, t.key.FrameworkID, ErrAgentDisconnected, t.agentID)
+	}
+	t.operatorKilled = true
+	m.counters.OperatorKills++
+	m.emit(Event{Kind: EventOperatorKill, At: now, TaskID: t.key.TaskID, FrameworkID: t.key.FrameworkID,
+		AgentID: t.agentID, State: t.state, Message: "kill asked by " + string(from)})
+	m.killOn(a, t.key)
+	return nil
+}
+
+// operatorTask finds the task an OperatorKill names: among active tasks
+// first, then among the completed ones (to say it ended).
+func (m *Master) operatorTask(msg OperatorKill) (*taskState, error) {
+	var found []*taskState
+	if msg.FrameworkID != "" {
+		if t := m.tasks[taskKey{FrameworkID: msg.FrameworkID, TaskID: msg.TaskID}]; t != nil {
+			found = append(found, t)
+		}
+	} else {
+		for key, t := range m.tasks {
+			if key.TaskID == msg.TaskID {
+				found = append(found, t)
+			}
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		for _, t := range m.completed.newestFirst() {
+			if t.key.TaskID == msg.TaskID && (msg.FrameworkID == "" || t.key.FrameworkID == msg.FrameworkID) {
+				return nil, fmt.Errorf("task %s of framework %s: %w (%s)", msg.TaskID, t.key.FrameworkID, ErrTaskEnded, stateName(t.state))
+			}
+		}
+		return nil, fmt.Errorf("task %s: %w", msg.TaskID, ErrUnknownTask)
+	}
+	slices.SortFunc(found, func(a, b *taskState) int { return compareTaskKeys(a.key, b.key) })
+	var fws []string
+	for _, t := range found {
+		fws = append(fws, t.key.FrameworkID)
+	}
+	return nil, fmt.Errorf("task %s: %w (%s): name the framework", msg.TaskID, ErrAmbiguousTask, strings.Join(fws, ", "))
+}
+
+func stateName(s kernelpb.TaskState) string { return strings.TrimPrefix(s.String(), "TASK_") }

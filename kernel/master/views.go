@@ -79,7 +79,16 @@ type FrameworkView struct {
 	Share float64
 	// Why says why the framework got nothing in the last allocation round
 	// ("suppressed", "declined agent 1-A1 for 5s", ...), if it did not.
-	Why                          string
+	Why string
+	// NotOffered counts, by the allocator's reason, the allocation rounds
+	// in which the framework got nothing ("suppressed", "no_agents",
+	// "no_free_resources", "below_minimum", "filtered_by_declines",
+	// "lower_share"; see allocator.NotOffered).
+	NotOffered map[string]uint64
+	// TooSmall counts, by resource name, the tasks refused at Accept
+	// because the offers were short of that resource (a task short of
+	// two counts under both).
+	TooSmall                     map[string]uint64
 	RegisteredAt, DisconnectedAt time.Time
 	FailoverTimeout              time.Duration
 	Offers                       int
@@ -134,11 +143,11 @@ func (m *Master) adoptedView(id string) FrameworkView {
 	return v
 }
 
-// heldBy sums what the given tasks hold: all but the released ones.
+// heldBy sums what the given tasks hold: those that have not ended.
 func (m *Master) heldBy(tasks map[taskKey]struct{}) resources.Resources {
 	var held resources.Resources
 	for key := range tasks {
-		if t := m.tasks[key]; !t.released {
+		if t := m.tasks[key]; t.holds() {
 			held = held.Add(t.resources)
 		}
 	}
@@ -154,6 +163,7 @@ func (m *Master) frameworkView(fw *frameworkState) FrameworkView {
 		Tasks:   len(m.tasksByFramework[fw.id]),
 		Offered: fw.offered, Accepted: fw.accepted, Declined: fw.declined, Rescinded: fw.rescinded,
 		Principal: fw.info.GetPrincipal(), User: fw.info.GetUser(),
+		NotOffered: m.alloc.NotOffered(fw.id), TooSmall: maps.Clone(fw.tooSmall),
 	}
 	if !fw.connected {
 		v.Peer = ""
@@ -199,9 +209,9 @@ type TaskFilter struct {
 }
 
 func (f TaskFilter) match(t *taskState) bool {
-	return (f.FrameworkID == "" || f.FrameworkID == t.key.frameworkID) &&
+	return (f.FrameworkID == "" || f.FrameworkID == t.key.FrameworkID) &&
 		(f.AgentID == "" || f.AgentID == t.agentID) &&
-		(f.TaskID == "" || f.TaskID == t.key.taskID) &&
+		(f.TaskID == "" || f.TaskID == t.key.TaskID) &&
 		(f.State == kernelpb.TaskState_TASK_UNKNOWN || f.State == t.state)
 }
 
@@ -239,7 +249,7 @@ func (m *Master) Tasks(f TaskFilter) []TaskView {
 
 // Task returns one task of a framework (task ids are unique per framework).
 func (m *Master) Task(frameworkID, taskID string) (TaskView, bool) {
-	key := taskKey{frameworkID, taskID}
+	key := taskKey{FrameworkID: frameworkID, TaskID: taskID}
 	if t := m.tasks[key]; t != nil {
 		return taskView(t, true), true
 	}
@@ -251,7 +261,7 @@ func (m *Master) Task(frameworkID, taskID string) (TaskView, bool) {
 
 func taskView(t *taskState, active bool) TaskView {
 	return TaskView{
-		ID: t.key.taskID, Name: t.info.GetName(), FrameworkID: t.key.frameworkID, AgentID: t.agentID,
+		ID: t.key.TaskID, Name: t.info.GetName(), FrameworkID: t.key.FrameworkID, AgentID: t.agentID,
 		State: t.state, Reason: t.reason, Message: t.message, ExitCode: t.exitCode,
 		Resources: t.resources, Active: active, History: slices.Clone(t.history), Info: t.info,
 	}

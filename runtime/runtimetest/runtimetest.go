@@ -35,7 +35,8 @@ type Artifacts struct {
 	// Hello prints "hello from instance $PANDO_INSTANCE of task
 	// $PANDO_TASK_ID\n" on stdout and exits with code 0.
 	Hello Artifact
-	// Fail prints something on stderr and exits with code 3.
+	// Fail prints something on stderr, nothing on stdout, and exits with
+	// code 3.
 	Fail Artifact
 	// Spin prints "spinning\n" on stdout, then runs forever without
 	// calling the host.
@@ -52,6 +53,15 @@ type Artifacts struct {
 	Escape Artifact
 	// SandboxMount is where a task sees its sandbox directory ("/sandbox").
 	SandboxMount string
+	// Parallel is how many tasks the Concurrent case launches at once;
+	// 0 is 200. Runtimes whose tasks are processes (containers) take fewer.
+	Parallel int
+}
+
+// Detacher is a runtime whose tasks can outlive it: Detach lets go of them,
+// still running, for a new runtime's Recover (Close, by contrast, stops them).
+type Detacher interface {
+	Detach(ctx context.Context) error
 }
 
 // timeouts of the suite: generous, because the machine may be busy; the
@@ -81,6 +91,8 @@ func Run(t *testing.T, newRuntime func(t *testing.T) runtime.Runtime, a Artifact
 	t.Run("SandboxEscape", s.sandboxEscape)
 	t.Run("Concurrent", s.concurrent)
 	t.Run("CloseStopsTasks", s.closeStopsTasks)
+	t.Run("Logs", s.logs)
+	t.Run("Recover", s.recover)
 }
 
 type suite struct {
@@ -466,14 +478,18 @@ func (s *suite) concurrent(t *testing.T) {
 		instance int
 		task     runtime.Task
 	}
-	tasks := make([]started, parallel)
+	n := s.a.Parallel
+	if n <= 0 {
+		n = parallel
+	}
+	tasks := make([]started, n)
 	var wg sync.WaitGroup
 	for i := range tasks {
 		spec := s.spec(t, s.a.Hello)
 		spec.Env = map[string]string{"PANDO_INSTANCE": fmt.Sprint(i), "PANDO_TASK_ID": spec.TaskID}
 		tasks[i] = started{spec: spec, instance: i}
 	}
-	errs := make(chan error, parallel)
+	errs := make(chan error, n)
 	for i := range tasks {
 		wg.Go(func() {
 			task, err := rt.Launch(context.Background(), tasks[i].spec)
@@ -502,9 +518,8 @@ func (s *suite) concurrent(t *testing.T) {
 	}
 }
 
-// closeStopsTasks: closing a runtime whose tasks cannot outlive it
-// (Recover not supported) stops them; closing one whose tasks can leaves
-// them running, and a new runtime recovers them.
+// closeStopsTasks: closing a runtime stops its tasks, whether or not they
+// could outlive it (Recover), and a closed runtime launches nothing.
 func (s *suite) closeStopsTasks(t *testing.T) {
 	rt := s.newRuntime(t)
 	spec := s.spec(t, s.a.Spin)
@@ -512,37 +527,107 @@ func (s *suite) closeStopsTasks(t *testing.T) {
 	waitForOutput(t, spec, task, "spinning")
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	_, recoverErr := rt.Recover(ctx)
 	if err := rt.Close(ctx); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	if _, err := rt.Launch(ctx, s.spec(t, s.a.Hello)); err == nil {
 		t.Error("Launch on a closed runtime succeeded")
 	}
-	if errors.Is(recoverErr, runtime.ErrNotSupported) {
-		exit := wait(t, task)
-		if exit.Outcome == runtime.Finished {
-			t.Fatalf("a spinning task ended %+v when its runtime was closed", exit)
-		}
-		return
+	exit := wait(t, task)
+	if exit.Outcome == runtime.Finished {
+		t.Fatalf("a spinning task ended %+v when its runtime was closed", exit)
 	}
-	if recoverErr != nil {
-		t.Fatalf("Recover: %v", recoverErr)
+	if err := rt.Close(ctx); err != nil {
+		t.Errorf("a second Close: %v", err)
 	}
+}
+
+// logs: a task's stdout and stderr go to the files "stdout" and "stderr" of
+// its sandbox, each only what was written to it.
+func (s *suite) logs(t *testing.T) {
+	rt := s.runtime(t)
+	hello := s.spec(t, s.a.Hello)
+	hello.Env = map[string]string{"PANDO_INSTANCE": "7", "PANDO_TASK_ID": hello.TaskID}
+	fail := s.spec(t, s.a.Fail)
+	helloTask, failTask := launch(t, rt, hello), launch(t, rt, fail)
+	wait(t, helloTask)
+	wait(t, failTask)
+	if got, want := readLog(t, hello, "stdout"), fmt.Sprintf("hello from instance 7 of task %s\n", hello.TaskID); got != want {
+		t.Errorf("Hello's stdout = %q, want %q", got, want)
+	}
+	if got := readLog(t, hello, "stderr"); got != "" {
+		t.Errorf("Hello's stderr = %q, want it empty", got)
+	}
+	if got := readLog(t, fail, "stderr"); got == "" {
+		t.Error("Fail's stderr is empty; it wrote to it")
+	}
+	if got := readLog(t, fail, "stdout"); got != "" {
+		t.Errorf("Fail's stdout = %q, want it empty", got)
+	}
+
+	// A task id run again starts with fresh logs.
+	again := hello
+	again.Env = map[string]string{"PANDO_INSTANCE": "8", "PANDO_TASK_ID": hello.TaskID}
+	wait(t, launch(t, rt, again))
+	if got, want := readLog(t, again, "stdout"), fmt.Sprintf("hello from instance 8 of task %s\n", hello.TaskID); got != want {
+		t.Errorf("stdout of the task run again = %q, want only its own %q", got, want)
+	}
+}
+
+// recover: a runtime whose tasks outlive it (Recover supported) lets go of
+// them with Detach; a new runtime recovers them, running, and can kill them.
+func (s *suite) recover(t *testing.T) {
+	rt := s.newRuntime(t)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if _, err := rt.Recover(ctx); errors.Is(err, runtime.ErrNotSupported) {
+		rt.Close(ctx)
+		t.Skip("the runtime's tasks cannot outlive it (Recover not supported)")
+	} else if err != nil {
+		rt.Close(ctx)
+		t.Fatalf("Recover on a fresh runtime: %v", err)
+	}
+	d, ok := rt.(Detacher)
+	if !ok {
+		rt.Close(ctx)
+		t.Fatalf("%T supports Recover but has no Detach to leave its tasks running", rt)
+	}
+	spec := s.spec(t, s.a.Spin)
+	task := launch(t, rt, spec)
+	waitForOutput(t, spec, task, "spinning")
+	if err := d.Detach(ctx); err != nil {
+		t.Fatalf("Detach: %v", err)
+	}
+	if exit, err := task.Wait(ctx); err == nil {
+		t.Fatalf("Wait on a detached runtime's task returned %+v and no error", exit)
+	}
+
 	rt2 := s.runtime(t)
 	tasks, err := rt2.Recover(ctx)
 	if err != nil {
-		t.Fatalf("Recover after Close: %v", err)
+		t.Fatalf("Recover after Detach: %v", err)
 	}
 	again, ok := tasks[spec.TaskID]
 	if !ok {
-		t.Fatalf("Recover after Close returned %d tasks, not the spinning %s", len(tasks), spec.TaskID)
+		t.Fatalf("Recover after Detach returned %d tasks, not the spinning %s", len(tasks), spec.TaskID)
+	}
+	if _, err := again.Stats(ctx); err != nil {
+		t.Errorf("Stats of a recovered task: %v", err)
+	}
+	short, cancelShort := context.WithTimeout(ctx, 50*time.Millisecond)
+	exit, err := again.Wait(short)
+	cancelShort()
+	if err == nil {
+		t.Fatalf("the recovered task had ended: %+v", exit)
 	}
 	if err := again.Kill(ctx); err != nil {
 		t.Fatalf("Kill of a recovered task: %v", err)
 	}
 	if exit := wait(t, again); exit.Outcome != runtime.Killed {
 		t.Fatalf("recovered task: exit = %+v, want killed", exit)
+	}
+	if got := readLog(t, spec, "stdout"); !strings.Contains(got, "spinning") {
+		t.Errorf("the recovered task's stdout = %q, want what it printed before", got)
 	}
 }
 

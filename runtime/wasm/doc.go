@@ -8,6 +8,15 @@
 // stopped by closing its context (Kill, timeout). A task is one goroutine
 // running the module's _start.
 //
+// Stats reports a task's linear memory (now, its peak, and its limit), its
+// CPU time, and the bytes written to its stdout and stderr. The CPU time is
+// that of the OS thread the task's goroutine is locked to while it runs
+// (not while it sleeps), read from the thread's CPU clock: three system
+// calls per task, one per Stats of a running task (see taskCPU). Network
+// counts are 0, since tasks are given no sockets; block IO is not measured
+// (the agent's process does a task's file IO) and Stats says so in
+// Unavailable.
+//
 // Tasks cannot outlive the process that runs them, so Recover is not
 // supported.
 package wasm

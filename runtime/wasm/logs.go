@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 )
 
 // taskLog is a task's stdout or stderr file in its sandbox, created (with the
@@ -18,6 +19,8 @@ type taskLog struct {
 	file   *os.File
 	err    error // the failure to create the file, reported on every write
 	closed bool
+
+	written atomic.Uint64 // bytes written, for Stats
 }
 
 func newTaskLog(sb *sandbox, name string) *taskLog {
@@ -36,7 +39,9 @@ func (l *taskLog) Write(p []byte) (int, error) {
 	if l.err != nil {
 		return 0, l.err
 	}
-	return l.file.Write(p)
+	n, err := l.file.Write(p)
+	l.written.Add(uint64(n))
+	return n, err
 }
 
 func (l *taskLog) create() (*os.File, error) {

@@ -32,6 +32,7 @@ type limitedMemory struct {
 	used uint64 // the most of buf ever handed to the guest
 
 	size    atomic.Uint64 // current length, for Stats
+	peak    atomic.Uint64 // the largest length, for Stats after the end
 	refused atomic.Bool   // the guest asked for more than limit
 }
 
@@ -65,6 +66,9 @@ func (m *limitedMemory) Reallocate(size uint64) []byte {
 	}
 	m.used = max(m.used, size)
 	m.size.Store(size)
+	if size > m.peak.Load() { // only this goroutine stores
+		m.peak.Store(size)
+	}
 	return m.buf[:size]
 }
 

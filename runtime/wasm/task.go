@@ -23,6 +23,9 @@ type task struct {
 	killed  atomic.Bool        // Kill was called before the task ended
 	timeout time.Duration
 	mem     limitedMemory
+	cpu     taskCPU
+	// stdout and stderr count what was written to them, for Stats.
+	stdout, stderr *taskLog
 }
 
 var _ runtime.Task = (*task)(nil)
@@ -32,8 +35,10 @@ var _ runtime.Task = (*task)(nil)
 // It calls _start itself rather than letting InstantiateModule do it, so
 // that a failure to instantiate (CauseLaunchFailed) is told apart from a
 // failure of the program (exit code, trap) without parsing error text.
-func (t *task) run(r *Runtime, ctx context.Context, c wazero.CompiledModule, cfg wazero.ModuleConfig, stdout, stderr *taskLog) {
+func (t *task) run(r *Runtime, ctx context.Context, c wazero.CompiledModule, cfg wazero.ModuleConfig) {
 	defer r.tasks.Done()
+	t.cpu.begin()
+	stdout, stderr := t.stdout, t.stderr
 	ictx := experimental.WithMemoryAllocator(ctx, &t.mem)
 	mod, err := r.wz.InstantiateModule(ictx, c, cfg)
 	if err != nil {
@@ -64,6 +69,7 @@ func (t *task) run(r *Runtime, ctx context.Context, c wazero.CompiledModule, cfg
 	}
 	t.mem.release()
 	t.cancel() // release the context's timer
+	t.cpu.end()
 	close(t.done)
 }
 
@@ -140,21 +146,39 @@ func (t *task) Kill(ctx context.Context) error {
 	}
 }
 
-// Stats reports the instance's memory size. CPUTime is not measured: a
-// task is a goroutine, and Go does not expose a goroutine's CPU time.
+// Stats reports the instance's linear memory (now, its peak, its limit),
+// the CPU time of the thread running it (see taskCPU), and the bytes
+// written to its stdout and stderr. After the task ended, memory is 0 and
+// the rest are its totals.
 func (t *task) Stats(ctx context.Context) (runtime.Stats, error) {
-	return runtime.Stats{MemoryBytes: t.mem.size.Load()}, nil
+	return runtime.Stats{
+		MemoryBytes:     t.mem.size.Load(),
+		MemoryPeakBytes: t.mem.peak.Load(),
+		MemoryLimit:     t.mem.limit,
+		CPUTime:         t.cpu.used(),
+		StdoutBytes:     t.stdout.written.Load(),
+		StderrBytes:     t.stderr.written.Load(),
+		Unavailable:     unavailable,
+	}, nil
 }
+
+// unavailable is what Stats cannot say of a WASM task. Network counts are
+// not in it: tasks are given no sockets, so theirs are 0. Callers must not
+// modify it.
+var unavailable = []string{"io: a WASM task's file IO is done by the agent's process and is not counted per task"}
 
 // interruptibleSleep replaces wazero's time.Sleep for the guest's sleeps
 // (WASI poll_oneoff), which would otherwise keep a killed task sleeping,
-// unkillable, until its sleep ends.
-func interruptibleSleep(ctx context.Context) sys.Nanosleep {
+// unkillable, until its sleep ends. While it sleeps the task does not count
+// CPU time nor hold its thread (see taskCPU).
+func interruptibleSleep(ctx context.Context, cpu *taskCPU) sys.Nanosleep {
 	done := ctx.Done()
 	return func(ns int64) {
 		if ns <= 0 {
 			return
 		}
+		cpu.pause()
+		defer cpu.resume()
 		t := time.NewTimer(time.Duration(ns))
 		select {
 		case <-t.C:

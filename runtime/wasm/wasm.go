@@ -237,8 +237,10 @@ func (r *Runtime) Launch(ctx context.Context, spec runtime.Spec) (runtime.Task, 
 	stdout, stderr := newTaskLog(sb, "stdout"), newTaskLog(sb, "stderr")
 
 	t := &task{
-		done: make(chan struct{}),
-		mem:  limitedMemory{limit: limit},
+		done:   make(chan struct{}),
+		mem:    limitedMemory{limit: limit},
+		stdout: stdout,
+		stderr: stderr,
 	}
 	if m.minMemory > limit {
 		// Instantiating would make wazero panic (an allocator must give
@@ -296,8 +298,8 @@ func (r *Runtime) Launch(ctx context.Context, spec runtime.Spec) (runtime.Task, 
 		taskCtx, t.cancel = context.WithCancel(r.root)
 	}
 	t.timeout = spec.Timeout
-	cfg = cfg.WithNanosleep(interruptibleSleep(taskCtx))
-	go t.run(r, taskCtx, m.compiled, cfg, stdout, stderr)
+	cfg = cfg.WithNanosleep(interruptibleSleep(taskCtx, &t.cpu))
+	go t.run(r, taskCtx, m.compiled, cfg)
 	return t, nil
 }
 

@@ -19,6 +19,7 @@ import (
 const DefaultMaster = "http://127.0.0.1:5050"
 
 // MasterFromEnv returns flag if set, else $PANDO_MASTER, else DefaultMaster.
+// It is the one place Pando's CLI, SDK and frameworks look the master up.
 func MasterFromEnv(flag string) string {
 	if flag != "" {
 		return flag
@@ -36,7 +37,13 @@ type Client struct {
 }
 
 // New makes a client for the master at base (e.g. http://127.0.0.1:5050).
-func New(base string) (*Client, error) {
+func New(base string) (*Client, error) { return NewWithHTTP(base, nil) }
+
+// NewWithHTTP is New with the HTTP client to use (nil: a default one).
+func NewWithHTTP(base string, httpClient *http.Client) (*Client, error) {
+	if httpClient == nil {
+		httpClient = &http.Client{}
+	}
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
 	}
@@ -44,7 +51,7 @@ func New(base string) (*Client, error) {
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("master address %q is not a URL like http://127.0.0.1:5050", base)
 	}
-	return &Client{base: strings.TrimRight(base, "/"), http: &http.Client{}}, nil
+	return &Client{base: strings.TrimRight(base, "/"), http: httpClient}, nil
 }
 
 // Base returns the master's base URL.
@@ -190,30 +197,6 @@ func (c *Client) Upload(ctx context.Context, data []byte, kind string) (Artifact
 		return Artifact{}, fmt.Errorf("uploading: reading the answer: %w", err)
 	}
 	return a, nil
-}
-
-// SubmitJob submits a batch job; the answer is the job's status as JSON.
-func (c *Client) SubmitJob(ctx context.Context, spec JobSpec, out any) error {
-	body, err := json.Marshal(spec)
-	if err != nil {
-		return err
-	}
-	return c.Do(ctx, http.MethodPost, "/api/v1/batch/jobs", bytes.NewReader(body), out)
-}
-
-// Job reads one batch job's status into out.
-func (c *Client) Job(ctx context.Context, id string, out any) error {
-	return c.Do(ctx, http.MethodGet, "/api/v1/batch/jobs/"+url.PathEscape(id), nil, out)
-}
-
-// Jobs reads every batch job's status into out.
-func (c *Client) Jobs(ctx context.Context, out any) error {
-	return c.Do(ctx, http.MethodGet, "/api/v1/batch/jobs", nil, out)
-}
-
-// KillJob kills a batch job's running instances and cancels the rest.
-func (c *Client) KillJob(ctx context.Context, id string) error {
-	return c.Do(ctx, http.MethodDelete, "/api/v1/batch/jobs/"+url.PathEscape(id), nil, nil)
 }
 
 // WaitReady polls the master until it answers or ctx ends.

@@ -1,35 +1,61 @@
 package client
 
 import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
 
-func TestFindImage(t *testing.T) {
+const (
+	busyTar = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+	twoTar  = "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+)
+
+func TestResolveImage(t *testing.T) {
 	images := []Image{
-		{Name: "busybox:latest", Digest: "sha256:aa"},
-		{Name: "registry:5000/tools:1", Digest: "sha256:bb"},
-		{Name: "tools:2", Digest: "sha256:bb"},
-		{Name: "sha256:cc", Digest: "sha256:cc"},
+		{Name: "busybox:latest", Digest: busyTar, Size: 1},
+		{Name: "alpine:3", Digest: twoTar},
+		{Name: "redis:7", Digest: twoTar},
 	}
-	for ref, want := range map[string]string{
-		"busybox:latest": "busybox:latest", "busybox": "busybox:latest", "sha256:aa": "busybox:latest",
-		"registry:5000/tools:1": "registry:5000/tools:1", "sha256:cc": "sha256:cc",
-	} {
-		got, err := FindImage(images, ref)
-		if err != nil || got.Name != want {
-			t.Errorf("FindImage(%q) = %q, %v; want %q", ref, got.Name, err, want)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/images" {
+			http.NotFound(w, r)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(images)
+	}))
+	defer srv.Close()
+	c, _ := New(srv.URL)
+	ctx := context.Background()
+	for ref, want := range map[string]string{"busybox:latest": "busybox:latest", "busybox": "busybox:latest", busyTar: "busybox:latest", "redis:7": "redis:7"} {
+		im, err := c.ResolveImage(ctx, ref)
+		if err != nil || im.Name != want {
+			t.Errorf("ResolveImage(%q) = %+v, %v; want %s", ref, im, err, want)
 		}
 	}
 	for ref, want := range map[string]string{
-		"nginx": "no image \"nginx\" on the master (it holds: busybox:latest", "sha256:bb": "holds 2 images",
-		"registry:5000/tools": "no image",
+		"nginx":                  "has alpine:3, busybox:latest, redis:7",
+		twoTar:                   "holds 2 images (alpine:3, redis:7)",
+		"sha256:" + busyTar[8:9]: "no image tarball",
+		"":                       "empty image reference",
 	} {
-		if _, err := FindImage(images, ref); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("FindImage(%q): %v, want an error containing %q", ref, err, want)
+		if _, err := c.ResolveImage(ctx, ref); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ResolveImage(%q) error %v, want it to say %q", ref, err, want)
 		}
 	}
-	if _, err := FindImage(nil, "x"); err == nil || !strings.Contains(err.Error(), "pando image import") {
-		t.Errorf("empty catalog: %v", err)
+}
+
+func TestResolveImageWithoutImageList(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	c, _ := New(srv.URL)
+	if im, err := c.ResolveImage(context.Background(), busyTar); err != nil || im.Digest != busyTar {
+		t.Fatalf("by digest on an old master: %+v, %v", im, err)
+	}
+	if _, err := c.ResolveImage(context.Background(), "busybox"); err == nil {
+		t.Fatal("a name resolved without an image list")
 	}
 }

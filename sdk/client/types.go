@@ -1,6 +1,10 @@
 package client
 
-import "time"
+import (
+	"time"
+
+	"github.com/pandodc/pando/internal/httpjson"
+)
 
 // MasterInfo is GET /api/v1/master: who the master is and how to reach its
 // actor (framework drivers subscribe there).
@@ -23,6 +27,10 @@ type Agent struct {
 	Attributes   map[string]string `json:"attributes,omitempty"`
 	Tasks        int               `json:"tasks"`
 	RegisteredAt time.Time         `json:"registered_at"`
+	// Free is what the allocator has left to offer on the agent (Used
+	// counts what tasks and outstanding offers hold); "" while inactive.
+	// Resources are in the text form resources.Parse reads.
+	Free string `json:"free"`
 }
 
 // Framework is one entry of GET /api/v1/frameworks.
@@ -42,6 +50,12 @@ type Framework struct {
 	// master gives up on it and kills those tasks.
 	Adopted  bool       `json:"adopted,omitempty"`
 	RemoveAt *time.Time `json:"remove_at,omitempty"`
+	// NotOffered counts, by the allocator's reason, the allocation rounds
+	// in which the framework got nothing; TooSmall counts, by resource
+	// name, its tasks refused at Accept because the offers were short of
+	// that resource. Together they answer "why is my task not launching?".
+	NotOffered map[string]uint64 `json:"not_offered,omitempty"`
+	TooSmall   map[string]uint64 `json:"too_small,omitempty"`
 }
 
 // Task is one entry of GET /api/v1/tasks.
@@ -64,80 +78,8 @@ type Artifact struct {
 	Size   int64  `json:"size"`
 }
 
-// JobSpec is a batch job submission (POST /api/v1/batch/jobs).
-type JobSpec struct {
-	Name string `json:"name,omitempty"`
-	// Module is the content address of the WASM module, "sha256:<hex>".
-	Module    string            `json:"module"`
-	Args      []string          `json:"args,omitempty"`
-	Env       map[string]string `json:"env,omitempty"`
-	Instances int               `json:"instances"`
-	// Resources per instance in text form ("cpus:0.1;mem:64MiB"); empty
-	// means the batch framework's default.
-	Resources string `json:"resources,omitempty"`
-	// TimeoutMS kills an instance that runs longer (milliseconds, as
-	// everywhere in the protocol); 0 means none.
-	TimeoutMS int64 `json:"timeout_ms,omitempty"`
-	// Retries is how many times a failed instance is relaunched.
-	Retries int `json:"retries,omitempty"`
-}
-
 // ErrorBody is what every API error answers with.
-type ErrorBody struct {
-	Error string `json:"error"`
-}
-
-// JobStatus is a batch job's progress (GET /api/v1/batch/jobs/{id}); the
-// batch framework serves this very type.
-type JobStatus struct {
-	ID        string   `json:"id"`
-	Name      string   `json:"name"`
-	Module    string   `json:"module"`
-	Args      []string `json:"args,omitempty"`
-	Resources string   `json:"resources"`
-	Instances int      `json:"instances"`
-	Retries   int      `json:"retries"`
-	TimeoutMS int64    `json:"timeout_ms,omitempty"`
-
-	Pending  int `json:"pending"`
-	Staging  int `json:"staging"`
-	Running  int `json:"running"`
-	Finished int `json:"finished"`
-	Failed   int `json:"failed"`
-	Killed   int `json:"killed"`
-	// Retried counts relaunches after FAILED/ERROR; LostRetried after LOST.
-	Retried     int `json:"retried"`
-	LostRetried int `json:"lost_retried"`
-
-	State       string     `json:"state"`
-	SubmittedAt time.Time  `json:"submitted_at"`
-	StartedAt   *time.Time `json:"started_at,omitempty"`
-	FinishedAt  *time.Time `json:"finished_at,omitempty"`
-	DurationS   float64    `json:"duration_s"`
-	// Why says why instances are pending, when the framework knows.
-	Why      string       `json:"why,omitempty"`
-	Failures []JobFailure `json:"failures,omitempty"`
-}
-
-// Done reports whether every instance has reached an end.
-func (j JobStatus) Done() bool {
-	switch j.State {
-	case "finished", "failed", "killed":
-		return true
-	}
-	return false
-}
-
-// JobFailure describes one failed attempt of an instance (FAILED, ERROR,
-// LOST or an unasked-for KILLED); the instance may have been retried since.
-type JobFailure struct {
-	Instance int    `json:"instance"`
-	TaskID   string `json:"task_id"`
-	State    string `json:"state"`
-	Reason   string `json:"reason,omitempty"`
-	Message  string `json:"message,omitempty"`
-	ExitCode int    `json:"exit_code"`
-}
+type ErrorBody = httpjson.ErrorBody
 
 // Image is one entry of GET /api/v1/images: an image of an OCI image
 // tarball imported with `pando image import`. Container tasks name the

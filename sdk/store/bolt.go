@@ -147,3 +147,58 @@ func (b *Bolt) Close() error {
 	}
 	return nil
 }
+
+// BoltTx is the view of the store inside one Update: reads see the
+// transaction's own writes, and nothing is visible to others until Update
+// returns nil.
+type BoltTx struct {
+	bucket *bolt.Bucket
+}
+
+// Get returns a copy of key's value, and whether the key exists.
+func (tx *BoltTx) Get(key string) ([]byte, bool) {
+	v := tx.bucket.Get([]byte(key))
+	if v == nil {
+		return nil, false
+	}
+	return bytes.Clone(v), true
+}
+
+// Put sets key to val within the transaction.
+func (tx *BoltTx) Put(key string, val []byte) error {
+	if key == "" {
+		return errors.New("store: put with an empty key")
+	}
+	if val == nil {
+		val = []byte{}
+	}
+	return tx.bucket.Put([]byte(key), val)
+}
+
+// Delete removes key within the transaction (a missing key is not an error).
+func (tx *BoltTx) Delete(key string) error {
+	return tx.bucket.Delete([]byte(key))
+}
+
+// Update runs fn in one read-write transaction: either all of fn's writes
+// are durable when Update returns nil, or none is applied (fn's error is
+// returned as is, so callers can test it with errors.Is). It is for
+// read-modify-write steps that must not interleave with other writers, such
+// as a check-and-set. Updates are serialised; keep fn short and free of I/O.
+func (b *Bolt) Update(ctx context.Context, fn func(tx *BoltTx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var fnErr error
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		fnErr = fn(&BoltTx{bucket: tx.Bucket(bucket)})
+		return fnErr
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil {
+		return fmt.Errorf("store: update in %s: %w", b.path, err)
+	}
+	return nil
+}

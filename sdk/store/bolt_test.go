@@ -175,3 +175,53 @@ func TestBoltCanceledContext(t *testing.T) {
 		t.Fatalf("Put with canceled ctx: %v", err)
 	}
 }
+
+func TestBoltUpdateIsAtomic(t *testing.T) {
+	ctx := context.Background()
+	b, _ := openTemp(t)
+	defer b.Close()
+	if err := b.Put(ctx, "n", []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	// A failing update leaves nothing behind, and its error comes back as is.
+	errStop := errors.New("stop")
+	err := b.Update(ctx, func(tx *BoltTx) error {
+		if err := tx.Put("n", []byte("2")); err != nil {
+			return err
+		}
+		if v, ok := tx.Get("n"); !ok || string(v) != "2" {
+			t.Errorf("inside the update, n = %q, %v; want its own write", v, ok)
+		}
+		if err := tx.Delete("missing"); err != nil {
+			return err
+		}
+		return errStop
+	})
+	if !errors.Is(err, errStop) {
+		t.Fatalf("Update = %v, want the function's error", err)
+	}
+	if v, _ := b.Get(ctx, "n"); string(v) != "1" {
+		t.Fatalf("after a failed update n = %q, want 1", v)
+	}
+	// Concurrent increments through Update never lose one.
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := b.Update(ctx, func(tx *BoltTx) error {
+				v, _ := tx.Get("n")
+				return tx.Put("n", append(v, '+'))
+			}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if v, _ := b.Get(ctx, "n"); len(v) != 21 {
+		t.Fatalf("after 20 concurrent increments n has %d bytes, want 21", len(v))
+	}
+	if err := b.Update(ctx, func(tx *BoltTx) error { return tx.Put("", nil) }); err == nil {
+		t.Fatal("Update putting an empty key succeeded")
+	}
+}

@@ -1,0 +1,209 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pandodc/pando/actors/election"
+	"github.com/pandodc/pando/internal/httpjson"
+)
+
+// HAOptions makes a master one of several, elected through Consul.
+type HAOptions struct {
+	// Consul is the Consul agent's address ("127.0.0.1:8500"); "" reads
+	// CONSUL_HTTP_ADDR. The ACL token comes from CONSUL_HTTP_TOKEN.
+	Consul string
+	// ID names this master among the masters (default: hostname and
+	// HTTP port).
+	ID string
+	// Prefix is the Consul KV prefix (default "pando").
+	Prefix string
+	// SessionTTL and LockDelay tune failover (defaults: election's).
+	SessionTTL time.Duration
+	LockDelay  time.Duration
+}
+
+// haState is what a master contending for leadership knows.
+type haState struct {
+	id      string
+	elector *election.Elector
+	cancel  context.CancelFunc
+	leading chan struct{} // closed once this master leads
+	lost    chan struct{} // closed when it steps down
+	done    chan struct{} // closed when the event loop ends
+
+	mu       sync.Mutex
+	leader   election.LeaderInfo // the leader known; ID "" when none
+	isLeader bool
+	lostWhy  error
+}
+
+// State is GET /api/v1/state: whether this master leads, and who does.
+type State struct {
+	ID        string `json:"id"`
+	Leader    bool   `json:"leader"`
+	Epoch     uint64 `json:"epoch,omitempty"`
+	LeaderID  string `json:"leader_id,omitempty"`
+	LeaderURL string `json:"leader_url,omitempty"`
+	// HA is false for a master that leads alone (no Consul).
+	HA bool `json:"ha"`
+}
+
+// startHA contends for leadership. Until this master leads, every API call
+// but health and state is redirected (307) to the leader, or answered 503
+// while there is none.
+func (m *Master) startHA(opts HAOptions) error {
+	consul, err := election.NewClient(opts.Consul)
+	if err != nil {
+		return err
+	}
+	id := opts.ID
+	if id == "" {
+		host, _ := os.Hostname()
+		u, _ := url.Parse(m.URL)
+		id = strings.NewReplacer(":", "-").Replace(host + "-" + u.Port())
+	}
+	remoting := ""
+	if m.System.remote != nil {
+		remoting = m.System.Address()
+	}
+	el, err := election.New(consul, election.Config{
+		ID: id, HTTPURL: m.URL, RemotingAddr: remoting, Prefix: opts.Prefix,
+		SessionTTL: opts.SessionTTL, LockDelay: opts.LockDelay, Logger: m.logger,
+	})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m.ha = &haState{id: id, elector: el, cancel: cancel, leading: make(chan struct{}), lost: make(chan struct{}), done: make(chan struct{})}
+	m.Mux.HandleFunc("/", m.standby)
+	m.serve() // Consul's health check of this master must be answered first
+	if err := el.Start(ctx); err != nil {
+		cancel()
+		return fmt.Errorf("master: joining the election in Consul: %w", err)
+	}
+	go m.followElection()
+	return nil
+}
+
+// followElection acts on the elector's events: lead once elected; step
+// down for good when the leadership is lost (the process then exits, as a
+// Mesos master does, and its supervisor starts it again as a stand-by).
+func (m *Master) followElection() {
+	h := m.ha
+	defer close(h.done)
+	for ev := range h.elector.Events() {
+		switch ev.Kind {
+		case election.Leading:
+			h.mu.Lock()
+			h.leader, h.isLeader = ev.Leader, true
+			h.mu.Unlock()
+			if err := m.lead(ev.Term.Epoch); err != nil {
+				m.stepDown(fmt.Errorf("elected, but could not lead: %w", err))
+				return
+			}
+			m.logger.Warn("master: leading", "epoch", ev.Term.Epoch)
+			close(h.leading)
+		case election.LeaderIs:
+			h.mu.Lock()
+			h.leader = ev.Leader
+			h.mu.Unlock()
+		case election.SteppedDown:
+			m.stepDown(fmt.Errorf("stepped down: %s", ev.Reason))
+			return
+		}
+	}
+	m.stepDown(errors.New("the election ended"))
+}
+
+func (m *Master) stepDown(why error) {
+	h := m.ha
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.lostWhy != nil {
+		return
+	}
+	h.lostWhy, h.isLeader = why, false
+	m.logger.Warn("master: no longer leads", "why", why)
+	close(h.lost)
+}
+
+// Leading is closed once this master leads (at once without HA).
+func (m *Master) Leading() <-chan struct{} {
+	if m.ha == nil {
+		ch := make(chan struct{})
+		close(ch)
+		return ch
+	}
+	return m.ha.leading
+}
+
+// Lost is closed when an HA master loses its leadership, or its place in
+// the election; Err then says why. It is never closed without HA.
+func (m *Master) Lost() <-chan struct{} {
+	if m.ha == nil {
+		return nil
+	}
+	return m.ha.lost
+}
+
+// Err says why Lost was closed.
+func (m *Master) Err() error {
+	if m.ha == nil {
+		return nil
+	}
+	m.ha.mu.Lock()
+	defer m.ha.mu.Unlock()
+	return m.ha.lostWhy
+}
+
+func (h *haState) stop(ctx context.Context) error {
+	err := h.elector.Resign(ctx)
+	h.cancel()
+	select {
+	case <-h.done:
+	case <-ctx.Done():
+	}
+	return err
+}
+
+func (m *Master) state(w http.ResponseWriter, _ *http.Request) {
+	httpjson.Write(w, http.StatusOK, m.State())
+}
+
+// State says whether this master leads, and who does.
+func (m *Master) State() State {
+	if m.ha == nil {
+		return State{ID: m.URL, Leader: true, Epoch: m.opts.Kernel.Epoch, LeaderURL: m.URL}
+	}
+	h := m.ha
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return State{
+		ID: h.id, Leader: h.isLeader, Epoch: h.leader.Epoch, HA: true,
+		LeaderID: h.leader.ID, LeaderURL: h.leader.HTTPURL,
+	}
+}
+
+// standby answers what the mux has no route for: on a stand-by, every
+// API call, redirected to the leader (307 keeps the method and body).
+func (m *Master) standby(w http.ResponseWriter, r *http.Request) {
+	st := m.State()
+	switch {
+	case st.Leader:
+		httpjson.Error(w, http.StatusNotFound, "no such API: %s %s", r.Method, r.URL.Path)
+	case st.LeaderURL == "":
+		w.Header().Set("Retry-After", "1")
+		httpjson.Error(w, http.StatusServiceUnavailable, "no master leads right now (an election is under way); retry in a moment")
+	default:
+		target := strings.TrimRight(st.LeaderURL, "/") + r.URL.RequestURI()
+		http.Redirect(w, r, target, http.StatusTemporaryRedirect)
+	}
+}

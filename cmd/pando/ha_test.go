@@ -1,0 +1,239 @@
+package main_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pandodc/pando/actors/election/consultest"
+	"github.com/pandodc/pando/actors/node"
+	"github.com/pandodc/pando/examples/wasm/wasmbuild"
+	"github.com/pandodc/pando/sdk/client"
+)
+
+// haMaster is one `pando master --consul` process.
+type haMaster struct {
+	id   string
+	url  string
+	proc *proc
+}
+
+// state reads GET /api/v1/state; ok is false when the master does not answer.
+func (m *haMaster) state() (node.State, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, m.url+"/api/v1/state", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return node.State{}, false
+	}
+	defer resp.Body.Close()
+	var st node.State
+	if json.NewDecoder(resp.Body).Decode(&st) != nil {
+		return node.State{}, false
+	}
+	return st, true
+}
+
+// startHAMasters starts n masters against consul.
+func startHAMasters(l *lab, bin, consul string, n int) []*haMaster {
+	var masters []*haMaster
+	for i := range n {
+		httpAddr := freeAddr(l.t)
+		m := &haMaster{id: fmt.Sprintf("m%d", i+1), url: "http://" + httpAddr}
+		m.proc = l.start("pando master "+m.id, bin, "master", "--consul", consul, "--id", m.id,
+			"--http", httpAddr, "--remoting", freeAddr(l.t), "--data-dir", l.t.TempDir(), "--log-level", "info")
+		masters = append(masters, m)
+	}
+	return masters
+}
+
+// leaderAmong waits until exactly one of the live masters says it leads and
+// every other live one names it, and returns it and its epoch.
+func leaderAmong(l *lab, masters []*haMaster, timeout time.Duration) (*haMaster, uint64) {
+	l.t.Helper()
+	var leader *haMaster
+	var epoch uint64
+	l.waitFor(timeout, "one leader that the others name", func() (bool, string) {
+		leader, epoch = nil, 0
+		var seen []string
+		for _, m := range masters {
+			if m.proc.exited() {
+				continue
+			}
+			st, ok := m.state()
+			if !ok {
+				return false, m.id + " does not answer"
+			}
+			seen = append(seen, fmt.Sprintf("%s: leader=%v leader_id=%s", m.id, st.Leader, st.LeaderID))
+			if st.Leader {
+				if leader != nil {
+					return false, "two leaders: " + strings.Join(seen, "; ")
+				}
+				leader, epoch = m, st.Epoch
+			}
+		}
+		if leader == nil {
+			return false, strings.Join(seen, "; ")
+		}
+		for _, m := range masters {
+			if m.proc.exited() || m == leader {
+				continue
+			}
+			if st, _ := m.state(); st.LeaderID != leader.id || st.LeaderURL != leader.url {
+				return false, fmt.Sprintf("%s names %q as leader, not %s", m.id, st.LeaderID, leader.id)
+			}
+		}
+		return true, ""
+	})
+	return leader, epoch
+}
+
+// waitAgents waits until m lists n active agents.
+func waitAgents(l *lab, m *haMaster, n int) {
+	l.t.Helper()
+	mc, err := client.New(m.url)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	l.waitFor(30*time.Second, fmt.Sprintf("%d active agents on %s", n, m.id), func() (bool, string) {
+		agents, err := call(mc.Agents)
+		if err != nil {
+			return false, err.Error()
+		}
+		active := 0
+		for _, a := range agents {
+			if a.Active {
+				active++
+			}
+		}
+		return active == n, fmt.Sprintf("%d active of %+v", active, agents)
+	})
+}
+
+// TestHAMastersFailOver runs three masters against a real Consul: one
+// leads, the stand-bys redirect to it; SIGKILL of the leader elects another
+// with a higher epoch; a leader frozen past its session (SIGSTOP) is
+// replaced, and once it runs again it steps down and exits by itself.
+func TestHAMastersFailOver(t *testing.T) {
+	skipIfShort(t)
+	consul := consultest.Start(t)
+	bin := buildPando(t)
+	l := newLab(t)
+	masters := startHAMasters(l, bin, consul.Addr, 3)
+
+	first, epoch1 := leaderAmong(l, masters, 60*time.Second)
+	t.Logf("%s leads at epoch %d", first.id, epoch1)
+
+	// A stand-by redirects the API to the leader: the client lands there.
+	var standby *haMaster
+	for _, m := range masters {
+		if m != first {
+			standby = m
+			break
+		}
+	}
+	c, err := client.New(standby.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Master(context.Background())
+	if err != nil {
+		t.Fatalf("GET /api/v1/master on stand-by %s: %v", standby.id, err)
+	}
+	if info.Epoch != epoch1 {
+		t.Errorf("through stand-by %s: master epoch %d, want the leader's %d", standby.id, info.Epoch, epoch1)
+	}
+	// The leader's built-in batch framework answers through the stand-by too.
+	if err := c.Do(context.Background(), http.MethodGet, "/api/v1/batch/jobs", nil, nil); err != nil {
+		t.Errorf("batch API through stand-by %s: %v", standby.id, err)
+	}
+
+	// Two agents that know every master, and four long tasks on them.
+	var urls []string
+	for _, m := range masters {
+		urls = append(urls, m.url)
+	}
+	for i := range 2 {
+		name := fmt.Sprintf("agent-%d", i+1)
+		l.start("pando "+name, bin, "agent", "--master", strings.Join(urls, ","), "--hostname", name,
+			"--http", freeAddr(t), "--remoting", freeAddr(t), "--work-dir", t.TempDir(),
+			"--resources", "cpus:2;mem:1GiB", "--log-level", "info")
+	}
+	waitAgents(l, first, 2)
+	cl := &cluster{lab: l, bin: bin, url: standby.url, c: c}
+	job := cl.submit(wasmbuild.MustBuild(t, "sleep"), "-n", "4", "--cpus", "0.5", "--mem", "64MiB", "--", "1h")
+	running := func(m *haMaster) (bool, string) {
+		mc, _ := client.New(m.url)
+		tasks, err := call(func(ctx context.Context) ([]client.Task, error) {
+			return mc.Tasks(ctx, url.Values{"prefix": {job + "."}})
+		})
+		if err != nil {
+			return false, err.Error()
+		}
+		n := 0
+		for _, task := range tasks {
+			if task.State == "TASK_RUNNING" {
+				n++
+			}
+		}
+		return n == 4, fmt.Sprintf("%d of 4 tasks of %s RUNNING on %s: %+v", n, job, m.id, tasks)
+	}
+	l.waitFor(30*time.Second, "four RUNNING tasks", func() (bool, string) { return running(first) })
+
+	// SIGKILL the leader: another takes over, at a higher epoch, and the
+	// agents re-register with it, their tasks still running.
+	killedAt := time.Now()
+	first.proc.kill()
+	second, epoch2 := leaderAmong(l, masters, 30*time.Second)
+	failover := time.Since(killedAt)
+	if second == first || epoch2 <= epoch1 {
+		t.Fatalf("after SIGKILL of %s (epoch %d): leader %s at epoch %d", first.id, epoch1, second.id, epoch2)
+	}
+	waitAgents(l, second, 2)
+	reregistered := time.Since(killedAt)
+	l.waitFor(30*time.Second, "the four tasks RUNNING on the new leader", func() (bool, string) { return running(second) })
+	t.Logf("SIGKILL of %s: %s leads at epoch %d after %s; both agents re-registered after %s",
+		first.id, second.id, epoch2, failover.Round(time.Millisecond), reregistered.Round(time.Millisecond))
+
+	// Freeze the new leader past its session: the last one takes over. When
+	// the frozen one runs again, it must find it no longer leads and exit.
+	if err := second.proc.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	var live []*haMaster
+	for _, m := range masters {
+		if m != first && m != second {
+			live = append(live, m)
+		}
+	}
+	third, epoch3 := leaderAmong(l, live, 60*time.Second)
+	if epoch3 <= epoch2 {
+		t.Fatalf("after SIGSTOP of %s (epoch %d): %s leads at epoch %d", second.id, epoch2, third.id, epoch3)
+	}
+	if err := second.proc.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	l.waitFor(30*time.Second, second.id+" to step down and exit after it was thawed", func() (bool, string) {
+		if second.proc.exited() {
+			return true, ""
+		}
+		st, _ := second.state()
+		if st.Leader {
+			return false, second.id + " still says it leads"
+		}
+		return false, second.id + " still runs"
+	})
+	if out := second.proc.out.String(); !strings.Contains(out, "stepped down") {
+		t.Errorf("%s exited without saying it stepped down:\n%s", second.id, tail(out, 15))
+	}
+	if _, epoch := leaderAmong(l, live, 10*time.Second); epoch != epoch3 {
+		t.Errorf("the leader changed after the zombie came back: epoch %d, want %d", epoch, epoch3)
+	}
+}

@@ -1,0 +1,27 @@
+// Package shell holds what the actor shells around the kernel's pure state
+// machines (actors/master, actors/agent) share: the defaults of the
+// settings every such shell has.
+package shell
+
+import (
+	"log/slog"
+	"time"
+)
+
+// DefaultTickInterval is how often a shell ticks its state machine's timers.
+const DefaultTickInterval = 100 * time.Millisecond
+
+// Defaults fills a shell's common settings left zero: the tick interval
+// (DefaultTickInterval), the logger (discarding) and the clock (time.Now,
+// the one place a shell reads the time it hands its state machine).
+func Defaults(tick *time.Duration, logger **slog.Logger, clock *func() time.Time) {
+	if *tick <= 0 {
+		*tick = DefaultTickInterval
+	}
+	if *logger == nil {
+		*logger = slog.New(slog.DiscardHandler)
+	}
+	if *clock == nil {
+		*clock = time.Now
+	}
+}

@@ -1,0 +1,128 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/errdefs"
+
+	"github.com/pandodc/pando/runtime"
+)
+
+// Recover returns, by task id, the running containers labelled with this
+// runtime's AgentID, as Tasks that Wait, Kill and Stats work on, without
+// restarting them; their timeouts go on from when they were launched. The
+// agent reads a recovered task's framework with Labels()[LabelFrameworkID]
+// and kills those it no longer knows. Containers of this agent that are
+// not running (ended, or never started) are removed.
+func (r *Runtime) Recover(ctx context.Context) (map[string]runtime.Task, error) {
+	if r.cfg.AgentID == "" {
+		return nil, errors.New("recovering container tasks: the runtime has no Config.AgentID to find its containers by")
+	}
+	ctx = r.nsContext(ctx)
+	filter := fmt.Sprintf("labels.%q==%q", LabelAgentID, r.cfg.AgentID)
+	ctrs, err := r.client.Containers(ctx, filter)
+	if err != nil {
+		return nil, fmt.Errorf("recovering container tasks: listing containers: %w", err)
+	}
+	out := map[string]runtime.Task{}
+	var errs []error
+	for _, ctr := range ctrs {
+		t, err := r.recoverOne(ctx, ctr)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("container %s: %w", ctr.ID(), err))
+			continue
+		}
+		if t != nil {
+			out[t.id] = t
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return out, fmt.Errorf("recovering container tasks: %w", err)
+	}
+	return out, nil
+}
+
+// recoverOne returns the container's running task, or removes the
+// container and returns nil.
+func (r *Runtime) recoverOne(ctx context.Context, ctr containerd.Container) (*Task, error) {
+	labels, err := ctr.Labels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	remove := func() (*Task, error) {
+		if task, err := ctr.Task(ctx, nil); err == nil {
+			if _, err := task.Delete(ctx, containerd.WithProcessKill); ignoreNotFound(err) != nil {
+				return nil, fmt.Errorf("removing its ended task: %w", err)
+			}
+		}
+		if err := ctr.Delete(ctx, containerd.WithSnapshotCleanup); ignoreNotFound(err) != nil {
+			return nil, fmt.Errorf("removing it: %w", err)
+		}
+		r.log.Info("removed a container of this agent that was not running", "container", ctr.ID(), "task", labels[LabelTaskID])
+		return nil, nil
+	}
+	// No IO to attach: the shim writes the logs itself.
+	task, err := ctr.Task(ctx, nil)
+	if errdefs.IsNotFound(err) {
+		return remove()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading its task: %w", err)
+	}
+	status, err := task.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("its task's status: %w", err)
+	}
+	if status.Status != containerd.Running && status.Status != containerd.Paused {
+		return remove()
+	}
+	var memLimit uint64
+	if spec, err := ctr.Spec(ctx); err == nil && spec.Linux != nil && spec.Linux.Resources != nil &&
+		spec.Linux.Resources.Memory != nil && spec.Linux.Resources.Memory.Limit != nil {
+		memLimit = uint64(*spec.Linux.Resources.Memory.Limit)
+	}
+	cgroup := CgroupParent + "/" + ctr.ID()
+	if spec, err := ctr.Spec(ctx); err == nil && spec.Linux != nil && spec.Linux.CgroupsPath != "" {
+		cgroup = spec.Linux.CgroupsPath
+	}
+	started := time.Now() // its timeout, if any, starts again when unknown
+	if ms, err := strconv.ParseInt(labels[labelStartedAt], 10, 64); err == nil && ms > 0 {
+		started = time.UnixMilli(ms)
+	}
+	taskID := labels[LabelTaskID]
+	if taskID == "" {
+		taskID = ctr.ID()
+	}
+	grace := parseMS(labels[labelKillGraceMS])
+	if grace <= 0 {
+		grace = r.cfg.DefaultKillGrace
+	}
+	r.mu.Lock()
+	known := r.tasks[taskID]
+	r.mu.Unlock()
+	if known != nil { // launched or recovered already by this runtime
+		return known, nil
+	}
+	t := newTask(r, taskID, ctr, task, cgroup, labels, memLimit, grace, parseMS(labels[labelTimeoutMS]), started)
+	statusC, err := task.Wait(r.root)
+	if err != nil {
+		return nil, fmt.Errorf("waiting on its task: %w", err)
+	}
+	// Accounting starts again from here: what the isolators counted
+	// before the restart went with the old agent's programs and handles.
+	if err := t.isolate(ctx); err != nil {
+		r.log.Warn("a recovered task runs without accounting", "task", taskID, "err", err)
+	}
+	if !r.track(t) {
+		t.unisolate()
+		return nil, errClosed
+	}
+	go t.watch(statusC)
+	r.log.Info("recovered a running container task", "task", taskID, "container", ctr.ID())
+	return t, nil
+}
