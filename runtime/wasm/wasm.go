@@ -6,7 +6,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sync"
 
 	"github.com/tetratelabs/wazero"
@@ -270,8 +272,10 @@ func (r *Runtime) Launch(ctx context.Context, spec runtime.Spec) (runtime.Task, 
 		// them land in the sandbox, as they would in a container.
 		cfg = cfg.WithEnv("PWD", SandboxMount)
 	}
-	for k, v := range spec.Env {
-		cfg = cfg.WithEnv(k, v)
+	// Sorted: a map's order changes from run to run, and a program that
+	// prints or hashes its environ must see the same one every time.
+	for _, k := range slices.Sorted(maps.Keys(spec.Env)) {
+		cfg = cfg.WithEnv(k, spec.Env[k])
 	}
 
 	r.mu.RLock()

@@ -6,5 +6,10 @@
 //
 //	path := wasmbuild.MustBuild(t, "hello") // a .wasm file, read-only
 //
+// The WASI probes of examples/wasm/wasi are built the same way by the
+// toolchain each is written for (clang, wat2wasm, rustc, go, asc):
+//
+//	path := wasmbuild.MustBuildProbe(t, "c") // skips if clang is missing, fails under CI=true
+//
 // The cache is $PANDO_WASM_CACHE if set, else <repo>/.cache/wasm.
 package wasmbuild

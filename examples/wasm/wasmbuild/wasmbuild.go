@@ -57,11 +57,26 @@ func Build(ctx context.Context, name string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("example %q: hashing its sources: %w", name, err)
 	}
+	return cached(name, key, func(out string) error {
+		cmd := exec.CommandContext(ctx, goCommand(), "build", "-trimpath", "-o", out, ".")
+		cmd.Dir = src
+		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("building example %q with GOOS=wasip1 GOARCH=wasm go build: %w\n%s", name, err, b)
+		}
+		return nil
+	})
+}
+
+// cached returns the cache's build of name for key, running build (which
+// writes the module to the path it is given) when there is none.
+func cached(name, key string, build func(out string) error) (string, error) {
 	cache, err := cacheDir()
 	if err != nil {
 		return "", err
 	}
-	out := filepath.Join(cache, name+"-"+key[:16]+".wasm")
+	base := strings.ReplaceAll(name, "/", "-")
+	out := filepath.Join(cache, base+"-"+key[:16]+".wasm")
 
 	mu.Lock()
 	defer mu.Unlock()
@@ -71,18 +86,14 @@ func Build(ctx context.Context, name string) (string, error) {
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		return "", fmt.Errorf("creating the WASM build cache: %w", err)
 	}
-	tmp, err := os.CreateTemp(cache, name+"-*.tmp")
+	tmp, err := os.CreateTemp(cache, base+"-*.tmp")
 	if err != nil {
 		return "", fmt.Errorf("creating the WASM build cache: %w", err)
 	}
 	tmp.Close()
 	defer os.Remove(tmp.Name())
-
-	cmd := exec.CommandContext(ctx, goCommand(), "build", "-trimpath", "-o", tmp.Name(), ".")
-	cmd.Dir = src
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building example %q with GOOS=wasip1 GOARCH=wasm go build: %w\n%s", name, err, b)
+	if err := build(tmp.Name()); err != nil {
+		return "", err
 	}
 	if err := os.Rename(tmp.Name(), out); err != nil {
 		return "", fmt.Errorf("storing the build of example %q: %w", name, err)
@@ -126,6 +137,9 @@ func sourceKey(dir string) (string, error) {
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if d.IsDir() && d.Name() == "node_modules" {
+			return filepath.SkipDir // installed, not sources: its lockfile is hashed
 		}
 		if !d.IsDir() {
 			files = append(files, p)
