@@ -108,9 +108,9 @@ func newJobsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.print(cmd.OutOrStdout(), jobs, "JOB\tNAME\tSTATE\tFINISHED\tFAILED\tRUNNING\tPENDING\tDURATION", func(w io.Writer) {
+			return g.print(cmd.OutOrStdout(), jobs, "JOB\tNAME\tSTATE\tFINISHED\tFAILED\tRUNNING\tPENDING\tDURATION\tWHY PENDING", func(w io.Writer) {
 				for _, j := range jobs {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%d/%d\t%d\t%d\t%d\t%.2fs\n", j.ID, j.Name, j.State, j.Finished, j.Instances, j.Failed, j.Running, j.Pending, j.DurationS)
+					fmt.Fprintf(w, "%s\t%s\t%s\t%d/%d\t%d\t%d\t%d\t%.2fs\t%s\n", j.ID, j.Name, j.State, j.Finished, j.Instances, j.Failed, j.Running, j.Pending, j.DurationS, whyPending(j))
 				}
 			})
 		},
@@ -220,4 +220,20 @@ func agentRuntimes(a client.Agent) string {
 		return rts + " (no containers: " + why + ")"
 	}
 	return rts
+}
+
+// whyPending says why a job's instances wait: the framework's note and the
+// offers it declined, by reason ("declined 12 offers: too small: mem 12").
+func whyPending(j batchapi.JobStatus) string {
+	if j.Pending == 0 {
+		return ""
+	}
+	parts := []string{}
+	if j.Why != "" {
+		parts = append(parts, j.Why)
+	}
+	if j.Declined != nil && j.Declined.Offers > 0 {
+		parts = append(parts, "declined "+j.Declined.String())
+	}
+	return strings.Join(parts, "; ")
 }
