@@ -78,6 +78,16 @@ func taskJSON(t kmaster.TaskView) client.Task {
 	if t.Reason != kernelpb.Reason_REASON_NONE {
 		c.Reason = strings.TrimPrefix(t.Reason.String(), "REASON_")
 	}
+	if u := t.Usage; u != nil {
+		c.Usage = &client.TaskUsage{
+			TaskID: t.ID, FrameworkID: t.FrameworkID, AgentID: t.AgentID,
+			CPUSeconds: float64(u.CpuTimeNs) / 1e9, MemBytes: u.MemBytes, MemPeakBytes: u.MemPeakBytes,
+			MemLimitBytes: u.MemLimitBytes, NetRxBytes: u.NetRxBytes, NetTxBytes: u.NetTxBytes,
+			NetRxPackets: u.NetRxPackets, NetTxPackets: u.NetTxPackets, IOReadBytes: u.IoReadBytes,
+			IOWriteBytes: u.IoWriteBytes, StdoutBytes: u.StdoutBytes, StderrBytes: u.StderrBytes,
+			Unavailable: u.Unavailable,
+		}
+	}
 	if n := len(t.History); n > 0 {
 		c.UpdatedAt = t.History[n-1].At
 	}

@@ -208,6 +208,14 @@ func TestWasmAndContainerTasksShareAnAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// What pando ps --json shows: the task's usage, from its terminal update.
+	net, err := c.Task(ctx, "ctr-net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if net.Usage == nil || net.Usage.NetTxBytes < sent || net.Usage.MemPeakBytes == 0 {
+		t.Errorf("the tasks API shows ctr-net's usage as %+v, want its network and memory", net.Usage)
+	}
 	for stream, want := range map[string]string{"stdout": "hello from ctr-echo\n", "stderr": "oops\n"} {
 		body, err := c.Logs(ctx, "ctr-echo", stream, false)
 		if err != nil {

@@ -118,7 +118,9 @@ type taskState struct {
 	reason    kernelpb.Reason
 	message   string
 	exitCode  int32
-	history   []StateChange
+	// usage is what the task used, from its terminal update (nil until).
+	usage   *kernelpb.ResourceUsage
+	history []StateChange
 	// operatorKilled: an operator asked to kill the task (OperatorKill);
 	// its KILLED status then says REASON_KILLED_BY_OPERATOR.
 	operatorKilled bool

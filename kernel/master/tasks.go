@@ -416,6 +416,9 @@ func (m *Master) statusUpdate(now time.Time, from Peer, msg *kernelpb.StatusUpda
 		if latest == st.State && st.State == t.state {
 			t.reason, t.message, t.exitCode = st.Reason, st.Message, st.ExitCode
 		}
+		if st.Usage != nil {
+			t.usage = kernelpb.CloneResourceUsage(st.Usage)
+		}
 		if kernelpb.IsTerminal(st.State) {
 			t.terminalUpdateID = st.UpdateId
 		}

@@ -186,6 +186,8 @@ type TaskView struct {
 	Message     string
 	ExitCode    int32
 	Resources   resources.Resources
+	// Usage is what the task used, once its terminal update said (read only).
+	Usage *kernelpb.ResourceUsage
 	// Active: not yet settled (not terminal, or its terminal update not
 	// yet acknowledged).
 	Active bool
@@ -262,7 +264,7 @@ func (m *Master) Task(frameworkID, taskID string) (TaskView, bool) {
 func taskView(t *taskState, active bool) TaskView {
 	return TaskView{
 		ID: t.key.TaskID, Name: t.info.GetName(), FrameworkID: t.key.FrameworkID, AgentID: t.agentID,
-		State: t.state, Reason: t.reason, Message: t.message, ExitCode: t.exitCode,
+		State: t.state, Reason: t.reason, Message: t.message, ExitCode: t.exitCode, Usage: t.usage,
 		Resources: t.resources, Active: active, History: slices.Clone(t.history), Info: t.info,
 	}
 }

@@ -70,6 +70,8 @@ type Task struct {
 	ExitCode    int       `json:"exit_code"`
 	Resources   string    `json:"resources"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// Usage is what the task used, once it ended (its terminal update).
+	Usage *TaskUsage `json:"usage,omitempty"`
 }
 
 // Artifact is the answer to an upload.
