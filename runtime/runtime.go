@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -145,3 +146,20 @@ type Runtime interface {
 
 // ErrNotSupported is returned by optional operations a runtime lacks.
 var ErrNotSupported = errors.New("not supported by this runtime")
+
+// FormatBytes writes a size for people: in GiB, MiB or KiB when it is a
+// whole number of them, else in MiB with a decimal or in bytes ("64MiB",
+// "1.5MiB", "512 bytes"), as the runtimes' messages say memory limits.
+func FormatBytes(n uint64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20))
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

@@ -167,7 +167,7 @@ func (t *Task) classify(code int, oom bool) runtime.Exit {
 	case oom && code != 0:
 		msg := "memory limit exceeded: killed by the kernel's OOM killer"
 		if t.memLimit > 0 {
-			msg = fmt.Sprintf("memory limit exceeded: needed more than its %s of memory", formatBytes(t.memLimit))
+			msg = fmt.Sprintf("memory limit exceeded: needed more than its %s of memory", runtime.FormatBytes(t.memLimit))
 		}
 		return runtime.Exit{Outcome: runtime.Failed, Cause: runtime.CauseMemoryLimit, Code: code, Message: msg}
 	case code == 0:
@@ -338,17 +338,6 @@ func (t *Task) withLogSizes(st runtime.Stats) runtime.Stats {
 
 var errNoMetrics = errors.New("containerd reported no metrics")
 
-func formatBytes(n uint64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%dGiB", n>>30)
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%dMiB", n>>20)
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20))
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
 
 // isolate attaches the runtime's isolator to the created, not yet started
 // task.

@@ -104,7 +104,7 @@ func (t *task) classify(ctx context.Context, err error) runtime.Exit {
 		// when memory.grow fails; others may trap. Either way the cause
 		// is the limit we enforced.
 		return runtime.Exit{Outcome: runtime.Failed, Cause: runtime.CauseMemoryLimit, Code: code,
-			Message: fmt.Sprintf("needed more than its %s of memory", formatBytes(t.mem.limit))}
+			Message: fmt.Sprintf("needed more than its %s of memory", runtime.FormatBytes(t.mem.limit))}
 	}
 	if isExit {
 		return runtime.Exit{Outcome: runtime.Failed, Cause: runtime.CauseExitNonZero, Code: code,

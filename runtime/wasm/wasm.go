@@ -247,7 +247,7 @@ func (r *Runtime) Launch(ctx context.Context, spec runtime.Spec) (runtime.Task, 
 		// the initial memory), and the task could never run anyway.
 		t.exit = runtime.Exit{
 			Outcome: runtime.Failed, Cause: runtime.CauseMemoryLimit,
-			Message: fmt.Sprintf("needed more than its %s of memory (the module needs %s to start)", formatBytes(limit), formatBytes(m.minMemory)),
+			Message: fmt.Sprintf("needed more than its %s of memory (the module needs %s to start)", runtime.FormatBytes(limit), runtime.FormatBytes(m.minMemory)),
 		}
 		fmt.Fprintln(stderr, "pando: task", t.exit.Message)
 		stdout.Close()
@@ -337,16 +337,3 @@ func (r *Runtime) Close(ctx context.Context) error {
 	return err
 }
 
-func formatBytes(n uint64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%dGiB", n>>30)
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%dMiB", n>>20)
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20))
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%dKiB", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
