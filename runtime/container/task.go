@@ -338,7 +338,6 @@ func (t *Task) withLogSizes(st runtime.Stats) runtime.Stats {
 
 var errNoMetrics = errors.New("containerd reported no metrics")
 
-
 // isolate attaches the runtime's isolator to the created, not yet started
 // task.
 func (t *Task) isolate(ctx context.Context) error {

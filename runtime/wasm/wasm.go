@@ -336,4 +336,3 @@ func (r *Runtime) Close(ctx context.Context) error {
 	}
 	return err
 }
-
