@@ -462,6 +462,24 @@ type MasterInfo = client.MasterInfo
 // ResolveMaster asks the master at baseURL (http://host:5050) for the
 // leading master's actor PID. httpClient nil means http.DefaultClient.
 func ResolveMaster(ctx context.Context, httpClient *http.Client, baseURL string) (*actor.PID, MasterInfo, error) {
+	urls := client.SplitMasters(baseURL)
+	if len(urls) <= 1 {
+		return resolveOne(ctx, httpClient, baseURL)
+	}
+	// Several masters (elected through Consul): any of them leads the
+	// way, since stand-bys redirect to the leader; the first answer wins.
+	var errs []error
+	for _, u := range urls {
+		pid, info, err := resolveOne(ctx, httpClient, u)
+		if err == nil {
+			return pid, info, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, MasterInfo{}, errors.Join(errs...)
+}
+
+func resolveOne(ctx context.Context, httpClient *http.Client, baseURL string) (*actor.PID, MasterInfo, error) {
 	c, err := client.NewWithHTTP(baseURL, httpClient)
 	if err != nil {
 		return nil, MasterInfo{}, fmt.Errorf("sdk: find master: %w", err)

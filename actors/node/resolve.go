@@ -12,33 +12,21 @@ import (
 
 	"github.com/pandodc/pando/actors/artifacts"
 	"github.com/pandodc/pando/sdk"
+	"github.com/pandodc/pando/sdk/client"
 )
 
 // masterURLs splits a --master value: one master's URL, or several,
-// comma-separated, when masters are elected (any of them leads the way to
-// the leader, since stand-bys redirect there).
-func masterURLs(flag string) []string {
-	var urls []string
-	for _, u := range strings.Split(flag, ",") {
-		if u = strings.TrimSpace(u); u != "" {
-			urls = append(urls, strings.TrimRight(u, "/"))
-		}
-	}
-	return urls
-}
+// comma-separated, when masters are elected.
+func masterURLs(flag string) []string { return client.SplitMasters(flag) }
 
-// findLeader asks each master in turn for the leading master's actor, the
-// way framework drivers do; the first answer wins.
+// findLeader asks the masters for the leading master's actor, the way
+// framework drivers do (sdk.ResolveMaster).
 func findLeader(ctx context.Context, urls []string) (*actor.PID, error) {
-	var errs []error
-	for _, u := range urls {
-		pid, _, err := sdk.ResolveMaster(ctx, http.DefaultClient, u)
-		if err == nil {
-			return pid, nil
-		}
-		errs = append(errs, err)
+	pid, _, err := sdk.ResolveMaster(ctx, http.DefaultClient, strings.Join(urls, ","))
+	if err != nil {
+		return nil, fmt.Errorf("no leading master at %s: %w", strings.Join(urls, ", "), err)
 	}
-	return nil, fmt.Errorf("no leading master at %s: %w", strings.Join(urls, ", "), errors.Join(errs...))
+	return pid, nil
 }
 
 // httpArtifacts fetches artifacts from the masters' API, from the first

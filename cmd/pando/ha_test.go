@@ -202,6 +202,13 @@ func TestHAMastersFailOver(t *testing.T) {
 	t.Logf("SIGKILL of %s: %s leads at epoch %d after %s; both agents re-registered after %s",
 		first.id, second.id, epoch2, failover.Round(time.Millisecond), reregistered.Round(time.Millisecond))
 
+	// The CLI given every master, the dead one first, finds one that answers.
+	all := strings.Join(append([]string{first.url}, second.url), ",")
+	var agents []client.Agent
+	if r := pando(t, bin, all, "agents", "--json"); r.code != 0 || json.Unmarshal([]byte(r.stdout), &agents) != nil || len(agents) != 2 {
+		t.Errorf("pando agents --master %s: exit %d, %q, %q", all, r.code, r.stdout, r.stderr)
+	}
+
 	// The batch framework of the new leader found the job in Consul, took
 	// its running tasks back under the same framework id, and lost or
 	// relaunched none of them.

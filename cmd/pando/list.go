@@ -18,11 +18,38 @@ import (
 )
 
 func (g *globals) client() (*client.Client, error) {
-	c, err := client.New(client.MasterFromEnv(g.master))
+	c, err := client.New(firstAnswering(client.SplitMasters(client.MasterFromEnv(g.master))))
 	if err != nil {
 		return nil, usageError("%v", err)
 	}
 	return c, nil
+}
+
+// firstAnswering picks, of several masters, the first that answers (a
+// stand-by redirects to the leader); the first one when none does, so that
+// the error names it. One master is taken as it is.
+func firstAnswering(urls []string) string {
+	if len(urls) == 0 {
+		return ""
+	}
+	if len(urls) == 1 {
+		return urls[0]
+	}
+	for _, u := range urls {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u+"/api/v1/health", nil)
+		if err == nil {
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					cancel()
+					return u
+				}
+			}
+		}
+		cancel()
+	}
+	return urls[0]
 }
 
 // table prints rows as aligned columns, or v as JSON with --json.

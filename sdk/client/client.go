@@ -30,6 +30,18 @@ func MasterFromEnv(flag string) string {
 	return DefaultMaster
 }
 
+// SplitMasters splits a master address that lists several masters,
+// comma-separated (masters elected through Consul), into their URLs.
+func SplitMasters(flag string) []string {
+	var urls []string
+	for _, u := range strings.Split(flag, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			urls = append(urls, strings.TrimRight(u, "/"))
+		}
+	}
+	return urls
+}
+
 // Client talks to one master.
 type Client struct {
 	base string
