@@ -167,16 +167,11 @@ func (b TaskBuilder) On(o *Offer, id string) *TaskInfo {
 }
 
 // CheckDigest reports whether d is a content address as Pando writes them,
-// "sha256:" and 64 lowercase hex digits.
+// "sha256:" and 64 lowercase hex digits (kernelpb.ParseDigest, the one
+// check the master and agents make too).
 func CheckDigest(d string) error {
-	const prefix = "sha256:"
-	ok := len(d) == len(prefix)+64 && d[:len(prefix)] == prefix
-	for i := len(prefix); ok && i < len(d); i++ {
-		c := d[i]
-		ok = c >= '0' && c <= '9' || c >= 'a' && c <= 'f'
-	}
-	if !ok {
-		return fmt.Errorf("%q is not a content address: want sha256:<64 lowercase hex digits> (upload the artifact first)", d)
+	if _, err := kernelpb.ParseDigest(d); err != nil {
+		return fmt.Errorf("%w (upload the artifact first)", err)
 	}
 	return nil
 }
