@@ -158,16 +158,7 @@ func TestWasmAndContainerTasksShareAnAgent(t *testing.T) {
 		wasmTask("wasm-0"), wasmTask("wasm-1"),
 	}
 	fw := &once{pending: tasks, final: map[string]*kernelpb.TaskStatus{}, done: make(chan struct{}), want: len(tasks)}
-	driver, err := sdk.NewDriver(sdk.Config{
-		Framework: &kernelpb.FrameworkInfo{Name: "mixed"}, System: dev.Master.System.Actors, Master: dev.Master.PID,
-	}, fw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := driver.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer driver.Stop(false)
+	defer startFramework(t, dev, "mixed", fw)()
 	select {
 	case <-fw.done:
 	case <-ctx.Done():
@@ -287,16 +278,7 @@ func TestAgentWithoutContainerdRefusesContainerTasks(t *testing.T) {
 	task := &kernelpb.TaskInfo{TaskId: "ctr", Name: "ctr", Resources: resources.MustParse("cpus:0.1;mem:32").ToProto(),
 		Runtime: &kernelpb.TaskInfo_Container{Container: &kernelpb.ContainerTask{Image: "sha256:" + strings.Repeat("0", 64)}}}
 	fw := &once{pending: []*kernelpb.TaskInfo{task}, final: map[string]*kernelpb.TaskStatus{}, done: make(chan struct{}), want: 1}
-	driver, err := sdk.NewDriver(sdk.Config{
-		Framework: &kernelpb.FrameworkInfo{Name: "ctr"}, System: dev.Master.System.Actors, Master: dev.Master.PID,
-	}, fw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := driver.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer driver.Stop(false)
+	defer startFramework(t, dev, "ctr", fw)()
 	select {
 	case <-fw.done:
 	case <-ctx.Done():
