@@ -289,6 +289,9 @@ type progress struct {
 	why     string
 }
 
+// waitNoteAfter is how long a job waits for offers before `pando run` says why.
+var waitNoteAfter = 2 * time.Second
+
 func newProgress(w io.Writer, enabled bool) *progress {
 	return &progress{w: w, enabled: enabled, start: time.Now()}
 }
@@ -296,8 +299,10 @@ func newProgress(w io.Writer, enabled bool) *progress {
 func (p *progress) update(j batchapi.JobStatus) {
 	// The counts of declined offers change at every poll: say it again
 	// only when the reason itself changes.
+	// Only a job that has waited a while needs telling why: most start
+	// within the first polls, before any offer came.
 	why, _, _ := strings.Cut(j.Why, "; declined")
-	if !p.quiet && j.Running+j.Staging == 0 && j.Pending > 0 && why != "" && why != p.why {
+	if !p.quiet && j.Running+j.Staging == 0 && j.Pending > 0 && why != "" && why != p.why && time.Since(p.start) >= waitNoteAfter {
 		p.why = why
 		if p.drawn {
 			fmt.Fprintln(p.w)

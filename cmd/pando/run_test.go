@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pandodc/pando/frameworks/batch/batchapi"
 	"github.com/pandodc/pando/sdk/client"
@@ -76,6 +77,8 @@ func runCLI(t *testing.T, master string, args ...string) (stdout, stderr string,
 }
 
 func TestRunImage(t *testing.T) {
+	defer func(d time.Duration) { waitNoteAfter = d }(waitNoteAfter)
+	waitNoteAfter = 0 // the fake master's job waits for one poll only
 	m := &fakeMaster{why: "no agent has a container runtime (h1: unavailable: containerd is not running): the job waits for one that has"}
 	srv := httptest.NewServer(m)
 	defer srv.Close()
