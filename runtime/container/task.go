@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -312,6 +313,9 @@ func (t *Task) sample(ctx context.Context) (runtime.Stats, error) {
 	}
 	t.statsMu.Lock()
 	if t.isolation != nil {
+		// The isolators measure what containerd's metrics cannot: drop
+		// containerd's note that it does not count the network.
+		st.Unavailable = slices.DeleteFunc(st.Unavailable, func(s string) bool { return s == netUnavailable })
 		if err := t.isolation.Usage(ctx, &st); err != nil {
 			st.Unavailable = append(st.Unavailable, "isolators: "+err.Error())
 		}
