@@ -56,6 +56,9 @@ type Config struct {
 
 	// wrapExecutor, in tests, wraps each executor actor (to crash it).
 	wrapExecutor func(actor.Actor) actor.Actor
+	// lose, in tests, drops the messages between the agent and the master
+	// for which it returns true: toMaster is the direction.
+	lose func(msg proto.Message, toMaster bool) bool
 }
 
 type tick struct{}
@@ -191,6 +194,9 @@ func (a *Actor) Receive(ctx actor.Context) {
 				kernelpb.Reason_REASON_EXECUTOR_CRASHED, fmt.Sprintf("executor crashed: %v", msg.reason), 0, nil)
 		}
 	case proto.Message:
+		if a.cfg.lose != nil && a.cfg.lose(msg, false) {
+			break
+		}
 		if err := a.k.Step(now, msg); err != nil {
 			a.cfg.Logger.Info("agent: ignored a message from the master", "type", fmt.Sprintf("%T", msg), "error", err)
 		}
@@ -305,6 +311,9 @@ func (a *Actor) flush(ctx actor.Context) {
 		a.savedID = id
 	}
 	for _, msg := range rd.ToMaster {
+		if a.cfg.lose != nil && a.cfg.lose(msg, true) {
+			continue
+		}
 		// Request, not Send: the master learns our PID from the sender.
 		ctx.Request(a.cfg.Master, msg)
 	}

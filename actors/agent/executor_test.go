@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
@@ -11,11 +12,11 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/pandodc/pando/actors/artifacts"
 	amaster "github.com/pandodc/pando/actors/master"
 	"github.com/pandodc/pando/examples/wasm/wasmbuild"
-	kagent "github.com/pandodc/pando/kernel/agent"
 	"github.com/pandodc/pando/kernel/kernelpb"
 	kmaster "github.com/pandodc/pando/kernel/master"
 	"github.com/pandodc/pando/kernel/resources"
@@ -162,7 +163,7 @@ func startTestCluster(t *testing.T, module string, cfg Config) *testCluster {
 	if err := rt.Prepare(context.Background(), digest, path); err != nil {
 		t.Fatal(err)
 	}
-	cfg.Kernel = kagent.Config{Hostname: "test", Resources: resources.MustParse("cpus:4;mem:4096")}
+	cfg.Kernel.Hostname, cfg.Kernel.Resources = "test", resources.MustParse("cpus:4;mem:4096")
 	cfg.Master, cfg.SandboxRoot, cfg.Runtimes, cfg.Fetcher = master, filepath.Join(t.TempDir(), "sandboxes"), Runtimes{WASM: rt}, cache
 	cfg.wrapExecutor = func(e actor.Actor) actor.Actor {
 		return crashable{Actor: e, mu: &c.mu, pids: &c.executors}
@@ -263,4 +264,60 @@ func TestIdleExecutorsStop(t *testing.T) {
 	if n := c.executorCount(); n != 2 {
 		t.Fatalf("%d executors started in all, want 2 (one per framework)", n)
 	}
+}
+
+// TestStatusUpdatesSurviveMessageLoss drops a third of the status updates
+// and acknowledgements between the agent and the master: every task's
+// terminal update still reaches the framework, and each task's updates
+// arrive in order (repeats allowed: delivery is at least once).
+func TestStatusUpdatesSurviveMessageLoss(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	var mu sync.Mutex
+	dropped := 0
+	cfg := Config{lose: func(msg proto.Message, toMaster bool) bool {
+		switch msg.(type) {
+		case *kernelpb.StatusUpdate, *kernelpb.StatusUpdateAck:
+		default:
+			return false
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if rng.IntN(3) == 0 {
+			dropped++
+			return true
+		}
+		return false
+	}}
+	cfg.Kernel.RetryInterval, cfg.Kernel.MaxRetryInterval = 20*time.Millisecond, 100*time.Millisecond
+	c := startTestCluster(t, "hello", cfg)
+	const n = 8 // as many as fit the agent at once (cpus:0.5 each)
+	rec, _ := c.start(t, "lossy", n)
+	waitUntil(t, "every task's terminal update", func() bool {
+		last := rec.last()
+		ended := 0
+		for _, st := range last {
+			if kernelpb.IsTerminal(st.GetState()) {
+				ended++
+			}
+		}
+		return ended == n
+	})
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for id, sts := range rec.updates {
+		for i := 1; i < len(sts); i++ {
+			if kernelpb.Rank(sts[i].GetState()) < kernelpb.Rank(sts[i-1].GetState()) {
+				t.Errorf("%s: %v after %v", id, sts[i].GetState(), sts[i-1].GetState())
+			}
+		}
+		if final := sts[len(sts)-1]; final.GetState() != kernelpb.TaskState_TASK_FINISHED {
+			t.Errorf("%s ended %v (%s), want FINISHED", id, final.GetState(), final.GetMessage())
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if dropped < n {
+		t.Fatalf("only %d messages dropped: the test did not test loss", dropped)
+	}
+	t.Logf("%d status updates and acknowledgements dropped", dropped)
 }
