@@ -93,7 +93,8 @@ func (m *Master) startHA(opts HAOptions) error {
 	m.serve() // Consul's health check of this master must be answered first
 	if err := el.Start(ctx); err != nil {
 		cancel()
-		return fmt.Errorf("master: joining the election in Consul: %w", err)
+		close(m.ha.done) // no election to follow: stopping must not wait for one
+		return fmt.Errorf("master: joining the election in Consul at %s (is it running? see --consul): %w", opts.Consul, err)
 	}
 	go m.followElection()
 	return nil

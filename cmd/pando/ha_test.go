@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +23,20 @@ type haMaster struct {
 	id   string
 	url  string
 	proc *proc
+	// Supervised masters only: restarts counts the restarts, and mu
+	// guards it and proc.
+	mu       *sync.Mutex
+	restarts int
+}
+
+// current is the master's process: its newest incarnation if supervised.
+func (m *haMaster) current() *proc {
+	if m.mu == nil {
+		return m.proc
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.proc
 }
 
 // state reads GET /api/v1/state; ok is false when the master does not answer.
@@ -64,7 +79,7 @@ func leaderAmong(l *lab, masters []*haMaster, timeout time.Duration) (*haMaster,
 		leader, epoch = nil, 0
 		var seen []string
 		for _, m := range masters {
-			if m.proc.exited() {
+			if m.current().exited() {
 				continue
 			}
 			st, ok := m.state()
@@ -83,7 +98,7 @@ func leaderAmong(l *lab, masters []*haMaster, timeout time.Duration) (*haMaster,
 			return false, strings.Join(seen, "; ")
 		}
 		for _, m := range masters {
-			if m.proc.exited() || m == leader {
+			if m.current().exited() || m == leader {
 				continue
 			}
 			if st, _ := m.state(); st.LeaderID != leader.id || st.LeaderURL != leader.url {
@@ -263,5 +278,135 @@ func TestHAMastersFailOver(t *testing.T) {
 	}
 	if _, epoch := leaderAmong(l, live, 10*time.Second); epoch != epoch3 {
 		t.Errorf("the leader changed after the zombie came back: epoch %d, want %d", epoch, epoch3)
+	}
+}
+
+// supervised runs a master as systemd would: started again (same flags,
+// same ports) whenever it exits, until the test ends. It returns the
+// master, whose proc is the newest incarnation.
+func supervised(l *lab, bin, consul, id string) *haMaster {
+	httpAddr, remoting, dataDir := freeAddr(l.t), freeAddr(l.t), l.t.TempDir()
+	m := &haMaster{id: id, url: "http://" + httpAddr}
+	var mu sync.Mutex
+	start := func() *proc {
+		return l.start("pando master "+id, bin, "master", "--consul", consul, "--id", id,
+			"--http", httpAddr, "--remoting", remoting, "--data-dir", dataDir, "--log-level", "info")
+	}
+	m.proc = start()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			mu.Lock()
+			p := m.proc
+			mu.Unlock()
+			select {
+			case <-stop:
+				return
+			case <-p.done:
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(300 * time.Millisecond):
+			}
+			mu.Lock()
+			m.proc = start()
+			m.restarts++
+			mu.Unlock()
+		}
+	}()
+	l.t.Cleanup(func() { close(stop); <-done })
+	m.mu = &mu
+	return m
+}
+
+// TestHAConsulOutage stops Consul under two supervised masters, an agent
+// and a running job: the leader steps down (and exits, and is restarted),
+// no task is killed meanwhile, and once Consul is back a master leads again,
+// the agent re-registers and the job's tasks are still the same, RUNNING.
+func TestHAConsulOutage(t *testing.T) {
+	skipIfShort(t)
+	consul := consultest.Start(t)
+	bin := buildPando(t)
+	l := newLab(t)
+	masters := []*haMaster{supervised(l, bin, consul.Addr, "m1"), supervised(l, bin, consul.Addr, "m2")}
+	first, _ := leaderAmong(l, masters, 60*time.Second)
+	urls := masters[0].url + "," + masters[1].url
+	l.start("pando agent", bin, "agent", "--master", urls, "--hostname", "agent-1",
+		"--http", freeAddr(t), "--remoting", freeAddr(t), "--work-dir", t.TempDir(),
+		"--resources", "cpus:2;mem:1GiB", "--log-level", "info")
+	waitAgents(l, first, 1)
+	c, err := client.New(first.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &cluster{lab: l, bin: bin, url: first.url, c: c}
+	job := cl.submit(wasmbuild.MustBuild(t, "sleep"), "-n", "2", "--cpus", "0.5", "--mem", "64MiB", "--", "1h")
+	tasksOf := func(m *haMaster) ([]client.Task, error) {
+		mc, _ := client.New(m.url)
+		return call(func(ctx context.Context) ([]client.Task, error) {
+			return mc.Tasks(ctx, url.Values{"prefix": {job + "."}, "all": {"1"}})
+		})
+	}
+	var before []client.Task
+	l.waitFor(30*time.Second, "two RUNNING tasks", func() (bool, string) {
+		tasks, err := tasksOf(first)
+		if err != nil {
+			return false, err.Error()
+		}
+		before = tasks
+		return len(tasks) == 2 && tasks[0].State == "TASK_RUNNING" && tasks[1].State == "TASK_RUNNING", fmt.Sprintf("%+v", tasks)
+	})
+
+	consul.Stop()
+	l.waitFor(30*time.Second, "no master to lead while Consul is down", func() (bool, string) {
+		for _, m := range masters {
+			if st, ok := m.state(); ok && st.Leader {
+				return false, m.id + " still leads"
+			}
+		}
+		return true, ""
+	})
+	time.Sleep(2 * time.Second) // a while without Consul
+
+	consul.StartAgain()
+	leader, _ := leaderAmong(l, masters, 60*time.Second)
+	waitAgents(l, leader, 1)
+	l.waitFor(30*time.Second, "the same two tasks RUNNING under the new leader", func() (bool, string) {
+		tasks, err := tasksOf(leader)
+		if err != nil {
+			return false, err.Error()
+		}
+		if len(tasks) != 2 {
+			return false, fmt.Sprintf("%+v", tasks)
+		}
+		for i, task := range tasks {
+			if task.ID != before[i].ID || task.State != "TASK_RUNNING" {
+				return false, fmt.Sprintf("%+v, want %s and %s RUNNING", tasks, before[0].ID, before[1].ID)
+			}
+		}
+		return true, ""
+	})
+	cl.url = leader.url
+	if cl.c, err = client.New(leader.url); err != nil {
+		t.Fatal(err)
+	}
+	l.waitFor(30*time.Second, "the job to count its 2 tasks running", func() (bool, string) {
+		j, err := cl.job(job)
+		if err != nil {
+			return false, err.Error()
+		}
+		return j.Running == 2 && j.Failed == 0 && j.Retried == 0 && j.LostRetried == 0, fmt.Sprintf("%+v", j)
+	})
+	restarts := 0
+	for _, m := range masters {
+		m.mu.Lock()
+		restarts += m.restarts
+		m.mu.Unlock()
+	}
+	if restarts == 0 {
+		t.Errorf("no master exited when Consul went away: the leader should have stepped down")
 	}
 }
