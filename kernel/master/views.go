@@ -27,13 +27,18 @@ type AgentView struct {
 	Offered    resources.Resources
 	Attributes map[string]string
 	// Active: connected and offered; an inactive agent keeps its tasks
-	// until it re-registers or is removed for missing pings.
+	// until it re-registers, or is removed after being unreachable too
+	// long.
 	Active         bool
 	RegisteredAt   time.Time
 	ReregisteredAt time.Time
 	Tasks          int
 	Offers         int
 	MissedPings    int
+	// UnreachableSince is when the agent was marked unreachable (zero
+	// while reachable): it missed its pings and is removed if it does not
+	// re-register within AgentUnreachableTimeout.
+	UnreachableSince time.Time
 }
 
 // Agents lists the registered agents by id.
@@ -60,6 +65,7 @@ func (m *Master) agentView(a *agentState) AgentView {
 		Total: a.total, Attributes: maps.Clone(a.attributes), Active: a.active,
 		RegisteredAt: a.registeredAt, ReregisteredAt: a.reregisteredAt,
 		Tasks: len(a.tasks), Offers: len(a.offers), MissedPings: a.missed,
+		UnreachableSince: a.unreachableSince,
 	}
 	v.Used = m.heldBy(a.tasks)
 	for id := range a.offers {
