@@ -119,7 +119,7 @@ const (
 	Reason_REASON_MEMORY_LIMIT        Reason = 3  // the task needed more memory than its mem
 	Reason_REASON_TRAP                Reason = 4  // the WASM module trapped
 	Reason_REASON_KILLED_BY_FRAMEWORK Reason = 5  // the framework asked to kill it
-	Reason_REASON_AGENT_REMOVED       Reason = 6  // the agent stopped answering or left
+	Reason_REASON_AGENT_REMOVED       Reason = 6  // the agent stopped answering (LOST to a framework not partition-aware) or was removed
 	Reason_REASON_INVALID_TASK        Reason = 7  // the launch was malformed or impossible
 	Reason_REASON_RECONCILIATION      Reason = 8  // answer to a Reconcile
 	Reason_REASON_ARTIFACT_FAILED     Reason = 9  // fetching or verifying the artifact failed
@@ -129,7 +129,7 @@ const (
 	Reason_REASON_LAUNCH_FAILED       Reason = 13 // the runtime could not start the task
 	Reason_REASON_INVALID_OFFERS      Reason = 14 // the launch's offers were gone, foreign or on two agents
 	Reason_REASON_KILLED_BY_OPERATOR  Reason = 15 // an operator killed it (pando kill, the HTTP API)
-	Reason_REASON_AGENT_UNREACHABLE   Reason = 16 // the agent missed its pings (TASK_UNREACHABLE, or LOST)
+	Reason_REASON_AGENT_UNREACHABLE   Reason = 16 // the agent missed its pings (with TASK_UNREACHABLE)
 	Reason_REASON_AGENT_REREGISTERED  Reason = 17 // the unreachable agent came back with the task
 )
 

@@ -366,7 +366,9 @@ func (m *Master) markUnreachable(now time.Time, a *agentState, why string) bool 
 		t := m.tasks[key]
 		fw := m.frameworks[key.FrameworkID]
 		if fw == nil || !fw.info.GetPartitionAware() {
-			m.terminateByMaster(now, t, kernelpb.TaskState_TASK_LOST, kernelpb.Reason_REASON_AGENT_UNREACHABLE, why)
+			// To such a framework the agent is gone for good: the reason
+			// is the one it always had for an agent that stopped answering.
+			m.terminateByMaster(now, t, kernelpb.TaskState_TASK_LOST, kernelpb.Reason_REASON_AGENT_REMOVED, why)
 			continue
 		}
 		if kernelpb.IsTerminal(t.state) {

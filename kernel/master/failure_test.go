@@ -41,11 +41,14 @@ func TestAgentMissingPingsIsUnreachableAndItsTasksLostToAFrameworkNotPartitionAw
 	// again (still cut off).
 	c.Advance(time.Second)
 	expectTrace(t, c, `
-		master -> fw1: Update{1-F1/t1 LOST AGENT_UNREACHABLE id:1-M1 src:master "the agent missed 5 pings"}
+		master -> fw1: Update{1-F1/t1 LOST AGENT_REMOVED id:1-M1 src:master "the agent missed 5 pings"}
 		a1 -> master: RegisterAgent{id:1-A1 host:a1 cpus:2;mem:1024 tasks:[1-F1/t1:RUNNING]} (dropped)
 	`)
 	if v, ok := c.Master.Agent("1-A1"); !ok || v.UnreachableSince.IsZero() || v.Active {
 		t.Fatalf("agent not unreachable: %+v", v)
+	}
+	if len(c.Master.Agents()) != 0 || len(c.Master.UnreachableAgents()) != 1 {
+		t.Fatalf("agents %d, unreachable %d: want it listed apart", len(c.Master.Agents()), len(c.Master.UnreachableAgents()))
 	}
 	// The framework acknowledges the master's update: nothing to forward.
 	c.Send("fw1", ack("1-F1", "1-A1", "t1", "1-M1"))
@@ -64,8 +67,8 @@ func TestAgentMissingPingsIsUnreachableAndItsTasksLostToAFrameworkNotPartitionAw
 		a1 -> master: StatusUpdate{1-A1 1-F1/t1 KILLED id:t1-2}
 		master -> a1: StatusUpdateAck{1-F1/t1 id:t1-2}
 	`)
-	if v := mustTask(t, c.Master, "1-F1", "t1"); v.State != lost || v.Reason != kernelpb.Reason_REASON_AGENT_UNREACHABLE || v.Active {
-		t.Fatalf("task %v %v active=%v, want settled LOST AGENT_UNREACHABLE", v.State, v.Reason, v.Active)
+	if v := mustTask(t, c.Master, "1-F1", "t1"); v.State != lost || v.Reason != kernelpb.Reason_REASON_AGENT_REMOVED || v.Active {
+		t.Fatalf("task %v %v active=%v, want settled LOST AGENT_REMOVED", v.State, v.Reason, v.Active)
 	}
 	if cn := c.Master.Counters(); cn.AgentsUnreachable != 1 || cn.AgentsReturned != 1 || cn.AgentsRemoved != 0 {
 		t.Fatalf("counters unreachable=%d returned=%d removed=%d, want 1 1 0", cn.AgentsUnreachable, cn.AgentsReturned, cn.AgentsRemoved)

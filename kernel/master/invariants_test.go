@@ -37,7 +37,7 @@ func masterInvariants(m *master.Master) []string {
 		}
 	}
 	onAgents := 0
-	for _, a := range m.Agents() {
+	for _, a := range append(m.Agents(), m.UnreachableAgents()...) {
 		onAgents += a.Tasks
 		if perAgent[a.ID] != a.Tasks {
 			fail("agent %s counts %d tasks, %d active tasks name it", a.ID, a.Tasks, perAgent[a.ID])

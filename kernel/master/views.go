@@ -41,16 +41,26 @@ type AgentView struct {
 	UnreachableSince time.Time
 }
 
-// Agents lists the registered agents by id.
-func (m *Master) Agents() []AgentView {
+// Agents lists the registered agents by id, but not the unreachable ones
+// (UnreachableAgents), as Mesos lists those apart: until they come back
+// the cluster does not have them.
+func (m *Master) Agents() []AgentView { return m.agentViews(false) }
+
+// UnreachableAgents lists, by id, the agents that missed their pings and
+// have not re-registered yet, nor been removed.
+func (m *Master) UnreachableAgents() []AgentView { return m.agentViews(true) }
+
+func (m *Master) agentViews(unreachable bool) []AgentView {
 	out := make([]AgentView, 0, len(m.agents))
 	for _, id := range sortedKeys(m.agents) {
-		out = append(out, m.agentView(m.agents[id]))
+		if a := m.agents[id]; a.unreachableSince.IsZero() != unreachable {
+			out = append(out, m.agentView(a))
+		}
 	}
 	return out
 }
 
-// Agent returns one agent.
+// Agent returns one agent, reachable or not.
 func (m *Master) Agent(id string) (AgentView, bool) {
 	a := m.agents[id]
 	if a == nil {
