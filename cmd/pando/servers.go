@@ -98,8 +98,8 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 func newMasterCmd() *cobra.Command {
 	var httpAddr, remotingAddr, dataDir, logLevel, consul, masterID string
 	var noFrameworks bool
-	var pingInterval time.Duration
-	var maxMissedPings int
+	var pingInterval, unreachableTimeout, unreachableWindow time.Duration
+	var maxMissedPings, maxUnreachable int
 	cmd := &cobra.Command{
 		Use:   "master",
 		Short: "Run a master (agents join it with 'pando agent --master')",
@@ -115,9 +115,18 @@ func newMasterCmd() *cobra.Command {
 			if maxMissedPings < 1 {
 				return usageError("--agent-max-missed-pings must be at least 1, got %d", maxMissedPings)
 			}
+			if unreachableTimeout <= 0 || unreachableWindow <= 0 {
+				return usageError("--agent-unreachable-timeout and --agent-unreachable-window must be positive, got %s and %s", unreachableTimeout, unreachableWindow)
+			}
+			if maxUnreachable < 0 {
+				return usageError("--agent-max-unreachable must be 0 (no limit) or more, got %d", maxUnreachable)
+			}
 			opts := node.MasterOptions{
 				HTTPAddr: httpAddr, RemotingAddr: remotingAddr, DataDir: dataDir, Logger: logger,
-				Kernel: kmaster.Config{PingInterval: pingInterval, MaxMissedPings: maxMissedPings},
+				Kernel: kmaster.Config{
+					PingInterval: pingInterval, MaxMissedPings: maxMissedPings, AgentUnreachableTimeout: unreachableTimeout,
+					MaxUnreachablePerWindow: maxUnreachable, UnreachableWindow: unreachableWindow,
+				},
 			}
 			if consul == "" {
 				consul = os.Getenv("CONSUL_HTTP_ADDR")
@@ -157,7 +166,10 @@ func newMasterCmd() *cobra.Command {
 	fl.StringVar(&consul, "consul", "", "Consul agent address (host:port; default $CONSUL_HTTP_ADDR): run as one of several masters, elected through Consul (ACL token from $CONSUL_HTTP_TOKEN)")
 	fl.StringVar(&masterID, "id", "", "this master's name among the masters (default: hostname and HTTP port)")
 	fl.DurationVar(&pingInterval, "agent-ping-interval", time.Second, "how often the master pings each agent")
-	fl.IntVar(&maxMissedPings, "agent-max-missed-pings", 5, "unanswered pings in a row after which an agent is removed (its tasks become LOST)")
+	fl.IntVar(&maxMissedPings, "agent-max-missed-pings", 5, "unanswered pings in a row after which an agent is unreachable (its tasks become UNREACHABLE to partition-aware frameworks, LOST to the others)")
+	fl.DurationVar(&unreachableTimeout, "agent-unreachable-timeout", 10*time.Minute, "how long an unreachable agent may take to come back with its tasks before it is removed (its tasks become LOST)")
+	fl.IntVar(&maxUnreachable, "agent-max-unreachable", 0, "at most this many agents are marked unreachable per --agent-unreachable-window; the others wait (0: no limit)")
+	fl.DurationVar(&unreachableWindow, "agent-unreachable-window", time.Minute, "the sliding window of --agent-max-unreachable")
 	fl.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
 	return cmd
 }

@@ -44,33 +44,40 @@ const (
 	TaskState_TASK_KILLED   TaskState = 7
 	TaskState_TASK_LOST     TaskState = 8
 	TaskState_TASK_ERROR    TaskState = 9
+	// The master lost touch with the task's agent (it missed its pings): the
+	// task may still run and may come back when the agent re-registers. Not
+	// terminal. Only frameworks that set FrameworkInfo.partition_aware get
+	// it; the others get TASK_LOST.
+	TaskState_TASK_UNREACHABLE TaskState = 10
 )
 
 // Enum value maps for TaskState.
 var (
 	TaskState_name = map[int32]string{
-		0: "TASK_UNKNOWN",
-		1: "TASK_STAGING",
-		2: "TASK_STARTING",
-		3: "TASK_RUNNING",
-		4: "TASK_KILLING",
-		5: "TASK_FINISHED",
-		6: "TASK_FAILED",
-		7: "TASK_KILLED",
-		8: "TASK_LOST",
-		9: "TASK_ERROR",
+		0:  "TASK_UNKNOWN",
+		1:  "TASK_STAGING",
+		2:  "TASK_STARTING",
+		3:  "TASK_RUNNING",
+		4:  "TASK_KILLING",
+		5:  "TASK_FINISHED",
+		6:  "TASK_FAILED",
+		7:  "TASK_KILLED",
+		8:  "TASK_LOST",
+		9:  "TASK_ERROR",
+		10: "TASK_UNREACHABLE",
 	}
 	TaskState_value = map[string]int32{
-		"TASK_UNKNOWN":  0,
-		"TASK_STAGING":  1,
-		"TASK_STARTING": 2,
-		"TASK_RUNNING":  3,
-		"TASK_KILLING":  4,
-		"TASK_FINISHED": 5,
-		"TASK_FAILED":   6,
-		"TASK_KILLED":   7,
-		"TASK_LOST":     8,
-		"TASK_ERROR":    9,
+		"TASK_UNKNOWN":     0,
+		"TASK_STAGING":     1,
+		"TASK_STARTING":    2,
+		"TASK_RUNNING":     3,
+		"TASK_KILLING":     4,
+		"TASK_FINISHED":    5,
+		"TASK_FAILED":      6,
+		"TASK_KILLED":      7,
+		"TASK_LOST":        8,
+		"TASK_ERROR":       9,
+		"TASK_UNREACHABLE": 10,
 	}
 )
 
@@ -112,7 +119,7 @@ const (
 	Reason_REASON_MEMORY_LIMIT        Reason = 3  // the task needed more memory than its mem
 	Reason_REASON_TRAP                Reason = 4  // the WASM module trapped
 	Reason_REASON_KILLED_BY_FRAMEWORK Reason = 5  // the framework asked to kill it
-	Reason_REASON_AGENT_REMOVED       Reason = 6  // the agent stopped answering or left
+	Reason_REASON_AGENT_REMOVED       Reason = 6  // the agent stopped answering (LOST to a framework not partition-aware) or was removed
 	Reason_REASON_INVALID_TASK        Reason = 7  // the launch was malformed or impossible
 	Reason_REASON_RECONCILIATION      Reason = 8  // answer to a Reconcile
 	Reason_REASON_ARTIFACT_FAILED     Reason = 9  // fetching or verifying the artifact failed
@@ -122,6 +129,8 @@ const (
 	Reason_REASON_LAUNCH_FAILED       Reason = 13 // the runtime could not start the task
 	Reason_REASON_INVALID_OFFERS      Reason = 14 // the launch's offers were gone, foreign or on two agents
 	Reason_REASON_KILLED_BY_OPERATOR  Reason = 15 // an operator killed it (pando kill, the HTTP API)
+	Reason_REASON_AGENT_UNREACHABLE   Reason = 16 // the agent missed its pings (with TASK_UNREACHABLE)
+	Reason_REASON_AGENT_REREGISTERED  Reason = 17 // the unreachable agent came back with the task
 )
 
 // Enum value maps for Reason.
@@ -143,6 +152,8 @@ var (
 		13: "REASON_LAUNCH_FAILED",
 		14: "REASON_INVALID_OFFERS",
 		15: "REASON_KILLED_BY_OPERATOR",
+		16: "REASON_AGENT_UNREACHABLE",
+		17: "REASON_AGENT_REREGISTERED",
 	}
 	Reason_value = map[string]int32{
 		"REASON_NONE":                0,
@@ -161,6 +172,8 @@ var (
 		"REASON_LAUNCH_FAILED":       13,
 		"REASON_INVALID_OFFERS":      14,
 		"REASON_KILLED_BY_OPERATOR":  15,
+		"REASON_AGENT_UNREACHABLE":   16,
+		"REASON_AGENT_REREGISTERED":  17,
 	}
 )
 
@@ -1584,8 +1597,12 @@ type FrameworkInfo struct {
 	FailoverTimeoutMs int64  `protobuf:"varint,4,opt,name=failover_timeout_ms,json=failoverTimeoutMs,proto3" json:"failover_timeout_ms,omitempty"`
 	User              string `protobuf:"bytes,5,opt,name=user,proto3" json:"user,omitempty"`
 	Principal         string `protobuf:"bytes,6,opt,name=principal,proto3" json:"principal,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The framework understands TASK_UNREACHABLE: when a task's agent misses
+	// its pings it hears UNREACHABLE (and the task's state again if the agent
+	// comes back) rather than a LOST that is final (Mesos' PARTITION_AWARE).
+	PartitionAware bool `protobuf:"varint,7,opt,name=partition_aware,json=partitionAware,proto3" json:"partition_aware,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *FrameworkInfo) Reset() {
@@ -1658,6 +1675,13 @@ func (x *FrameworkInfo) GetPrincipal() string {
 		return x.Principal
 	}
 	return ""
+}
+
+func (x *FrameworkInfo) GetPartitionAware() bool {
+	if x != nil {
+		return x.PartitionAware
+	}
+	return false
 }
 
 type Subscribe struct {
@@ -2842,14 +2866,15 @@ const file_kernel_proto_rawDesc = "" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\"3\n" +
 	"\x04Pong\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x10\n" +
-	"\x03seq\x18\x02 \x01(\x04R\x03seq\"\xab\x01\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\"\xd4\x01\n" +
 	"\rFrameworkInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
 	"\x05roles\x18\x03 \x03(\tR\x05roles\x12.\n" +
 	"\x13failover_timeout_ms\x18\x04 \x01(\x03R\x11failoverTimeoutMs\x12\x12\n" +
 	"\x04user\x18\x05 \x01(\tR\x04user\x12\x1c\n" +
-	"\tprincipal\x18\x06 \x01(\tR\tprincipal\"I\n" +
+	"\tprincipal\x18\x06 \x01(\tR\tprincipal\x12'\n" +
+	"\x0fpartition_aware\x18\a \x01(\bR\x0epartitionAware\"I\n" +
 	"\tSubscribe\x12<\n" +
 	"\tframework\x18\x01 \x01(\v2\x1e.pando.kernel.v1.FrameworkInfoR\tframework\"y\n" +
 	"\n" +
@@ -2926,7 +2951,7 @@ const file_kernel_proto_rawDesc = "" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\"7\n" +
 	"\x05Error\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage*\xba\x01\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage*\xd0\x01\n" +
 	"\tTaskState\x12\x10\n" +
 	"\fTASK_UNKNOWN\x10\x00\x12\x10\n" +
 	"\fTASK_STAGING\x10\x01\x12\x11\n" +
@@ -2938,7 +2963,9 @@ const file_kernel_proto_rawDesc = "" +
 	"\vTASK_KILLED\x10\a\x12\r\n" +
 	"\tTASK_LOST\x10\b\x12\x0e\n" +
 	"\n" +
-	"TASK_ERROR\x10\t*\xa5\x03\n" +
+	"TASK_ERROR\x10\t\x12\x14\n" +
+	"\x10TASK_UNREACHABLE\x10\n" +
+	"*\xe2\x03\n" +
 	"\x06Reason\x12\x0f\n" +
 	"\vREASON_NONE\x10\x00\x12\x17\n" +
 	"\x13REASON_EXIT_NONZERO\x10\x01\x12\x12\n" +
@@ -2956,7 +2983,9 @@ const file_kernel_proto_rawDesc = "" +
 	"\x16REASON_AGENT_RESTARTED\x10\f\x12\x18\n" +
 	"\x14REASON_LAUNCH_FAILED\x10\r\x12\x19\n" +
 	"\x15REASON_INVALID_OFFERS\x10\x0e\x12\x1d\n" +
-	"\x19REASON_KILLED_BY_OPERATOR\x10\x0f*B\n" +
+	"\x19REASON_KILLED_BY_OPERATOR\x10\x0f\x12\x1c\n" +
+	"\x18REASON_AGENT_UNREACHABLE\x10\x10\x12\x1d\n" +
+	"\x19REASON_AGENT_REREGISTERED\x10\x11*B\n" +
 	"\x06Source\x12\x11\n" +
 	"\rSOURCE_MASTER\x10\x00\x12\x10\n" +
 	"\fSOURCE_AGENT\x10\x01\x12\x13\n" +

@@ -64,10 +64,12 @@ func parseReportedTasks(msg *kernelpb.RegisterAgent) ([]reportedTask, error) {
 //   - No id, unknown peer: a new agent with a new id.
 //   - No id from a peer already registered: a retry after a lost
 //     AgentRegistered; it re-registers as that agent.
-//   - A known id: the agent reconnected or restarted. Its offers are
-//     rescinded and its tasks reconciled: tasks the master has there but the
-//     agent does not report are LOST (REASON_AGENT_RESTARTED); reported tasks
-//     the master already settled (e.g. after removing the agent) are killed.
+//   - A known id: the agent reconnected or restarted, or came back from
+//     being unreachable. Its offers are rescinded and its tasks reconciled:
+//     tasks the master has there but the agent does not report are LOST
+//     (REASON_AGENT_RESTARTED); reported UNREACHABLE tasks come back
+//     (taskReturned); reported tasks the master already settled (e.g. LOST
+//     to a framework that is not partition-aware) are killed.
 //   - An unknown id: the master failed over (or removed the agent). The id
 //     is kept and reported tasks the master never heard of are adopted.
 func (m *Master) registerAgent(now time.Time, from Peer, msg *kernelpb.RegisterAgent) error {
@@ -110,6 +112,11 @@ func (m *Master) registerAgent(now time.Time, from Peer, msg *kernelpb.RegisterA
 			a.active = false
 		}
 		a.reregisteredAt = now
+		if !a.unreachableSince.IsZero() {
+			a.unreachableSince = time.Time{}
+			m.counters.AgentsReturned++
+		}
+		a.heldBack = false
 		m.emit(Event{Kind: EventAgentReregistered, At: now, AgentID: id})
 	}
 	if old, ok := m.agents[m.agentByPeer[a.peer]]; ok && old == a && a.peer != from {
@@ -157,6 +164,10 @@ func (m *Master) reconcileAgentTasks(now time.Time, a *agentState, reported []re
 	for _, r := range reported {
 		if t := m.tasks[r.key]; t != nil {
 			if t.agentID == a.id {
+				if t.state == kernelpb.TaskState_TASK_UNREACHABLE {
+					m.taskReturned(now, t, r.state)
+					continue
+				}
 				if kernelpb.Rank(r.state) > kernelpb.Rank(t.state) {
 					m.setState(now, t, r.state, kernelpb.Reason_REASON_NONE, "")
 				}
@@ -230,6 +241,11 @@ func (m *Master) agentFor(from Peer, id string) (*agentState, error) {
 	if a.peer != from {
 		return nil, m.refuseAgent("agent id %s does not belong to %s", id, from)
 	}
+	if !a.unreachableSince.IsZero() {
+		// Its updates are retried once it has re-registered, which it
+		// does when the master's pings stop.
+		return nil, m.refuseAgent("agent %s is unreachable: it must register again", id)
+	}
 	return a, nil
 }
 
@@ -241,6 +257,7 @@ func (m *Master) pong(from Peer, msg *kernelpb.Pong) error {
 	if msg.Seq == a.pingSeq {
 		a.ponged = true
 		a.missed = 0
+		a.heldBack = false
 	}
 	return nil
 }
@@ -273,19 +290,26 @@ func (m *Master) agentDisconnected(now time.Time, id string) {
 	m.emit(Event{Kind: EventAgentDeactivated, At: now, AgentID: id})
 }
 
-// pingAgents pings every agent whose ping is due and removes those that
-// missed MaxMissedPings in a row.
+// pingAgents pings every agent whose ping is due, marks unreachable those
+// that missed MaxMissedPings in a row (as MaxUnreachablePerWindow allows)
+// and removes those that stayed unreachable past AgentUnreachableTimeout.
+// Unreachable agents are not pinged: they come back by re-registering.
 func (m *Master) pingAgents(now time.Time) {
 	for _, id := range sortedKeys(m.agents) {
 		a := m.agents[id]
+		if !a.unreachableSince.IsZero() {
+			if m.cfg.AgentUnreachableTimeout > 0 && !now.Before(a.unreachableSince.Add(m.cfg.AgentUnreachableTimeout)) {
+				m.removeAgent(now, a, fmt.Sprintf("the agent stayed unreachable for %v", m.cfg.AgentUnreachableTimeout))
+			}
+			continue
+		}
 		if now.Before(a.nextPing) {
 			continue
 		}
 		if a.pingSeq > 0 && !a.ponged {
 			a.missed++
 		}
-		if a.missed >= m.cfg.MaxMissedPings {
-			m.removeAgent(now, a, fmt.Sprintf("the agent missed %d pings", a.missed))
+		if a.missed >= m.cfg.MaxMissedPings && m.markUnreachable(now, a, fmt.Sprintf("the agent missed %d pings", a.missed)) {
 			continue
 		}
 		a.pingSeq++
@@ -294,6 +318,85 @@ func (m *Master) pingAgents(now time.Time) {
 		m.counters.PingsSent++
 		m.send(a.peer, &kernelpb.Ping{Epoch: m.cfg.Epoch, Seq: a.pingSeq})
 	}
+}
+
+// mayMarkUnreachable says whether MaxUnreachablePerWindow lets one more
+// agent be marked unreachable now, forgetting markings past the window.
+func (m *Master) mayMarkUnreachable(now time.Time) bool {
+	if m.cfg.MaxUnreachablePerWindow <= 0 {
+		return true
+	}
+	keep := 0
+	for keep < len(m.markedUnreachable) && !now.Before(m.markedUnreachable[keep].Add(m.cfg.UnreachableWindow)) {
+		keep++
+	}
+	m.markedUnreachable = m.markedUnreachable[keep:]
+	return len(m.markedUnreachable) < m.cfg.MaxUnreachablePerWindow
+}
+
+// markUnreachable takes an agent that missed its pings out of the
+// allocator and tells the frameworks: partition-aware ones hear its tasks
+// are UNREACHABLE (they may come back), the others hear LOST and those
+// tasks are settled, as when the agent was removed. It reports false,
+// changing nothing but the hold, when the rate limit holds it back.
+func (m *Master) markUnreachable(now time.Time, a *agentState, why string) bool {
+	if !m.mayMarkUnreachable(now) {
+		if !a.heldBack {
+			a.heldBack = true
+			m.counters.UnreachableDeferred++
+			m.emit(Event{Kind: EventAgentUnreachableDeferred, At: now, AgentID: a.id, Message: fmt.Sprintf(
+				"%s, but %d agents were marked unreachable in the last %v: kept until the limit allows",
+				why, m.cfg.MaxUnreachablePerWindow, m.cfg.UnreachableWindow)})
+		}
+		return false
+	}
+	if m.cfg.MaxUnreachablePerWindow > 0 {
+		m.markedUnreachable = append(m.markedUnreachable, now)
+	}
+	a.heldBack = false
+	// Out of the allocator first: the tasks' resources are then not
+	// given back (release), and AddAgent recounts them if it returns.
+	m.rescindAgentOffers(now, a, false)
+	if a.active {
+		m.alloc.RemoveAgent(a.id)
+		a.active = false
+	}
+	a.unreachableSince = now
+	for _, key := range sortedTaskKeys(a.tasks) {
+		t := m.tasks[key]
+		fw := m.frameworks[key.FrameworkID]
+		if fw == nil || !fw.info.GetPartitionAware() {
+			// To such a framework the agent is gone for good: the reason
+			// is the one it always had for an agent that stopped answering.
+			m.terminateByMaster(now, t, kernelpb.TaskState_TASK_LOST, kernelpb.Reason_REASON_AGENT_REMOVED, why)
+			continue
+		}
+		if kernelpb.IsTerminal(t.state) {
+			continue // its terminal update comes with the agent, or it is LOST at removal
+		}
+		t.toldBeforeUnreachable = t.reconciledState()
+		m.setState(now, t, kernelpb.TaskState_TASK_UNREACHABLE, kernelpb.Reason_REASON_AGENT_UNREACHABLE, why)
+		t.toldState = t.state
+		m.sendMasterUpdate(now, key.FrameworkID, a.id, key.TaskID, t.state, t.reason, why)
+	}
+	m.counters.AgentsUnreachable++
+	m.emit(Event{Kind: EventAgentUnreachable, At: now, AgentID: a.id, Message: why})
+	return true
+}
+
+// taskReturned brings back a task of an unreachable agent that
+// re-registered reporting it: the master takes the agent's state and tells
+// the framework the task is back, in the state it had last been told
+// (the agent's newer updates, unacknowledged, follow in order).
+func (m *Master) taskReturned(now time.Time, t *taskState, reported kernelpb.TaskState) {
+	m.setState(now, t, reported, kernelpb.Reason_REASON_AGENT_REREGISTERED, "the agent re-registered")
+	back := t.toldBeforeUnreachable
+	if back == kernelpb.TaskState_TASK_UNKNOWN {
+		back = kernelpb.TaskState_TASK_STAGING // it had heard nothing before UNREACHABLE
+	}
+	t.toldState = back
+	m.sendMasterUpdate(now, t.key.FrameworkID, t.agentID, t.key.TaskID, back,
+		kernelpb.Reason_REASON_AGENT_REREGISTERED, "the unreachable agent re-registered with the task")
 }
 
 // removeAgent forgets an agent: its offers are rescinded and its tasks

@@ -1,9 +1,11 @@
 // Package master is the Pando master as a pure state machine: it registers
 // agents and frameworks, turns the allocator's decisions into offers,
 // validates accepts and launches tasks, tracks every task's state, forwards
-// status updates and their acknowledgements, pings agents, and times out
-// offers, agents and disconnected frameworks (Mesos semantics), as well as
-// frameworks known only from tasks adopted after a master failover.
+// status updates and their acknowledgements, pings agents (one that misses
+// its pings is unreachable, its tasks TASK_UNREACHABLE to partition-aware
+// frameworks, until it comes back or times out), and times out offers,
+// unreachable agents and disconnected frameworks (Mesos semantics), as well
+// as frameworks known only from tasks adopted after a master failover.
 //
 // It is pure and deterministic, in the style of etcd's raft: no goroutines,
 // no clock, no I/O, no randomness. A shell (an actor) feeds it inputs with

@@ -10,7 +10,10 @@ import (
 	"github.com/pandodc/pando/kernel/master"
 )
 
-func TestAgentMissingPingsIsRemovedAndItsTasksLost(t *testing.T) {
+// An agent that misses its pings becomes unreachable; a framework that is
+// not partition-aware hears LOST, final: when the agent comes back the
+// master kills the task rather than let it run unaccounted for.
+func TestAgentMissingPingsIsUnreachableAndItsTasksLostToAFrameworkNotPartitionAware(t *testing.T) {
 	cfg := quietConfig()
 	cfg.PingInterval = time.Second
 	c := setup(t, cfg, "cpus:2;mem:1024")
@@ -33,16 +36,19 @@ func TestAgentMissingPingsIsRemovedAndItsTasksLost(t *testing.T) {
 		master -> a1: Ping{5} (dropped)
 		master -> a1: Ping{6} (dropped)
 	`)
-	// The master removes the agent after 5 missed pings; at the same
-	// time the agent, 6 intervals without a ping, registers again (still
-	// cut off).
+	// The master marks the agent unreachable after 5 missed pings; at
+	// the same time the agent, 6 intervals without a ping, registers
+	// again (still cut off).
 	c.Advance(time.Second)
 	expectTrace(t, c, `
 		master -> fw1: Update{1-F1/t1 LOST AGENT_REMOVED id:1-M1 src:master "the agent missed 5 pings"}
 		a1 -> master: RegisterAgent{id:1-A1 host:a1 cpus:2;mem:1024 tasks:[1-F1/t1:RUNNING]} (dropped)
 	`)
-	if len(c.Master.Agents()) != 0 {
-		t.Fatalf("agent not removed")
+	if v, ok := c.Master.Agent("1-A1"); !ok || v.UnreachableSince.IsZero() || v.Active {
+		t.Fatalf("agent not unreachable: %+v", v)
+	}
+	if len(c.Master.Agents()) != 0 || len(c.Master.UnreachableAgents()) != 1 {
+		t.Fatalf("agents %d, unreachable %d: want it listed apart", len(c.Master.Agents()), len(c.Master.UnreachableAgents()))
 	}
 	// The framework acknowledges the master's update: nothing to forward.
 	c.Send("fw1", ack("1-F1", "1-A1", "t1", "1-M1"))
@@ -61,8 +67,11 @@ func TestAgentMissingPingsIsRemovedAndItsTasksLost(t *testing.T) {
 		a1 -> master: StatusUpdate{1-A1 1-F1/t1 KILLED id:t1-2}
 		master -> a1: StatusUpdateAck{1-F1/t1 id:t1-2}
 	`)
-	if v := mustTask(t, c.Master, "1-F1", "t1"); v.State != lost || v.Reason != kernelpb.Reason_REASON_AGENT_REMOVED {
-		t.Fatalf("task %v %v, want LOST AGENT_REMOVED", v.State, v.Reason)
+	if v := mustTask(t, c.Master, "1-F1", "t1"); v.State != lost || v.Reason != kernelpb.Reason_REASON_AGENT_REMOVED || v.Active {
+		t.Fatalf("task %v %v active=%v, want settled LOST AGENT_REMOVED", v.State, v.Reason, v.Active)
+	}
+	if cn := c.Master.Counters(); cn.AgentsUnreachable != 1 || cn.AgentsReturned != 1 || cn.AgentsRemoved != 0 {
+		t.Fatalf("counters unreachable=%d returned=%d removed=%d, want 1 1 0", cn.AgentsUnreachable, cn.AgentsReturned, cn.AgentsRemoved)
 	}
 	if got := c.Master.Available("1-A1").String(); got != "cpus:2;mem:1024" {
 		t.Fatalf("available %s", got)

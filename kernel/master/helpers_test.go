@@ -22,6 +22,8 @@ const (
 	killed   = kernelpb.TaskState_TASK_KILLED
 	lost     = kernelpb.TaskState_TASK_LOST
 	taskErr  = kernelpb.TaskState_TASK_ERROR
+
+	unreachable = kernelpb.TaskState_TASK_UNREACHABLE
 )
 
 // quietConfig keeps scenario traces to the messages under test: pings and

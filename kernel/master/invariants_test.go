@@ -3,6 +3,7 @@ package master_test
 import (
 	"fmt"
 
+	"github.com/pandodc/pando/kernel/kernelpb"
 	"github.com/pandodc/pando/kernel/master"
 )
 
@@ -11,7 +12,9 @@ import (
 // offers hold fits in its total and, for an active agent, adds up with
 // what is free to the total), and every task is accounted for (each active
 // task is on a registered agent that counts it, and the counts by state
-// add up). It returns what is wrong, empty when all holds.
+// add up), and a task is UNREACHABLE exactly when its agent is (an
+// unreachable agent is inactive and holds nothing in the books). It
+// returns what is wrong, empty when all holds.
 func masterInvariants(m *master.Master) []string {
 	var problems []string
 	fail := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
@@ -26,9 +29,15 @@ func masterInvariants(m *master.Master) []string {
 	perAgent := map[string]int{}
 	for _, t := range active {
 		perAgent[t.AgentID]++
+		a, _ := m.Agent(t.AgentID)
+		isUnreachable := t.State == kernelpb.TaskState_TASK_UNREACHABLE
+		agentUnreachable := !a.UnreachableSince.IsZero()
+		if isUnreachable != (agentUnreachable && !kernelpb.IsTerminal(t.State)) {
+			fail("task %s/%s is %v on agent %s unreachable since %v", t.FrameworkID, t.ID, t.State, t.AgentID, a.UnreachableSince)
+		}
 	}
 	onAgents := 0
-	for _, a := range m.Agents() {
+	for _, a := range append(m.Agents(), m.UnreachableAgents()...) {
 		onAgents += a.Tasks
 		if perAgent[a.ID] != a.Tasks {
 			fail("agent %s counts %d tasks, %d active tasks name it", a.ID, a.Tasks, perAgent[a.ID])
@@ -43,6 +52,9 @@ func masterInvariants(m *master.Master) []string {
 			}
 		} else if a.Offers > 0 {
 			fail("inactive agent %s has %d offers", a.ID, a.Offers)
+		}
+		if !a.UnreachableSince.IsZero() && (a.Active || !a.Used.IsEmpty()) {
+			fail("unreachable agent %s active=%v holds %s", a.ID, a.Active, a.Used)
 		}
 	}
 	if onAgents != len(active) {

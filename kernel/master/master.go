@@ -65,9 +65,28 @@ type Config struct {
 	Epoch uint64
 	// PingInterval is how often each agent is pinged (default 1s).
 	PingInterval time.Duration
-	// MaxMissedPings consecutive unanswered pings remove an agent
-	// (default 5).
+	// MaxMissedPings consecutive unanswered pings make an agent
+	// unreachable (default 5): it leaves the allocator and its tasks go
+	// TASK_UNREACHABLE to partition-aware frameworks, TASK_LOST (final) to
+	// the others. If it re-registers within AgentUnreachableTimeout its
+	// unreachable tasks come back.
 	MaxMissedPings int
+	// AgentUnreachableTimeout is how long an unreachable agent is kept
+	// before it is removed and its unreachable tasks become TASK_LOST
+	// (REASON_AGENT_REMOVED) (default 10m; negative: kept until it comes
+	// back).
+	AgentUnreachableTimeout time.Duration
+	// MaxUnreachablePerWindow bounds how many agents may be marked
+	// unreachable within any UnreachableWindow (0, the default: no
+	// bound). Past it, an agent that missed its pings is held back: the
+	// master keeps pinging it and marks it once the window allows
+	// (EventAgentUnreachableDeferred, Counters.UnreachableDeferred), so a
+	// master that lost its own network does not declare the whole cluster
+	// gone. Mesos' agent_removal_rate_limit does the same.
+	MaxUnreachablePerWindow int
+	// UnreachableWindow is the sliding window of MaxUnreachablePerWindow
+	// (default 1m).
+	UnreachableWindow time.Duration
 	// OfferTimeout rescinds offers a framework holds longer (default 30s;
 	// negative: offers never time out).
 	OfferTimeout time.Duration
@@ -113,6 +132,8 @@ type Config struct {
 const (
 	defaultPingInterval      = time.Second
 	defaultMaxMissedPings    = 5
+	defaultUnreachableAgent  = 10 * time.Minute
+	defaultUnreachableWindow = time.Minute
 	defaultOfferTimeout      = 30 * time.Second
 	defaultRefuse            = 5 * time.Second
 	defaultHeartbeatInterval = 15 * time.Second
@@ -130,6 +151,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxMissedPings <= 0 {
 		c.MaxMissedPings = defaultMaxMissedPings
+	}
+	if c.AgentUnreachableTimeout == 0 {
+		c.AgentUnreachableTimeout = defaultUnreachableAgent
+	}
+	if c.MaxUnreachablePerWindow < 0 {
+		c.MaxUnreachablePerWindow = 0
+	}
+	if c.UnreachableWindow <= 0 {
+		c.UnreachableWindow = defaultUnreachableWindow
 	}
 	if c.OfferTimeout == 0 {
 		c.OfferTimeout = defaultOfferTimeout
@@ -202,6 +232,10 @@ type Master struct {
 	// the first input); pending holds the reconciliations it holds back.
 	windowEnds time.Time
 	pending    []pendingReconcile
+
+	// markedUnreachable holds when agents were marked unreachable within
+	// the last UnreachableWindow, oldest first (MaxUnreachablePerWindow).
+	markedUnreachable []time.Time
 
 	out      []Envelope
 	events   []Event
@@ -329,8 +363,9 @@ func (m *Master) Step(now time.Time, from Peer, msg any) error {
 
 // Tick advances the master's timers to now: it rescinds expired offers,
 // removes frameworks whose failover timeout passed (and those known only
-// from adopted tasks that did not subscribe in time), pings agents and
-// removes those that missed too many pings, and heartbeats frameworks.
+// from adopted tasks that did not subscribe in time), pings agents, marks
+// unreachable those that missed too many pings and removes those that
+// stayed unreachable too long, and heartbeats frameworks.
 func (m *Master) Tick(now time.Time) {
 	m.answerPending(now)
 	m.expireOffers(now)

@@ -37,6 +37,9 @@ type simTask struct {
 	// lostByMaster: the terminal state is a LOST the master made up
 	// (agent removed, unknown task). See cameBack.
 	lostByMaster bool
+	// unreachable: the latest update was the master's UNREACHABLE (only
+	// partition-aware frameworks get it); the task may come back.
+	unreachable bool
 }
 
 // cameBack says whether an update after a LOST is a task coming back, which
@@ -45,7 +48,10 @@ type simTask struct {
 // re-registered yet, or whose agent a deposed master removed, and adopts
 // the task when the agent comes. Mesos' non-partition-aware frameworks
 // live with the same ("a LOST task may come back"); a recovery window
-// before such answers, or TASK_UNREACHABLE, would make LOST final.
+// before such answers would make LOST final. An agent that merely missed
+// its pings does not make such a LOST: its tasks are UNREACHABLE to
+// partition-aware frameworks, and a LOST to the others is final (the
+// master kills the task when the agent returns).
 func (s *simulation) cameBack(task *simTask) bool {
 	return task.terminal == lost && task.lostByMaster && s.epoch > sim.Epoch
 }
@@ -101,7 +107,7 @@ func TestRandomSimulationInvariants(t *testing.T) {
 	}
 	t.Logf("simulation totals: %v", total)
 	// The simulation must actually reach the paths it claims to test.
-	for _, k := range []string{"launched", "finished", "killed-by-framework", "agent-removed", "framework-removed", "failover", "accept-dropped", "restart", "master-failover", "adopted"} {
+	for _, k := range []string{"launched", "finished", "killed-by-framework", "agent-removed", "framework-removed", "failover", "accept-dropped", "restart", "master-failover", "adopted", "unreachable", "unreachable-came-back"} {
 		if total[k] == 0 {
 			t.Errorf("the simulation never exercised %q", k)
 		}
@@ -127,7 +133,8 @@ func newSimulation(t *testing.T, seed int64) *simulation {
 	for i := 1; i <= 3; i++ {
 		f := &simFramework{name: fmt.Sprintf("fw%d", i), timeout: 10 * time.Second,
 			offers: map[string]*kernelpb.Offer{}, tasks: map[string]*simTask{}}
-		f.node = s.c.Subscribe(f.name, f.timeout)
+		// fw1 is partition-aware: it hears UNREACHABLE, the others LOST.
+		f.node = s.c.SubscribeWith(f.name, f.timeout, i == 1)
 		s.frameworks = append(s.frameworks, f)
 	}
 	s.c.Drop = s.drop
@@ -143,6 +150,9 @@ func (s *simulation) masterConfig() master.Config {
 		// Tasks of frameworks removed by a deposed master come back with
 		// their agents; the new master must give up on them in time.
 		UnknownFrameworkTimeout: 30 * time.Second,
+		// Partitions last 2-12s and an agent is unreachable after 5s:
+		// some come back in time, some are removed.
+		AgentUnreachableTimeout: 4 * time.Second,
 	}
 }
 
@@ -445,6 +455,29 @@ func (s *simulation) frameworkReceives(f *simFramework, msg any) {
 			s.c.Send(f.name, ack(f.node.ID, st.AgentId, st.TaskId, st.UpdateId))
 			return
 		}
+		if st.State == unreachable {
+			// Not a lifecycle step: the rank stays that of what the
+			// framework heard before, which the task resumes from.
+			if st.Source != kernelpb.Source_SOURCE_MASTER || !f.node.PartitionAware {
+				s.fail("task %s of %s: UNREACHABLE from %v to a framework partition-aware=%v", st.TaskId, f.name, st.Source, f.node.PartitionAware)
+			}
+			if task.terminal != 0 {
+				s.fail("task %s of %s is UNREACHABLE after ending %v (history %v)", st.TaskId, f.name, task.terminal, task.history)
+			}
+			if st.UpdateId != "" {
+				s.stats["unreachable"]++
+				task.unreachable = true
+				task.seenUpdates[st.UpdateId] = true
+				s.c.Send(f.name, ack(f.node.ID, st.AgentId, st.TaskId, st.UpdateId))
+			}
+			return
+		}
+		if task.unreachable && st.UpdateId != "" {
+			task.unreachable = false
+			if st.Reason == kernelpb.Reason_REASON_AGENT_REREGISTERED {
+				s.stats["unreachable-came-back"]++
+			}
+		}
 		rank := stateRank[st.State]
 		if task.terminal != 0 && task.terminal != st.State && s.cameBack(task) {
 			s.stats["lost-came-back"]++
@@ -558,8 +591,11 @@ func (s *simulation) quiesce() {
 		}
 	}
 	for _, e := range s.c.MasterEvents {
-		if e.Kind == master.EventAgentRemoved {
+		switch e.Kind {
+		case master.EventAgentRemoved:
 			s.stats["agent-removed"]++
+		case master.EventAgentUnreachable:
+			s.stats["agent-unreachable"]++
 		}
 	}
 }

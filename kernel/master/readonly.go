@@ -12,6 +12,7 @@ import (
 type Views interface {
 	Config() Config
 	Agents() []AgentView
+	UnreachableAgents() []AgentView
 	Agent(id string) (AgentView, bool)
 	Frameworks() []FrameworkView
 	Framework(id string) (FrameworkView, bool)
@@ -31,6 +32,7 @@ type readOnly struct{ m *Master }
 
 func (r readOnly) Config() Config                            { return r.m.Config() }
 func (r readOnly) Agents() []AgentView                       { return r.m.Agents() }
+func (r readOnly) UnreachableAgents() []AgentView            { return r.m.UnreachableAgents() }
 func (r readOnly) Agent(id string) (AgentView, bool)         { return r.m.Agent(id) }
 func (r readOnly) Frameworks() []FrameworkView               { return r.m.Frameworks() }
 func (r readOnly) Framework(id string) (FrameworkView, bool) { return r.m.Framework(id) }

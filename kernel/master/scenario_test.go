@@ -28,16 +28,20 @@ func TestScenarios(t *testing.T) {
 }
 
 type scenario struct {
-	t *testing.T
-	c *sim.Cluster
+	t          *testing.T
+	c          *sim.Cluster
+	eventsSeen int
 }
 
 // The commands; FW and AGENT are node names (fw1, a1), FWID and AGENTID
 // the ids the master gave them (1-F1, 1-A1).
 //
-//	cluster [offer-timeout=30s] [ping=1h]     a new cluster (quietConfig)
+//	cluster [offer-timeout=30s] [ping=1h] [unreachable-timeout=10m]
+//	        [max-unreachable=N] [unreachable-window=1m]
+//	                                          a new cluster (quietConfig)
 //	agent AGENT RESOURCES                    start an agent
-//	subscribe FW [timeout=1m] [roles=a,b]     (re)subscribe a framework
+//	subscribe FW [timeout=1m] [roles=a,b] [partition-aware=true]
+//	                                          (re)subscribe a framework
 //	allocate | advance DURATION
 //	accept FW OFFER[,OFFER] [refuse=SECONDS]  input: one "TASK RESOURCES" a line
 //	decline FW OFFER [refuse=SECONDS]
@@ -49,6 +53,7 @@ type scenario struct {
 //	drop [TYPE...]                            drop messages of these types
 //	resend-runtask AGENT FWID TASK RESOURCES  a late duplicate from the master
 //	task FWID TASK | framework FWID | available AGENTID | offers
+//	agent-view AGENTID | counters | agent-events (agent events since the last)
 func (s *scenario) run(cmd *trace.Command) string {
 	t := s.t
 	var extra []string
@@ -83,6 +88,19 @@ func (s *scenario) run(cmd *trace.Command) string {
 		if v, ok := cmd.Flags["ping"]; ok {
 			cfg.PingInterval = s.duration(cmd, v)
 		}
+		if v, ok := cmd.Flags["unreachable-timeout"]; ok {
+			cfg.AgentUnreachableTimeout = s.duration(cmd, v)
+		}
+		if v, ok := cmd.Flags["unreachable-window"]; ok {
+			cfg.UnreachableWindow = s.duration(cmd, v)
+		}
+		if v, ok := cmd.Flags["max-unreachable"]; ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				t.Fatalf("%s: max-unreachable=%s: %v", cmd.Pos, v, err)
+			}
+			cfg.MaxUnreachablePerWindow = n
+		}
 		s.c = sim.New(cfg)
 	case "agent":
 		s.c.AddAgent(cmd.Arg(t, 0), cmd.Arg(t, 1))
@@ -94,6 +112,10 @@ func (s *scenario) run(cmd *trace.Command) string {
 		var roles []string
 		if v := cmd.Flags["roles"]; v != "" {
 			roles = strings.Split(v, ",")
+		}
+		if v, ok := cmd.Flags["partition-aware"]; ok {
+			s.c.SubscribeWith(cmd.Arg(t, 0), timeout, v == "true", roles...)
+			break
 		}
 		s.c.Subscribe(cmd.Arg(t, 0), timeout, roles...)
 	case "allocate":
@@ -186,6 +208,29 @@ func (s *scenario) run(cmd *trace.Command) string {
 		if v.Why != "" {
 			extra = append(extra, "why: "+v.Why)
 		}
+	case "agent-view":
+		v, ok := s.c.Master.Agent(cmd.Arg(t, 0))
+		if !ok {
+			extra = append(extra, "unknown agent")
+			break
+		}
+		unreachable := "no"
+		if !v.UnreachableSince.IsZero() {
+			unreachable = "since " + v.UnreachableSince.Sub(sim.Start).String()
+		}
+		extra = append(extra, fmt.Sprintf("%s active=%v unreachable=%s tasks=%d used=%s missed-pings=%d",
+			v.ID, v.Active, unreachable, v.Tasks, v.Used, v.MissedPings))
+	case "agent-events":
+		for _, e := range s.c.MasterEvents[s.eventsSeen:] {
+			if strings.HasPrefix(e.Kind.String(), "agent-") {
+				extra = append(extra, fmt.Sprintf("%v %s %s %q", e.At.Sub(sim.Start), e.Kind, e.AgentID, e.Message))
+			}
+		}
+		s.eventsSeen = len(s.c.MasterEvents)
+	case "counters":
+		cn := s.c.Master.Counters()
+		extra = append(extra, fmt.Sprintf("agents added=%d unreachable=%d returned=%d removed=%d unreachable-deferred=%d",
+			cn.AgentsAdded, cn.AgentsUnreachable, cn.AgentsReturned, cn.AgentsRemoved, cn.UnreachableDeferred))
 	case "available":
 		extra = append(extra, "available: "+s.c.Master.Available(cmd.Arg(t, 0)).String())
 	case "offers":

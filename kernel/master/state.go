@@ -35,6 +35,13 @@ const (
 	EventAgentRemoved
 	// EventOperatorKill: an operator asked to kill a task.
 	EventOperatorKill
+	// EventAgentUnreachable: the agent missed its pings; it left the
+	// allocator and its tasks went UNREACHABLE (or LOST).
+	EventAgentUnreachable
+	// EventAgentUnreachableDeferred: the agent missed its pings but
+	// MaxUnreachablePerWindow agents were already marked unreachable in
+	// the window; it is kept (and pinged) until the window allows.
+	EventAgentUnreachableDeferred
 )
 
 var eventKindNames = map[EventKind]string{
@@ -52,6 +59,9 @@ var eventKindNames = map[EventKind]string{
 	EventAgentDeactivated:      "agent-deactivated",
 	EventAgentRemoved:          "agent-removed",
 	EventOperatorKill:          "operator-kill",
+
+	EventAgentUnreachable:         "agent-unreachable",
+	EventAgentUnreachableDeferred: "agent-unreachable-deferred",
 }
 
 func (k EventKind) String() string {
@@ -91,6 +101,10 @@ type Counters struct {
 	Reconciliations, KillsForwarded, AcknowledgementsFwd uint64
 	// OperatorKills counts the operator's kills sent to agents.
 	OperatorKills uint64
+	// AgentsUnreachable counts agents marked unreachable; AgentsReturned
+	// those of them that re-registered in time; UnreachableDeferred the
+	// agents held back by MaxUnreachablePerWindow (once per hold).
+	AgentsUnreachable, AgentsReturned, UnreachableDeferred uint64
 }
 
 // taskKey names a task (the agent keys its tasks the same way).
@@ -127,6 +141,10 @@ type taskState struct {
 	// terminalUpdateID is the update id of the terminal status update the
 	// agent sent; its acknowledgement settles the task.
 	terminalUpdateID string
+	// toldBeforeUnreachable is what the framework had been told of the
+	// task when it went UNREACHABLE: what it is told again when the task
+	// comes back, so that it hears the agent's later updates in order.
+	toldBeforeUnreachable kernelpb.TaskState
 }
 
 type agentState struct {
@@ -143,6 +161,11 @@ type agentState struct {
 	reregisteredAt time.Time
 	tasks          map[taskKey]struct{}
 	offers         map[string]struct{}
+	// unreachableSince is when the agent was marked unreachable (zero
+	// while reachable); heldBack says MaxUnreachablePerWindow holds its
+	// marking back.
+	unreachableSince time.Time
+	heldBack         bool
 
 	// Pings: pingSeq is the last ping sent; ponged says it was answered.
 	pingSeq  uint64

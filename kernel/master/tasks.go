@@ -485,8 +485,9 @@ func (m *Master) reconcile(now time.Time, from Peer, msg *kernelpb.Reconcile) er
 	}
 	if len(msg.Tasks) == 0 {
 		for _, key := range sortedTaskKeys(m.tasksByFramework[fw.id]) {
-			t := m.tasks[key]
-			answer(key.TaskID, t.agentID, t.reconciledState(), t.message)
+			if t := m.tasks[key]; !t.awaitsAgentUpdates() {
+				answer(key.TaskID, t.agentID, t.reconciledState(), t.message)
+			}
 		}
 		return nil
 	}
@@ -510,6 +511,9 @@ func (m *Master) reconcile(now time.Time, from Peer, msg *kernelpb.Reconcile) er
 			}
 			answer(rt.TaskId, rt.AgentId, kernelpb.TaskState_TASK_LOST, "unknown task")
 			continue
+		}
+		if t.awaitsAgentUpdates() {
+			continue // no answer: its agent's updates come first
 		}
 		answer(key.TaskID, t.agentID, t.reconciledState(), t.message)
 	}
@@ -557,8 +561,8 @@ func (m *Master) answerPending(now time.Time) {
 			rest = append(rest, p)
 			continue
 		}
-		if fw == nil || !fw.connected {
-			continue // it reconciles again when it comes back
+		if fw == nil || !fw.connected || (t != nil && t.awaitsAgentUpdates()) {
+			continue // it reconciles again (when it comes back)
 		}
 		st := &kernelpb.TaskStatus{
 			TaskId: p.key.TaskID, State: kernelpb.TaskState_TASK_LOST, AgentId: p.agentID, FrameworkId: fw.id,
@@ -571,6 +575,16 @@ func (m *Master) answerPending(now time.Time) {
 		m.send(fw.peer, &kernelpb.Update{Epoch: m.cfg.Epoch, Status: st})
 	}
 	m.pending = rest
+}
+
+// awaitsAgentUpdates says whether the master knows a task ended only from
+// its agent's registration (adopted, or reported at re-registration) and
+// has forwarded none of its updates: reconciliation does not answer it
+// then, since the agent still holds unacknowledged updates leading to that
+// end and a framework must not hear of the end before them. The agent
+// sends them once registered; reconciliation is retried.
+func (t *taskState) awaitsAgentUpdates() bool {
+	return t.toldState == kernelpb.TaskState_TASK_UNKNOWN && kernelpb.IsTerminal(t.state) && t.terminalUpdateID == ""
 }
 
 // reconciledState is what reconciliation reports: the state of the newest

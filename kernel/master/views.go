@@ -27,25 +27,40 @@ type AgentView struct {
 	Offered    resources.Resources
 	Attributes map[string]string
 	// Active: connected and offered; an inactive agent keeps its tasks
-	// until it re-registers or is removed for missing pings.
+	// until it re-registers, or is removed after being unreachable too
+	// long.
 	Active         bool
 	RegisteredAt   time.Time
 	ReregisteredAt time.Time
 	Tasks          int
 	Offers         int
 	MissedPings    int
+	// UnreachableSince is when the agent was marked unreachable (zero
+	// while reachable): it missed its pings and is removed if it does not
+	// re-register within AgentUnreachableTimeout.
+	UnreachableSince time.Time
 }
 
-// Agents lists the registered agents by id.
-func (m *Master) Agents() []AgentView {
+// Agents lists the registered agents by id, but not the unreachable ones
+// (UnreachableAgents), as Mesos lists those apart: until they come back
+// the cluster does not have them.
+func (m *Master) Agents() []AgentView { return m.agentViews(false) }
+
+// UnreachableAgents lists, by id, the agents that missed their pings and
+// have not re-registered yet, nor been removed.
+func (m *Master) UnreachableAgents() []AgentView { return m.agentViews(true) }
+
+func (m *Master) agentViews(unreachable bool) []AgentView {
 	out := make([]AgentView, 0, len(m.agents))
 	for _, id := range sortedKeys(m.agents) {
-		out = append(out, m.agentView(m.agents[id]))
+		if a := m.agents[id]; a.unreachableSince.IsZero() != unreachable {
+			out = append(out, m.agentView(a))
+		}
 	}
 	return out
 }
 
-// Agent returns one agent.
+// Agent returns one agent, reachable or not.
 func (m *Master) Agent(id string) (AgentView, bool) {
 	a := m.agents[id]
 	if a == nil {
@@ -60,6 +75,7 @@ func (m *Master) agentView(a *agentState) AgentView {
 		Total: a.total, Attributes: maps.Clone(a.attributes), Active: a.active,
 		RegisteredAt: a.registeredAt, ReregisteredAt: a.reregisteredAt,
 		Tasks: len(a.tasks), Offers: len(a.offers), MissedPings: a.missed,
+		UnreachableSince: a.unreachableSince,
 	}
 	v.Used = m.heldBy(a.tasks)
 	for id := range a.offers {

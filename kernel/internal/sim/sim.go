@@ -52,7 +52,9 @@ type FrameworkNode struct {
 	Name      string
 	ID        string
 	Connected bool
-	Inbox     []proto.Message
+	// PartitionAware is sent in every Subscribe (see SubscribeWith).
+	PartitionAware bool
+	Inbox          []proto.Message
 }
 
 // Cluster is one master, its agents and frameworks, and the messages
@@ -117,16 +119,26 @@ func (c *Cluster) AddAgentWith(name string, cfg agent.Config) *AgentNode {
 }
 
 // Subscribe connects a framework called name (also its peer address) and
-// delivers its Subscribe; roles may be empty.
+// delivers its Subscribe; roles may be empty. A framework subscribing
+// again keeps its PartitionAware.
 func (c *Cluster) Subscribe(name string, failoverTimeout time.Duration, roles ...string) *FrameworkNode {
+	f := c.Frameworks[name]
+	return c.SubscribeWith(name, failoverTimeout, f != nil && f.PartitionAware, roles...)
+}
+
+// SubscribeWith is Subscribe for a framework that is partition-aware (it
+// hears TASK_UNREACHABLE) or not; later Subscribes keep the choice.
+func (c *Cluster) SubscribeWith(name string, failoverTimeout time.Duration, partitionAware bool, roles ...string) *FrameworkNode {
 	f := c.Frameworks[name]
 	if f == nil {
 		f = &FrameworkNode{Name: name}
 		c.Frameworks[name] = f
 	}
 	f.Connected = true
+	f.PartitionAware = partitionAware
 	c.Send(name, &kernelpb.Subscribe{Framework: &kernelpb.FrameworkInfo{
 		Id: f.ID, Name: name, Roles: roles, FailoverTimeoutMs: failoverTimeout.Milliseconds(),
+		PartitionAware: partitionAware,
 	}})
 	return f
 }
