@@ -131,17 +131,7 @@ type Failure = batchapi.JobFailure
 type JobStatus = batchapi.JobStatus
 
 // TaskStatusView is one instance's current attempt.
-type TaskStatusView struct {
-	Instance  int       `json:"instance"`
-	Attempt   int       `json:"attempt"`
-	TaskID    string    `json:"task_id"`
-	State     string    `json:"state"`
-	AgentID   string    `json:"agent_id,omitempty"`
-	Reason    string    `json:"reason,omitempty"`
-	Message   string    `json:"message,omitempty"`
-	ExitCode  int32     `json:"exit_code"`
-	UpdatedAt time.Time `json:"updated_at,omitzero"`
-}
+type TaskStatusView = batchapi.TaskStatusView
 
 // phase is an instance's place in its life, from the framework's view.
 type phase uint8
