@@ -400,7 +400,7 @@ func writeFile(path string, r io.Reader) error {
 }
 
 // fetchJob fetches the outputs of job into dir, all or nothing.
-func fetchJob(ctx context.Context, c *client.Client, job string, dir *outputDir, stdout, errw io.Writer) error {
+func fetchJob(ctx context.Context, c *client.Client, job string, dir *outputDir, errw io.Writer) error {
 	tasks, ok, err := jobTasks(ctx, c, job)
 	if err == nil && !ok {
 		err = &exitError{code: 1, err: fmt.Errorf("no job named %q (see pando jobs)", job)}
@@ -439,7 +439,7 @@ stay fetchable for the agents' sandbox retention time.`,
 			if err != nil {
 				return err
 			}
-			return fetchJob(cmd.Context(), c, args[0], dir, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return fetchJob(cmd.Context(), c, args[0], dir, cmd.ErrOrStderr())
 		},
 	}
 }

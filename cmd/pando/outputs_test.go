@@ -98,6 +98,25 @@ func TestJobOutputsAgainstDev(t *testing.T) {
 		}
 	})
 
+	t.Run("logs --follow prints a running job's instances in order", func(t *testing.T) {
+		sleep := wasmbuild.MustBuild(t, "sleep")
+		// Two instances run at a time on 2 CPUs: the third waits, and
+		// follow waits with it.
+		r := pando(t, bin, master, "run", sleep, "-n", "3", "--cpus", "1", "--detach", "--", "300ms")
+		running := strings.TrimSpace(r.stdout)
+		if r.code != 0 || running == "" {
+			t.Fatalf("run --detach: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+		}
+		f := pando(t, bin, master, "logs", running, "--follow", "--prefix")
+		var want strings.Builder
+		for i := range 3 {
+			fmt.Fprintf(&want, "[%d] sleeping\n[%d] awake\n", i, i)
+		}
+		if f.code != 0 || f.stdout != want.String() {
+			t.Errorf("logs --follow --prefix: exit %d, stdout %q, stderr %q; want %q", f.code, f.stdout, f.stderr, want.String())
+		}
+	})
+
 	t.Run("bad input gets a clear error and writes nothing", func(t *testing.T) {
 		tmp := t.TempDir()
 		file := filepath.Join(tmp, "a-file")

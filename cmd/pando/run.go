@@ -228,7 +228,7 @@ func submitAndWatch(ctx context.Context, g *globals, f *runFlags, c *client.Clie
 		printJobSummary(stdout, job)
 	}
 	if out != nil {
-		if err := fetchJob(ctx, c, job.ID, out, stdout, stderr); err != nil {
+		if err := fetchJob(ctx, c, job.ID, out, stderr); err != nil {
 			return err
 		}
 	}
