@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -302,6 +304,10 @@ const fetchParallel = 8
 // returns an error if any is, or if a file cannot be written; then dir is
 // left without the outputs (the caller aborts it).
 func fetchOutputs(ctx context.Context, c *client.Client, job string, tasks []batchapi.TaskStatusView, dir *outputDir, errw io.Writer) (int, error) {
+	agents, err := agentClients(ctx, c)
+	if err != nil {
+		return 0, err
+	}
 	var (
 		mu      sync.Mutex
 		missing int
@@ -313,7 +319,7 @@ func fetchOutputs(ctx context.Context, c *client.Client, job string, tasks []bat
 	for range fetchParallel {
 		wg.Go(func() {
 			for t := range work {
-				err := fetchInstance(ctx, c, t, filepath.Join(dir.tmp, strconv.Itoa(t.Instance)))
+				err := fetchInstance(ctx, c, agents[t.AgentID], t, filepath.Join(dir.tmp, strconv.Itoa(t.Instance)), errw, &mu)
 				mu.Lock()
 				switch {
 				case err == nil:
@@ -359,8 +365,11 @@ func fetchOutputs(ctx context.Context, c *client.Client, job string, tasks []bat
 // errWrite marks a failure to write a fetched output locally.
 var errWrite = errors.New("writing the outputs")
 
-// fetchInstance writes one attempt's stdout and stderr into dir.
-func fetchInstance(ctx context.Context, c *client.Client, t batchapi.TaskStatusView, dir string) error {
+// fetchInstance writes one attempt's stdout and stderr into dir, and the
+// files it left in /sandbox/out/ into dir/out/ (asked of its agent, which
+// may be nil when the master no longer lists it). errw, under mu, hears
+// of files that are not copied.
+func fetchInstance(ctx context.Context, c, agent *client.Client, t batchapi.TaskStatusView, dir string, errw io.Writer, mu *sync.Mutex) error {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return fmt.Errorf("%w: %w", errWrite, err)
 	}
@@ -375,7 +384,86 @@ func fetchInstance(ctx context.Context, c *client.Client, t batchapi.TaskStatusV
 			return err
 		}
 	}
+	if agent == nil {
+		return fmt.Errorf("agent %s is gone: the files the task left in /sandbox/out/ with it", t.AgentID)
+	}
+	sandbox := "/api/v1/sandbox/" + url.PathEscape(t.FrameworkID) + "/" + url.PathEscape(t.TaskID) + "/files/"
+	err := fetchOutTree(ctx, agent, sandbox, "out", filepath.Join(dir, "out"), func(skipped string) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(errw, "instance %d: skipped /sandbox/%s: not a regular file or directory\n", t.Instance, skipped)
+	})
+	if client.IsStatus(err, http.StatusNotFound) {
+		return nil // the task left no out/
+	}
+	return err
+}
+
+// fetchOutTree copies the sandbox directory rel (under the agent's
+// sandbox path) into the new local directory local.
+func fetchOutTree(ctx context.Context, agent *client.Client, sandbox, rel, local string, skip func(string)) error {
+	var entries []client.SandboxEntry
+	if err := agent.Do(ctx, http.MethodGet, sandbox+escapePath(rel)+"/", nil, &entries); err != nil {
+		return err
+	}
+	if err := os.Mkdir(local, 0o755); err != nil {
+		return fmt.Errorf("%w: %w", errWrite, err)
+	}
+	for _, e := range entries {
+		if e.Name == "" || e.Name == "." || e.Name == ".." || strings.ContainsAny(e.Name, "/\x00") {
+			skip(rel + "/" + e.Name)
+			continue
+		}
+		child, childLocal := rel+"/"+e.Name, filepath.Join(local, e.Name)
+		switch e.Type {
+		case "dir":
+			if err := fetchOutTree(ctx, agent, sandbox, child, childLocal, skip); err != nil {
+				return err
+			}
+		case "file":
+			body, err := agent.Stream(ctx, sandbox+escapePath(child))
+			if err != nil {
+				return err
+			}
+			err = writeFile(childLocal, body)
+			body.Close()
+			if err != nil {
+				return err
+			}
+		default:
+			skip(child)
+		}
+	}
 	return nil
+}
+
+// escapePath escapes each component of a slash-separated path.
+func escapePath(p string) string {
+	parts := strings.Split(p, "/")
+	for i, part := range parts {
+		parts[i] = url.PathEscape(part)
+	}
+	return strings.Join(parts, "/")
+}
+
+// agentClients makes a client for each agent's HTTP API, by agent id.
+func agentClients(ctx context.Context, c *client.Client) (map[string]*client.Client, error) {
+	agents, err := c.Agents(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing the agents: %w", err)
+	}
+	out := map[string]*client.Client{}
+	for _, a := range agents {
+		if a.HTTPAddress == "" {
+			continue
+		}
+		ac, err := client.New(strings.TrimRight(a.HTTPAddress, "/"))
+		if err != nil {
+			return nil, fmt.Errorf("agent %s at %q: %w", a.ID, a.HTTPAddress, err)
+		}
+		out[a.ID] = ac
+	}
+	return out, nil
 }
 
 // writeFile streams r into a new file at path; a failure to read r is
@@ -417,18 +505,19 @@ func fetchJob(ctx context.Context, c *client.Client, job string, dir *outputDir,
 	if err := dir.commit(); err != nil {
 		return err
 	}
-	fmt.Fprintf(errw, "wrote the stdout and stderr of %d instance(s) of job %s into %s\n", n, job, dir.dest)
+	fmt.Fprintf(errw, "wrote the stdout, stderr and /sandbox/out/ files of %d instance(s) of job %s into %s\n", n, job, dir.dest)
 	return nil
 }
 
 func newFetchCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "fetch JOB DIR",
-		Short: "Write each instance's stdout and stderr into DIR/<instance>/",
+		Short: "Write each instance's stdout, stderr and /sandbox/out/ files into DIR/<instance>/",
 		Long: `Writes the stdout and stderr of every instance of a batch job (its latest
-attempt) into DIR/<instance>/stdout and DIR/<instance>/stderr. DIR must not
-exist, or be empty; it appears only once every output is fetched. Outputs
-stay fetchable for the agents' sandbox retention time.`,
+attempt) into DIR/<instance>/stdout and DIR/<instance>/stderr, and the files
+it left under /sandbox/out/ into DIR/<instance>/out/. DIR must not exist, or
+be empty; it appears only once every output is fetched. Outputs stay
+fetchable for the agents' sandbox retention time.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.client()

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/pandodc/pando/frameworks/batch/batchapi"
+	"github.com/pandodc/pando/sdk/client"
 )
 
 // collectedMaster serves a finished job of three instances whose middle
@@ -35,7 +36,16 @@ func collectedMaster(t *testing.T) string {
 		}
 		fmt.Fprintf(w, "%s of %s", r.URL.Query().Get("stream"), id) // no final newline
 	})
-	srv := httptest.NewServer(mux)
+	// The master's agent list points at this server, as the agent too: its
+	// tasks left no /sandbox/out/.
+	var srv *httptest.Server
+	mux.HandleFunc("GET /api/v1/agents", func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode([]client.Agent{{ID: "a1", HTTPAddress: srv.URL}})
+	})
+	mux.HandleFunc("GET /api/v1/sandbox/{framework}/{task}/files/{path...}", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"error": "left no out"}`, http.StatusNotFound)
+	})
+	srv = httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv.URL
 }

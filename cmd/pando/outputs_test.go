@@ -3,6 +3,7 @@ package main_test
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -117,6 +118,25 @@ func TestJobOutputsAgainstDev(t *testing.T) {
 		}
 	})
 
+	t.Run("fetch copies the files left in /sandbox/out/", func(t *testing.T) {
+		writeout := buildWasm(t, "writeout", "./testdata/writeout")
+		dir := filepath.Join(t.TempDir(), "out")
+		r := pando(t, bin, master, "run", writeout, "-n", "2", "--output", dir)
+		if r.code != 0 {
+			t.Fatalf("run --output: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+		}
+		for i := range 2 {
+			for file, want := range map[string]string{
+				"stdout": "wrote /sandbox/out/\n", "out/result.txt": fmt.Sprintf("result of instance %d\n", i), "out/sub/part": "part",
+			} {
+				got, err := os.ReadFile(filepath.Join(dir, fmt.Sprint(i), file))
+				if err != nil || string(got) != want {
+					t.Errorf("instance %d: %s = %q (%v), want %q", i, file, got, err, want)
+				}
+			}
+		}
+	})
+
 	t.Run("bad input gets a clear error and writes nothing", func(t *testing.T) {
 		tmp := t.TempDir()
 		file := filepath.Join(tmp, "a-file")
@@ -160,4 +180,16 @@ func TestJobOutputsAgainstDev(t *testing.T) {
 			t.Errorf("%s holds %v after the refusals, want only %v", tmp, names, want)
 		}
 	})
+}
+
+// buildWasm builds the Go package pkg for wasip1 into name.wasm.
+func buildWasm(t *testing.T, name, pkg string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), name+".wasm")
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building %s: %v\n%s", pkg, err, b)
+	}
+	return out
 }

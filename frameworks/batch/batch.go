@@ -630,7 +630,7 @@ func (f *Framework) Tasks(jobID string) []TaskStatusView {
 	for i := range j.inst {
 		in := &j.inst[i]
 		v := TaskStatusView{
-			Instance: i, Attempt: in.attempt, TaskID: taskID(j.id, i, in.attempt), State: in.phase.String(),
+			Instance: i, Attempt: in.attempt, TaskID: taskID(j.id, i, in.attempt), FrameworkID: f.frameworkID, State: in.phase.String(),
 			AgentID: in.agentID, Message: in.message, ExitCode: in.exitCode, UpdatedAt: in.updated,
 		}
 		v.Reason = reasonName(in.reason)

@@ -103,15 +103,18 @@ type JobFailure struct {
 // TaskStatusView is one instance's current attempt
 // (GET /api/v1/batch/jobs/{id}/tasks lists them in instance order).
 type TaskStatusView struct {
-	Instance  int       `json:"instance"`
-	Attempt   int       `json:"attempt"`
-	TaskID    string    `json:"task_id"`
-	State     string    `json:"state"`
-	AgentID   string    `json:"agent_id,omitempty"`
-	Reason    string    `json:"reason,omitempty"`
-	Message   string    `json:"message,omitempty"`
-	ExitCode  int32     `json:"exit_code"`
-	UpdatedAt time.Time `json:"updated_at,omitzero"`
+	Instance int    `json:"instance"`
+	Attempt  int    `json:"attempt"`
+	TaskID   string `json:"task_id"`
+	// FrameworkID names the batch framework's sandboxes on the agents
+	// (<agent>/api/v1/sandbox/{framework}/{task}/...).
+	FrameworkID string    `json:"framework_id,omitempty"`
+	State       string    `json:"state"`
+	AgentID     string    `json:"agent_id,omitempty"`
+	Reason      string    `json:"reason,omitempty"`
+	Message     string    `json:"message,omitempty"`
+	ExitCode    int32     `json:"exit_code"`
+	UpdatedAt   time.Time `json:"updated_at,omitzero"`
 }
 
 // Ended reports whether the attempt has reached an end (finished, failed
