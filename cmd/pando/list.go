@@ -177,7 +177,8 @@ every instance in instance order (each instance's latest attempt); --prefix
 starts each line with "[N] ", --instance N prints one instance. With
 --follow, a job's instances are printed in order as they run: each is
 followed until it ends, then the next; one that ended meanwhile is printed
-whole, and a retried instance prints its new attempt after the failed one.`,
+whole (its latest attempt), and one retried while it is followed prints its
+new attempt after the failed one.`,
 		Example: `  pando logs job-1 --prefix
   pando logs job-1 --instance 3 --stderr
   pando logs job-1.3.0 --follow`,

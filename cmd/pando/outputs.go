@@ -88,49 +88,76 @@ func jobLogs(ctx context.Context, c *client.Client, job string, tasks []batchapi
 
 // followJob prints the logs of a job's instances in instance order while
 // the job runs: it waits for each instance to start, follows its log until
-// it ends, then goes on to the next. An instance that is retried prints
-// its new attempt after the failed one. Instances that end while an
-// earlier one runs are printed whole when their turn comes.
+// it ends, then goes on to the next. An instance retried while it is
+// followed prints its new attempt after the failed one. Instances that end
+// while an earlier one runs are printed whole (their latest attempt) when
+// their turn comes.
+//
+// The job's instance list is asked for again only when the instance at
+// hand has not finished in the last answer: following a big job that
+// runs ahead of the reader costs one listing, not one per instance.
 func followJob(ctx context.Context, c *client.Client, job string, f logsFlags, w, errw io.Writer) error {
 	jobs := batchapi.NewClient(c)
 	missing := 0
 	i := max(f.instance, 0)
+	var tasks []batchapi.TaskStatusView
+	stale := true
 	for {
-		tasks, err := jobs.Tasks(ctx, job)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil // interrupted while following
+		fresh := false
+		if stale {
+			var err error
+			if tasks, err = jobs.Tasks(ctx, job); err != nil {
+				if ctx.Err() != nil {
+					return nil // interrupted while following
+				}
+				return fmt.Errorf("following job %s: %w", job, err)
 			}
-			return fmt.Errorf("following job %s: %w", job, err)
+			stale, fresh = false, true
 		}
 		if i >= len(tasks) || (f.instance >= 0 && i > f.instance) {
 			break
 		}
 		t := tasks[i]
-		if !t.Started() {
-			if t.Ended() { // killed before it started
-				fmt.Fprintf(errw, "instance %d did not run (%s)\n", t.Instance, t.State)
-				i++
-				continue
-			}
-			if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
-				return nil // interrupted while following
-			}
+		if t.State != "finished" && !fresh {
+			stale = true // it may have moved on since that answer
 			continue
 		}
-		if err := copyLog(ctx, c, t, f, true, w); err != nil {
+		switch {
+		case t.Ended() && !t.Started(): // killed before it started
+			fmt.Fprintf(errw, "instance %d did not run (%s)\n", t.Instance, t.State)
+			i++
+			continue
+		case t.State != "running" && !t.Ended(): // pending or staging
+			if sleepCtx(ctx, 100*time.Millisecond) != nil {
+				return nil // interrupted while following
+			}
+			stale = true
+			continue
+		}
+		if err := copyLog(ctx, c, t, f, !t.Ended(), w); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			fmt.Fprintf(errw, "instance %d (%s): %v\n", t.Instance, t.TaskID, logError(err))
 			missing++
 		}
-		// The attempt has ended; a failed one may come back as a retry.
-		next, err := nextAttempt(ctx, jobs, job, t)
-		if err != nil {
-			return nil
+		if t.Ended() {
+			// Ended in a fresh answer (or finished): the framework
+			// relaunches a failed instance as it learns of the failure,
+			// so no retry of it is to come.
+			i++
+			continue
 		}
-		if !next {
+		// The attempt ran; a failed one may come back as a retry.
+		retried, err := nextAttempt(ctx, jobs, job, t)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("following job %s: %w", job, err)
+		}
+		stale = true
+		if !retried {
 			i++
 		}
 	}
