@@ -193,10 +193,13 @@ func (s *Sandboxes) done(taskID kagent.TaskRef) <-chan struct{} {
 }
 
 // Register adds GET /api/v1/sandbox/{framework}/{task}/{stream} (stream:
-// stdout or stderr; ?follow=1 streams until the task ends) to mux, under
-// prefix.
+// stdout or stderr; ?follow=1 streams until the task ends) and
+// GET /api/v1/sandbox/{framework}/{task}/files/out/... (a file the task
+// left in /sandbox/out/, or a directory's entries: see serveFile) to mux,
+// under prefix.
 func (s *Sandboxes) Register(mux *http.ServeMux, prefix string) {
 	mux.HandleFunc("GET "+prefix+"/api/v1/sandbox/{framework}/{task}/{stream}", s.serveLog)
+	mux.HandleFunc("GET "+prefix+"/api/v1/sandbox/{framework}/{task}/files/{path...}", s.serveFile)
 }
 
 func (s *Sandboxes) serveLog(w http.ResponseWriter, r *http.Request) {

@@ -168,24 +168,50 @@ func newAgentsCmd(g *globals) *cobra.Command {
 }
 
 func newLogsCmd(g *globals) *cobra.Command {
-	var stderr, follow bool
+	f := logsFlags{}
 	cmd := &cobra.Command{
-		Use:   "logs TASK",
-		Short: "Print a task's stdout (or --stderr)",
-		Args:  cobra.ExactArgs(1),
+		Use:   "logs TASK|JOB",
+		Short: "Print a task's stdout (or --stderr), or that of every instance of a batch job",
+		Long: `Prints a task's stdout (or --stderr). Given a batch job, prints the log of
+every instance in instance order (each instance's latest attempt); --prefix
+starts each line with "[N] ", --instance N prints one instance. With
+--follow, a job's instances are printed in order as they run: each is
+followed until it ends, then the next; one that ended meanwhile is printed
+whole (its latest attempt), and one retried while it is followed prints its
+new attempt after the failed one.`,
+		Example: `  pando logs job-1 --prefix
+  pando logs job-1 --instance 3 --stderr
+  pando logs job-1.3.0 --follow`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if strings.TrimSpace(args[0]) == "" {
-				return usageError("give a task id (pando ps lists them)")
+			id := args[0]
+			if strings.TrimSpace(id) == "" {
+				return usageError("give a task id or a job id (pando ps, pando jobs list them)")
 			}
 			c, err := g.client()
 			if err != nil {
 				return err
 			}
-			stream := "stdout"
-			if stderr {
-				stream = "stderr"
+			tasks, isJob, err := jobTasks(cmd.Context(), c, id)
+			if err != nil {
+				return err
 			}
-			body, err := c.Logs(cmd.Context(), args[0], stream, follow)
+			if f.instance < -1 {
+				return usageError("--instance must not be negative, got %d", f.instance)
+			}
+			if isJob {
+				if tasks, err = pickInstance(tasks, id, f.instance); err != nil {
+					return err
+				}
+				if f.follow {
+					return followJob(cmd.Context(), c, id, f, cmd.OutOrStdout(), cmd.ErrOrStderr())
+				}
+				return jobLogs(cmd.Context(), c, id, tasks, f, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			}
+			if f.prefix || f.instance >= 0 {
+				return usageError("--prefix and --instance are for a batch job; %q is a task id, or no job's", id)
+			}
+			body, err := c.Logs(cmd.Context(), id, f.stream(), f.follow)
 			if err != nil {
 				return err
 			}
@@ -197,8 +223,10 @@ func newLogsCmd(g *globals) *cobra.Command {
 			return err
 		},
 	}
-	cmd.Flags().BoolVar(&stderr, "stderr", false, "print stderr instead of stdout")
-	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing until the task ends")
+	cmd.Flags().BoolVar(&f.stderr, "stderr", false, "print stderr instead of stdout")
+	cmd.Flags().BoolVarP(&f.follow, "follow", "f", false, "keep printing until the task (or the job) ends")
+	cmd.Flags().BoolVar(&f.prefix, "prefix", false, `start each line of a job's logs with its instance number ("[3] ")`)
+	cmd.Flags().IntVar(&f.instance, "instance", -1, "print only this instance of a job")
 	return cmd
 }
 

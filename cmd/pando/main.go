@@ -60,7 +60,7 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().BoolVar(&g.json, "json", false, "print JSON instead of text")
 	root.AddCommand(
 		newDevCmd(), newMasterCmd(), newAgentCmd(g),
-		newRunCmd(g), newPsCmd(g), newJobsCmd(g), newLogsCmd(g), newKillCmd(g),
+		newRunCmd(g), newPsCmd(g), newJobsCmd(g), newLogsCmd(g), newFetchCmd(g), newKillCmd(g),
 		newAgentsCmd(g), newFrameworksCmd(g), newUploadCmd(g), newImageCmd(g), newTopCmd(g),
 	)
 	return root

@@ -32,6 +32,7 @@ type runFlags struct {
 	detach    bool
 	image     string
 	killGrace time.Duration
+	output    string
 }
 
 func newRunCmd(g *globals) *cobra.Command {
@@ -46,7 +47,8 @@ instances run only on agents with a container runtime; CMD ARGS replace the
 image's command. Exits 0 only if every instance finished.`,
 		Example: `  pando run hello.wasm -n 1000
   pando run pi.wasm -n 10 --cpus 0.5 --mem 128MiB -- 5000000
-  pando run --image busybox:latest -n 3 -- sh -c 'echo hello from $PANDO_INSTANCE'`,
+  pando run --image busybox:latest -n 3 -- sh -c 'echo hello from $PANDO_INSTANCE'
+  pando run hello.wasm -n 5 --output results   # results/0/stdout ... results/4/stderr`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if f.image == "" && len(args) == 0 {
 				return usageError("give a FILE.wasm to run, or --image REF -- CMD ARGS...")
@@ -70,6 +72,7 @@ image's command. Exits 0 only if every instance finished.`,
 	fl.StringVar(&f.name, "name", "", "job name (default: the file name)")
 	fl.BoolVarP(&f.detach, "detach", "d", false, "submit and return without waiting")
 	fl.StringVar(&f.image, "image", "", "run this container image (a name like busybox:latest, or the tarball's sha256:<hex>) instead of a module")
+	fl.StringVar(&f.output, "output", "", "once the job ends, write each instance's stdout and stderr into DIR/<instance>/ (as pando fetch does)")
 	fl.DurationVar(&f.killGrace, "kill-grace", 0, "how long a kill waits after SIGTERM before SIGKILL (e.g. 10s); 0 means the agent's default")
 	return cmd
 }
@@ -90,6 +93,9 @@ func (f *runFlags) jobSpec(name string, args []string) (batchapi.JobSpec, error)
 	}
 	if f.timeout < 0 {
 		return batchapi.JobSpec{}, usageError("--timeout must not be negative, got %s", f.timeout)
+	}
+	if f.output != "" && f.detach {
+		return batchapi.JobSpec{}, usageError("--output waits for the job to end: drop --detach, or pando fetch JOB DIR later")
 	}
 	if f.killGrace < 0 {
 		return batchapi.JobSpec{}, usageError("--kill-grace must not be negative, got %s", f.killGrace)
@@ -178,6 +184,16 @@ func runImage(ctx context.Context, g *globals, f *runFlags, cmdArgs []string, st
 // submitAndWatch submits the job and, unless detached, shows its progress
 // and summary; the exit code says whether every instance finished.
 func submitAndWatch(ctx context.Context, g *globals, f *runFlags, c *client.Client, spec batchapi.JobSpec, stdout, stderr io.Writer) error {
+	// The output directory is checked before the job is submitted: a
+	// job's outputs are not to be lost to a typo in DIR.
+	var out *outputDir
+	if f.output != "" {
+		var err error
+		if out, err = newOutputDir(f.output); err != nil {
+			return err
+		}
+		defer out.abort() // a no-op once committed
+	}
 	jobs := batchapi.NewClient(c)
 	job, err := jobs.Submit(ctx, spec)
 	if err != nil {
@@ -210,6 +226,11 @@ func submitAndWatch(ctx context.Context, g *globals, f *runFlags, c *client.Clie
 		}
 	} else {
 		printJobSummary(stdout, job)
+	}
+	if out != nil {
+		if err := fetchJob(ctx, c, job.ID, out, stderr); err != nil {
+			return err
+		}
 	}
 	if job.Finished != job.Instances {
 		return &exitError{code: 1}

@@ -131,17 +131,7 @@ type Failure = batchapi.JobFailure
 type JobStatus = batchapi.JobStatus
 
 // TaskStatusView is one instance's current attempt.
-type TaskStatusView struct {
-	Instance  int       `json:"instance"`
-	Attempt   int       `json:"attempt"`
-	TaskID    string    `json:"task_id"`
-	State     string    `json:"state"`
-	AgentID   string    `json:"agent_id,omitempty"`
-	Reason    string    `json:"reason,omitempty"`
-	Message   string    `json:"message,omitempty"`
-	ExitCode  int32     `json:"exit_code"`
-	UpdatedAt time.Time `json:"updated_at,omitzero"`
-}
+type TaskStatusView = batchapi.TaskStatusView
 
 // phase is an instance's place in its life, from the framework's view.
 type phase uint8
@@ -640,7 +630,7 @@ func (f *Framework) Tasks(jobID string) []TaskStatusView {
 	for i := range j.inst {
 		in := &j.inst[i]
 		v := TaskStatusView{
-			Instance: i, Attempt: in.attempt, TaskID: taskID(j.id, i, in.attempt), State: in.phase.String(),
+			Instance: i, Attempt: in.attempt, TaskID: taskID(j.id, i, in.attempt), FrameworkID: f.frameworkID, State: in.phase.String(),
 			AgentID: in.agentID, Message: in.message, ExitCode: in.exitCode, UpdatedAt: in.updated,
 		}
 		v.Reason = reasonName(in.reason)

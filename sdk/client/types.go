@@ -116,3 +116,13 @@ type TaskUsage struct {
 	StderrBytes   uint64   `json:"stderr_bytes"`
 	Unavailable   []string `json:"unavailable,omitempty"`
 }
+
+// SandboxEntry is one entry of a sandbox directory, as an agent lists it
+// (GET <agent>/api/v1/sandbox/{framework}/{task}/files/out/...).
+type SandboxEntry struct {
+	Name string `json:"name"`
+	// Type is "file", "dir", or "other" (a symbolic link, a FIFO...: not
+	// served).
+	Type string `json:"type"`
+	Size int64  `json:"size,omitempty"`
+}

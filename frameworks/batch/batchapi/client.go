@@ -46,3 +46,10 @@ func (b Client) Jobs(ctx context.Context) ([]JobStatus, error) {
 func (b Client) Kill(ctx context.Context, id string) error {
 	return b.c.Do(ctx, http.MethodDelete, Prefix+"/jobs/"+url.PathEscape(id), nil, nil)
 }
+
+// Tasks returns the current attempt of each of a job's instances, in
+// instance order.
+func (b Client) Tasks(ctx context.Context, id string) ([]TaskStatusView, error) {
+	var out []TaskStatusView
+	return out, b.c.Do(ctx, http.MethodGet, Prefix+"/jobs/"+url.PathEscape(id)+"/tasks", nil, &out)
+}

@@ -99,3 +99,36 @@ type JobFailure struct {
 	Message  string `json:"message,omitempty"`
 	ExitCode int    `json:"exit_code"`
 }
+
+// TaskStatusView is one instance's current attempt
+// (GET /api/v1/batch/jobs/{id}/tasks lists them in instance order).
+type TaskStatusView struct {
+	Instance int    `json:"instance"`
+	Attempt  int    `json:"attempt"`
+	TaskID   string `json:"task_id"`
+	// FrameworkID names the batch framework's sandboxes on the agents
+	// (<agent>/api/v1/sandbox/{framework}/{task}/...).
+	FrameworkID string    `json:"framework_id,omitempty"`
+	State       string    `json:"state"`
+	AgentID     string    `json:"agent_id,omitempty"`
+	Reason      string    `json:"reason,omitempty"`
+	Message     string    `json:"message,omitempty"`
+	ExitCode    int32     `json:"exit_code"`
+	UpdatedAt   time.Time `json:"updated_at,omitzero"`
+}
+
+// Ended reports whether the attempt has reached an end (finished, failed
+// or killed); a failed one may be retried as a new attempt.
+func (t TaskStatusView) Ended() bool {
+	switch t.State {
+	case "finished", "failed", "killed":
+		return true
+	}
+	return false
+}
+
+// Started reports whether the attempt was launched on an agent (a
+// pending instance, or one killed before it started, has no task there).
+func (t TaskStatusView) Started() bool {
+	return t.AgentID != "" && t.State != "pending"
+}
