@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"fmt"
+	"google.golang.org/protobuf/proto"
 	"log/slog"
 	"time"
 
@@ -312,15 +313,13 @@ func (c *protocolCore) subscribe() {
 
 func (c *protocolCore) sendSubscribe(master *actor.PID) {
 	c.target = master
-	info := c.cfg.framework
-	fi := &kernelpb.FrameworkInfo{
-		Id:                c.frameworkID,
-		Name:              info.GetName(),
-		Roles:             info.GetRoles(),
-		FailoverTimeoutMs: info.GetFailoverTimeoutMs(),
-		User:              info.GetUser(),
-		Principal:         info.GetPrincipal(),
+	// Every field the author set (partition awareness too), with the id
+	// the master gave: a copy, so the author's value is never changed.
+	fi := &kernelpb.FrameworkInfo{}
+	if c.cfg.framework != nil {
+		fi = proto.CloneOf(c.cfg.framework)
 	}
+	fi.Id = c.frameworkID
 	c.log(slog.LevelDebug, "subscribing", "master", master.String(), "framework_id", c.frameworkID, "attempt", c.attempt)
 	c.emit(&outSend{to: master, msg: &kernelpb.Subscribe{Framework: fi}})
 	c.retryAfter(max(c.backoff, subscribeReplyWait))

@@ -246,3 +246,27 @@ func TestCoreStop(t *testing.T) {
 		t.Fatal("failover stop tore the framework down")
 	}
 }
+
+// The Subscribe carries every field the author set (partition awareness
+// too), with the id the master gave on a resubscription, and never changes
+// the author's FrameworkInfo.
+func TestCoreSubscribeCarriesTheWholeFrameworkInfo(t *testing.T) {
+	info := &kernelpb.FrameworkInfo{Name: "aware", Roles: []string{"web"}, PartitionAware: true, FailoverTimeoutMs: 5000, User: "u"}
+	c := newCore(func(cfg *coreConfig) { cfg.framework = info })
+	subscribeCore(t, c, t0, 1, 0)
+	outs := c.step(t0.Add(time.Second), &masterTerminated{who: master1, why: "gone"})
+	outs = append(outs, c.step(t0.Add(2*time.Second), &subscribeRetry{gen: c.attempt})...)
+	subs := sent[*kernelpb.Subscribe](outs)
+	if len(subs) == 0 {
+		t.Fatalf("no resubscription after the master went away: %v", outs)
+	}
+	for _, sub := range subs {
+		fi := sub.GetFramework()
+		if !fi.GetPartitionAware() || fi.GetName() != "aware" || fi.GetRoles()[0] != "web" || fi.GetFailoverTimeoutMs() != 5000 || fi.GetId() != "fw-1" {
+			t.Fatalf("resubscription carries %v", fi)
+		}
+	}
+	if info.GetId() != "" {
+		t.Errorf("the author's FrameworkInfo was changed: id %q", info.GetId())
+	}
+}

@@ -32,6 +32,10 @@ const (
 	TaskKilled   = kernelpb.TaskState_TASK_KILLED
 	TaskLost     = kernelpb.TaskState_TASK_LOST
 	TaskError    = kernelpb.TaskState_TASK_ERROR
+	// TaskUnreachable: the task's agent stopped answering; it may come
+	// back (RUNNING again) or be LOST. Only frameworks that set
+	// FrameworkInfo.PartitionAware get it; others get TaskLost.
+	TaskUnreachable = kernelpb.TaskState_TASK_UNREACHABLE
 )
 
 // DroppedLaunchReason is the reason of the TASK_LOST the driver reports
