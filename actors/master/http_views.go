@@ -34,8 +34,7 @@ func (api *API) answer(w http.ResponseWriter, r *http.Request, fn func(v kmaster
 
 func (api *API) agents(w http.ResponseWriter, r *http.Request) {
 	api.answer(w, r, func(v kmaster.Views, now time.Time) any {
-		// Unreachable agents are listed too, inactive, with since when.
-		views := append(v.Agents(), v.UnreachableAgents()...)
+		views := v.Agents()
 		out := make([]client.Agent, 0, len(views))
 		for _, a := range views {
 			j := client.Agent{
@@ -45,10 +44,6 @@ func (api *API) agents(w http.ResponseWriter, r *http.Request) {
 			}
 			if a.Active {
 				j.Free = v.Available(a.ID).String()
-			}
-			if !a.UnreachableSince.IsZero() {
-				since := a.UnreachableSince
-				j.UnreachableSince = &since
 			}
 			out = append(out, j)
 		}

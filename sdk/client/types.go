@@ -31,9 +31,6 @@ type Agent struct {
 	// counts what tasks and outstanding offers hold); "" while inactive.
 	// Resources are in the text form resources.Parse reads.
 	Free string `json:"free"`
-	// UnreachableSince is set while the agent misses its pings: its tasks
-	// are UNREACHABLE (or LOST) until it comes back or is removed.
-	UnreachableSince *time.Time `json:"unreachable_since,omitempty"`
 }
 
 // Framework is one entry of GET /api/v1/frameworks.
