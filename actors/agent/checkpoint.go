@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,6 +11,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/pandodc/pando/internal/atomicfile"
 	kagent "github.com/pandodc/pando/kernel/agent"
 	"github.com/pandodc/pando/kernel/kernelpb"
 )
@@ -18,8 +20,8 @@ import (
 // as a Mesos agent does: its id, and the tasks whose runtime lets them
 // outlive the agent (containers), each as the RunTask that launched it.
 // A task's file is written when it launches and removed when it ends.
-// Each file is written whole to a temporary name and renamed, so a crash
-// leaves the old file or the new one, never half of one.
+// Each file is written whole (internal/atomicfile): a crash leaves the old
+// file or the new one, never half of one.
 type Checkpoint struct {
 	dir string
 }
@@ -110,11 +112,7 @@ func (c *Checkpoint) write(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("agent checkpoint: %w", err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return fmt.Errorf("agent checkpoint: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := atomicfile.Write(path, bytes.NewReader(data)); err != nil {
 		return fmt.Errorf("agent checkpoint: %w", err)
 	}
 	return nil

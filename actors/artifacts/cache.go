@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/pandodc/pando/internal/atomicfile"
 )
 
 // Source yields an artifact's bytes: the master's store in process, or its
@@ -111,7 +113,7 @@ func (c *Cache) download(ctx context.Context, digest string) (string, error) {
 	}
 	defer rc.Close()
 	h := sha256.New()
-	if err := writeAtomic(path, io.TeeReader(io.LimitReader(rc, MaxSize+1), h)); err != nil {
+	if err := atomicfile.Write(path, io.TeeReader(io.LimitReader(rc, MaxSize+1), h)); err != nil {
 		return "", fmt.Errorf("fetching artifact %s: %w", digest, err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != hexPart {

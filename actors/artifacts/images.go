@@ -1,6 +1,7 @@
 package artifacts
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
@@ -8,12 +9,13 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/pandodc/pando/sdk/client"
+
+	"github.com/pandodc/pando/internal/atomicfile"
 )
 
 // Images is the master's catalog of imported OCI image tarballs: the
@@ -98,11 +100,7 @@ func (c *Images) save(images []client.Image) error {
 	if err != nil {
 		return fmt.Errorf("image catalog: %w", err)
 	}
-	tmp := c.file + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return fmt.Errorf("image catalog: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Clean(c.file)); err != nil {
+	if err := atomicfile.Write(c.file, bytes.NewReader(data)); err != nil {
 		return fmt.Errorf("image catalog: %w", err)
 	}
 	return nil

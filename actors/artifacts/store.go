@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/pandodc/pando/internal/atomicfile"
 )
 
 // ErrNotFound is returned for an artifact the store does not hold.
@@ -42,7 +44,7 @@ func (s *Store) Put(data []byte) (string, error) {
 	if _, err := os.Stat(path); err == nil {
 		return digest, nil
 	}
-	if err := writeAtomic(path, bytes.NewReader(data)); err != nil {
+	if err := atomicfile.Write(path, bytes.NewReader(data)); err != nil {
 		return "", fmt.Errorf("artifact store: saving %s: %w", digest, err)
 	}
 	return digest, nil
@@ -123,20 +125,4 @@ func (s *Store) Open(digest string) (io.ReadCloser, error) {
 		return nil, err
 	}
 	return os.Open(path)
-}
-
-func writeAtomic(path string, r io.Reader) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if _, err := io.Copy(tmp, r); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

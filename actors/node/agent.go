@@ -24,6 +24,7 @@ import (
 	"github.com/pandodc/pando/kernel/resources"
 	"github.com/pandodc/pando/runtime/container"
 	"github.com/pandodc/pando/runtime/wasm"
+	"github.com/pandodc/pando/sdk/client"
 )
 
 // AgentOptions configures an agent.
@@ -109,14 +110,14 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 		if opts.MasterURL == "" {
 			return nil, errors.New("agent: the master's address is required (--master)")
 		}
-		master, err = resolveMaster(ctx, masterURLs(opts.MasterURL))
+		master, err = resolveMaster(ctx, client.SplitMasters(opts.MasterURL))
 		if err != nil {
 			return nil, err
 		}
 	}
 	src := opts.Artifacts
 	if src == nil {
-		src = httpArtifacts(masterURLs(opts.MasterURL))
+		src = httpArtifacts(client.SplitMasters(opts.MasterURL))
 	}
 	cache, err := artifacts.NewCache(filepath.Join(opts.WorkDir, "artifacts"), src)
 	if err != nil {
@@ -321,7 +322,7 @@ func resolveMaster(ctx context.Context, urls []string) (*actor.PID, error) {
 // the master URLs the agent was given; nil for an agent in the master's
 // process, whose master cannot move.
 func findMasterFunc(opts AgentOptions) func(context.Context) (*actor.PID, error) {
-	urls := masterURLs(opts.MasterURL)
+	urls := client.SplitMasters(opts.MasterURL)
 	if opts.Master != nil || len(urls) == 0 {
 		return nil
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -20,7 +19,6 @@ import (
 	"github.com/pandodc/pando/kernel/resources"
 	"github.com/pandodc/pando/runtime/container"
 	"github.com/pandodc/pando/runtime/container/containerdtest"
-	"github.com/pandodc/pando/runtime/container/ocilayout"
 	"github.com/pandodc/pando/sdk"
 )
 
@@ -149,14 +147,7 @@ func BenchmarkContainerStart(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer dev.Stop(context.Background())
-	img, err := ocilayout.Busybox("busybox:latest", "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	tarball := filepath.Join(b.TempDir(), "busybox.tar")
-	if _, err := ocilayout.WriteFile(tarball, img); err != nil {
-		b.Fatal(err)
-	}
+	tarball := containerdtest.BusyboxTarball(b)
 	data, _ := os.ReadFile(tarball)
 	digest, err := dev.Master.Artifacts.Put(data)
 	if err != nil {

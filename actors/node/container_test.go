@@ -17,7 +17,6 @@ import (
 	"github.com/pandodc/pando/kernel/kernelpb"
 	"github.com/pandodc/pando/kernel/resources"
 	"github.com/pandodc/pando/runtime/container/containerdtest"
-	"github.com/pandodc/pando/runtime/container/ocilayout"
 	"github.com/pandodc/pando/sdk"
 	"github.com/pandodc/pando/sdk/client"
 )
@@ -102,14 +101,7 @@ func TestWasmAndContainerTasksShareAnAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := ocilayout.Busybox("busybox:latest", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tarball := filepath.Join(t.TempDir(), "busybox.tar")
-	if _, err := ocilayout.WriteFile(tarball, img); err != nil {
-		t.Fatal(err)
-	}
+	tarball := containerdtest.BusyboxTarball(t)
 	data, err := os.ReadFile(tarball)
 	if err != nil {
 		t.Fatal(err)

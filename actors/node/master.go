@@ -205,11 +205,3 @@ func ensureDir(dir, flag string) error {
 	}
 	return nil
 }
-
-// AgentTotals lists the registered agents with their total resources, read
-// from the master actor (for in-process frameworks' "can this ever fit?").
-func (m *Master) AgentTotals(ctx context.Context) ([]kmaster.AgentView, error) {
-	return amaster.Query(ctx, m.System.Actors, m.PID, func(km kmaster.Views, _ time.Time) []kmaster.AgentView {
-		return km.Agents()
-	})
-}

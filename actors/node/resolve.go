@@ -12,12 +12,7 @@ import (
 
 	"github.com/pandodc/pando/actors/artifacts"
 	"github.com/pandodc/pando/sdk"
-	"github.com/pandodc/pando/sdk/client"
 )
-
-// masterURLs splits a --master value: one master's URL, or several,
-// comma-separated, when masters are elected.
-func masterURLs(flag string) []string { return client.SplitMasters(flag) }
 
 // findLeader asks the masters for the leading master's actor, the way
 // framework drivers do (sdk.ResolveMaster).

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/pandodc/pando/runtime/container"
 	"github.com/pandodc/pando/runtime/container/containerdtest"
-	"github.com/pandodc/pando/runtime/container/ocilayout"
 	"github.com/pandodc/pando/sdk/client"
 )
 
@@ -78,14 +76,7 @@ func TestAgentRestartKeepsContainersRunning(t *testing.T) {
 		return agents[0].Attributes["runtimes"] == "wasm,container", fmt.Sprintf("attributes %v", agents[0].Attributes)
 	})
 
-	img, err := ocilayout.Busybox("busybox:latest", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tarball := filepath.Join(t.TempDir(), "busybox.tar")
-	if _, err := ocilayout.WriteFile(tarball, img); err != nil {
-		t.Fatal(err)
-	}
+	tarball := containerdtest.BusyboxTarball(t)
 	if r := pando(t, bin, master, "image", "import", tarball); r.code != 0 || !strings.Contains(r.stdout, "busybox:latest") {
 		l.fatalf("pando image import: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
