@@ -29,6 +29,8 @@ func CloneTaskInfo(t *TaskInfo) *TaskInfo {
 		Labels:    maps.Clone(t.Labels),
 
 		KillGracePeriodMs: t.KillGracePeriodMs,
+		HealthCheck:       CloneHealthCheck(t.HealthCheck),
+		Inputs:            cloneInputs(t.Inputs),
 	}
 	switch r := t.Runtime.(type) {
 	case *TaskInfo_Wasm:
@@ -67,7 +69,41 @@ func CloneTaskStatus(s *TaskStatus) *TaskStatus {
 		UpdateId:    s.UpdateId,
 		ExitCode:    s.ExitCode,
 		Usage:       CloneResourceUsage(s.Usage),
+		Healthy:     cloneBoolPtr(s.Healthy),
 	}
+}
+
+// CloneHealthCheck returns a deep copy of h.
+func CloneHealthCheck(h *HealthCheck) *HealthCheck {
+	if h == nil {
+		return nil
+	}
+	return &HealthCheck{
+		Type: h.Type, Port: h.Port, Path: h.Path, Command: slices.Clone(h.Command),
+		GracePeriodMs: h.GracePeriodMs, IntervalMs: h.IntervalMs, TimeoutMs: h.TimeoutMs,
+		MaxConsecutiveFailures: h.MaxConsecutiveFailures, DelayMs: h.DelayMs,
+	}
+}
+
+func cloneInputs(in []*Input) []*Input {
+	if in == nil {
+		return nil
+	}
+	out := make([]*Input, len(in))
+	for i, x := range in {
+		if x != nil {
+			out[i] = &Input{Digest: x.Digest, Path: x.Path, Archive: x.Archive}
+		}
+	}
+	return out
+}
+
+func cloneBoolPtr(b *bool) *bool {
+	if b == nil {
+		return nil
+	}
+	v := *b
+	return &v
 }
 
 // CloneResourceUsage returns a copy of u.

@@ -50,6 +50,10 @@ func scalar(f protoreflect.FieldDescriptor, j int) protoreflect.Value {
 		return protoreflect.ValueOfInt64(int64(40 + j))
 	case protoreflect.Int32Kind:
 		return protoreflect.ValueOfInt32(int32(30 + j))
+	case protoreflect.Uint32Kind:
+		return protoreflect.ValueOfUint32(uint32(20 + j))
+	case protoreflect.BoolKind:
+		return protoreflect.ValueOfBool(true)
 	case protoreflect.Uint64Kind:
 		return protoreflect.ValueOfUint64(uint64(60 + j))
 	case protoreflect.EnumKind:

@@ -113,24 +113,27 @@ func (TaskState) EnumDescriptor() ([]byte, []int) {
 type Reason int32
 
 const (
-	Reason_REASON_NONE                Reason = 0
-	Reason_REASON_EXIT_NONZERO        Reason = 1  // the task exited with a non-zero code
-	Reason_REASON_TIMEOUT             Reason = 2  // the task ran past its timeout
-	Reason_REASON_MEMORY_LIMIT        Reason = 3  // the task needed more memory than its mem
-	Reason_REASON_TRAP                Reason = 4  // the WASM module trapped
-	Reason_REASON_KILLED_BY_FRAMEWORK Reason = 5  // the framework asked to kill it
-	Reason_REASON_AGENT_REMOVED       Reason = 6  // the agent stopped answering (LOST to a framework not partition-aware) or was removed
-	Reason_REASON_INVALID_TASK        Reason = 7  // the launch was malformed or impossible
-	Reason_REASON_RECONCILIATION      Reason = 8  // answer to a Reconcile
-	Reason_REASON_ARTIFACT_FAILED     Reason = 9  // fetching or verifying the artifact failed
-	Reason_REASON_EXECUTOR_CRASHED    Reason = 10 // the actor running the task crashed
-	Reason_REASON_FRAMEWORK_REMOVED   Reason = 11 // the framework was torn down
-	Reason_REASON_AGENT_RESTARTED     Reason = 12 // the agent restarted without the task
-	Reason_REASON_LAUNCH_FAILED       Reason = 13 // the runtime could not start the task
-	Reason_REASON_INVALID_OFFERS      Reason = 14 // the launch's offers were gone, foreign or on two agents
-	Reason_REASON_KILLED_BY_OPERATOR  Reason = 15 // an operator killed it (pando kill, the HTTP API)
-	Reason_REASON_AGENT_UNREACHABLE   Reason = 16 // the agent missed its pings (with TASK_UNREACHABLE)
-	Reason_REASON_AGENT_REREGISTERED  Reason = 17 // the unreachable agent came back with the task
+	Reason_REASON_NONE                             Reason = 0
+	Reason_REASON_EXIT_NONZERO                     Reason = 1  // the task exited with a non-zero code
+	Reason_REASON_TIMEOUT                          Reason = 2  // the task ran past its timeout
+	Reason_REASON_MEMORY_LIMIT                     Reason = 3  // the task needed more memory than its mem
+	Reason_REASON_TRAP                             Reason = 4  // the WASM module trapped
+	Reason_REASON_KILLED_BY_FRAMEWORK              Reason = 5  // the framework asked to kill it
+	Reason_REASON_AGENT_REMOVED                    Reason = 6  // the agent stopped answering (LOST to a framework not partition-aware) or was removed
+	Reason_REASON_INVALID_TASK                     Reason = 7  // the launch was malformed or impossible
+	Reason_REASON_RECONCILIATION                   Reason = 8  // answer to a Reconcile
+	Reason_REASON_ARTIFACT_FAILED                  Reason = 9  // fetching or verifying the artifact failed
+	Reason_REASON_EXECUTOR_CRASHED                 Reason = 10 // the actor running the task crashed
+	Reason_REASON_FRAMEWORK_REMOVED                Reason = 11 // the framework was torn down
+	Reason_REASON_AGENT_RESTARTED                  Reason = 12 // the agent restarted without the task
+	Reason_REASON_LAUNCH_FAILED                    Reason = 13 // the runtime could not start the task
+	Reason_REASON_INVALID_OFFERS                   Reason = 14 // the launch's offers were gone, foreign or on two agents
+	Reason_REASON_KILLED_BY_OPERATOR               Reason = 15 // an operator killed it (pando kill, the HTTP API)
+	Reason_REASON_AGENT_UNREACHABLE                Reason = 16 // the agent missed its pings (with TASK_UNREACHABLE)
+	Reason_REASON_AGENT_REREGISTERED               Reason = 17 // the unreachable agent came back with the task
+	Reason_REASON_TASK_UNHEALTHY                   Reason = 18 // killed after failing its health check too often
+	Reason_REASON_TASK_HEALTH_CHECK_STATUS_UPDATED Reason = 19 // the task's health changed (TaskStatus.healthy)
+	Reason_REASON_OUTPUT_LIMIT                     Reason = 20 // the task wrote more output than its limit allows
 )
 
 // Enum value maps for Reason.
@@ -154,26 +157,32 @@ var (
 		15: "REASON_KILLED_BY_OPERATOR",
 		16: "REASON_AGENT_UNREACHABLE",
 		17: "REASON_AGENT_REREGISTERED",
+		18: "REASON_TASK_UNHEALTHY",
+		19: "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED",
+		20: "REASON_OUTPUT_LIMIT",
 	}
 	Reason_value = map[string]int32{
-		"REASON_NONE":                0,
-		"REASON_EXIT_NONZERO":        1,
-		"REASON_TIMEOUT":             2,
-		"REASON_MEMORY_LIMIT":        3,
-		"REASON_TRAP":                4,
-		"REASON_KILLED_BY_FRAMEWORK": 5,
-		"REASON_AGENT_REMOVED":       6,
-		"REASON_INVALID_TASK":        7,
-		"REASON_RECONCILIATION":      8,
-		"REASON_ARTIFACT_FAILED":     9,
-		"REASON_EXECUTOR_CRASHED":    10,
-		"REASON_FRAMEWORK_REMOVED":   11,
-		"REASON_AGENT_RESTARTED":     12,
-		"REASON_LAUNCH_FAILED":       13,
-		"REASON_INVALID_OFFERS":      14,
-		"REASON_KILLED_BY_OPERATOR":  15,
-		"REASON_AGENT_UNREACHABLE":   16,
-		"REASON_AGENT_REREGISTERED":  17,
+		"REASON_NONE":                             0,
+		"REASON_EXIT_NONZERO":                     1,
+		"REASON_TIMEOUT":                          2,
+		"REASON_MEMORY_LIMIT":                     3,
+		"REASON_TRAP":                             4,
+		"REASON_KILLED_BY_FRAMEWORK":              5,
+		"REASON_AGENT_REMOVED":                    6,
+		"REASON_INVALID_TASK":                     7,
+		"REASON_RECONCILIATION":                   8,
+		"REASON_ARTIFACT_FAILED":                  9,
+		"REASON_EXECUTOR_CRASHED":                 10,
+		"REASON_FRAMEWORK_REMOVED":                11,
+		"REASON_AGENT_RESTARTED":                  12,
+		"REASON_LAUNCH_FAILED":                    13,
+		"REASON_INVALID_OFFERS":                   14,
+		"REASON_KILLED_BY_OPERATOR":               15,
+		"REASON_AGENT_UNREACHABLE":                16,
+		"REASON_AGENT_REREGISTERED":               17,
+		"REASON_TASK_UNHEALTHY":                   18,
+		"REASON_TASK_HEALTH_CHECK_STATUS_UPDATED": 19,
+		"REASON_OUTPUT_LIMIT":                     20,
 	}
 )
 
@@ -253,6 +262,55 @@ func (Source) EnumDescriptor() ([]byte, []int) {
 	return file_kernel_proto_rawDescGZIP(), []int{2}
 }
 
+type HealthCheck_Type int32
+
+const (
+	HealthCheck_HTTP    HealthCheck_Type = 0 // GET http://127.0.0.1:port/path answers 2xx or 3xx
+	HealthCheck_TCP     HealthCheck_Type = 1 // a TCP connection to 127.0.0.1:port opens
+	HealthCheck_COMMAND HealthCheck_Type = 2 // command exits 0 (containers: run inside the container)
+)
+
+// Enum value maps for HealthCheck_Type.
+var (
+	HealthCheck_Type_name = map[int32]string{
+		0: "HTTP",
+		1: "TCP",
+		2: "COMMAND",
+	}
+	HealthCheck_Type_value = map[string]int32{
+		"HTTP":    0,
+		"TCP":     1,
+		"COMMAND": 2,
+	}
+)
+
+func (x HealthCheck_Type) Enum() *HealthCheck_Type {
+	p := new(HealthCheck_Type)
+	*p = x
+	return p
+}
+
+func (x HealthCheck_Type) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (HealthCheck_Type) Descriptor() protoreflect.EnumDescriptor {
+	return file_kernel_proto_enumTypes[3].Descriptor()
+}
+
+func (HealthCheck_Type) Type() protoreflect.EnumType {
+	return &file_kernel_proto_enumTypes[3]
+}
+
+func (x HealthCheck_Type) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use HealthCheck_Type.Descriptor instead.
+func (HealthCheck_Type) EnumDescriptor() ([]byte, []int) {
+	return file_kernel_proto_rawDescGZIP(), []int{5, 0}
+}
+
 type Operation_Type int32
 
 const (
@@ -283,11 +341,11 @@ func (x Operation_Type) String() string {
 }
 
 func (Operation_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_kernel_proto_enumTypes[3].Descriptor()
+	return file_kernel_proto_enumTypes[4].Descriptor()
 }
 
 func (Operation_Type) Type() protoreflect.EnumType {
-	return &file_kernel_proto_enumTypes[3]
+	return &file_kernel_proto_enumTypes[4]
 }
 
 func (x Operation_Type) Number() protoreflect.EnumNumber {
@@ -296,7 +354,7 @@ func (x Operation_Type) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Operation_Type.Descriptor instead.
 func (Operation_Type) EnumDescriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{23, 0}
+	return file_kernel_proto_rawDescGZIP(), []int{25, 0}
 }
 
 // Range is an inclusive range of integers, e.g. ports [31000-32000].
@@ -579,8 +637,12 @@ type TaskInfo struct {
 	// How long a kill waits after SIGTERM before SIGKILL; 0 means the
 	// agent's default.
 	KillGracePeriodMs int64 `protobuf:"varint,10,opt,name=kill_grace_period_ms,json=killGracePeriodMs,proto3" json:"kill_grace_period_ms,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Checked by the agent next to the task; unset means no health check.
+	HealthCheck *HealthCheck `protobuf:"bytes,11,opt,name=health_check,json=healthCheck,proto3" json:"health_check,omitempty"`
+	// Artifacts the task reads, fetched once per agent and shown read-only.
+	Inputs        []*Input `protobuf:"bytes,12,rep,name=inputs,proto3" json:"inputs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TaskInfo) Reset() {
@@ -694,6 +756,20 @@ func (x *TaskInfo) GetKillGracePeriodMs() int64 {
 	return 0
 }
 
+func (x *TaskInfo) GetHealthCheck() *HealthCheck {
+	if x != nil {
+		return x.HealthCheck
+	}
+	return nil
+}
+
+func (x *TaskInfo) GetInputs() []*Input {
+	if x != nil {
+		return x.Inputs
+	}
+	return nil
+}
+
 type isTaskInfo_Runtime interface {
 	isTaskInfo_Runtime()
 }
@@ -709,6 +785,193 @@ type TaskInfo_Container struct {
 func (*TaskInfo_Wasm) isTaskInfo_Runtime() {}
 
 func (*TaskInfo_Container) isTaskInfo_Runtime() {}
+
+// HealthCheck is run by the agent beside its task, as Mesos agents do (the
+// scheduler does not make every check itself): the agent reports each change
+// of health as a status update (TaskStatus.healthy, reason
+// REASON_TASK_HEALTH_CHECK_STATUS_UPDATED) and kills a task that fails
+// max_consecutive_failures checks in a row after its grace period
+// (REASON_TASK_UNHEALTHY).
+type HealthCheck struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Type  HealthCheck_Type       `protobuf:"varint,1,opt,name=type,proto3,enum=pando.kernel.v1.HealthCheck_Type" json:"type,omitempty"`
+	// HTTP and TCP: the port checked, one of the task's ports resources.
+	Port uint32 `protobuf:"varint,2,opt,name=port,proto3" json:"port,omitempty"`
+	// HTTP: the path requested; empty means "/".
+	Path string `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
+	// COMMAND: the argv run.
+	Command []string `protobuf:"bytes,4,rep,name=command,proto3" json:"command,omitempty"`
+	// Failures during the grace period after the task starts do not count.
+	GracePeriodMs int64 `protobuf:"varint,5,opt,name=grace_period_ms,json=gracePeriodMs,proto3" json:"grace_period_ms,omitempty"`
+	IntervalMs    int64 `protobuf:"varint,6,opt,name=interval_ms,json=intervalMs,proto3" json:"interval_ms,omitempty"`
+	TimeoutMs     int64 `protobuf:"varint,7,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
+	// Consecutive failures (after the grace period) that get the task
+	// killed; 0 never kills.
+	MaxConsecutiveFailures uint32 `protobuf:"varint,8,opt,name=max_consecutive_failures,json=maxConsecutiveFailures,proto3" json:"max_consecutive_failures,omitempty"`
+	// How long after the task starts the first check runs.
+	DelayMs       int64 `protobuf:"varint,9,opt,name=delay_ms,json=delayMs,proto3" json:"delay_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HealthCheck) Reset() {
+	*x = HealthCheck{}
+	mi := &file_kernel_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HealthCheck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HealthCheck) ProtoMessage() {}
+
+func (x *HealthCheck) ProtoReflect() protoreflect.Message {
+	mi := &file_kernel_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HealthCheck.ProtoReflect.Descriptor instead.
+func (*HealthCheck) Descriptor() ([]byte, []int) {
+	return file_kernel_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *HealthCheck) GetType() HealthCheck_Type {
+	if x != nil {
+		return x.Type
+	}
+	return HealthCheck_HTTP
+}
+
+func (x *HealthCheck) GetPort() uint32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
+}
+
+func (x *HealthCheck) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *HealthCheck) GetCommand() []string {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
+func (x *HealthCheck) GetGracePeriodMs() int64 {
+	if x != nil {
+		return x.GracePeriodMs
+	}
+	return 0
+}
+
+func (x *HealthCheck) GetIntervalMs() int64 {
+	if x != nil {
+		return x.IntervalMs
+	}
+	return 0
+}
+
+func (x *HealthCheck) GetTimeoutMs() int64 {
+	if x != nil {
+		return x.TimeoutMs
+	}
+	return 0
+}
+
+func (x *HealthCheck) GetMaxConsecutiveFailures() uint32 {
+	if x != nil {
+		return x.MaxConsecutiveFailures
+	}
+	return 0
+}
+
+func (x *HealthCheck) GetDelayMs() int64 {
+	if x != nil {
+		return x.DelayMs
+	}
+	return 0
+}
+
+// Input is an artifact a task reads: fetched and verified once per agent,
+// cached, and visible read-only to the task at path.
+type Input struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Content address of the artifact, "sha256:<hex>".
+	Digest string `protobuf:"bytes,1,opt,name=digest,proto3" json:"digest,omitempty"`
+	// Where the task sees it, an absolute path under /input/
+	// ("/input/data.csv"; a directory for an archive).
+	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// The artifact is a tar archive shown unpacked as a directory tree.
+	Archive       bool `protobuf:"varint,3,opt,name=archive,proto3" json:"archive,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Input) Reset() {
+	*x = Input{}
+	mi := &file_kernel_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Input) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Input) ProtoMessage() {}
+
+func (x *Input) ProtoReflect() protoreflect.Message {
+	mi := &file_kernel_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Input.ProtoReflect.Descriptor instead.
+func (*Input) Descriptor() ([]byte, []int) {
+	return file_kernel_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Input) GetDigest() string {
+	if x != nil {
+		return x.Digest
+	}
+	return ""
+}
+
+func (x *Input) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *Input) GetArchive() bool {
+	if x != nil {
+		return x.Archive
+	}
+	return false
+}
 
 // ResourceUsage is what a task used, measured by the agent's isolators.
 // Counters are totals since the task started.
@@ -735,7 +998,7 @@ type ResourceUsage struct {
 
 func (x *ResourceUsage) Reset() {
 	*x = ResourceUsage{}
-	mi := &file_kernel_proto_msgTypes[5]
+	mi := &file_kernel_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -747,7 +1010,7 @@ func (x *ResourceUsage) String() string {
 func (*ResourceUsage) ProtoMessage() {}
 
 func (x *ResourceUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[5]
+	mi := &file_kernel_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -760,7 +1023,7 @@ func (x *ResourceUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceUsage.ProtoReflect.Descriptor instead.
 func (*ResourceUsage) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{5}
+	return file_kernel_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ResourceUsage) GetCpuTimeNs() int64 {
@@ -875,14 +1138,17 @@ type TaskStatus struct {
 	UpdateId string `protobuf:"bytes,9,opt,name=update_id,json=updateId,proto3" json:"update_id,omitempty"`
 	ExitCode int32  `protobuf:"varint,10,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
 	// What the task used, on terminal updates (and in usage views).
-	Usage         *ResourceUsage `protobuf:"bytes,11,opt,name=usage,proto3" json:"usage,omitempty"`
+	Usage *ResourceUsage `protobuf:"bytes,11,opt,name=usage,proto3" json:"usage,omitempty"`
+	// The task's health, set when it has a health check and the agent has
+	// checked it at least once.
+	Healthy       *bool `protobuf:"varint,12,opt,name=healthy,proto3,oneof" json:"healthy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TaskStatus) Reset() {
 	*x = TaskStatus{}
-	mi := &file_kernel_proto_msgTypes[6]
+	mi := &file_kernel_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -894,7 +1160,7 @@ func (x *TaskStatus) String() string {
 func (*TaskStatus) ProtoMessage() {}
 
 func (x *TaskStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[6]
+	mi := &file_kernel_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -907,7 +1173,7 @@ func (x *TaskStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskStatus.ProtoReflect.Descriptor instead.
 func (*TaskStatus) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{6}
+	return file_kernel_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TaskStatus) GetTaskId() string {
@@ -987,6 +1253,13 @@ func (x *TaskStatus) GetUsage() *ResourceUsage {
 	return nil
 }
 
+func (x *TaskStatus) GetHealthy() bool {
+	if x != nil && x.Healthy != nil {
+		return *x.Healthy
+	}
+	return false
+}
+
 type RegisterAgent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Empty on first registration; the id the master gave on re-registration.
@@ -1008,7 +1281,7 @@ type RegisterAgent struct {
 
 func (x *RegisterAgent) Reset() {
 	*x = RegisterAgent{}
-	mi := &file_kernel_proto_msgTypes[7]
+	mi := &file_kernel_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1020,7 +1293,7 @@ func (x *RegisterAgent) String() string {
 func (*RegisterAgent) ProtoMessage() {}
 
 func (x *RegisterAgent) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[7]
+	mi := &file_kernel_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1033,7 +1306,7 @@ func (x *RegisterAgent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterAgent.ProtoReflect.Descriptor instead.
 func (*RegisterAgent) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{7}
+	return file_kernel_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RegisterAgent) GetAgentId() string {
@@ -1103,7 +1376,7 @@ type AgentRegistered struct {
 
 func (x *AgentRegistered) Reset() {
 	*x = AgentRegistered{}
-	mi := &file_kernel_proto_msgTypes[8]
+	mi := &file_kernel_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1115,7 +1388,7 @@ func (x *AgentRegistered) String() string {
 func (*AgentRegistered) ProtoMessage() {}
 
 func (x *AgentRegistered) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[8]
+	mi := &file_kernel_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1128,7 +1401,7 @@ func (x *AgentRegistered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentRegistered.ProtoReflect.Descriptor instead.
 func (*AgentRegistered) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{8}
+	return file_kernel_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AgentRegistered) GetEpoch() uint64 {
@@ -1165,7 +1438,7 @@ type RunTask struct {
 
 func (x *RunTask) Reset() {
 	*x = RunTask{}
-	mi := &file_kernel_proto_msgTypes[9]
+	mi := &file_kernel_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1177,7 +1450,7 @@ func (x *RunTask) String() string {
 func (*RunTask) ProtoMessage() {}
 
 func (x *RunTask) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[9]
+	mi := &file_kernel_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1190,7 +1463,7 @@ func (x *RunTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunTask.ProtoReflect.Descriptor instead.
 func (*RunTask) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{9}
+	return file_kernel_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RunTask) GetEpoch() uint64 {
@@ -1232,7 +1505,7 @@ type KillTask struct {
 
 func (x *KillTask) Reset() {
 	*x = KillTask{}
-	mi := &file_kernel_proto_msgTypes[10]
+	mi := &file_kernel_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1244,7 +1517,7 @@ func (x *KillTask) String() string {
 func (*KillTask) ProtoMessage() {}
 
 func (x *KillTask) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[10]
+	mi := &file_kernel_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1257,7 +1530,7 @@ func (x *KillTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillTask.ProtoReflect.Descriptor instead.
 func (*KillTask) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{10}
+	return file_kernel_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *KillTask) GetEpoch() uint64 {
@@ -1292,7 +1565,7 @@ type ShutdownFramework struct {
 
 func (x *ShutdownFramework) Reset() {
 	*x = ShutdownFramework{}
-	mi := &file_kernel_proto_msgTypes[11]
+	mi := &file_kernel_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1304,7 +1577,7 @@ func (x *ShutdownFramework) String() string {
 func (*ShutdownFramework) ProtoMessage() {}
 
 func (x *ShutdownFramework) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[11]
+	mi := &file_kernel_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1317,7 +1590,7 @@ func (x *ShutdownFramework) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownFramework.ProtoReflect.Descriptor instead.
 func (*ShutdownFramework) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{11}
+	return file_kernel_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ShutdownFramework) GetEpoch() uint64 {
@@ -1351,7 +1624,7 @@ type StatusUpdate struct {
 
 func (x *StatusUpdate) Reset() {
 	*x = StatusUpdate{}
-	mi := &file_kernel_proto_msgTypes[12]
+	mi := &file_kernel_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1363,7 +1636,7 @@ func (x *StatusUpdate) String() string {
 func (*StatusUpdate) ProtoMessage() {}
 
 func (x *StatusUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[12]
+	mi := &file_kernel_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1376,7 +1649,7 @@ func (x *StatusUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusUpdate.ProtoReflect.Descriptor instead.
 func (*StatusUpdate) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{12}
+	return file_kernel_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StatusUpdate) GetAgentId() string {
@@ -1420,7 +1693,7 @@ type StatusUpdateAck struct {
 
 func (x *StatusUpdateAck) Reset() {
 	*x = StatusUpdateAck{}
-	mi := &file_kernel_proto_msgTypes[13]
+	mi := &file_kernel_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1432,7 +1705,7 @@ func (x *StatusUpdateAck) String() string {
 func (*StatusUpdateAck) ProtoMessage() {}
 
 func (x *StatusUpdateAck) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[13]
+	mi := &file_kernel_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1445,7 +1718,7 @@ func (x *StatusUpdateAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusUpdateAck.ProtoReflect.Descriptor instead.
 func (*StatusUpdateAck) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{13}
+	return file_kernel_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StatusUpdateAck) GetEpoch() uint64 {
@@ -1493,7 +1766,7 @@ type Ping struct {
 
 func (x *Ping) Reset() {
 	*x = Ping{}
-	mi := &file_kernel_proto_msgTypes[14]
+	mi := &file_kernel_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1505,7 +1778,7 @@ func (x *Ping) String() string {
 func (*Ping) ProtoMessage() {}
 
 func (x *Ping) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[14]
+	mi := &file_kernel_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1518,7 +1791,7 @@ func (x *Ping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ping.ProtoReflect.Descriptor instead.
 func (*Ping) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{14}
+	return file_kernel_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Ping) GetEpoch() uint64 {
@@ -1545,7 +1818,7 @@ type Pong struct {
 
 func (x *Pong) Reset() {
 	*x = Pong{}
-	mi := &file_kernel_proto_msgTypes[15]
+	mi := &file_kernel_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1557,7 +1830,7 @@ func (x *Pong) String() string {
 func (*Pong) ProtoMessage() {}
 
 func (x *Pong) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[15]
+	mi := &file_kernel_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1570,7 +1843,7 @@ func (x *Pong) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pong.ProtoReflect.Descriptor instead.
 func (*Pong) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{15}
+	return file_kernel_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Pong) GetAgentId() string {
@@ -1607,7 +1880,7 @@ type FrameworkInfo struct {
 
 func (x *FrameworkInfo) Reset() {
 	*x = FrameworkInfo{}
-	mi := &file_kernel_proto_msgTypes[16]
+	mi := &file_kernel_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1619,7 +1892,7 @@ func (x *FrameworkInfo) String() string {
 func (*FrameworkInfo) ProtoMessage() {}
 
 func (x *FrameworkInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[16]
+	mi := &file_kernel_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1632,7 +1905,7 @@ func (x *FrameworkInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FrameworkInfo.ProtoReflect.Descriptor instead.
 func (*FrameworkInfo) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{16}
+	return file_kernel_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *FrameworkInfo) GetId() string {
@@ -1693,7 +1966,7 @@ type Subscribe struct {
 
 func (x *Subscribe) Reset() {
 	*x = Subscribe{}
-	mi := &file_kernel_proto_msgTypes[17]
+	mi := &file_kernel_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1705,7 +1978,7 @@ func (x *Subscribe) String() string {
 func (*Subscribe) ProtoMessage() {}
 
 func (x *Subscribe) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[17]
+	mi := &file_kernel_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1718,7 +1991,7 @@ func (x *Subscribe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscribe.ProtoReflect.Descriptor instead.
 func (*Subscribe) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{17}
+	return file_kernel_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Subscribe) GetFramework() *FrameworkInfo {
@@ -1739,7 +2012,7 @@ type Subscribed struct {
 
 func (x *Subscribed) Reset() {
 	*x = Subscribed{}
-	mi := &file_kernel_proto_msgTypes[18]
+	mi := &file_kernel_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1751,7 +2024,7 @@ func (x *Subscribed) String() string {
 func (*Subscribed) ProtoMessage() {}
 
 func (x *Subscribed) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[18]
+	mi := &file_kernel_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1764,7 +2037,7 @@ func (x *Subscribed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscribed.ProtoReflect.Descriptor instead.
 func (*Subscribed) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{18}
+	return file_kernel_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Subscribed) GetEpoch() uint64 {
@@ -1804,7 +2077,7 @@ type Offer struct {
 
 func (x *Offer) Reset() {
 	*x = Offer{}
-	mi := &file_kernel_proto_msgTypes[19]
+	mi := &file_kernel_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1816,7 +2089,7 @@ func (x *Offer) String() string {
 func (*Offer) ProtoMessage() {}
 
 func (x *Offer) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[19]
+	mi := &file_kernel_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1829,7 +2102,7 @@ func (x *Offer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Offer.ProtoReflect.Descriptor instead.
 func (*Offer) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{19}
+	return file_kernel_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Offer) GetId() string {
@@ -1891,7 +2164,7 @@ type Offers struct {
 
 func (x *Offers) Reset() {
 	*x = Offers{}
-	mi := &file_kernel_proto_msgTypes[20]
+	mi := &file_kernel_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1903,7 +2176,7 @@ func (x *Offers) String() string {
 func (*Offers) ProtoMessage() {}
 
 func (x *Offers) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[20]
+	mi := &file_kernel_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1916,7 +2189,7 @@ func (x *Offers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Offers.ProtoReflect.Descriptor instead.
 func (*Offers) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{20}
+	return file_kernel_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Offers) GetEpoch() uint64 {
@@ -1943,7 +2216,7 @@ type Rescind struct {
 
 func (x *Rescind) Reset() {
 	*x = Rescind{}
-	mi := &file_kernel_proto_msgTypes[21]
+	mi := &file_kernel_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1955,7 +2228,7 @@ func (x *Rescind) String() string {
 func (*Rescind) ProtoMessage() {}
 
 func (x *Rescind) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[21]
+	mi := &file_kernel_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1968,7 +2241,7 @@ func (x *Rescind) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rescind.ProtoReflect.Descriptor instead.
 func (*Rescind) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{21}
+	return file_kernel_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Rescind) GetEpoch() uint64 {
@@ -1996,7 +2269,7 @@ type Filters struct {
 
 func (x *Filters) Reset() {
 	*x = Filters{}
-	mi := &file_kernel_proto_msgTypes[22]
+	mi := &file_kernel_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2008,7 +2281,7 @@ func (x *Filters) String() string {
 func (*Filters) ProtoMessage() {}
 
 func (x *Filters) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[22]
+	mi := &file_kernel_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2021,7 +2294,7 @@ func (x *Filters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Filters.ProtoReflect.Descriptor instead.
 func (*Filters) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{22}
+	return file_kernel_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Filters) GetRefuseSeconds() float64 {
@@ -2041,7 +2314,7 @@ type Operation struct {
 
 func (x *Operation) Reset() {
 	*x = Operation{}
-	mi := &file_kernel_proto_msgTypes[23]
+	mi := &file_kernel_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2053,7 +2326,7 @@ func (x *Operation) String() string {
 func (*Operation) ProtoMessage() {}
 
 func (x *Operation) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[23]
+	mi := &file_kernel_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2066,7 +2339,7 @@ func (x *Operation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Operation.ProtoReflect.Descriptor instead.
 func (*Operation) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{23}
+	return file_kernel_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Operation) GetType() Operation_Type {
@@ -2095,7 +2368,7 @@ type Accept struct {
 
 func (x *Accept) Reset() {
 	*x = Accept{}
-	mi := &file_kernel_proto_msgTypes[24]
+	mi := &file_kernel_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2107,7 +2380,7 @@ func (x *Accept) String() string {
 func (*Accept) ProtoMessage() {}
 
 func (x *Accept) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[24]
+	mi := &file_kernel_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2120,7 +2393,7 @@ func (x *Accept) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Accept.ProtoReflect.Descriptor instead.
 func (*Accept) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{24}
+	return file_kernel_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Accept) GetFrameworkId() string {
@@ -2162,7 +2435,7 @@ type Decline struct {
 
 func (x *Decline) Reset() {
 	*x = Decline{}
-	mi := &file_kernel_proto_msgTypes[25]
+	mi := &file_kernel_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2174,7 +2447,7 @@ func (x *Decline) String() string {
 func (*Decline) ProtoMessage() {}
 
 func (x *Decline) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[25]
+	mi := &file_kernel_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2187,7 +2460,7 @@ func (x *Decline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Decline.ProtoReflect.Descriptor instead.
 func (*Decline) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{25}
+	return file_kernel_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Decline) GetFrameworkId() string {
@@ -2221,7 +2494,7 @@ type Revive struct {
 
 func (x *Revive) Reset() {
 	*x = Revive{}
-	mi := &file_kernel_proto_msgTypes[26]
+	mi := &file_kernel_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2233,7 +2506,7 @@ func (x *Revive) String() string {
 func (*Revive) ProtoMessage() {}
 
 func (x *Revive) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[26]
+	mi := &file_kernel_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2246,7 +2519,7 @@ func (x *Revive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Revive.ProtoReflect.Descriptor instead.
 func (*Revive) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{26}
+	return file_kernel_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Revive) GetFrameworkId() string {
@@ -2273,7 +2546,7 @@ type Suppress struct {
 
 func (x *Suppress) Reset() {
 	*x = Suppress{}
-	mi := &file_kernel_proto_msgTypes[27]
+	mi := &file_kernel_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2285,7 +2558,7 @@ func (x *Suppress) String() string {
 func (*Suppress) ProtoMessage() {}
 
 func (x *Suppress) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[27]
+	mi := &file_kernel_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2298,7 +2571,7 @@ func (x *Suppress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Suppress.ProtoReflect.Descriptor instead.
 func (*Suppress) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{27}
+	return file_kernel_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Suppress) GetFrameworkId() string {
@@ -2326,7 +2599,7 @@ type Update struct {
 
 func (x *Update) Reset() {
 	*x = Update{}
-	mi := &file_kernel_proto_msgTypes[28]
+	mi := &file_kernel_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2338,7 +2611,7 @@ func (x *Update) String() string {
 func (*Update) ProtoMessage() {}
 
 func (x *Update) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[28]
+	mi := &file_kernel_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2351,7 +2624,7 @@ func (x *Update) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Update.ProtoReflect.Descriptor instead.
 func (*Update) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{28}
+	return file_kernel_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Update) GetEpoch() uint64 {
@@ -2380,7 +2653,7 @@ type Acknowledge struct {
 
 func (x *Acknowledge) Reset() {
 	*x = Acknowledge{}
-	mi := &file_kernel_proto_msgTypes[29]
+	mi := &file_kernel_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2392,7 +2665,7 @@ func (x *Acknowledge) String() string {
 func (*Acknowledge) ProtoMessage() {}
 
 func (x *Acknowledge) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[29]
+	mi := &file_kernel_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2405,7 +2678,7 @@ func (x *Acknowledge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Acknowledge.ProtoReflect.Descriptor instead.
 func (*Acknowledge) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{29}
+	return file_kernel_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Acknowledge) GetFrameworkId() string {
@@ -2446,7 +2719,7 @@ type ReconcileTask struct {
 
 func (x *ReconcileTask) Reset() {
 	*x = ReconcileTask{}
-	mi := &file_kernel_proto_msgTypes[30]
+	mi := &file_kernel_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2458,7 +2731,7 @@ func (x *ReconcileTask) String() string {
 func (*ReconcileTask) ProtoMessage() {}
 
 func (x *ReconcileTask) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[30]
+	mi := &file_kernel_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2471,7 +2744,7 @@ func (x *ReconcileTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReconcileTask.ProtoReflect.Descriptor instead.
 func (*ReconcileTask) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{30}
+	return file_kernel_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ReconcileTask) GetTaskId() string {
@@ -2500,7 +2773,7 @@ type Reconcile struct {
 
 func (x *Reconcile) Reset() {
 	*x = Reconcile{}
-	mi := &file_kernel_proto_msgTypes[31]
+	mi := &file_kernel_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2512,7 +2785,7 @@ func (x *Reconcile) String() string {
 func (*Reconcile) ProtoMessage() {}
 
 func (x *Reconcile) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[31]
+	mi := &file_kernel_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2525,7 +2798,7 @@ func (x *Reconcile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reconcile.ProtoReflect.Descriptor instead.
 func (*Reconcile) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{31}
+	return file_kernel_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Reconcile) GetFrameworkId() string {
@@ -2553,7 +2826,7 @@ type Kill struct {
 
 func (x *Kill) Reset() {
 	*x = Kill{}
-	mi := &file_kernel_proto_msgTypes[32]
+	mi := &file_kernel_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2565,7 +2838,7 @@ func (x *Kill) String() string {
 func (*Kill) ProtoMessage() {}
 
 func (x *Kill) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[32]
+	mi := &file_kernel_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2578,7 +2851,7 @@ func (x *Kill) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Kill.ProtoReflect.Descriptor instead.
 func (*Kill) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{32}
+	return file_kernel_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Kill) GetFrameworkId() string {
@@ -2611,7 +2884,7 @@ type Teardown struct {
 
 func (x *Teardown) Reset() {
 	*x = Teardown{}
-	mi := &file_kernel_proto_msgTypes[33]
+	mi := &file_kernel_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2623,7 +2896,7 @@ func (x *Teardown) String() string {
 func (*Teardown) ProtoMessage() {}
 
 func (x *Teardown) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[33]
+	mi := &file_kernel_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2636,7 +2909,7 @@ func (x *Teardown) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Teardown.ProtoReflect.Descriptor instead.
 func (*Teardown) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{33}
+	return file_kernel_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Teardown) GetFrameworkId() string {
@@ -2655,7 +2928,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_kernel_proto_msgTypes[34]
+	mi := &file_kernel_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2667,7 +2940,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[34]
+	mi := &file_kernel_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2680,7 +2953,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{34}
+	return file_kernel_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Heartbeat) GetEpoch() uint64 {
@@ -2701,7 +2974,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_kernel_proto_msgTypes[35]
+	mi := &file_kernel_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2713,7 +2986,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_kernel_proto_msgTypes[35]
+	mi := &file_kernel_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2726,7 +2999,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_kernel_proto_rawDescGZIP(), []int{35}
+	return file_kernel_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Error) GetEpoch() uint64 {
@@ -2766,7 +3039,7 @@ const file_kernel_proto_rawDesc = "" +
 	"image_name\x18\x03 \x01(\tR\timageName\x12\x18\n" +
 	"\acommand\x18\x04 \x03(\tR\acommand\x12\x1f\n" +
 	"\vworking_dir\x18\x05 \x01(\tR\n" +
-	"workingDir\"\xbf\x04\n" +
+	"workingDir\"\xb0\x05\n" +
 	"\bTaskInfo\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x19\n" +
@@ -2779,14 +3052,36 @@ const file_kernel_proto_rawDesc = "" +
 	"timeout_ms\x18\b \x01(\x03R\ttimeoutMs\x12=\n" +
 	"\x06labels\x18\t \x03(\v2%.pando.kernel.v1.TaskInfo.LabelsEntryR\x06labels\x12/\n" +
 	"\x14kill_grace_period_ms\x18\n" +
-	" \x01(\x03R\x11killGracePeriodMs\x1a6\n" +
+	" \x01(\x03R\x11killGracePeriodMs\x12?\n" +
+	"\fhealth_check\x18\v \x01(\v2\x1c.pando.kernel.v1.HealthCheckR\vhealthCheck\x12.\n" +
+	"\x06inputs\x18\f \x03(\v2\x16.pando.kernel.v1.InputR\x06inputs\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\t\n" +
-	"\aruntime\"\xff\x03\n" +
+	"\aruntime\"\xeb\x02\n" +
+	"\vHealthCheck\x125\n" +
+	"\x04type\x18\x01 \x01(\x0e2!.pando.kernel.v1.HealthCheck.TypeR\x04type\x12\x12\n" +
+	"\x04port\x18\x02 \x01(\rR\x04port\x12\x12\n" +
+	"\x04path\x18\x03 \x01(\tR\x04path\x12\x18\n" +
+	"\acommand\x18\x04 \x03(\tR\acommand\x12&\n" +
+	"\x0fgrace_period_ms\x18\x05 \x01(\x03R\rgracePeriodMs\x12\x1f\n" +
+	"\vinterval_ms\x18\x06 \x01(\x03R\n" +
+	"intervalMs\x12\x1d\n" +
+	"\n" +
+	"timeout_ms\x18\a \x01(\x03R\ttimeoutMs\x128\n" +
+	"\x18max_consecutive_failures\x18\b \x01(\rR\x16maxConsecutiveFailures\x12\x19\n" +
+	"\bdelay_ms\x18\t \x01(\x03R\adelayMs\"&\n" +
+	"\x04Type\x12\b\n" +
+	"\x04HTTP\x10\x00\x12\a\n" +
+	"\x03TCP\x10\x01\x12\v\n" +
+	"\aCOMMAND\x10\x02\"M\n" +
+	"\x05Input\x12\x16\n" +
+	"\x06digest\x18\x01 \x01(\tR\x06digest\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12\x18\n" +
+	"\aarchive\x18\x03 \x01(\bR\aarchive\"\xff\x03\n" +
 	"\rResourceUsage\x12\x1e\n" +
 	"\vcpu_time_ns\x18\x01 \x01(\x03R\tcpuTimeNs\x12\x1b\n" +
 	"\tmem_bytes\x18\x02 \x01(\x04R\bmemBytes\x12$\n" +
@@ -2804,7 +3099,7 @@ const file_kernel_proto_rawDesc = "" +
 	"\fstdout_bytes\x18\v \x01(\x04R\vstdoutBytes\x12!\n" +
 	"\fstderr_bytes\x18\f \x01(\x04R\vstderrBytes\x12 \n" +
 	"\vunavailable\x18\r \x03(\tR\vunavailable\x12!\n" +
-	"\ftimestamp_ns\x18\x0e \x01(\x03R\vtimestampNs\"\xa4\x03\n" +
+	"\ftimestamp_ns\x18\x0e \x01(\x03R\vtimestampNs\"\xcf\x03\n" +
 	"\n" +
 	"TaskStatus\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x120\n" +
@@ -2818,7 +3113,10 @@ const file_kernel_proto_rawDesc = "" +
 	"\tupdate_id\x18\t \x01(\tR\bupdateId\x12\x1b\n" +
 	"\texit_code\x18\n" +
 	" \x01(\x05R\bexitCode\x124\n" +
-	"\x05usage\x18\v \x01(\v2\x1e.pando.kernel.v1.ResourceUsageR\x05usage\"\xce\x03\n" +
+	"\x05usage\x18\v \x01(\v2\x1e.pando.kernel.v1.ResourceUsageR\x05usage\x12\x1d\n" +
+	"\ahealthy\x18\f \x01(\bH\x00R\ahealthy\x88\x01\x01B\n" +
+	"\n" +
+	"\b_healthy\"\xce\x03\n" +
 	"\rRegisterAgent\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x1a\n" +
 	"\bhostname\x18\x02 \x01(\tR\bhostname\x127\n" +
@@ -2965,7 +3263,7 @@ const file_kernel_proto_rawDesc = "" +
 	"\n" +
 	"TASK_ERROR\x10\t\x12\x14\n" +
 	"\x10TASK_UNREACHABLE\x10\n" +
-	"*\xe2\x03\n" +
+	"*\xc3\x04\n" +
 	"\x06Reason\x12\x0f\n" +
 	"\vREASON_NONE\x10\x00\x12\x17\n" +
 	"\x13REASON_EXIT_NONZERO\x10\x01\x12\x12\n" +
@@ -2985,7 +3283,10 @@ const file_kernel_proto_rawDesc = "" +
 	"\x15REASON_INVALID_OFFERS\x10\x0e\x12\x1d\n" +
 	"\x19REASON_KILLED_BY_OPERATOR\x10\x0f\x12\x1c\n" +
 	"\x18REASON_AGENT_UNREACHABLE\x10\x10\x12\x1d\n" +
-	"\x19REASON_AGENT_REREGISTERED\x10\x11*B\n" +
+	"\x19REASON_AGENT_REREGISTERED\x10\x11\x12\x19\n" +
+	"\x15REASON_TASK_UNHEALTHY\x10\x12\x12+\n" +
+	"'REASON_TASK_HEALTH_CHECK_STATUS_UPDATED\x10\x13\x12\x17\n" +
+	"\x13REASON_OUTPUT_LIMIT\x10\x14*B\n" +
 	"\x06Source\x12\x11\n" +
 	"\rSOURCE_MASTER\x10\x00\x12\x10\n" +
 	"\fSOURCE_AGENT\x10\x01\x12\x13\n" +
@@ -3003,88 +3304,94 @@ func file_kernel_proto_rawDescGZIP() []byte {
 	return file_kernel_proto_rawDescData
 }
 
-var file_kernel_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_kernel_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_kernel_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_kernel_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_kernel_proto_goTypes = []any{
 	(TaskState)(0),            // 0: pando.kernel.v1.TaskState
 	(Reason)(0),               // 1: pando.kernel.v1.Reason
 	(Source)(0),               // 2: pando.kernel.v1.Source
-	(Operation_Type)(0),       // 3: pando.kernel.v1.Operation.Type
-	(*Range)(nil),             // 4: pando.kernel.v1.Range
-	(*Resource)(nil),          // 5: pando.kernel.v1.Resource
-	(*WasmTask)(nil),          // 6: pando.kernel.v1.WasmTask
-	(*ContainerTask)(nil),     // 7: pando.kernel.v1.ContainerTask
-	(*TaskInfo)(nil),          // 8: pando.kernel.v1.TaskInfo
-	(*ResourceUsage)(nil),     // 9: pando.kernel.v1.ResourceUsage
-	(*TaskStatus)(nil),        // 10: pando.kernel.v1.TaskStatus
-	(*RegisterAgent)(nil),     // 11: pando.kernel.v1.RegisterAgent
-	(*AgentRegistered)(nil),   // 12: pando.kernel.v1.AgentRegistered
-	(*RunTask)(nil),           // 13: pando.kernel.v1.RunTask
-	(*KillTask)(nil),          // 14: pando.kernel.v1.KillTask
-	(*ShutdownFramework)(nil), // 15: pando.kernel.v1.ShutdownFramework
-	(*StatusUpdate)(nil),      // 16: pando.kernel.v1.StatusUpdate
-	(*StatusUpdateAck)(nil),   // 17: pando.kernel.v1.StatusUpdateAck
-	(*Ping)(nil),              // 18: pando.kernel.v1.Ping
-	(*Pong)(nil),              // 19: pando.kernel.v1.Pong
-	(*FrameworkInfo)(nil),     // 20: pando.kernel.v1.FrameworkInfo
-	(*Subscribe)(nil),         // 21: pando.kernel.v1.Subscribe
-	(*Subscribed)(nil),        // 22: pando.kernel.v1.Subscribed
-	(*Offer)(nil),             // 23: pando.kernel.v1.Offer
-	(*Offers)(nil),            // 24: pando.kernel.v1.Offers
-	(*Rescind)(nil),           // 25: pando.kernel.v1.Rescind
-	(*Filters)(nil),           // 26: pando.kernel.v1.Filters
-	(*Operation)(nil),         // 27: pando.kernel.v1.Operation
-	(*Accept)(nil),            // 28: pando.kernel.v1.Accept
-	(*Decline)(nil),           // 29: pando.kernel.v1.Decline
-	(*Revive)(nil),            // 30: pando.kernel.v1.Revive
-	(*Suppress)(nil),          // 31: pando.kernel.v1.Suppress
-	(*Update)(nil),            // 32: pando.kernel.v1.Update
-	(*Acknowledge)(nil),       // 33: pando.kernel.v1.Acknowledge
-	(*ReconcileTask)(nil),     // 34: pando.kernel.v1.ReconcileTask
-	(*Reconcile)(nil),         // 35: pando.kernel.v1.Reconcile
-	(*Kill)(nil),              // 36: pando.kernel.v1.Kill
-	(*Teardown)(nil),          // 37: pando.kernel.v1.Teardown
-	(*Heartbeat)(nil),         // 38: pando.kernel.v1.Heartbeat
-	(*Error)(nil),             // 39: pando.kernel.v1.Error
-	nil,                       // 40: pando.kernel.v1.TaskInfo.EnvEntry
-	nil,                       // 41: pando.kernel.v1.TaskInfo.LabelsEntry
-	nil,                       // 42: pando.kernel.v1.RegisterAgent.AttributesEntry
-	nil,                       // 43: pando.kernel.v1.Offer.AttributesEntry
+	(HealthCheck_Type)(0),     // 3: pando.kernel.v1.HealthCheck.Type
+	(Operation_Type)(0),       // 4: pando.kernel.v1.Operation.Type
+	(*Range)(nil),             // 5: pando.kernel.v1.Range
+	(*Resource)(nil),          // 6: pando.kernel.v1.Resource
+	(*WasmTask)(nil),          // 7: pando.kernel.v1.WasmTask
+	(*ContainerTask)(nil),     // 8: pando.kernel.v1.ContainerTask
+	(*TaskInfo)(nil),          // 9: pando.kernel.v1.TaskInfo
+	(*HealthCheck)(nil),       // 10: pando.kernel.v1.HealthCheck
+	(*Input)(nil),             // 11: pando.kernel.v1.Input
+	(*ResourceUsage)(nil),     // 12: pando.kernel.v1.ResourceUsage
+	(*TaskStatus)(nil),        // 13: pando.kernel.v1.TaskStatus
+	(*RegisterAgent)(nil),     // 14: pando.kernel.v1.RegisterAgent
+	(*AgentRegistered)(nil),   // 15: pando.kernel.v1.AgentRegistered
+	(*RunTask)(nil),           // 16: pando.kernel.v1.RunTask
+	(*KillTask)(nil),          // 17: pando.kernel.v1.KillTask
+	(*ShutdownFramework)(nil), // 18: pando.kernel.v1.ShutdownFramework
+	(*StatusUpdate)(nil),      // 19: pando.kernel.v1.StatusUpdate
+	(*StatusUpdateAck)(nil),   // 20: pando.kernel.v1.StatusUpdateAck
+	(*Ping)(nil),              // 21: pando.kernel.v1.Ping
+	(*Pong)(nil),              // 22: pando.kernel.v1.Pong
+	(*FrameworkInfo)(nil),     // 23: pando.kernel.v1.FrameworkInfo
+	(*Subscribe)(nil),         // 24: pando.kernel.v1.Subscribe
+	(*Subscribed)(nil),        // 25: pando.kernel.v1.Subscribed
+	(*Offer)(nil),             // 26: pando.kernel.v1.Offer
+	(*Offers)(nil),            // 27: pando.kernel.v1.Offers
+	(*Rescind)(nil),           // 28: pando.kernel.v1.Rescind
+	(*Filters)(nil),           // 29: pando.kernel.v1.Filters
+	(*Operation)(nil),         // 30: pando.kernel.v1.Operation
+	(*Accept)(nil),            // 31: pando.kernel.v1.Accept
+	(*Decline)(nil),           // 32: pando.kernel.v1.Decline
+	(*Revive)(nil),            // 33: pando.kernel.v1.Revive
+	(*Suppress)(nil),          // 34: pando.kernel.v1.Suppress
+	(*Update)(nil),            // 35: pando.kernel.v1.Update
+	(*Acknowledge)(nil),       // 36: pando.kernel.v1.Acknowledge
+	(*ReconcileTask)(nil),     // 37: pando.kernel.v1.ReconcileTask
+	(*Reconcile)(nil),         // 38: pando.kernel.v1.Reconcile
+	(*Kill)(nil),              // 39: pando.kernel.v1.Kill
+	(*Teardown)(nil),          // 40: pando.kernel.v1.Teardown
+	(*Heartbeat)(nil),         // 41: pando.kernel.v1.Heartbeat
+	(*Error)(nil),             // 42: pando.kernel.v1.Error
+	nil,                       // 43: pando.kernel.v1.TaskInfo.EnvEntry
+	nil,                       // 44: pando.kernel.v1.TaskInfo.LabelsEntry
+	nil,                       // 45: pando.kernel.v1.RegisterAgent.AttributesEntry
+	nil,                       // 46: pando.kernel.v1.Offer.AttributesEntry
 }
 var file_kernel_proto_depIdxs = []int32{
-	4,  // 0: pando.kernel.v1.Resource.ranges:type_name -> pando.kernel.v1.Range
-	5,  // 1: pando.kernel.v1.TaskInfo.resources:type_name -> pando.kernel.v1.Resource
-	6,  // 2: pando.kernel.v1.TaskInfo.wasm:type_name -> pando.kernel.v1.WasmTask
-	7,  // 3: pando.kernel.v1.TaskInfo.container:type_name -> pando.kernel.v1.ContainerTask
-	40, // 4: pando.kernel.v1.TaskInfo.env:type_name -> pando.kernel.v1.TaskInfo.EnvEntry
-	41, // 5: pando.kernel.v1.TaskInfo.labels:type_name -> pando.kernel.v1.TaskInfo.LabelsEntry
-	0,  // 6: pando.kernel.v1.TaskStatus.state:type_name -> pando.kernel.v1.TaskState
-	1,  // 7: pando.kernel.v1.TaskStatus.reason:type_name -> pando.kernel.v1.Reason
-	2,  // 8: pando.kernel.v1.TaskStatus.source:type_name -> pando.kernel.v1.Source
-	9,  // 9: pando.kernel.v1.TaskStatus.usage:type_name -> pando.kernel.v1.ResourceUsage
-	5,  // 10: pando.kernel.v1.RegisterAgent.resources:type_name -> pando.kernel.v1.Resource
-	42, // 11: pando.kernel.v1.RegisterAgent.attributes:type_name -> pando.kernel.v1.RegisterAgent.AttributesEntry
-	8,  // 12: pando.kernel.v1.RegisterAgent.tasks:type_name -> pando.kernel.v1.TaskInfo
-	10, // 13: pando.kernel.v1.RegisterAgent.task_states:type_name -> pando.kernel.v1.TaskStatus
-	8,  // 14: pando.kernel.v1.RunTask.task:type_name -> pando.kernel.v1.TaskInfo
-	10, // 15: pando.kernel.v1.StatusUpdate.status:type_name -> pando.kernel.v1.TaskStatus
-	0,  // 16: pando.kernel.v1.StatusUpdate.latest_state:type_name -> pando.kernel.v1.TaskState
-	20, // 17: pando.kernel.v1.Subscribe.framework:type_name -> pando.kernel.v1.FrameworkInfo
-	5,  // 18: pando.kernel.v1.Offer.resources:type_name -> pando.kernel.v1.Resource
-	43, // 19: pando.kernel.v1.Offer.attributes:type_name -> pando.kernel.v1.Offer.AttributesEntry
-	23, // 20: pando.kernel.v1.Offers.offers:type_name -> pando.kernel.v1.Offer
-	3,  // 21: pando.kernel.v1.Operation.type:type_name -> pando.kernel.v1.Operation.Type
-	8,  // 22: pando.kernel.v1.Operation.launch:type_name -> pando.kernel.v1.TaskInfo
-	27, // 23: pando.kernel.v1.Accept.operations:type_name -> pando.kernel.v1.Operation
-	26, // 24: pando.kernel.v1.Accept.filters:type_name -> pando.kernel.v1.Filters
-	26, // 25: pando.kernel.v1.Decline.filters:type_name -> pando.kernel.v1.Filters
-	10, // 26: pando.kernel.v1.Update.status:type_name -> pando.kernel.v1.TaskStatus
-	34, // 27: pando.kernel.v1.Reconcile.tasks:type_name -> pando.kernel.v1.ReconcileTask
-	28, // [28:28] is the sub-list for method output_type
-	28, // [28:28] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	5,  // 0: pando.kernel.v1.Resource.ranges:type_name -> pando.kernel.v1.Range
+	6,  // 1: pando.kernel.v1.TaskInfo.resources:type_name -> pando.kernel.v1.Resource
+	7,  // 2: pando.kernel.v1.TaskInfo.wasm:type_name -> pando.kernel.v1.WasmTask
+	8,  // 3: pando.kernel.v1.TaskInfo.container:type_name -> pando.kernel.v1.ContainerTask
+	43, // 4: pando.kernel.v1.TaskInfo.env:type_name -> pando.kernel.v1.TaskInfo.EnvEntry
+	44, // 5: pando.kernel.v1.TaskInfo.labels:type_name -> pando.kernel.v1.TaskInfo.LabelsEntry
+	10, // 6: pando.kernel.v1.TaskInfo.health_check:type_name -> pando.kernel.v1.HealthCheck
+	11, // 7: pando.kernel.v1.TaskInfo.inputs:type_name -> pando.kernel.v1.Input
+	3,  // 8: pando.kernel.v1.HealthCheck.type:type_name -> pando.kernel.v1.HealthCheck.Type
+	0,  // 9: pando.kernel.v1.TaskStatus.state:type_name -> pando.kernel.v1.TaskState
+	1,  // 10: pando.kernel.v1.TaskStatus.reason:type_name -> pando.kernel.v1.Reason
+	2,  // 11: pando.kernel.v1.TaskStatus.source:type_name -> pando.kernel.v1.Source
+	12, // 12: pando.kernel.v1.TaskStatus.usage:type_name -> pando.kernel.v1.ResourceUsage
+	6,  // 13: pando.kernel.v1.RegisterAgent.resources:type_name -> pando.kernel.v1.Resource
+	45, // 14: pando.kernel.v1.RegisterAgent.attributes:type_name -> pando.kernel.v1.RegisterAgent.AttributesEntry
+	9,  // 15: pando.kernel.v1.RegisterAgent.tasks:type_name -> pando.kernel.v1.TaskInfo
+	13, // 16: pando.kernel.v1.RegisterAgent.task_states:type_name -> pando.kernel.v1.TaskStatus
+	9,  // 17: pando.kernel.v1.RunTask.task:type_name -> pando.kernel.v1.TaskInfo
+	13, // 18: pando.kernel.v1.StatusUpdate.status:type_name -> pando.kernel.v1.TaskStatus
+	0,  // 19: pando.kernel.v1.StatusUpdate.latest_state:type_name -> pando.kernel.v1.TaskState
+	23, // 20: pando.kernel.v1.Subscribe.framework:type_name -> pando.kernel.v1.FrameworkInfo
+	6,  // 21: pando.kernel.v1.Offer.resources:type_name -> pando.kernel.v1.Resource
+	46, // 22: pando.kernel.v1.Offer.attributes:type_name -> pando.kernel.v1.Offer.AttributesEntry
+	26, // 23: pando.kernel.v1.Offers.offers:type_name -> pando.kernel.v1.Offer
+	4,  // 24: pando.kernel.v1.Operation.type:type_name -> pando.kernel.v1.Operation.Type
+	9,  // 25: pando.kernel.v1.Operation.launch:type_name -> pando.kernel.v1.TaskInfo
+	30, // 26: pando.kernel.v1.Accept.operations:type_name -> pando.kernel.v1.Operation
+	29, // 27: pando.kernel.v1.Accept.filters:type_name -> pando.kernel.v1.Filters
+	29, // 28: pando.kernel.v1.Decline.filters:type_name -> pando.kernel.v1.Filters
+	13, // 29: pando.kernel.v1.Update.status:type_name -> pando.kernel.v1.TaskStatus
+	37, // 30: pando.kernel.v1.Reconcile.tasks:type_name -> pando.kernel.v1.ReconcileTask
+	31, // [31:31] is the sub-list for method output_type
+	31, // [31:31] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_kernel_proto_init() }
@@ -3096,13 +3403,14 @@ func file_kernel_proto_init() {
 		(*TaskInfo_Wasm)(nil),
 		(*TaskInfo_Container)(nil),
 	}
+	file_kernel_proto_msgTypes[8].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kernel_proto_rawDesc), len(file_kernel_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   40,
+			NumEnums:      5,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
