@@ -19,6 +19,7 @@ import (
 	"github.com/pandodc/pando/actors/node"
 	"github.com/pandodc/pando/actors/registry"
 	"github.com/pandodc/pando/frameworks/batch"
+	"github.com/pandodc/pando/frameworks/services"
 	"github.com/pandodc/pando/sdk"
 	"github.com/pandodc/pando/sdk/client"
 	"github.com/pandodc/pando/sdk/store"
@@ -27,8 +28,9 @@ import (
 // builtins are the frameworks Pando ships, run in the master's process but
 // talking to it only through sdk/, as any framework would.
 type builtins struct {
-	store store.Store
-	batch *batch.Framework
+	store    store.Store
+	batch    *batch.Framework
+	services *services.Framework
 }
 
 // startBuiltins starts the built-in frameworks against m, with their state
@@ -63,10 +65,31 @@ func startBuiltins(m *node.Master, dataDir string, logger *slog.Logger) (*builti
 		return nil, fmt.Errorf("batch framework: %w", err)
 	}
 	m.Mux.Handle("/api/v1/batch/", http.StripPrefix("/api/v1/batch", b.Handler()))
-	return &builtins{store: st, batch: b}, nil
+	svc, err := startServices(m, st, api, logger)
+	if err != nil {
+		b.Close()
+		st.Close()
+		return nil, err
+	}
+	return &builtins{store: st, batch: b, services: svc}, nil
+}
+
+// startServices starts the services framework (Marathon's API under
+// services.APIPrefix).
+func startServices(m *node.Master, st store.Store, api *client.Client, logger *slog.Logger) (*services.Framework, error) {
+	svc, err := services.New(services.Config{Store: st, Master: api, Logger: logger})
+	if err == nil {
+		err = svc.Start(sdk.Config{System: m.System.Actors, Master: m.PID, Logger: logger})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("services framework: %w", err)
+	}
+	m.Mux.Handle(services.APIPrefix+"/", http.StripPrefix(services.APIPrefix, svc.Handler()))
+	return svc, nil
 }
 
 func (b *builtins) Stop() error {
+	b.services.Close()
 	b.batch.Close()
 	return b.store.Close()
 }

@@ -116,6 +116,7 @@ type Core struct {
 	seq        int
 	lastStamp  time.Time
 	suppressed bool
+	unsynced   bool // the driver's suppression is not known: say it again
 	out        Effects
 }
 
@@ -352,12 +353,17 @@ func (c *Core) plan(now time.Time) {
 		c.planApp(now, id, s)
 		wants = wants || c.mayLaunch(now, s)
 	}
-	if wants && c.suppressed {
+	if wants && (c.suppressed || c.unsynced) {
 		c.suppressed, c.out.Revive = false, true
-	} else if !wants && !c.suppressed {
+	} else if !wants && (!c.suppressed || c.unsynced) {
 		c.suppressed, c.out.Suppress = true, true
 	}
+	c.unsynced = false
 }
+
+// Resync makes the next step say whether offers are wanted, whatever it
+// said before (after subscribing).
+func (c *Core) Resync() { c.unsynced = true }
 
 func (c *Core) mayLaunch(now time.Time, s *appState) bool {
 	if s.deleted || s.want <= 0 || now.Before(s.next) {
@@ -468,7 +474,7 @@ func (c *Core) planApp(now time.Time, id string, s *appState) {
 	}
 	if d := s.deploy; d != nil {
 		d.Progress = Progress{Target: n, New: len(fresh), NewHealthy: newHealthy, Old: oldLeft, MinHealthy: minHealthy, MaxTotal: maxTotal}
-		if oldLeft == 0 && len(fresh) == n && newHealthy == n {
+		if oldLeft == 0 && len(s.inst) == n && newHealthy == n { // and no kill unconfirmed
 			c.emit(now, "deployment_success", "appId", id, "deploymentId", d.ID, "version", d.Version)
 			s.deploy = nil
 			c.dirty(id)

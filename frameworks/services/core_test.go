@@ -288,6 +288,9 @@ func TestScaleUpAndDownRestartsNothing(t *testing.T) {
 		t.Fatalf("scale up killed %v", k)
 	}
 	s.deploy(strings.Replace(web, `"instances": 3`, `"instances": 1`, 1))
+	if st := s.status("/web"); len(st.Deployments) != 1 {
+		t.Fatal("the scale down ended before its kills were confirmed")
+	}
 	if k := s.kills(); len(k) != 2 {
 		t.Fatalf("scale down to 1 killed %v, want 2", k)
 	}
