@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -41,27 +42,48 @@ func (f *Framework) Handler() http.Handler {
 		f.deploy(w, r, app, true, false)
 	})
 	mux.HandleFunc("GET /v2/apps", func(w http.ResponseWriter, r *http.Request) {
-		f.mu.Lock()
-		apps := f.core.Apps(time.Now())
-		f.mu.Unlock()
-		writeJSON(w, http.StatusOK, map[string]any{"apps": apps})
+		f.read(w, func(now time.Time) (any, error) { return map[string]any{"apps": f.core.Apps(now)}, nil })
 	})
 	mux.HandleFunc("/v2/apps/{path...}", f.handleApp)
 	mux.HandleFunc("GET /v2/deployments", func(w http.ResponseWriter, r *http.Request) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		writeJSON(w, http.StatusOK, f.core.Deployments())
+		f.read(w, func(time.Time) (any, error) { return f.core.Deployments(), nil })
 	})
 	mux.HandleFunc("DELETE /v2/deployments/{id}", func(w http.ResponseWriter, r *http.Request) {
-		var d *Deployment
-		var err error
-		f.step(func(now time.Time) {
-			d, err = f.core.Cancel(now, r.PathValue("id"), r.URL.Query().Get("force") == "true")
-		})
-		f.answer(w, d, err)
+		f.change(w, func(now time.Time) (*Deployment, error) { return f.core.Cancel(now, r.PathValue("id"), force(r)) })
 	})
 	mux.HandleFunc("GET /v2/events", f.events)
 	return mux
+}
+
+func force(r *http.Request) bool { return r.URL.Query().Get("force") == "true" }
+
+// read answers with what get returns, read under the lock.
+func (f *Framework) read(w http.ResponseWriter, get func(now time.Time) (any, error)) {
+	f.mu.Lock()
+	v, err := get(time.Now())
+	f.mu.Unlock()
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// change makes a change and answers with the deployment it started.
+func (f *Framework) change(w http.ResponseWriter, do func(now time.Time) (*Deployment, error)) {
+	var d *Deployment
+	var err error
+	if serr := f.step(func(now time.Time) { d, err = do(now) }); err == nil {
+		err = serr
+	}
+	switch {
+	case err != nil:
+		writeError(w, err)
+	case d == nil:
+		writeJSON(w, http.StatusOK, map[string]string{})
+	default:
+		writeJSON(w, http.StatusOK, map[string]string{"deploymentId": d.ID, "version": d.Version})
+	}
 }
 
 // handleApp routes /v2/apps/{id}[/restart|/versions[/{v}]]: ids have
@@ -73,101 +95,66 @@ func (f *Framework) handleApp(w http.ResponseWriter, r *http.Request) {
 	} else if strings.HasSuffix(id, "/restart") {
 		id, rest = strings.TrimSuffix(id, "/restart"), "/restart"
 	}
-	now := time.Now()
 	switch {
 	case r.Method == http.MethodGet && rest == "":
-		f.mu.Lock()
-		st, err := f.core.App(now, id)
-		f.mu.Unlock()
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"app": st})
-	case r.Method == http.MethodGet && rest == "/versions":
-		f.mu.Lock()
-		vs, err := f.core.Versions(id)
-		f.mu.Unlock()
-		for i, j := 0, len(vs)-1; i < j; i, j = i+1, j-1 {
-			vs[i], vs[j] = vs[j], vs[i]
-		}
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"versions": vs})
-	case r.Method == http.MethodGet && strings.HasPrefix(rest, "/versions/"):
-		f.mu.Lock()
-		app, err := f.core.Version(id, strings.TrimPrefix(rest, "/versions/"))
-		f.mu.Unlock()
-		if err != nil {
-			writeError(w, fmt.Errorf("%w: app %s has no version %q", err, id, strings.TrimPrefix(rest, "/versions/")))
-			return
-		}
-		writeJSON(w, http.StatusOK, app)
-	case r.Method == http.MethodPost && rest == "/restart":
-		f.mu.Lock()
-		st, err := f.core.App(now, id)
-		f.mu.Unlock()
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		var d *Deployment
-		f.step(func(now time.Time) {
-			d, err = f.core.Deploy(now, st.App, false, r.URL.Query().Get("force") == "true", true)
+		f.read(w, func(now time.Time) (any, error) {
+			st, err := f.core.App(now, id)
+			return map[string]any{"app": st}, err
 		})
-		f.answer(w, d, err)
+	case r.Method == http.MethodGet && rest == "/versions":
+		f.read(w, func(time.Time) (any, error) {
+			vs, err := f.core.Versions(id)
+			slices.Reverse(vs)
+			return map[string]any{"versions": vs}, err
+		})
+	case r.Method == http.MethodGet && strings.HasPrefix(rest, "/versions/"):
+		f.read(w, func(time.Time) (any, error) { return f.core.Version(id, strings.TrimPrefix(rest, "/versions/")) })
+	case r.Method == http.MethodPost && rest == "/restart":
+		f.change(w, func(now time.Time) (*Deployment, error) {
+			st, err := f.core.App(now, id)
+			if err != nil {
+				return nil, err
+			}
+			return f.core.Deploy(now, st.App, false, force(r), true)
+		})
 	case (r.Method == http.MethodPut || r.Method == http.MethodPatch) && rest == "":
 		f.update(w, r, id)
 	case r.Method == http.MethodDelete && rest == "":
-		var err error
-		f.step(func(now time.Time) { err = f.core.Delete(now, id) })
-		f.answer(w, nil, err)
+		f.change(w, func(now time.Time) (*Deployment, error) { return nil, f.core.Delete(now, id) })
 	default:
 		writeError(w, fmt.Errorf("%w: %s %s is not part of the API", ErrNotFound, r.Method, r.URL.Path))
 	}
 }
 
-// update merges the fields given onto the current version, or rolls back
-// to {"version": V}.
+// update merges the fields given onto the current version (creating the
+// app if there is none), or rolls back to {"version": V}.
 func (f *Framework) update(w http.ResponseWriter, r *http.Request, id string) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		writeError(w, err)
-		return
-	}
 	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(body, &fields); err != nil {
-		writeError(w, fmt.Errorf("%w: malformed JSON: %v", ErrInvalid, err))
-		return
+	if err == nil && json.Unmarshal(body, &fields) != nil {
+		err = fmt.Errorf("%w: malformed JSON: %v", ErrInvalid, json.Unmarshal(body, &fields))
 	}
-	force := r.URL.Query().Get("force") == "true"
-	if v, ok := fields["version"]; ok && len(fields) == 1 {
-		var version string
-		if err := json.Unmarshal(v, &version); err != nil {
-			writeError(w, fmt.Errorf("%w: version: %v", ErrInvalid, err))
+	var version string
+	if v, ok := fields["version"]; ok && len(fields) == 1 && err == nil {
+		if err = json.Unmarshal(v, &version); err == nil {
+			f.change(w, func(now time.Time) (*Deployment, error) { return f.core.Rollback(now, id, version) })
 			return
 		}
-		var d *Deployment
-		f.step(func(now time.Time) { d, err = f.core.Rollback(now, id, version) })
-		f.answer(w, d, err)
-		return
 	}
 	f.mu.Lock()
-	st, err := f.core.App(time.Now(), id)
+	st, missing := f.core.App(time.Now(), id)
 	f.mu.Unlock()
-	var base *App
-	if err == nil {
-		base = &st.App
+	base := &st.App
+	if missing != nil {
+		base = nil
 	}
 	fields["id"], _ = json.Marshal(id)
-	app, err := readApp(overlay(base, fields))
-	if err != nil {
+	app, err2 := readApp(overlay(base, fields))
+	if err = errors.Join(err, err2); err != nil {
 		writeError(w, err)
 		return
 	}
-	f.deploy(w, r, app, false, force)
+	f.deploy(w, r, app, false, force(r))
 }
 
 // readApp decodes and normalizes an app.
@@ -201,31 +188,22 @@ func (f *Framework) deploy(w http.ResponseWriter, r *http.Request, app App, crea
 		writeError(w, err)
 		return
 	}
-	var d *Deployment
+	if !create {
+		f.change(w, func(now time.Time) (*Deployment, error) { return f.core.Deploy(now, app, false, force, false) })
+		return
+	}
 	var err error
-	if serr := f.step(func(now time.Time) { d, err = f.core.Deploy(now, app, create, force, false) }); err == nil && serr != nil {
+	if serr := f.step(func(now time.Time) { _, err = f.core.Deploy(now, app, true, false, false) }); err == nil {
 		err = serr
 	}
-	if err != nil || !create {
-		f.answer(w, d, err)
+	if err != nil {
+		writeError(w, err)
 		return
 	}
 	f.mu.Lock()
 	st, _ := f.core.App(time.Now(), app.ID)
 	f.mu.Unlock()
 	writeJSON(w, http.StatusCreated, st)
-}
-
-// answer is Marathon's answer to a change: the deployment it started.
-func (f *Framework) answer(w http.ResponseWriter, d *Deployment, err error) {
-	switch {
-	case err != nil:
-		writeError(w, err)
-	case d == nil:
-		writeJSON(w, http.StatusOK, map[string]string{})
-	default:
-		writeJSON(w, http.StatusOK, map[string]string{"deploymentId": d.ID, "version": d.Version})
-	}
 }
 
 // events streams the core's events as server-sent events.

@@ -1,0 +1,254 @@
+package main_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pandodc/pando/frameworks/services"
+	"github.com/pandodc/pando/runtime/container/containerdtest"
+	"github.com/pandodc/pando/sdk/client"
+)
+
+// These tests run the services framework in real processes: a master with
+// its built-in frameworks, agents on real containerd, apps deployed and
+// managed with `pando app`, and their instances' HTTP ports probed by the
+// test itself.
+
+// deployApp writes app JSON to a file and runs `pando app deploy`.
+func (cl *cluster) deployApp(js string) {
+	cl.t.Helper()
+	path := filepath.Join(cl.t.TempDir(), "app.json")
+	if err := os.WriteFile(path, []byte(js), 0o644); err != nil {
+		cl.t.Fatal(err)
+	}
+	if r := cl.pando("app", "deploy", path); r.code != 0 {
+		cl.fatalf("pando app deploy: exit %d, %s", r.code, r.stderr)
+	}
+}
+
+// app reads an app through `pando app show --json`.
+func (cl *cluster) app(id string) services.AppStatus {
+	cl.t.Helper()
+	var out struct {
+		App      services.AppStatus `json:"app"`
+		Versions []string           `json:"versions"`
+	}
+	cl.pandoJSON(&out, "app", "show", id)
+	return out.App
+}
+
+// probe GETs /health of an instance's first port: its body, or "" if it
+// does not answer 200.
+func probe(in services.Instance) string {
+	if len(in.Ports) == 0 {
+		return ""
+	}
+	c := http.Client{Timeout: 500 * time.Millisecond}
+	resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d/health", in.Ports[0]))
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return ""
+	}
+	return strings.TrimSpace(string(body))
+}
+
+// answering counts the instances of an app that answer with body.
+func (cl *cluster) answering(id, body string) (int, services.AppStatus) {
+	a := cl.app(id)
+	n := 0
+	for _, in := range a.Tasks {
+		if in.State == "TASK_RUNNING" && probe(in) == body {
+			n++
+		}
+	}
+	return n, a
+}
+
+// waitSettled waits until the app has no deployment and n healthy
+// instances, each answering body.
+func (cl *cluster) waitSettled(id string, n int, body string, timeout time.Duration) services.AppStatus {
+	cl.t.Helper()
+	var a services.AppStatus
+	cl.waitFor(timeout, fmt.Sprintf("%s: %d healthy instances answering %q", id, n, body), func() (bool, string) {
+		var k int
+		k, a = cl.answering(id, body)
+		return k == n && a.TasksHealthy == n && len(a.Tasks) == n && len(a.Deployments) == 0, fmt.Sprintf("%d answer; %+v", k, a)
+	})
+	return a
+}
+
+// webApp is busybox httpd serving /health with body version, checked by
+// the agent every second, two failures in a row killing it.
+func webApp(version string, instances int) string {
+	return `{"id": "/web", "image": "busybox:latest", "instances": ` + strconv.Itoa(instances) + `, "cpus": 0.1, "mem": 32,
+	  "cmd": "mkdir -p /www && echo ` + version + ` > /www/health && httpd -p $PORT0 -h /www && exec sleep 3600",
+	  "constraints": [["hostname", "UNIQUE"]], "portDefinitions": [{"port": 0, "name": "http"}],
+	  "healthChecks": [{"protocol": "HTTP", "path": "/health", "portIndex": 0, "gracePeriodSeconds": 1,
+	    "intervalSeconds": 1, "timeoutSeconds": 1, "maxConsecutiveFailures": 2}],
+	  "upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0}, "backoffSeconds": 0.2}`
+}
+
+// killHTTPD kills the httpd serving port, leaving its container running.
+func killHTTPD(t *testing.T, port uint64) {
+	t.Helper()
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		cmdline, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		if args := strings.Split(string(cmdline), "\x00"); len(args) > 2 && strings.HasSuffix(args[0], "httpd") && args[1] == "-p" && args[2] == strconv.FormatUint(port, 10) {
+			pid, _ := strconv.Atoi(strings.Split(p, "/")[2])
+			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+	t.Fatalf("no httpd serves port %d", port)
+}
+
+// TestServicesOnContainers: an app of busybox httpd instances with an HTTP
+// health check on two agents (real containerd), through its life: hostname
+// UNIQUE, scaling, a killed instance replaced, an unhealthy one killed and
+// replaced, a rolling deploy that never drops below minimumHealthCapacity
+// (polled on every instance's port throughout), a rollback, deletion.
+func TestServicesOnContainers(t *testing.T) {
+	skipIfShort(t)
+	ctd := containerdtest.Start(t)
+	bin := buildPando(t)
+	cl := &cluster{lab: newLab(t), bin: bin}
+	httpAddr := freeAddr(t)
+	cl.url = "http://" + httpAddr
+	cl.master = cl.start("pando master", bin, "master", "--http", httpAddr, "--remoting", freeAddr(t), "--data-dir", t.TempDir(), "--log-level", "info")
+	cl.waitReady(cl.master, cl.url)
+	cl.c, _ = client.New(cl.url)
+	for i, ports := range []string{"[32000-32099]", "[32100-32199]"} {
+		cl.agents = append(cl.agents, cl.start(fmt.Sprint("pando agent ", i+1), bin, "agent", "--master", cl.url,
+			"--http", freeAddr(t), "--remoting", freeAddr(t), "--work-dir", t.TempDir(), "--containerd", ctd.Address,
+			"--resources", "cpus:1;mem:512MiB;ports:"+ports, "--hostname", fmt.Sprint("agent-", i+1), "--kill-grace", "1s", "--log-level", "info"))
+	}
+	cl.waitFor(30*time.Second, "two agents with containers", func() (bool, string) {
+		agents, err := call(cl.c.Agents)
+		n := 0
+		for _, a := range agents {
+			if a.Active && a.Attributes["runtimes"] == "wasm,container" {
+				n++
+			}
+		}
+		return n == 2, fmt.Sprintf("%+v %v", agents, err)
+	})
+	if r := cl.pando("image", "import", containerdtest.BusyboxTarball(t)); r.code != 0 {
+		cl.fatalf("pando image import: %s", r.stderr)
+	}
+
+	// Three instances, hostname UNIQUE, two agents: two run, one waits
+	// and says why.
+	cl.deployApp(webApp("v1", 3))
+	var a services.AppStatus
+	cl.waitFor(60*time.Second, "two healthy instances on two hosts", func() (bool, string) {
+		var n int
+		n, a = cl.answering("/web", "v1")
+		return n == 2 && a.TasksHealthy == 2 && strings.Contains(a.Waiting, "hostname UNIQUE"), fmt.Sprintf("%+v", a)
+	})
+	if a.Tasks[0].Host == a.Tasks[1].Host || len(a.Deployments) != 1 {
+		t.Fatalf("instances on %s and %s, deployments %v", a.Tasks[0].Host, a.Tasks[1].Host, a.Deployments)
+	}
+	if r := cl.pando("app", "scale", "web", "2"); r.code != 0 {
+		cl.fatalf("pando app scale: %s", r.stderr)
+	}
+	a = cl.waitSettled("/web", 2, "v1", 30*time.Second)
+
+	// An instance killed from outside is replaced.
+	victim := a.Tasks[0]
+	if r := cl.pando("kill", victim.ID); r.code != 0 {
+		cl.fatalf("pando kill %s: %s", victim.ID, r.stderr)
+	}
+	a = cl.waitSettled("/web", 2, "v1", 60*time.Second)
+	for _, in := range a.Tasks {
+		if in.ID == victim.ID {
+			t.Fatalf("killed instance %s still listed", victim.ID)
+		}
+	}
+
+	// An instance that stops answering is killed by its agent after two
+	// failed checks and replaced.
+	sick := a.Tasks[1]
+	killHTTPD(t, sick.Ports[0])
+	a = cl.waitSettled("/web", 2, "v1", 60*time.Second)
+	for _, in := range a.Tasks {
+		if in.ID == sick.ID {
+			t.Fatalf("unhealthy instance %s still listed", sick.ID)
+		}
+	}
+
+	// Rolling deploy v1 -> v2: at least one instance answers at every
+	// poll (minimumHealthCapacity 0.5 of 2).
+	v1Version := a.Version
+	cl.deployApp(webApp("v2", 2))
+	deadline := time.Now().Add(90 * time.Second)
+	polls := 0
+	for {
+		v1n, _ := cl.answering("/web", "v1")
+		v2n, now := cl.answering("/web", "v2")
+		polls++
+		if v1n+v2n < 1 {
+			t.Fatalf("poll %d: no instance answers during the deploy: %+v", polls, now)
+		}
+		if v2n == 2 && len(now.Deployments) == 0 && len(now.Tasks) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("deploy v2 not done after 90s: %+v", now)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("rolling deploy: %d polls, each with at least one instance answering", polls)
+
+	// Roll back to v1: a new version running v1's task.
+	if r := cl.pando("app", "rollback", "web", v1Version); r.code != 0 {
+		cl.fatalf("pando app rollback: %s", r.stderr)
+	}
+	a = cl.waitSettled("/web", 2, "v1", 90*time.Second)
+	var vs struct {
+		Versions []string `json:"versions"`
+	}
+	cl.pandoJSON(&vs, "app", "show", "web")
+	if len(vs.Versions) != 4 { // v1 with 3, scaled to 2, v2, the rollback
+		t.Errorf("versions %v, want 4", vs.Versions)
+	}
+
+	// The services framework and its tasks show in the master's views.
+	var fws []client.Framework
+	cl.pandoJSON(&fws, "frameworks")
+	found := false
+	for _, f := range fws {
+		found = found || f.Name == "services" && f.Tasks == 2 && f.Share > 0
+	}
+	if !found {
+		t.Errorf("pando frameworks: %+v, want services with 2 tasks and a share", fws)
+	}
+
+	if r := cl.pando("app", "rm", "web"); r.code != 0 {
+		cl.fatalf("pando app rm: %s", r.stderr)
+	}
+	cl.waitFor(30*time.Second, "the app's tasks to end", func() (bool, string) {
+		tasks, err := cl.tasks(nil)
+		return err == nil && len(tasks) == 0, fmt.Sprintf("%+v %v", tasks, err)
+	})
+	if r := cl.pando("app", "show", "web"); r.code == 0 || !strings.Contains(r.stderr, "does not exist") {
+		t.Errorf("pando app show after rm: exit %d, %s", r.code, r.stderr)
+	}
+}
