@@ -206,7 +206,9 @@ func printApp(w io.Writer, a services.AppStatus, versions []string) {
 	fmt.Fprintln(tw, "INSTANCE\tHOST\tPORTS\tSTATE\tHEALTH\tVERSION")
 	for _, in := range a.Tasks {
 		health := "unknown"
-		if in.Healthy != nil {
+		if len(a.HealthChecks) == 0 {
+			health = "-" // no health check: running counts as healthy
+		} else if in.Healthy != nil {
 			health = map[bool]string{true: "healthy", false: "unhealthy"}[*in.Healthy]
 		}
 		ports := strings.Trim(strings.Join(strings.Fields(fmt.Sprint(in.Ports)), ","), "[]")

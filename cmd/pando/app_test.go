@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pandodc/pando/examples/wasm/wasmbuild"
 	"github.com/pandodc/pando/frameworks/services"
 	"github.com/pandodc/pando/runtime/container/containerdtest"
 	"github.com/pandodc/pando/sdk/client"
@@ -251,4 +252,78 @@ func TestServicesOnContainers(t *testing.T) {
 	if r := cl.pando("app", "show", "web"); r.code == 0 || !strings.Contains(r.stderr, "does not exist") {
 		t.Errorf("pando app show after rm: exit %d, %s", r.code, r.stderr)
 	}
+}
+
+// TestServicesWASMOnDev: a WASM service in `pando dev` answers HTTP on its
+// port and is healthy; its app, versions and tasks show in the CLI; a
+// restart of `pando dev` keeps the app and its versions, and brings it back.
+// Bad apps are refused naming the field, and create nothing.
+func TestServicesWASMOnDev(t *testing.T) {
+	skipIfShort(t)
+	bin := buildPando(t)
+	web := wasmbuild.MustBuild(t, "webserver")
+	dataDir := t.TempDir()
+	l := newLab(t)
+	args := []string{"--resources", "cpus:2;mem:1GiB;ports:[33000-33099]", "--log-level", "info"}
+	dev, url := l.startDev(bin, dataDir, args...)
+	cl := &cluster{lab: l, bin: bin, url: url}
+	module := cl.upload(web)
+	app := func(instances int, greeting string) string {
+		return `{"id": "/hello", "module": "` + module + `", "cpus": 0.1, "mem": 32, "instances": ` + strconv.Itoa(instances) + `,
+		  "env": {"GREETING": "` + greeting + `"}, "portDefinitions": [{"port": 0}],
+		  "healthChecks": [{"protocol": "HTTP", "path": "/health", "portIndex": 0, "gracePeriodSeconds": 1, "intervalSeconds": 1, "timeoutSeconds": 1}]}`
+	}
+	for _, bad := range []struct{ js, want string }{
+		{`{"id": "/bad", "module": "` + module + `", "mem": 65536}`, "mem: needs 64GiB; the largest agent has 1GiB"},
+		{`{"id": "/bad", "module": "sha256:` + strings.Repeat("0", 64) + `"}`, "the master has no such artifact"},
+		{`{"id": "/bad", "image": "nginx:1"}`, `no image "nginx:1"`},
+		{`{"id": "/bad", "module": "` + module + `", "healthChecks": [{"protocol": "TCP", "portIndex": 1}], "portDefinitions": [{"port": 0}]}`, "healthChecks[0].portIndex 1: the app has 1 ports"},
+		{`{"id": "/bad", "module": "` + module + `", "instancs": 2}`, "unknown fields instancs"},
+		{`{"id": "/bad", `, "malformed"},
+	} {
+		path := filepath.Join(t.TempDir(), "bad.json")
+		os.WriteFile(path, []byte(bad.js), 0o644)
+		if r := cl.pando("app", "deploy", path); r.code == 0 || !strings.Contains(r.stderr, bad.want) {
+			t.Errorf("deploy %s: exit %d, stderr %q; want an error with %q", bad.js, r.code, r.stderr, bad.want)
+		}
+	}
+	var apps []services.AppStatus
+	cl.pandoJSON(&apps, "app", "ls")
+	if len(apps) != 0 {
+		t.Fatalf("refused apps were created: %+v", apps)
+	}
+
+	cl.deployApp(app(1, "hi"))
+	a := cl.waitSettled("/hello", 1, "ok", 30*time.Second)
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", a.Tasks[0].Ports[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), a.Tasks[0].ID) {
+		t.Errorf("GET / answered %q, want a greeting naming task %s", body, a.Tasks[0].ID)
+	}
+	if r := cl.pando("ps"); !strings.Contains(r.stdout, a.Tasks[0].ID) {
+		t.Errorf("pando ps does not list %s:\n%s", a.Tasks[0].ID, r.stdout)
+	}
+	if r := cl.pando("app", "show", "hello"); !strings.Contains(r.stdout, "healthy") || !strings.Contains(r.stdout, strconv.FormatUint(a.Tasks[0].Ports[0], 10)) {
+		t.Errorf("pando app show:\n%s", r.stdout)
+	}
+	cl.deployApp(app(2, "hello"))
+	cl.waitSettled("/hello", 2, "ok", 30*time.Second)
+
+	if err := dev.stop(15 * time.Second); err != nil {
+		cl.fatalf("%v", err)
+	}
+	_, cl.url = l.startDev(bin, dataDir, args...)
+	var out struct {
+		App      services.AppStatus `json:"app"`
+		Versions []string           `json:"versions"`
+	}
+	cl.pandoJSON(&out, "app", "show", "hello")
+	if len(out.Versions) != 2 || out.App.Env["GREETING"] != "hello" {
+		t.Fatalf("after the restart: versions %v, env %v; want 2 versions, the last one's env", out.Versions, out.App.Env)
+	}
+	cl.waitSettled("/hello", 2, "ok", 30*time.Second)
 }
