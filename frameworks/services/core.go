@@ -361,9 +361,19 @@ func (c *Core) plan(now time.Time) {
 	c.unsynced = false
 }
 
-// Resync makes the next step say whether offers are wanted, whatever it
-// said before (after subscribing).
-func (c *Core) Resync() { c.unsynced = true }
+// Resync, after subscribing, makes the next step say whether offers are
+// wanted, whatever it said before, and kill again what is being killed
+// (a kill sent while disconnected was dropped).
+func (c *Core) Resync() {
+	c.unsynced = true
+	for _, s := range c.apps {
+		for _, in := range s.inst {
+			if in.Killing {
+				c.kill(in)
+			}
+		}
+	}
+}
 
 func (c *Core) mayLaunch(now time.Time, s *appState) bool {
 	if s.deleted || s.want <= 0 || now.Before(s.next) {

@@ -222,13 +222,14 @@ func (f *Framework) step(change func(now time.Time)) error {
 // that strays (of apps deleted meanwhile) are killed.
 func (f *Framework) Subscribed(d *sdk.Driver, id string, reconnected bool) {
 	f.log.Info("subscribed", "framework_id", id, "reconnected", reconnected)
-	f.mu.Lock()
-	known := f.core.Known()
-	f.core.Resync()
-	f.mu.Unlock()
+	var known []*sdk.ReconcileTask
+	f.step(func(now time.Time) {
+		known = f.core.Known()
+		f.core.Resync()
+		f.core.Tick(now)
+	})
 	d.Reconcile(known)
 	d.Reconcile(nil)
-	f.step(func(now time.Time) { f.core.Tick(now) })
 }
 
 // Offers launches what the apps want and declines the rest briefly.
