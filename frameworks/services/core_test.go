@@ -396,3 +396,38 @@ func TestDeleteKillsEverything(t *testing.T) {
 		t.Fatalf("stray task not killed: %v", k)
 	}
 }
+
+func TestDroppedLaunchIsNoFailureAndKillsAreResent(t *testing.T) {
+	s := newSim(t)
+	s.deploy(`{"id": "/svc", "module": "sha256:` + hex64 + `", "cpus": 0.1, "mem": 32, "instances": 2}`)
+	got := s.launch("h1")
+	s.c.Update(s.now, &sdk.TaskStatus{TaskId: got[0].GetTaskId(), State: sdk.TaskLost, Reason: sdk.DroppedLaunchReason})
+	again := s.launch("h1")
+	if len(got) != 2 || len(again) != 1 {
+		t.Fatalf("launched %d, then %d after a dropped launch; want 2 then 1 at once", len(got), len(again))
+	}
+	s.healthyAll(append(got[1:], again...))
+	s.deploy(`{"id": "/svc", "module": "sha256:` + hex64 + `", "cpus": 0.1, "mem": 32, "instances": 0}`)
+	first := s.c.Take().Kills
+	s.c.Resync() // subscribed again: the kills may have been dropped
+	if again := s.c.Take().Kills; len(first) != 2 || len(again) != 2 {
+		t.Fatalf("kills %v, then after Resync %v; want both twice", first, again)
+	}
+}
+
+func TestGroupBySpreadsEvenly(t *testing.T) {
+	s := newSim(t)
+	s.deploy(`{"id": "/g", "module": "sha256:` + hex64 + `", "cpus": 0.1, "mem": 32, "instances": 4, "constraints": [["rack", "GROUP_BY", "2"]]}`)
+	per := map[string]int{}
+	for range 4 {
+		ans := s.c.Offers(s.now, []*sdk.Offer{s.offer("h1", "rack", "r1"), s.offer("h2", "rack", "r1"), s.offer("h3", "rack", "r2")})
+		for _, tasks := range ans.Accept {
+			for _, task := range tasks {
+				per[map[string]string{"h1": "r1", "h2": "r1", "h3": "r2"}[task.GetAgentId()]]++
+			}
+		}
+	}
+	if per["r1"] != 2 || per["r2"] != 2 {
+		t.Fatalf("per rack %v, want 2 and 2", per)
+	}
+}
