@@ -366,7 +366,7 @@ func TestRestoreKeepsAppsVersionsAndInstances(t *testing.T) {
 		t.Fatal("no record")
 	}
 	c := NewCore()
-	c.Restore(map[string]Record{"/web": r}, s.c.Seq())
+	c.Restore([]Record{r}, s.c.Seq())
 	vs, _ := c.Versions("/web")
 	st, _ := c.App(s.now, "/web")
 	if len(vs) != 2 || len(st.Tasks) != 3 || len(c.Known()) != 3 {

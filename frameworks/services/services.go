@@ -1,12 +1,15 @@
 package services
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -69,18 +72,10 @@ func New(cfg Config) (*Framework, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("services: Config.Store is required")
 	}
-	if cfg.FrameworkName == "" {
-		cfg.FrameworkName = "services"
-	}
-	if cfg.FailoverTimeout <= 0 {
-		cfg.FailoverTimeout = 7 * 24 * time.Hour
-	}
-	if cfg.Tick <= 0 {
-		cfg.Tick = 250 * time.Millisecond
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
+	cfg.FrameworkName = cmp.Or(cfg.FrameworkName, "services")
+	cfg.FailoverTimeout = cmp.Or(max(cfg.FailoverTimeout, 0), 7*24*time.Hour)
+	cfg.Tick = cmp.Or(max(cfg.Tick, 0), 250*time.Millisecond)
+	cfg.Logger = cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
 	st, err := sdk.NewState(cfg.Store, cfg.FrameworkName)
 	if err != nil {
 		return nil, fmt.Errorf("services: %w", err)
@@ -100,28 +95,15 @@ func New(cfg Config) (*Framework, error) {
 	if err != nil {
 		return nil, fmt.Errorf("services: load: %w", err)
 	}
-	restored := map[string]Record{}
-	for _, r := range recs {
-		if len(r.Versions) > 0 {
-			restored[r.Versions[0].ID] = r
-		}
-	}
-	f.core.Restore(restored, m.Seq)
+	f.core.Restore(slices.Collect(maps.Values(recs)), m.Seq)
 	return f, nil
 }
 
 // Start subscribes through a driver configured by dc (System, Master or
 // MasterURL, logger); Framework and State are filled in here.
 func (f *Framework) Start(dc sdk.Config) error {
-	role := f.cfg.Role
-	if role == "" {
-		role = "*"
-	}
-	dc.Framework = &sdk.FrameworkInfo{Name: f.cfg.FrameworkName, Roles: []string{role}, FailoverTimeoutMs: f.cfg.FailoverTimeout.Milliseconds()}
-	dc.State = f.state
-	if dc.Logger == nil {
-		dc.Logger = f.cfg.Logger
-	}
+	dc.Framework = &sdk.FrameworkInfo{Name: f.cfg.FrameworkName, Roles: []string{cmp.Or(f.cfg.Role, "*")}, FailoverTimeoutMs: f.cfg.FailoverTimeout.Milliseconds()}
+	dc.State, dc.Logger = f.state, cmp.Or(dc.Logger, f.cfg.Logger)
 	d, err := sdk.NewDriver(dc, f)
 	if err != nil {
 		return fmt.Errorf("services: %w", err)

@@ -140,12 +140,13 @@ func (c *Core) Record(id string) (Record, bool) {
 func (c *Core) Seq() int { return c.seq }
 
 // Restore loads apps saved by Record, and the id counter.
-func (c *Core) Restore(recs map[string]Record, seq int) {
+func (c *Core) Restore(recs []Record, seq int) {
 	c.seq = max(c.seq, seq)
-	for id, r := range recs {
+	for _, r := range recs {
 		if len(r.Versions) == 0 {
 			continue
 		}
+		id := r.Versions[0].ID
 		s := &appState{versions: r.Versions, inst: map[string]*Instance{}, deploy: r.Deployment, delay: r.Delay, next: r.Next, lastFailure: r.LastFailure}
 		for _, in := range r.Instances {
 			s.inst[in.ID] = in
