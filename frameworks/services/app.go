@@ -208,17 +208,26 @@ func (a *App) Normalize() error {
 	case a.Cmd != "" && len(a.Args) > 0:
 		return bad("give cmd or args, not both (as in Marathon)")
 	}
-	if a.CPUs == 0 {
-		a.CPUs = 1
+	if a.Module != "" {
+		if err := sdk.CheckDigest(a.Module); err != nil {
+			return bad("module: %v", err)
+		}
 	}
-	if a.Mem == 0 {
-		a.Mem = 128
+	def := func(p *float64, v float64) {
+		if *p == 0 {
+			*p = v
+		}
 	}
+	def(&a.CPUs, 1)
+	def(&a.Mem, 128)
+	def(&a.BackoffSeconds, 1)
+	def(&a.BackoffFactor, 1.15)
+	def(&a.MaxLaunchDelay, 300)
 	if a.Instances == nil {
 		one := 1
 		a.Instances = &one
 	}
-	for name, v := range map[string]float64{"cpus": a.CPUs, "mem": a.Mem, "disk": a.Disk, "backoffSeconds": a.BackoffSeconds, "backoffFactor": a.BackoffFactor, "maxLaunchDelaySeconds": a.MaxLaunchDelay} {
+	for name, v := range map[string]float64{"cpus": a.CPUs, "mem": a.Mem, "disk": a.Disk, "backoffSeconds": a.BackoffSeconds, "maxLaunchDelaySeconds": a.MaxLaunchDelay} {
 		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
 			return bad("%s is %v: want a positive number", name, v)
 		}
@@ -226,17 +235,8 @@ func (a *App) Normalize() error {
 	if *a.Instances < 0 || *a.Instances > 10000 {
 		return bad("instances is %d: want 0 to 10000", *a.Instances)
 	}
-	if a.BackoffSeconds == 0 {
-		a.BackoffSeconds = 1
-	}
-	if a.BackoffFactor == 0 {
-		a.BackoffFactor = 1.15
-	}
-	if a.BackoffFactor < 1 {
+	if !(a.BackoffFactor >= 1) || math.IsInf(a.BackoffFactor, 0) { // NaN too
 		return bad("backoffFactor is %v: want 1 or more", a.BackoffFactor)
-	}
-	if a.MaxLaunchDelay == 0 {
-		a.MaxLaunchDelay = 300
 	}
 	for k := range a.Env {
 		if !envRE.MatchString(k) || k == "PORT" || strings.HasPrefix(k, "PORT_") || strings.HasPrefix(k, "PORT") && allDigits(k[4:]) {
