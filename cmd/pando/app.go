@@ -82,9 +82,14 @@ func newAppCmd(g *globals) *cobra.Command {
 			if err := json.Unmarshal(fields["id"], &id); err != nil || id == "" {
 				return usageError(`%s has no "id"`, args[0])
 			}
-			return change(cmd, http.MethodPut, "/v2/apps"+appPath(id), fields, "deploying "+appPath(id))
+			path := "/v2/apps" + appPath(id)
+			if force, _ := cmd.Flags().GetBool("force"); force {
+				path += "?force=true"
+			}
+			return change(cmd, http.MethodPut, path, fields, "deploying "+appPath(id))
 		},
 	}
+	deploy.Flags().Bool("force", false, "deploy even while a deployment of the app is in progress (it is replaced)")
 	ls := &cobra.Command{
 		Use:   "ls",
 		Short: "List apps",
