@@ -307,6 +307,9 @@ func TestServicesWASMOnDev(t *testing.T) {
 	if r := cl.pando("ps"); !strings.Contains(r.stdout, a.Tasks[0].ID) {
 		t.Errorf("pando ps does not list %s:\n%s", a.Tasks[0].ID, r.stdout)
 	}
+	if r := cl.pando("top", "--once"); !strings.Contains(r.stdout, a.Tasks[0].ID) {
+		t.Errorf("pando top does not list %s:\n%s", a.Tasks[0].ID, r.stdout)
+	}
 	if r := cl.pando("app", "show", "hello"); !strings.Contains(r.stdout, "healthy") || !strings.Contains(r.stdout, strconv.FormatUint(a.Tasks[0].Ports[0], 10)) {
 		t.Errorf("pando app show:\n%s", r.stdout)
 	}
