@@ -2,6 +2,8 @@ package services
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -40,5 +42,25 @@ func TestMarathonDefaults(t *testing.T) {
 	}
 	if h := a.HealthChecks[0]; h.Protocol != "HTTP" || h.GracePeriodSeconds != 300 || h.IntervalSeconds != 60 || *h.MaxConsecutiveFailures != 3 {
 		t.Errorf("health check defaults: %+v", h)
+	}
+}
+
+func TestSampleAppsAreValid(t *testing.T) {
+	paths, _ := filepath.Glob("../../examples/apps/*.json")
+	if len(paths) == 0 {
+		t.Fatal("no sample apps in examples/apps")
+	}
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := DecodeApp(data)
+		if err == nil {
+			err = a.Normalize()
+		}
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
 	}
 }
