@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -88,6 +89,54 @@ func (cl *cluster) waitSettled(id string, n int, body string, timeout time.Durat
 		return k == n && a.TasksHealthy == n && len(a.Tasks) == n && len(a.Deployments) == 0, fmt.Sprintf("%d answer; %+v", k, a)
 	})
 	return a
+}
+
+// rollOut starts a change with start and polls every instance's port
+// until the app has settled with two instances answering body: at every
+// poll at least one instance answers (minimumHealthCapacity 0.5 of 2).
+func (cl *cluster) rollOut(id, body string, start func()) {
+	cl.t.Helper()
+	stop := make(chan struct{})
+	failed := make(chan string, 1)
+	polls := 0
+	go func() {
+		defer close(failed)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			a, err := cl.appAPI(id)
+			n := 0
+			for _, in := range a.Tasks {
+				if probe(in) != "" {
+					n++
+				}
+			}
+			if polls++; err == nil && n < 1 {
+				failed <- fmt.Sprintf("poll %d: no instance answers: %+v", polls, a)
+				return
+			}
+		}
+	}()
+	start()
+	cl.waitSettled(id, 2, body, 90*time.Second)
+	close(stop)
+	if msg, ok := <-failed; ok {
+		cl.fatalf("%s", msg)
+	}
+	cl.t.Logf("%s: %d polls, each with at least one instance answering", body, polls)
+}
+
+// appAPI reads an app through the API (from any goroutine).
+func (cl *cluster) appAPI(id string) (services.AppStatus, error) {
+	var out struct {
+		App services.AppStatus `json:"app"`
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return out.App, cl.c.Do(ctx, http.MethodGet, services.APIPrefix+"/v2/apps"+id, nil, &out)
 }
 
 // webApp is busybox httpd serving /health with body version, checked by
@@ -198,37 +247,33 @@ func TestServicesOnContainers(t *testing.T) {
 	// Rolling deploy v1 -> v2: at least one instance answers at every
 	// poll (minimumHealthCapacity 0.5 of 2).
 	v1Version := a.Version
-	cl.deployApp(webApp("v2", 2))
-	deadline := time.Now().Add(90 * time.Second)
-	polls := 0
-	for {
-		v1n, _ := cl.answering("/web", "v1")
-		v2n, now := cl.answering("/web", "v2")
-		polls++
-		if v1n+v2n < 1 {
-			t.Fatalf("poll %d: no instance answers during the deploy: %+v", polls, now)
-		}
-		if v2n == 2 && len(now.Deployments) == 0 && len(now.Tasks) == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("deploy v2 not done after 90s: %+v", now)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Logf("rolling deploy: %d polls, each with at least one instance answering", polls)
+	cl.rollOut("/web", "v2", func() { cl.deployApp(webApp("v2", 2)) })
 
-	// Roll back to v1: a new version running v1's task.
-	if r := cl.pando("app", "rollback", "web", v1Version); r.code != 0 {
-		cl.fatalf("pando app rollback: %s", r.stderr)
-	}
-	a = cl.waitSettled("/web", 2, "v1", 90*time.Second)
+	// v3 never gets healthy; rolling back (cancelling its deployment)
+	// brings v2 back, never below the minimum either.
+	cl.rollOut("/web", "v2", func() {
+		cl.deployApp(strings.Replace(webApp("v3", 2), "httpd -p $PORT0 -h /www && ", "", 1))
+		cl.waitFor(30*time.Second, "an instance of v3 to fail its health check", func() (bool, string) {
+			a := cl.app("/web")
+			return strings.Contains(a.LastTaskFailure, "UNHEALTHY") && len(a.Deployments) == 1, fmt.Sprintf("%+v", a)
+		})
+		if r := cl.pando("app", "rollback", "web"); r.code != 0 || !strings.Contains(r.stdout, "cancelling") {
+			cl.fatalf("pando app rollback web: exit %d, %s%s", r.code, r.stdout, r.stderr)
+		}
+	})
+
+	// Roll back to a version by name: v1's task again, as a new version.
+	cl.rollOut("/web", "v1", func() {
+		if r := cl.pando("app", "rollback", "web", v1Version); r.code != 0 {
+			cl.fatalf("pando app rollback: %s", r.stderr)
+		}
+	})
 	var vs struct {
 		Versions []string `json:"versions"`
 	}
 	cl.pandoJSON(&vs, "app", "show", "web")
-	if len(vs.Versions) != 4 { // v1 with 3, scaled to 2, v2, the rollback
-		t.Errorf("versions %v, want 4", vs.Versions)
+	if len(vs.Versions) != 6 { // v1 with 3, scaled to 2, v2, v3, back to v2, back to v1
+		t.Errorf("versions %v, want 6", vs.Versions)
 	}
 
 	// The services framework and its tasks show in the master's views.
