@@ -268,14 +268,13 @@ func (c *Core) Cancel(now time.Time, deploymentID string, force bool) (*Deployme
 		if s.deploy == nil || s.deploy.ID != deploymentID || s.deleted {
 			continue
 		}
-		if force || s.deploy.FromVersion == "" {
-			s.deploy = nil
-			c.dirty(id)
-			c.emit(now, "deployment_failed", "appId", id, "deploymentId", deploymentID)
+		from := s.deploy.FromVersion
+		s.deploy = nil
+		c.dirty(id)
+		c.emit(now, "deployment_failed", "appId", id, "deploymentId", deploymentID)
+		if force || from == "" {
 			return nil, nil
 		}
-		from := s.deploy.FromVersion
-		c.emit(now, "deployment_failed", "appId", id, "deploymentId", deploymentID)
 		return c.Rollback(now, id, from)
 	}
 	return nil, fmt.Errorf("%w: no deployment %q in progress", ErrNotFound, deploymentID)
