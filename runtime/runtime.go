@@ -134,6 +134,14 @@ type Task interface {
 	Stats(ctx context.Context) (Stats, error)
 }
 
+// Execer is a Runtime that can run a command inside one of its running
+// tasks (in a container's namespaces and cgroup), as COMMAND health checks
+// do. It returns the command's exit code and what it wrote (stdout and
+// stderr together, truncated).
+type Execer interface {
+	Exec(ctx context.Context, taskID string, argv []string) (code int, output string, err error)
+}
+
 // Runtime runs tasks of one kind (WASM modules, containers).
 type Runtime interface {
 	// Prepare readies an artifact (e.g. compiles a module) so that later

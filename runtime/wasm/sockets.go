@@ -2,13 +2,13 @@ package wasm
 
 import (
 	"context"
-	"errors"
+	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental/sock"
-	"github.com/tetratelabs/wazero/sys"
 )
 
 // ListenHost is the address a task's preopened listeners are bound to: the
@@ -60,34 +60,46 @@ func listenerEnv(ports []uint16) map[string]string {
 // context to instantiate and run the module with (carrying the listeners)
 // and the function to call with the instance once it is made.
 //
-// A guest blocked in a host call (sock_accept, or a read of a connection)
-// does not see its context end: wazero's WithCloseOnContextDone checks it
-// only in the guest's own code, and closes the instance without closing its
-// files. So for a task with sockets the runtime does it itself: when the
-// task's context ends (Kill, timeout, Close) it closes the instance with
-// its files, which hangs up the listeners and connections and returns the
-// guest from the host call to be stopped. wazero is given a context that
-// does not end by itself (ended once the instance is closed), so that its
-// own watcher cannot close the instance first without closing the files.
+// A guest blocked in a host call (sock_accept, a read of a connection) does
+// not see its context end: wazero's WithCloseOnContextDone marks the
+// instance closed, but only the guest's own code checks the mark. Closing
+// the instance's sockets from here would race with the guest's own calls
+// into its descriptor table. So when the task's context ends (Kill,
+// timeout, Close) the runtime wakes the guest the way a client would: it
+// connects to each of its ports and hangs up at once, until the task has
+// ended. A guest in accept returns, and stops at its next check. (A guest
+// blocked reading a connection that another client holds open and idle
+// stops when that client sends or hangs up.)
 func (t *task) listen(ctx context.Context) (context.Context, func(api.Module)) {
 	if len(t.ports) == 0 {
 		return ctx, func(api.Module) {}
 	}
-	callCtx, endCall := context.WithCancel(context.WithoutCancel(withListeners(ctx, t.ports)))
-	return callCtx, func(mod api.Module) {
+	return withListeners(ctx, t.ports), func(api.Module) {
 		go func() {
-			defer endCall()
 			select {
 			case <-ctx.Done():
 			case <-t.done:
 				return
 			}
-			code := sys.ExitCodeContextCanceled
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				code = sys.ExitCodeDeadlineExceeded
+			t.woken.Store(true)
+			tick := time.NewTicker(wakeInterval)
+			defer tick.Stop()
+			for {
+				for _, p := range t.ports {
+					addr := net.JoinHostPort(ListenHost, strconv.Itoa(int(p)))
+					if conn, err := net.DialTimeout("tcp", addr, wakeInterval); err == nil {
+						conn.Close()
+					}
+				}
+				select {
+				case <-t.done:
+					return
+				case <-tick.C:
+				}
 			}
-			t.hungUp.Store(true)
-			_ = mod.CloseWithExitCode(context.Background(), code)
 		}()
 	}
 }
+
+// wakeInterval paces the connections that wake a killed guest.
+const wakeInterval = 50 * time.Millisecond

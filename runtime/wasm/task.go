@@ -26,11 +26,11 @@ type task struct {
 	cpu     taskCPU
 	// stdout and stderr count what was written to them, for Stats.
 	stdout, stderr *taskLog
-	// ports get a preopened listener each (see listen); hungUp is set
-	// when the runtime closed the instance and its sockets for the end
-	// of its context.
-	ports  []uint16
-	hungUp atomic.Bool
+	// ports get a preopened listener each (see listen); woken is set
+	// when the runtime connected to them to wake it for the end of its
+	// context.
+	ports []uint16
+	woken atomic.Bool
 }
 
 var _ runtime.Task = (*task)(nil)
@@ -91,9 +91,8 @@ func (t *task) classify(ctx context.Context, err error) runtime.Exit {
 	}
 	// wazero reports the context's end with these two exit codes; a guest
 	// could exit with them too, hence the check of ctx.
-	// A guest whose sockets were hung up may have exited by itself seeing
-	// them fail before it was stopped.
-	if ctx.Err() != nil && (t.hungUp.Load() || isExit && (ee.ExitCode() == sys.ExitCodeContextCanceled || ee.ExitCode() == sys.ExitCodeDeadlineExceeded)) {
+	// A guest woken to be stopped may have exited by itself first.
+	if ctx.Err() != nil && (t.woken.Load() || isExit && (ee.ExitCode() == sys.ExitCodeContextCanceled || ee.ExitCode() == sys.ExitCodeDeadlineExceeded)) {
 		switch {
 		case t.killed.Load():
 			return runtime.Exit{Outcome: runtime.Killed, Cause: runtime.CauseKilled, Message: "was killed"}

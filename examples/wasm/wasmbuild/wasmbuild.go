@@ -176,3 +176,21 @@ func goCommand() string {
 	}
 	return "go"
 }
+
+// CompileCacheDir is an on-disk wazero compilation cache for tests, beside
+// the builds, so that a module is compiled once for every test process
+// rather than once per runtime a test makes: a Go module takes seconds to
+// compile, tens of seconds under -race. (wazero keys its entries by its
+// version and the module's hash.)
+func CompileCacheDir(t testing.TB) string {
+	t.Helper()
+	dir, err := cacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = filepath.Join(dir, "compiled")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("making the WASM compilation cache: %v", err)
+	}
+	return dir
+}
