@@ -324,7 +324,7 @@ func TestServicesWASMOnDev(t *testing.T) {
 		{`{"id": "/bad", "image": "nginx:1"}`, `no image "nginx:1"`},
 		{`{"id": "/bad", "module": "` + module + `", "healthChecks": [{"protocol": "TCP", "portIndex": 1}], "portDefinitions": [{"port": 0}]}`, "healthChecks[0].portIndex 1: the app has 1 ports"},
 		{`{"id": "/bad", "module": "` + module + `", "instancs": 2}`, "unknown fields instancs"},
-		{`{"id": "/bad", `, "malformed"},
+		{`{"id": "/bad", `, "is not JSON"},
 	} {
 		path := filepath.Join(t.TempDir(), "bad.json")
 		os.WriteFile(path, []byte(bad.js), 0o644)

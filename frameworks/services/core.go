@@ -25,7 +25,7 @@ type Instance struct {
 	AppID   string   `json:"appId"`
 	AgentID string   `json:"slaveId"`
 	Host    string   `json:"host"`
-	Ports   []uint64 `json:"ports,omitempty"`
+	Ports   []uint32 `json:"ports,omitempty"`
 	// Version is the app version the instance was launched as;
 	// ConfigVersion the version of its task (lastConfigChangeAt).
 	Version       string            `json:"version"`

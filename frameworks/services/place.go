@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pandodc/pando/kernel/kernelpb"
 	"github.com/pandodc/pando/sdk"
 )
 
@@ -67,7 +66,7 @@ func (c *Core) place(now time.Time, id string, s *appState, rooms []*offerRoom, 
 	t := s.target()
 	var best *offerRoom
 	var bestNeed sdk.Resources
-	var bestPorts []uint64
+	var bestPorts []uint32
 	bestLoad := 0
 	var why sdk.Why
 	for _, r := range rooms {
@@ -80,13 +79,13 @@ func (c *Core) place(now time.Time, id string, s *appState, rooms []*offerRoom, 
 			why.Fails("runtimes has container")
 			continue
 		}
-		ports := freePorts(r.remain, len(t.PortDefinitions))
-		need, err := taskResources(t, ports)
-		if len(ports) < len(t.PortDefinitions) {
+		ports, _, err := sdk.TakePorts(r.remain, len(t.PortDefinitions))
+		if err != nil {
 			why.Fails(fmt.Sprintf("%d free ports", len(t.PortDefinitions)))
 			continue
 		}
-		if err != nil || !r.remain.Contains(need) {
+		need, err := taskResources(t)
+		if need = need.Add(ports); err != nil || !r.remain.Contains(need) {
 			why.Lacks(r.o.GetHostname(), r.remain, need)
 			continue
 		}
@@ -98,7 +97,7 @@ func (c *Core) place(now time.Time, id string, s *appState, rooms []*offerRoom, 
 			}
 		}
 		if best == nil || load < bestLoad {
-			best, bestNeed, bestPorts, bestLoad = r, need, ports, load
+			best, bestNeed, bestPorts, bestLoad = r, need, sdk.PortsOf(ports), load
 		}
 	}
 	if best == nil {
@@ -175,33 +174,10 @@ func (c *Core) violates(s *appState, cs [][]string, o *sdk.Offer) string {
 	return ""
 }
 
-// freePorts picks the n lowest unreserved ports of r.
-func freePorts(r sdk.Resources, n int) []uint64 {
-	var out []uint64
-	for _, it := range r.Items() {
-		if it.Name != "ports" || it.Role != "" {
-			continue
-		}
-		for _, rg := range it.Ranges {
-			for p := rg.Begin; p <= rg.End && len(out) < n; p++ {
-				out = append(out, p)
-			}
-		}
-	}
-	return out
-}
-
-func taskResources(t App, ports []uint64) (sdk.Resources, error) {
+func taskResources(t App) (sdk.Resources, error) {
 	text := fmt.Sprintf("cpus:%g;mem:%gMiB", t.CPUs, t.Mem)
 	if t.Disk > 0 {
 		text += fmt.Sprintf(";disk:%gMiB", t.Disk)
-	}
-	if len(ports) > 0 {
-		ps := make([]string, len(ports))
-		for i, p := range ports {
-			ps[i] = strconv.FormatUint(p, 10)
-		}
-		text += ";ports:[" + strings.Join(ps, ",") + "]"
 	}
 	return sdk.ParseResources(text)
 }
@@ -224,7 +200,7 @@ func buildTask(t App, in *Instance, o *sdk.Offer, need sdk.Resources) *sdk.TaskI
 	env := map[string]string{"HOST": in.Host, "MARATHON_APP_ID": t.ID, "MARATHON_APP_VERSION": t.Version, "MESOS_TASK_ID": in.ID}
 	ports := make([]string, len(in.Ports))
 	for i, p := range in.Ports {
-		ports[i] = strconv.FormatUint(p, 10)
+		ports[i] = strconv.FormatUint(uint64(p), 10)
 		env["PORT"+strconv.Itoa(i)] = ports[i]
 		if name := t.PortDefinitions[i].Name; name != "" {
 			env["PORT_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_"))] = ports[i]
@@ -233,24 +209,25 @@ func buildTask(t App, in *Instance, o *sdk.Offer, need sdk.Resources) *sdk.TaskI
 	if len(ports) > 0 {
 		env["PORT"], env["PORTS"] = ports[0], strings.Join(ports, ",")
 	}
-	task := b.Resources(need).Env(t.Env).Env(env).Labels(t.Labels).Labels(map[string]string{"pando.app": t.ID, "pando.version": t.Version}).
-		Name(t.ID).On(o, in.ID)
 	if len(t.HealthChecks) > 0 {
 		h := t.HealthChecks[0]
-		hc := &kernelpb.HealthCheck{
-			Path: h.Path, GracePeriodMs: int64(h.GracePeriodSeconds) * 1000, IntervalMs: int64(h.IntervalSeconds) * 1000,
-			TimeoutMs: int64(h.TimeoutSeconds) * 1000, MaxConsecutiveFailures: uint32(*h.MaxConsecutiveFailures),
-			DelayMs: int64(h.DelaySeconds) * 1000,
-		}
+		sec := func(n int) time.Duration { return time.Duration(n) * time.Second }
+		every, timeout, grace, fails := sec(h.IntervalSeconds), sec(h.TimeoutSeconds), sec(h.GracePeriodSeconds), uint32(*h.MaxConsecutiveFailures)
+		var hc *sdk.HealthCheck
 		switch h.Protocol {
 		case "HTTP":
-			hc.Type, hc.Port = kernelpb.HealthCheck_HTTP, uint32(in.Ports[h.PortIndex])
+			hc = sdk.HTTPCheck(h.Path, every, timeout, grace, fails)
 		case "TCP":
-			hc.Type, hc.Port = kernelpb.HealthCheck_TCP, uint32(in.Ports[h.PortIndex])
+			hc = sdk.TCPCheck(every, timeout, grace, fails)
 		default:
-			hc.Type, hc.Command = kernelpb.HealthCheck_COMMAND, []string{"sh", "-c", h.Command.Value}
+			hc = sdk.CommandCheck([]string{"sh", "-c", h.Command.Value}, every, timeout, grace, fails)
 		}
-		task.HealthCheck = hc
+		if h.Protocol != "COMMAND" {
+			hc.Port = in.Ports[h.PortIndex]
+		}
+		hc.DelayMs = sec(h.DelaySeconds).Milliseconds()
+		b = b.HealthCheck(hc)
 	}
-	return task
+	return b.Resources(need).Env(t.Env).Env(env).Labels(t.Labels).Labels(map[string]string{"pando.app": t.ID, "pando.version": t.Version}).
+		Name(t.ID).On(o, in.ID)
 }

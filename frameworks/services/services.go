@@ -269,7 +269,7 @@ func (f *Framework) check(ctx context.Context, a *App) error {
 		f.log.Warn("cannot list agents to check an app", "err", err)
 		return nil
 	}
-	need, err := taskResources(*a, nil)
+	need, err := taskResources(*a)
 	if err != nil {
 		return fmt.Errorf("%w: resources: %v", ErrInvalid, err)
 	}
