@@ -14,8 +14,8 @@ func TestPrintAppShowsInstancesHealthAndProgress(t *testing.T) {
 		TasksRunning: 2, TasksHealthy: 1, TasksUnhealthy: 1,
 		Deployments: []services.Deployment{{ID: "deployment-3", Version: "v2", Progress: services.Progress{Target: 2, NewHealthy: 1, Old: 1, MinHealthy: 1, MaxTotal: 3}}},
 		Tasks: []services.Instance{
-			{ID: "web.4", Host: "h1", Ports: []uint64{31000, 31001}, State: "TASK_RUNNING", Healthy: &yes, Version: "v2"},
-			{ID: "web.1", Host: "h2", Ports: []uint64{31005}, State: "TASK_RUNNING", Healthy: &no, Killing: true, Version: "v1"},
+			{ID: "web.4", Host: "h1", Ports: []uint32{31000, 31001}, State: "TASK_RUNNING", Healthy: &yes, Version: "v2"},
+			{ID: "web.1", Host: "h2", Ports: []uint32{31005}, State: "TASK_RUNNING", Healthy: &no, Killing: true, Version: "v1"},
 		},
 	}
 	var out strings.Builder

@@ -151,7 +151,7 @@ func webApp(version string, instances int) string {
 }
 
 // killHTTPD kills the httpd serving port, leaving its container running.
-func killHTTPD(t *testing.T, port uint64) {
+func killHTTPD(t *testing.T, port uint32) {
 	t.Helper()
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
@@ -159,7 +159,7 @@ func killHTTPD(t *testing.T, port uint64) {
 		if err != nil {
 			continue
 		}
-		if args := strings.Split(string(cmdline), "\x00"); len(args) > 2 && strings.HasSuffix(args[0], "httpd") && args[1] == "-p" && args[2] == strconv.FormatUint(port, 10) {
+		if args := strings.Split(string(cmdline), "\x00"); len(args) > 2 && strings.HasSuffix(args[0], "httpd") && args[1] == "-p" && args[2] == strconv.FormatUint(uint64(port), 10) {
 			pid, _ := strconv.Atoi(strings.Split(p, "/")[2])
 			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 				t.Fatal(err)
@@ -355,7 +355,7 @@ func TestServicesWASMOnDev(t *testing.T) {
 	if r := cl.pando("top", "--once"); !strings.Contains(r.stdout, a.Tasks[0].ID) {
 		t.Errorf("pando top does not list %s:\n%s", a.Tasks[0].ID, r.stdout)
 	}
-	if r := cl.pando("app", "show", "hello"); !strings.Contains(r.stdout, "healthy") || !strings.Contains(r.stdout, strconv.FormatUint(a.Tasks[0].Ports[0], 10)) {
+	if r := cl.pando("app", "show", "hello"); !strings.Contains(r.stdout, "healthy") || !strings.Contains(r.stdout, strconv.FormatUint(uint64(a.Tasks[0].Ports[0]), 10)) {
 		t.Errorf("pando app show:\n%s", r.stdout)
 	}
 	cl.deployApp(app(2, "hello"))
