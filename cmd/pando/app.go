@@ -137,14 +137,14 @@ func newAppCmd(g *globals) *cobra.Command {
 	}
 	scale := &cobra.Command{
 		Use:   "scale ID N",
-		Short: "Set an app's instance count (restarts nothing)",
+		Short: "Set an app's instance count (restarts nothing; replaces a deployment in progress)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			n, err := strconv.Atoi(args[1])
 			if err != nil || n < 0 {
 				return usageError("instances %q: want a whole number, 0 or more", args[1])
 			}
-			return change(cmd, http.MethodPut, "/v2/apps"+appPath(args[0]), map[string]int{"instances": n}, fmt.Sprintf("scaling %s to %d", appPath(args[0]), n))
+			return change(cmd, http.MethodPut, "/v2/apps"+appPath(args[0])+"?force=true", map[string]int{"instances": n}, fmt.Sprintf("scaling %s to %d", appPath(args[0]), n))
 		},
 	}
 	rollback := &cobra.Command{

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -139,6 +140,15 @@ func (cl *cluster) appAPI(id string) (services.AppStatus, error) {
 	return out.App, cl.c.Do(ctx, http.MethodGet, services.APIPrefix+"/v2/apps"+id, nil, &out)
 }
 
+// waitGone waits until the app no longer lists instance task.
+func (cl *cluster) waitGone(id, task string) {
+	cl.t.Helper()
+	cl.waitFor(30*time.Second, task+" to be gone", func() (bool, string) {
+		a := cl.app(id)
+		return !slices.ContainsFunc(a.Tasks, func(in services.Instance) bool { return in.ID == task }), fmt.Sprintf("%+v", a.Tasks)
+	})
+}
+
 // webApp is busybox httpd serving /health with body version, checked by
 // the agent every second, two failures in a row killing it.
 func webApp(version string, instances int) string {
@@ -226,22 +236,17 @@ func TestServicesOnContainers(t *testing.T) {
 	if r := cl.pando("kill", victim.ID); r.code != 0 {
 		cl.fatalf("pando kill %s: %s", victim.ID, r.stderr)
 	}
+	cl.waitGone("/web", victim.ID)
 	a = cl.waitSettled("/web", 2, "v1", 60*time.Second)
-	for _, in := range a.Tasks {
-		if in.ID == victim.ID {
-			t.Fatalf("killed instance %s still listed", victim.ID)
-		}
-	}
 
 	// An instance that stops answering is killed by its agent after two
 	// failed checks and replaced.
 	sick := a.Tasks[1]
 	killHTTPD(t, sick.Ports[0])
+	cl.waitGone("/web", sick.ID)
 	a = cl.waitSettled("/web", 2, "v1", 60*time.Second)
-	for _, in := range a.Tasks {
-		if in.ID == sick.ID {
-			t.Fatalf("unhealthy instance %s still listed", sick.ID)
-		}
+	if !strings.Contains(a.LastTaskFailure, sick.ID) || !strings.Contains(a.LastTaskFailure, "UNHEALTHY") {
+		t.Errorf("last failure %q, want %s killed unhealthy", a.LastTaskFailure, sick.ID)
 	}
 
 	// Rolling deploy v1 -> v2: at least one instance answers at every
