@@ -343,8 +343,10 @@ func TestServicesWASMOnDev(t *testing.T) {
 		t.Fatalf("refused apps were created: %+v", apps)
 	}
 
+	t0 := time.Now()
 	cl.deployApp(app(1, "hi"))
 	a := cl.waitSettled("/hello", 1, "ok", 30*time.Second)
+	t.Logf("healthy %s after the deploy", time.Since(t0).Round(time.Millisecond))
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", a.Tasks[0].Ports[0]))
 	if err != nil {
 		t.Fatal(err)
@@ -366,10 +368,12 @@ func TestServicesWASMOnDev(t *testing.T) {
 	cl.deployApp(app(2, "hello"))
 	cl.waitSettled("/hello", 2, "ok", 30*time.Second)
 
+	t0 = time.Now()
 	if err := dev.stop(15 * time.Second); err != nil {
 		cl.fatalf("%v", err)
 	}
 	_, cl.url = l.startDev(bin, dataDir, args...)
+	t.Logf("pando dev restarted in %s", time.Since(t0).Round(time.Millisecond))
 	var out struct {
 		App      services.AppStatus `json:"app"`
 		Versions []string           `json:"versions"`
@@ -379,4 +383,5 @@ func TestServicesWASMOnDev(t *testing.T) {
 		t.Fatalf("after the restart: versions %v, env %v; want 2 versions, the last one's env", out.Versions, out.App.Env)
 	}
 	cl.waitSettled("/hello", 2, "ok", 30*time.Second)
+	t.Logf("healthy again %s after the restart", time.Since(t0).Round(time.Millisecond))
 }
