@@ -50,6 +50,8 @@ type Run struct {
 	Started time.Time `json:"started,omitzero"`
 	Ended   time.Time `json:"ended,omitzero"`
 	Message string    `json:"message,omitempty"`
+	// Note says a slot was claimed late (missed while the framework was down).
+	Note string `json:"note,omitempty"`
 }
 
 // key names the run among its job's: trigger and slot.
@@ -290,12 +292,15 @@ func (c *Core) has(e *entry, key string) bool {
 	return false
 }
 
-func (c *Core) enqueue(name string, e *entry, slot time.Time, trigger string) {
+// enqueue queues a run, unless the job has one for that slot already.
+func (c *Core) enqueue(name string, e *entry, slot time.Time, trigger string) *Run {
 	r := Run{Slot: slot, Trigger: trigger, State: RunQueued}
-	if !c.has(e, r.key()) {
-		e.st.Active = append(e.st.Active, r)
-		c.touch(name)
+	if c.has(e, r.key()) {
+		return nil
 	}
+	e.st.Active = append(e.st.Active, r)
+	c.touch(name)
+	return &e.st.Active[len(e.st.Active)-1]
 }
 
 // maxSkipSteps bounds the slots one Tick counts one by one after an
@@ -314,8 +319,11 @@ func (c *Core) Tick(now time.Time) {
 		skipped, jumped, before := 0, false, e.st.NextSlot
 		for !e.st.NextSlot.After(now) {
 			slot := e.st.NextSlot
-			if now.Sub(slot) <= e.c.epsilon {
-				c.enqueue(name, e, slot, TriggerSchedule)
+			if late := now.Sub(slot); late <= e.c.epsilon {
+				if r := c.enqueue(name, e, slot, TriggerSchedule); r != nil && late > time.Second {
+					// The framework was down, or the ticks held up.
+					r.Note = fmt.Sprintf("claimed %s late, within epsilon %s", late.Round(time.Millisecond), e.job.Epsilon)
+				}
 			} else {
 				if skipped++; skipped == 1 {
 					first = slot

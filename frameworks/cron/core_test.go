@@ -263,6 +263,15 @@ func TestEpsilonAfterAnOutage(t *testing.T) {
 	if want := 6 + 3 + 5; v.SuccessCount != want {
 		t.Errorf("%d runs, want %d", v.SuccessCount, want)
 	}
+	notes := 0
+	for _, r := range v.History {
+		if strings.Contains(r.Note, "late, within epsilon PT5S") {
+			notes++
+		}
+	}
+	if notes != 2 { // 00:01:06 and 00:01:08 (00:01:10 is on time)
+		t.Errorf("%d runs say they were claimed late, want 2", notes)
+	}
 	// Slots are distinct: none ran twice.
 	seen := map[int64]bool{}
 	for _, r := range v.History {
