@@ -150,18 +150,24 @@ func (f *Framework) tickLoop() {
 			return
 		case <-t.C:
 		}
-		f.mu.Lock()
-		f.core.Tick(f.cfg.Now())
-		changed := len(f.core.dirty) > 0
-		err := f.flushLocked()
-		revive := changed && f.core.Queued()
-		f.mu.Unlock()
-		if err != nil {
-			f.log.Error("cannot save the jobs; will retry", "err", err)
-		}
-		if revive {
-			f.revive()
-		}
+		f.tick()
+	}
+}
+
+// tick claims the slots due now, stores them, and asks for offers when
+// runs were queued.
+func (f *Framework) tick() {
+	f.mu.Lock()
+	f.core.Tick(f.cfg.Now())
+	changed := len(f.core.dirty) > 0
+	err := f.flushLocked()
+	revive := changed && f.core.Queued()
+	f.mu.Unlock()
+	if err != nil {
+		f.log.Error("cannot save the jobs; will retry", "err", err)
+	}
+	if revive {
+		f.revive()
 	}
 }
 
