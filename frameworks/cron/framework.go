@@ -317,7 +317,9 @@ func (f *Framework) Update(d *sdk.Driver, st *sdk.TaskStatus) {
 
 func (f *Framework) Rescinded(*sdk.Driver, string) {}
 
-func (f *Framework) Error(_ *sdk.Driver, msg string) { f.log.Error("the master refused a call", "message", msg) }
+func (f *Framework) Error(_ *sdk.Driver, msg string) {
+	f.log.Error("the master refused a call", "message", msg)
+}
 
 func (f *Framework) Disconnected(_ *sdk.Driver, reason error) {
 	f.log.Warn("disconnected from the master", "reason", reason)
