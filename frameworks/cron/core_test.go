@@ -3,6 +3,7 @@ package cron
 import (
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -337,5 +338,24 @@ func TestRestartNeitherLosesNorDoubles(t *testing.T) {
 	if len(seen) != v.SuccessCount || v.SuccessCount+len(v.Active) != 21 || len(s.order) != 21 {
 		t.Errorf("after 5 restarts: %d runs, %d distinct slots, %d active, %d launches; want 21 slots each launched once",
 			v.SuccessCount, len(seen), len(v.Active), len(s.order))
+	}
+}
+
+func TestExampleJobs(t *testing.T) {
+	raw, err := os.ReadFile("../../examples/cron/jobs.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := DecodeJobs(strings.NewReader(strings.ReplaceAll(string(raw), "MODULE", testModule)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSim(t, "2026-12-01T05:50:00Z")
+	for _, j := range jobs {
+		s.put(j)
+	}
+	s.run(3*time.Minute, 100*time.Millisecond)
+	if v := s.view("load"); v.SuccessCount != 10 {
+		t.Errorf("load ran %d times, want 10", v.SuccessCount)
 	}
 }
