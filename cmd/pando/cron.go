@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -43,8 +46,16 @@ func newCronCmd(g *globals) *cobra.Command {
 		Use:   "cron",
 		Short: "Scheduled and dependent jobs (the cron framework, Chronos's API)",
 	}
+	var apiURL string
+	cmd.PersistentFlags().StringVar(&apiURL, "api", "", "base URL of a `pando cron serve` (default: the master's, which serves the built-in one)")
+	cronClient := func() (*client.Client, error) {
+		if apiURL != "" {
+			return client.New(apiURL)
+		}
+		return g.client()
+	}
 	do := func(cmd *cobra.Command, method, path string, body io.Reader, out any) error {
-		c, err := g.client()
+		c, err := cronClient()
 		if err != nil {
 			return err
 		}
@@ -156,7 +167,7 @@ func newCronCmd(g *globals) *cobra.Command {
 				}
 				return g.print(cmd.OutOrStdout(), gr, "", nil)
 			}
-			c, err := g.client()
+			c, err := cronClient()
 			if err != nil {
 				return err
 			}
@@ -169,6 +180,54 @@ func newCronCmd(g *globals) *cobra.Command {
 			return err
 		},
 	})
+	cmd.AddCommand(newCronServeCmd(g))
+	return cmd
+}
+
+// newCronServeCmd runs the cron framework in a process of its own, as a
+// third-party framework runs (for a master started with --no-frameworks).
+func newCronServeCmd(g *globals) *cobra.Command {
+	var statePath, httpAddr, name string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the cron framework in its own process (pando dev and pando master run one already)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			api, err := g.client()
+			if err != nil {
+				return err
+			}
+			st, err := store.OpenBolt(statePath)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			fw, err := cron.New(cron.Config{Store: st, Master: api, Logger: logger, FrameworkName: name})
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", httpAddr)
+			if err != nil {
+				return usageError("--http: %v", err)
+			}
+			srv := &http.Server{Handler: http.StripPrefix(cronAPI, fw.Handler()), ReadHeaderTimeout: 10 * time.Second}
+			go func() { _ = srv.Serve(ln) }()
+			defer srv.Close()
+			if err := fw.Start(sdk.Config{MasterURL: api.Base(), Logger: logger}); err != nil {
+				return err
+			}
+			defer fw.Close()
+			fmt.Fprintf(cmd.OutOrStdout(), "cron framework %q: API at http://%s%s (pando cron --api http://%s ...)\n", name, ln.Addr(), cronAPI, ln.Addr())
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			<-ctx.Done()
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&statePath, "state", "cron.db", "file keeping the jobs, their histories and the framework id")
+	cmd.Flags().StringVar(&httpAddr, "http", "127.0.0.1:5052", "address of the cron API")
+	cmd.Flags().StringVar(&name, "name", "cron", "framework name")
 	return cmd
 }
 

@@ -44,9 +44,15 @@ func (d *cronDev) add(jobs string) result {
 	return d.pando("cron", "add", path)
 }
 
+// jobs lists the jobs through the API (cheaper to poll than the CLI).
 func (d *cronDev) jobs() map[string]cron.JobView {
-	var list []cron.JobView
-	d.pandoJSON(&list, "cron", "ls")
+	list, err := call(func(ctx context.Context) ([]cron.JobView, error) {
+		var list []cron.JobView
+		return list, d.c.Do(ctx, http.MethodGet, "/api/v1/cron/v1/scheduler/jobs", nil, &list)
+	})
+	if err != nil {
+		d.fatalf("jobs: %v", err)
+	}
 	out := map[string]cron.JobView{}
 	for _, j := range list {
 		out[j.Name] = j
@@ -70,6 +76,7 @@ func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 func TestCronAgainstDev(t *testing.T) {
 	skipIfShort(t)
+	t.Parallel() // the cron tests mostly wait for slots: together they take the longest one's time
 	d, _ := startCronDev(t, t.TempDir())
 	hello := d.upload(wasmbuild.MustBuild(t, "hello"))
 	fail := d.upload(wasmbuild.MustBuild(t, "fail"))
@@ -99,8 +106,13 @@ func TestCronAgainstDev(t *testing.T) {
 			t.Errorf("pando cron add %s: exit %d, stderr %q; want an error with %q", body, r.code, r.stderr, want)
 		}
 	}
-	if jobs := d.jobs(); len(jobs) != 4 || jobs["a"].Schedule == "" {
-		t.Errorf("after the refused jobs: %v, want a, b, c and flaky as added", jobs)
+	var listed []cron.JobView
+	d.pandoJSON(&listed, "cron", "ls")
+	if len(listed) != 4 || listed[0].Name != "a" || listed[0].Schedule == "" {
+		t.Errorf("pando cron ls after the refused jobs: %+v, want a, b, c and flaky as added", listed)
+	}
+	if r := d.pando("cron", "ls"); !strings.Contains(r.stdout, "after a") || !strings.Contains(r.stdout, "R5/") {
+		t.Errorf("pando cron ls printed %q", r.stdout)
 	}
 
 	d.waitFor(40*time.Second, "5 runs of a, b and c, and flaky failed", func() (bool, string) {
@@ -175,6 +187,7 @@ func TestCronAgainstDev(t *testing.T) {
 // late; the one with a 1 s epsilon skips the missed slots and says so.
 func TestCronRestartMidSchedule(t *testing.T) {
 	skipIfShort(t)
+	t.Parallel() // the cron tests mostly wait for slots: together they take the longest one's time
 	dataDir := t.TempDir()
 	d, dev := startCronDev(t, dataDir)
 	hello := d.upload(wasmbuild.MustBuild(t, "hello"))
@@ -237,5 +250,89 @@ func TestCronRestartMidSchedule(t *testing.T) {
 		}
 		b, _ := json.Marshal(j.Status.History)
 		t.Logf("%s: %d runs, %d skipped: %s", name, j.SuccessCount, skipped, tail(string(b), 600))
+	}
+}
+
+// TestCronFrameworkProcessRestart runs the cron framework in its own
+// process (`pando cron serve`) against a master and an agent that stay up.
+// SIGKILLed while a slot's 3 s task runs and started again 2 s later, it is
+// the same framework: the running tasks are reconciled, not launched
+// again, and every slot has exactly one task.
+func TestCronFrameworkProcessRestart(t *testing.T) {
+	skipIfShort(t)
+	t.Parallel() // the cron tests mostly wait for slots: together they take the longest one's time
+	bin := buildPando(t)
+	cl := startCluster(t, bin, []string{"cpus:2;mem:1GiB"}, "--no-frameworks")
+	sleep := cl.upload(wasmbuild.MustBuild(t, "sleep"))
+	state, addr := filepath.Join(t.TempDir(), "cron.db"), freeAddr(t)
+	serve := func() *proc {
+		p := cl.start("pando cron serve", bin, "cron", "serve", "--master", cl.url, "--state", state, "--http", addr)
+		cl.waitFor(20*time.Second, "the cron API", func() (bool, string) {
+			r := cl.pando("cron", "ls", "--api", "http://"+addr)
+			return r.code == 0, r.stderr
+		})
+		return p
+	}
+	api := *cl // the master's client in cl, the cron API's in d
+	d := &cronDev{cluster: &api, dir: t.TempDir()}
+	d.c, _ = client.New("http://" + addr)
+	first := serve()
+	start := time.Now().Truncate(time.Second).Add(2 * time.Second)
+	job := fmt.Sprintf(`{"name": "naps", "schedule": "R/%s/PT2S", "module": %q, "arguments": ["3s"], "concurrent": true, "mem": 32}`, rfc3339(start), sleep)
+	path := filepath.Join(d.dir, "naps.json")
+	if err := os.WriteFile(path, []byte(job), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := cl.pando("cron", "add", path, "--api", "http://"+addr); r.code != 0 {
+		cl.fatalf("pando cron add: exit %d, %s", r.code, r.stderr)
+	}
+	cl.waitFor(30*time.Second, "a success and a task running", func() (bool, string) {
+		j := d.job("naps")
+		running := false
+		for _, r := range j.Active {
+			running = running || r.State == cron.RunRunning
+		}
+		return j.SuccessCount >= 1 && running, fmt.Sprintf("%+v", j.Status)
+	})
+	first.kill()
+	time.Sleep(2 * time.Second)
+	serve()
+	back := time.Now()
+	cl.waitFor(30*time.Second, "two runs of slots after the restart", func() (bool, string) {
+		j := d.job("naps")
+		n := 0
+		for _, r := range j.History {
+			if r.Slot.After(back) {
+				n++
+			}
+		}
+		return n >= 2, fmt.Sprintf("%+v", j.Status)
+	})
+	j := d.job("naps")
+	tasks, err := cl.tasks(url.Values{"all": {"1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bySlot := map[string][]string{}
+	frameworks := map[string]bool{}
+	for _, task := range tasks {
+		if rest, ok := strings.CutPrefix(task.ID, "cron.naps."); ok {
+			slot, _, _ := strings.Cut(rest, ".")
+			bySlot[slot] = append(bySlot[slot], task.ID+" "+task.State)
+			frameworks[task.FrameworkID] = true
+		}
+	}
+	for _, r := range j.History {
+		if r.State != cron.RunSucceeded || r.Attempt != 0 {
+			t.Errorf("run %+v, want each slot's first attempt to succeed", r)
+		}
+	}
+	for slot, ids := range bySlot {
+		if len(ids) != 1 {
+			t.Errorf("slot %s has tasks %v, want one", slot, ids)
+		}
+	}
+	if last := j.History[len(j.History)-1].Slot; len(j.History) != int(last.Sub(start)/(2*time.Second))+1 || len(frameworks) != 1 {
+		t.Errorf("%d runs from %s to %s under frameworks %v; want every slot once, one framework", len(j.History), start, last, frameworks)
 	}
 }
