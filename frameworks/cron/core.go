@@ -312,6 +312,7 @@ const maxSkipSteps = 100_000
 // others are queued to run.
 func (c *Core) Tick(now time.Time) {
 	for name, e := range c.jobs {
+		c.skipLate(name, e, now)
 		if e.c.sched == nil || e.job.Disabled || e.st.Exhausted {
 			continue
 		}
@@ -366,27 +367,15 @@ type Launch struct {
 }
 
 // Ready returns the runs to launch at now, in the order of their jobs'
-// names and slots: one at a time per job unless it is concurrent. A
-// scheduled run that could not start within epsilon of its slot is
-// skipped instead.
+// names and slots: one at a time per job unless it is concurrent.
 func (c *Core) Ready(now time.Time) []Launch {
 	var out []Launch
 	for _, name := range c.names() {
 		e := c.jobs[name]
+		c.skipLate(name, e, now)
 		busy := slices.ContainsFunc(e.st.Active, func(r Run) bool { return r.State == RunStaging || r.State == RunRunning })
-		for i := 0; i < len(e.st.Active); i++ {
-			r := &e.st.Active[i]
+		for _, r := range e.st.Active {
 			if r.State != RunQueued {
-				continue
-			}
-			if late := now.Sub(r.Slot); r.Trigger == TriggerSchedule && r.Retried == 0 && r.Lost == 0 && late > e.c.epsilon {
-				run := *r
-				run.State, run.Slots, run.Ended = RunSkipped, 1, now
-				run.Message = fmt.Sprintf("could not start within epsilon %s of its slot (waited %s)", e.job.Epsilon, late.Round(time.Second))
-				e.st.Active = slices.Delete(e.st.Active, i, i+1)
-				i--
-				e.st.SkipCount++
-				c.ended(name, e, run)
 				continue
 			}
 			if busy && !e.job.Concurrent {
@@ -398,6 +387,23 @@ func (c *Core) Ready(now time.Time) []Launch {
 		}
 	}
 	return out
+}
+
+// skipLate skips the scheduled runs still queued (a previous run still
+// going, no offer fitting) more than epsilon after their slot. Retries
+// and relaunches of a run that started in time are not late.
+func (c *Core) skipLate(name string, e *entry, now time.Time) {
+	for i := 0; i < len(e.st.Active); i++ {
+		r := e.st.Active[i]
+		if late := now.Sub(r.Slot); r.State == RunQueued && r.Trigger == TriggerSchedule && r.Retried == 0 && r.Lost == 0 && late > e.c.epsilon {
+			r.State, r.Slots, r.Ended = RunSkipped, 1, now
+			r.Message = fmt.Sprintf("could not start within epsilon %s of its slot (waited %s)", e.job.Epsilon, late.Round(time.Second))
+			e.st.Active = slices.Delete(e.st.Active, i, i+1)
+			i--
+			e.st.SkipCount++
+			c.ended(name, e, r)
+		}
+	}
 }
 
 func (c *Core) names() []string {

@@ -359,3 +359,16 @@ func TestExampleJobs(t *testing.T) {
 		t.Errorf("load ran %d times, want 10", v.SuccessCount)
 	}
 }
+
+func TestWithoutOffersLateRunsAreSkipped(t *testing.T) {
+	s := newSim(t, "2026-12-01T00:00:00Z")
+	s.put(job("tick", "R/2026-12-01T00:00:00Z/PT2S", func(j *Job) { j.Epsilon = "PT3S" }))
+	for i := 0; i <= 200; i++ { // 20 s of ticks, no offer ever
+		s.core.Tick(s.now)
+		s.now = s.now.Add(100 * time.Millisecond)
+	}
+	v := s.view("tick")
+	if len(v.Active) > 2 || v.SkipCount != 11-len(v.Active) || !strings.Contains(v.History[0].Message, "could not start within epsilon PT3S") {
+		t.Errorf("after 20 s without offers: %d queued, %d skipped, history %+v", len(v.Active), v.SkipCount, v.History)
+	}
+}
