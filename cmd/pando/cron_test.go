@@ -14,6 +14,7 @@ import (
 
 	"github.com/pandodc/pando/examples/wasm/wasmbuild"
 	"github.com/pandodc/pando/frameworks/cron"
+	"github.com/pandodc/pando/runtime/container/containerdtest"
 	"github.com/pandodc/pando/sdk/client"
 )
 
@@ -23,10 +24,10 @@ type cronDev struct {
 	dir string
 }
 
-func startCronDev(t *testing.T, dataDir string) (*cronDev, *proc) {
+func startCronDev(t *testing.T, dataDir string, extra ...string) (*cronDev, *proc) {
 	bin := buildPando(t)
 	l := newLab(t)
-	p, url := l.startDev(bin, dataDir, "--resources", "cpus:2;mem:2GiB", "--log-level", "info")
+	p, url := l.startDev(bin, dataDir, append([]string{"--resources", "cpus:2;mem:2GiB", "--log-level", "info"}, extra...)...)
 	c, err := client.New(url)
 	if err != nil {
 		t.Fatal(err)
@@ -334,5 +335,36 @@ func TestCronFrameworkProcessRestart(t *testing.T) {
 	}
 	if last := j.History[len(j.History)-1].Slot; len(j.History) != int(last.Sub(start)/(2*time.Second))+1 || len(frameworks) != 1 {
 		t.Errorf("%d runs from %s to %s under frameworks %v; want every slot once, one framework", len(j.History), start, last, frameworks)
+	}
+}
+
+// TestCronContainerJob runs container jobs on a real containerd: a shell
+// command twice on schedule, and one that fails.
+func TestCronContainerJob(t *testing.T) {
+	skipIfShort(t)
+	t.Parallel()
+	ctd := containerdtest.Start(t)
+	d, _ := startCronDev(t, t.TempDir(), "--containerd", ctd.Address)
+	if r := d.pando("image", "import", containerdtest.BusyboxTarball(t)); r.code != 0 {
+		d.fatalf("pando image import: exit %d, %s", r.code, r.stderr)
+	}
+	start := time.Now().Truncate(time.Second).Add(2 * time.Second)
+	if r := d.add(fmt.Sprintf(`[
+	  {"name": "echo", "schedule": "R2/%s/PT2S", "container": {"type": "DOCKER", "image": "busybox"}, "command": "echo hi from $CHRONOS_JOB_NAME", "cpus": 0.1, "mem": 32},
+	  {"name": "exit3", "schedule": "R1/%s/PT2S", "container": {"image": "busybox:latest"}, "command": "exit 3", "retries": 0, "mem": 32}
+	]`, rfc3339(start), rfc3339(start))); r.code != 0 {
+		d.fatalf("pando cron add: exit %d, stderr %q", r.code, r.stderr)
+	}
+	d.waitFor(60*time.Second, "2 runs of echo and exit3 failed", func() (bool, string) {
+		jobs := d.jobs()
+		return jobs["echo"].SuccessCount == 2 && jobs["exit3"].ErrorCount == 1, fmt.Sprintf("%+v", jobs)
+	})
+	j := d.job("exit3")
+	if len(j.History) != 1 || !strings.Contains(j.History[0].Message, "3") {
+		t.Errorf("exit3: %+v, want one failed run saying exit code 3", j.History)
+	}
+	logs := d.pando("logs", d.job("echo").History[0].TaskID)
+	if !strings.Contains(logs.stdout, "hi from echo") {
+		t.Errorf("pando logs of an echo run: %q %q", logs.stdout, logs.stderr)
 	}
 }

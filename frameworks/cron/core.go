@@ -364,6 +364,7 @@ type Launch struct {
 	TaskID string
 	Task   sdk.TaskBuilder
 	Shape  sdk.Shape
+	key    string // the run's, among its job's
 }
 
 // Ready returns the runs to launch at now, in the order of their jobs'
@@ -383,7 +384,7 @@ func (c *Core) Ready(now time.Time) []Launch {
 			}
 			busy = true
 			task := e.job.task(e.image)
-			out = append(out, Launch{Job: name, TaskID: TaskID(name, r.key(), r.Attempt), Task: task, Shape: task.Shape("cron." + name)})
+			out = append(out, Launch{Job: name, TaskID: TaskID(name, r.key(), r.Attempt), Task: task, Shape: task.Shape("cron." + name), key: r.key()})
 		}
 	}
 	return out
@@ -417,30 +418,28 @@ func (c *Core) names() []string {
 
 // find returns the active run whose current attempt is taskID.
 func (c *Core) find(taskID string) (string, *entry, int) {
-	name, ok := parseTaskID(taskID)
+	name, _ := parseTaskID(taskID)
 	e := c.jobs[name]
-	if !ok || e == nil {
+	if e == nil {
 		return name, nil, -1
 	}
-	for i := range e.st.Active {
-		if e.st.Active[i].TaskID == taskID || (e.st.Active[i].State == RunQueued && TaskID(name, e.st.Active[i].key(), e.st.Active[i].Attempt) == taskID) {
-			return name, e, i
-		}
-	}
-	return name, e, -1
+	return name, e, slices.IndexFunc(e.st.Active, func(r Run) bool { return r.TaskID == taskID })
 }
 
 // Claim marks the launch of l on agent at now. The shell stores the job
 // before it sends the launch, so a restart knows the task is its own.
 func (c *Core) Claim(l Launch, agent string, now time.Time) {
-	name, e, i := c.find(l.TaskID)
-	if i < 0 {
+	e := c.jobs[l.Job]
+	if e == nil {
 		return
 	}
-	r := &e.st.Active[i]
-	r.State, r.TaskID, r.AgentID, r.Started = RunStaging, l.TaskID, agent, now
-	e.st.Waiting = ""
-	c.touch(name)
+	for i, r := range e.st.Active {
+		if r.State == RunQueued && r.key() == l.key {
+			e.st.Active[i].State, e.st.Active[i].TaskID, e.st.Active[i].AgentID, e.st.Active[i].Started = RunStaging, l.TaskID, agent, now
+			e.st.Waiting = ""
+			c.touch(l.Job)
+		}
+	}
 }
 
 // Waiting notes why a job's run has not launched (no offer fits).
@@ -454,7 +453,7 @@ func (c *Core) Waiting(job, why string) {
 // the active runs' and still lives: the shell kills it.
 func (c *Core) Update(st *sdk.TaskStatus, now time.Time) (kill bool) {
 	name, e, i := c.find(st.GetTaskId())
-	if i < 0 || e.st.Active[i].TaskID == "" {
+	if i < 0 {
 		return !sdk.IsTerminal(st.GetState())
 	}
 	r := &e.st.Active[i]

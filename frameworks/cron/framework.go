@@ -401,8 +401,7 @@ func (f *Framework) checkCluster(ctx context.Context, j Job) (sdk.Image, error) 
 			continue
 		}
 		if j.Container != nil && !sdk.ListHas(a.Attributes[sdk.RuntimesAttribute], "container") {
-			largest = a.Hostname + " has no container runtime"
-			continue
+			continue // it may get one: the job waits, and its status says why
 		}
 		if total.Unreserved().Contains(need) {
 			return img, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,5 +105,35 @@ func TestShellClaimsBeforeLaunchAndReconcilesAfterRestart(t *testing.T) {
 	}
 	if r := s2.stored("tick").Status; r.SuccessCount != 1 || len(r.History) != 1 {
 		t.Errorf("stored %+v, want the success", r)
+	}
+}
+
+func TestShellContainerJobsGoToContainerAgents(t *testing.T) {
+	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "cron.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := mustTime(t, "2026-12-01T00:00:00Z")
+	s := newShell(t, st, &now)
+	j := job("box", "R1/2026-12-01T00:00:01Z/PT1M", func(j *Job) {
+		j.Module, j.Container, j.Command = "", &Container{Image: "sha256:" + strings.Repeat("cd", 32)}, "echo hi"
+	})
+	if err := s.f.Add(context.Background(), j, KindScheduled); err != nil {
+		t.Fatal(err)
+	}
+	s.advance(time.Second)
+	s.h.SendOffers(sdktest.Offer{Agent: "wasm-only", Attributes: map[string]string{"runtimes": "wasm"}})
+	if l := s.h.Launched(); len(l) != 0 {
+		t.Fatalf("launched %v on an agent without containers", l)
+	}
+	if v, _ := s.f.Job("box"); !strings.Contains(v.Waiting, "runtimes HAS container") {
+		t.Errorf("waiting %q, want the reason", v.Waiting)
+	}
+	s.h.SendOffers(sdktest.Offer{Agent: "boxes", Attributes: map[string]string{"runtimes": "wasm,container"}})
+	l := s.h.Launched()
+	if len(l) != 1 || l[0].GetAgentId() != "boxes" || strings.Join(l[0].GetContainer().GetCommand(), " ") != "/bin/sh -c echo hi" ||
+		l[0].GetEnv()["CHRONOS_JOB_NAME"] != "box" {
+		t.Errorf("launched %v, want sh -c on the container agent", l)
 	}
 }
