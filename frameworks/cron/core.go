@@ -43,8 +43,7 @@ type Run struct {
 	Attempt int       `json:"attempt"`
 	Retried int       `json:"retried,omitempty"`
 	Lost    int       `json:"lost,omitempty"`
-	// Slots counts the slots of a skipped entry (consecutive ones are one entry).
-	Slots   int       `json:"slots,omitempty"`
+	Slots   int       `json:"slots,omitempty"` // of a skipped entry: consecutive slots are one
 	TaskID  string    `json:"taskId,omitempty"`
 	AgentID string    `json:"agentId,omitempty"`
 	Started time.Time `json:"started,omitzero"`
@@ -63,13 +62,14 @@ func TaskID(job, key string, attempt int) string {
 	return "cron." + job + "." + key + "." + strconv.Itoa(attempt)
 }
 
-func parseTaskID(id string) (job string, ok bool) {
-	rest, ok := strings.CutPrefix(id, "cron.")
+// jobOf is the job of a task id, "" if it is none of ours.
+func jobOf(taskID string) string {
+	rest, ok := strings.CutPrefix(taskID, "cron.")
 	parts := strings.Split(rest, ".")
 	if !ok || len(parts) < 3 {
-		return "", false
+		return ""
 	}
-	return strings.Join(parts[:len(parts)-2], "."), true
+	return strings.Join(parts[:len(parts)-2], ".")
 }
 
 // Status is a job's counters (Chronos's names), its next slot, its
@@ -418,7 +418,7 @@ func (c *Core) names() []string {
 
 // find returns the active run whose current attempt is taskID.
 func (c *Core) find(taskID string) (string, *entry, int) {
-	name, _ := parseTaskID(taskID)
+	name := jobOf(taskID)
 	e := c.jobs[name]
 	if e == nil {
 		return name, nil, -1

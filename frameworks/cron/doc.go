@@ -23,7 +23,8 @@
 // use one of the job's retries; LOST relaunches without one, up to
 // MaxLost times. A job's success queues a run of each child whose
 // parents have all succeeded since its last run. Without concurrent, a
-// job's runs go one at a time, in slot order.
+// job's runs go one at a time, in slot order. A disabled job gets no
+// scheduled or dependent runs; "run now" still runs it.
 //
 // # Exactly once
 //
@@ -34,5 +35,9 @@
 // launches a task or acknowledges a status update. So a slot is claimed
 // and launched at most once, and after a restart the framework fails
 // over to its old framework id (sdk.Config.State), reconciles the tasks
-// of its active runs and carries on: none lost, none doubled.
+// of its active runs and carries on: none lost, none doubled. A task the
+// master and agent lost with the framework (pando dev killed: all three
+// are one process) comes back LOST and its slot runs again as a new
+// attempt; the slot still counts once. Behind an elected master the store
+// is Consul, so the master elected next runs the same framework on.
 package cron
