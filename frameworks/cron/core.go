@@ -2,6 +2,7 @@ package cron
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -131,12 +132,8 @@ func (c *Core) touch(name string) { c.dirty[name] = true }
 // TakeDirty returns the jobs changed since the last call: store Record
 // of each (or delete it when Record says there is none).
 func (c *Core) TakeDirty() []string {
-	names := make([]string, 0, len(c.dirty))
-	for n := range c.dirty {
-		names = append(names, n)
-	}
+	names := slices.Sorted(maps.Keys(c.dirty))
 	clear(c.dirty)
-	slices.Sort(names)
 	return names
 }
 
@@ -407,14 +404,7 @@ func (c *Core) skipLate(name string, e *entry, now time.Time) {
 	}
 }
 
-func (c *Core) names() []string {
-	names := make([]string, 0, len(c.jobs))
-	for n := range c.jobs {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
+func (c *Core) names() []string { return slices.Sorted(maps.Keys(c.jobs)) }
 
 // find returns the active run whose current attempt is taskID.
 func (c *Core) find(taskID string) (string, *entry, int) {

@@ -368,10 +368,13 @@ func (f *Framework) Add(ctx context.Context, j Job, kind string) error {
 // that no agent could ever hold, and resolves its image.
 func (f *Framework) checkCluster(ctx context.Context, j Job) (sdk.Image, error) {
 	c := f.cfg.Master
-	if c == nil {
-		return sdk.Image{Digest: imageDigest(j)}, nil
-	}
 	var img sdk.Image
+	if c == nil {
+		if j.Container != nil {
+			img.Digest = j.Container.Image
+		}
+		return img, nil
+	}
 	if j.Module != "" {
 		err := c.Do(ctx, http.MethodHead, "/api/v1/artifacts/"+j.Module, nil, nil)
 		if client.IsStatus(err, http.StatusNotFound) {
@@ -413,13 +416,6 @@ func (f *Framework) checkCluster(ctx context.Context, j Job) (sdk.Image, error) 
 	}
 	return img, fmt.Errorf("%w: job %q needs %s on one agent, and no agent can ever hold it (%s): lower cpus, mem or disk",
 		ErrImpossible, j.Name, need, largest)
-}
-
-func imageDigest(j Job) string {
-	if j.Container != nil {
-		return j.Container.Image
-	}
-	return ""
 }
 
 // RunNow queues a run of the job now.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
 	"strings"
 	"time"
@@ -203,9 +204,9 @@ func (j Job) task(img sdk.Image) sdk.TaskBuilder {
 			tb = tb.Args(j.Arguments...)
 		}
 	}
-	env := map[string]string{}
-	for k, v := range j.Env {
-		env[k] = v
+	env := maps.Clone(j.Env)
+	if env == nil {
+		env = map[string]string{}
 	}
 	for _, e := range j.EnvironmentVariables {
 		env[e.Name] = e.Value
