@@ -29,6 +29,7 @@ func TestCronMasterFailover(t *testing.T) {
 	l.start("pando agent", bin, "agent", "--master", masters[0].url+","+masters[1].url, "--hostname", "agent-1",
 		"--http", freeAddr(t), "--remoting", freeAddr(t), "--work-dir", t.TempDir(), "--resources", "cpus:2;mem:1GiB", "--log-level", "info")
 	waitAgents(l, first, 1)
+	l.waitBuiltins(first.url) // started once the master leads
 	at := func(m *haMaster) *cronDev {
 		c, err := client.New(m.url)
 		if err != nil {
