@@ -24,11 +24,13 @@ import (
 // (sdk.TakePorts, sdk.WithPorts), and records their updates and when each
 // was accepted and first reported healthy.
 type services struct {
+	sdk.NopScheduler
 	mu        sync.Mutex
 	pending   []instance
 	accepted  map[string]time.Time
 	healthyIn map[string]time.Duration // from Accept to the first healthy update
 	updates   map[string][]*kernelpb.TaskStatus
+	driver    *sdk.Driver
 }
 
 type instance struct {
@@ -40,10 +42,11 @@ func newServices() *services {
 	return &services{accepted: map[string]time.Time{}, healthyIn: map[string]time.Duration{}, updates: map[string][]*kernelpb.TaskStatus{}}
 }
 
-func (s *services) Subscribed(*sdk.Driver, string, bool) {}
-func (s *services) Rescinded(*sdk.Driver, string)        {}
-func (s *services) Disconnected(*sdk.Driver, error)      {}
-func (s *services) Error(*sdk.Driver, string)            {}
+func (s *services) Subscribed(d *sdk.Driver, _ string, _ bool) {
+	s.mu.Lock()
+	s.driver = d
+	s.mu.Unlock()
+}
 
 func (s *services) Offers(d *sdk.Driver, offers []*kernelpb.Offer) {
 	s.mu.Lock()
@@ -89,11 +92,23 @@ func (s *services) Update(_ *sdk.Driver, st *kernelpb.TaskStatus) {
 	}
 }
 
-func (s *services) launch(d *sdk.Driver, ins ...instance) {
+// launch adds instances to launch on the next offers (declined offers come
+// back within 10ms).
+func (s *services) launch(ins ...instance) {
 	s.mu.Lock()
 	s.pending = append(s.pending, ins...)
 	s.mu.Unlock()
-	d.Revive()
+}
+
+// kill kills a launched instance.
+func (s *services) kill(id string) {
+	s.mu.Lock()
+	d, agent := s.driver, ""
+	if sts := s.updates[id]; len(sts) > 0 {
+		agent = sts[0].GetAgentId()
+	}
+	s.mu.Unlock()
+	d.Kill(id, agent)
 }
 
 func (s *services) last(id string) *kernelpb.TaskStatus {
@@ -148,23 +163,17 @@ func serviceDev(tb testing.TB, n int) (dev *node.Dev, module string, image sdk.I
 	return dev, put(wasmbuild.MustBuild(tb, "webserver")), sdk.Image{Digest: put(containerdtest.BusyboxTarball(tb))}
 }
 
-func startServices(tb testing.TB, dev *node.Dev) (*services, *sdk.Driver) {
-	tb.Helper()
+func startServices(t testing.TB, dev *node.Dev) *services {
+	t.Helper()
 	fw := newServices()
-	d, err := sdk.NewDriver(sdk.Config{Framework: &kernelpb.FrameworkInfo{Name: "services"}, System: dev.Master.System.Actors, Master: dev.Master.PID}, fw)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := d.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { d.Stop(false) })
-	return fw, d
+	t.Cleanup(startFramework(t, dev, "services", fw))
+	return fw
 }
 
-// httpdTask is a busybox httpd serving /health ("ok") on its PORT.
+// httpdTask is a busybox httpd serving /health ("ok") on its PORT. It is
+// its container's PID 1, which ignores SIGTERM: a short kill grace.
 func httpdTask(image sdk.Image) sdk.TaskBuilder {
-	return sdk.ContainerTask(image).Resources(resources.MustParse("cpus:0.2;mem:64")).Command("sh", "-c").
+	return sdk.ContainerTask(image).Resources(resources.MustParse("cpus:0.2;mem:64")).KillGrace(100*time.Millisecond).Command("sh", "-c").
 		Args("mkdir -p /tmp/www && echo ok > /tmp/www/health && exec httpd -f -p 127.0.0.1:$PORT -h /tmp/www")
 }
 
@@ -179,13 +188,13 @@ func webserverTask(module string) sdk.TaskBuilder {
 // REASON_TASK_UNHEALTHY saying which check failed how.
 func TestHealthChecksOfServices(t *testing.T) {
 	dev, module, image := serviceDev(t, 5)
-	fw, d := startServices(t, dev)
+	fw := startServices(t, dev)
 	fast := func(hc *sdk.HealthCheck) *sdk.HealthCheck {
 		hc.IntervalMs, hc.TimeoutMs = 50, 2000
 		return hc
 	}
 	long := 30 * time.Second
-	fw.launch(d,
+	fw.launch(
 		instance{"wasm-http", webserverTask(module).HealthCheck(fast(sdk.HTTPCheck("/health", 0, 0, long, 3)))},
 		instance{"ctr-http", httpdTask(image).HealthCheck(fast(sdk.HTTPCheck("/health", 0, 0, long, 3)))},
 		instance{"ctr-tcp", httpdTask(image).HealthCheck(fast(sdk.TCPCheck(0, 0, long, 3)))},
