@@ -20,7 +20,9 @@ import (
 func BenchmarkServiceColdStart(b *testing.B) {
 	dev, module, image := serviceDev(b, 2)
 	fw := startServices(b, dev)
-	check := func() *sdk.HealthCheck { return sdk.HTTPCheck("/health", 5*time.Millisecond, 2*time.Second, time.Minute, 0) }
+	check := func() *sdk.HealthCheck {
+		return sdk.HTTPCheck("/health", 5*time.Millisecond, 2*time.Second, time.Minute, 0)
+	}
 	kinds := []struct {
 		name string
 		tb   sdk.TaskBuilder
