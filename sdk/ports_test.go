@@ -34,7 +34,7 @@ func TestTakePorts(t *testing.T) {
 
 func TestWithPortsPointsTheCheckAtTheFirstPort(t *testing.T) {
 	ports := resources.MustParse("ports:[31002-31003]")
-	tb := sdk.WasmTask("sha256:"+strings.Repeat("a", 64)).
+	tb := sdk.WasmTask("sha256:" + strings.Repeat("a", 64)).
 		Resources(resources.MustParse("cpus:0.5;mem:64")).
 		HealthCheck(sdk.HTTPCheck("/health", 0, 0, 0, 3))
 	task := tb.WithPorts(ports).On(&kernelpb.Offer{AgentId: "a1"}, "web-0")

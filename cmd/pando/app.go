@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"strconv"
@@ -13,9 +14,26 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pandodc/pando/actors/node"
 	"github.com/pandodc/pando/frameworks/services"
+	"github.com/pandodc/pando/sdk"
 	"github.com/pandodc/pando/sdk/client"
+	"github.com/pandodc/pando/sdk/store"
 )
+
+// startServices starts the services framework beside the master, with
+// Marathon's API under services.APIPrefix.
+func startServices(m *node.Master, st store.Store, api *client.Client, logger *slog.Logger) (*services.Framework, error) {
+	svc, err := services.New(services.Config{Store: st, Master: api, Logger: logger})
+	if err == nil {
+		err = svc.Start(sdk.Config{System: m.System.Actors, Master: m.PID, Logger: logger})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("services framework: %w", err)
+	}
+	m.Mux.Handle(services.APIPrefix+"/", http.StripPrefix(services.APIPrefix, svc.Handler()))
+	return svc, nil
+}
 
 // newAppCmd is `pando app`: the services framework's apps, through its
 // Marathon API on the master.

@@ -19,6 +19,7 @@ import (
 	"github.com/pandodc/pando/actors/node"
 	"github.com/pandodc/pando/actors/registry"
 	"github.com/pandodc/pando/frameworks/batch"
+	"github.com/pandodc/pando/frameworks/cron"
 	"github.com/pandodc/pando/frameworks/services"
 	"github.com/pandodc/pando/sdk"
 	"github.com/pandodc/pando/sdk/client"
@@ -30,6 +31,7 @@ import (
 type builtins struct {
 	store    store.Store
 	batch    *batch.Framework
+	cron     *cron.Framework
 	services *services.Framework
 }
 
@@ -65,31 +67,25 @@ func startBuiltins(m *node.Master, dataDir string, logger *slog.Logger) (*builti
 		return nil, fmt.Errorf("batch framework: %w", err)
 	}
 	m.Mux.Handle("/api/v1/batch/", http.StripPrefix("/api/v1/batch", b.Handler()))
-	svc, err := startServices(m, st, api, logger)
+	c, err := startCron(m, st, api, logger)
 	if err != nil {
 		b.Close()
 		st.Close()
 		return nil, err
 	}
-	return &builtins{store: st, batch: b, services: svc}, nil
-}
-
-// startServices starts the services framework (Marathon's API under
-// services.APIPrefix).
-func startServices(m *node.Master, st store.Store, api *client.Client, logger *slog.Logger) (*services.Framework, error) {
-	svc, err := services.New(services.Config{Store: st, Master: api, Logger: logger})
-	if err == nil {
-		err = svc.Start(sdk.Config{System: m.System.Actors, Master: m.PID, Logger: logger})
-	}
+	svc, err := startServices(m, st, api, logger)
 	if err != nil {
-		return nil, fmt.Errorf("services framework: %w", err)
+		c.Close()
+		b.Close()
+		st.Close()
+		return nil, err
 	}
-	m.Mux.Handle(services.APIPrefix+"/", http.StripPrefix(services.APIPrefix, svc.Handler()))
-	return svc, nil
+	return &builtins{store: st, batch: b, cron: c, services: svc}, nil
 }
 
 func (b *builtins) Stop() error {
 	b.services.Close()
+	b.cron.Close()
 	b.batch.Close()
 	return b.store.Close()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -165,14 +166,24 @@ func (t *task) Stats(ctx context.Context) (runtime.Stats, error) {
 		CPUTime:         t.cpu.used(),
 		StdoutBytes:     t.stdout.written.Load(),
 		StderrBytes:     t.stderr.written.Load(),
-		Unavailable:     unavailable,
+		Unavailable:     t.unavailable(),
 	}, nil
 }
 
+func (t *task) unavailable() []string {
+	if len(t.ports) > 0 {
+		return unavailableWithPorts
+	}
+	return unavailable
+}
+
 // unavailable is what Stats cannot say of a WASM task. Network counts are
-// not in it: tasks are given no sockets, so theirs are 0. Callers must not
-// modify it.
+// not in it for a task without ports: it has no sockets, so they are 0.
+// Callers must not modify it.
 var unavailable = []string{"io: a WASM task's file IO is done by the agent's process and is not counted per task"}
+
+// unavailableWithPorts is unavailable for a task with listeners.
+var unavailableWithPorts = append(slices.Clip(unavailable), "net: a WASM task's sockets are the agent's process's and are not counted per task")
 
 // interruptibleSleep replaces wazero's time.Sleep for the guest's sleeps
 // (WASI poll_oneoff), which would otherwise keep a killed task sleeping,
