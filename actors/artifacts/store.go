@@ -12,14 +12,16 @@ import (
 	"path/filepath"
 
 	"github.com/pandodc/pando/internal/atomicfile"
+	"github.com/pandodc/pando/runtime"
 )
 
 // ErrNotFound is returned for an artifact the store does not hold.
 var ErrNotFound = errors.New("artifact not found")
 
-// MaxSize bounds one artifact; a larger upload is refused rather than
-// filling the master's disk.
-const MaxSize = 512 << 20
+// MaxSize is the default bound of one artifact (the master's
+// --max-artifact-size); a larger upload is refused rather than filling the
+// master's disk. Uploads stream to disk, so the bound is not a memory one.
+const MaxSize = 4 << 30
 
 // Store is a content-addressed directory of artifacts. Writes go through a
 // temporary file and a rename, so a reader never sees half an artifact.
@@ -50,18 +52,6 @@ func (s *Store) Put(data []byte) (string, error) {
 	return digest, nil
 }
 
-// PutReader stores what r yields, up to MaxSize bytes.
-func (s *Store) PutReader(r io.Reader) (string, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxSize+1))
-	if err != nil {
-		return "", fmt.Errorf("artifact store: reading upload: %w", err)
-	}
-	if len(data) > MaxSize {
-		return "", fmt.Errorf("artifact store: upload is larger than the %d MiB limit", MaxSize>>20)
-	}
-	return s.Put(data)
-}
-
 // PutStream stores what r yields, up to limit bytes, without holding it
 // in memory: it is written to a temporary file while its digest is
 // computed. check, if not nil, may refuse the file (e.g. a malformed image
@@ -79,7 +69,7 @@ func (s *Store) PutStream(r io.Reader, limit int64, check func(*os.File) error) 
 		return "", 0, fmt.Errorf("artifact store: reading upload: %w", err)
 	}
 	if n > limit {
-		return "", 0, fmt.Errorf("%w: the upload is larger than the %d MiB limit", ErrTooLarge, limit>>20)
+		return "", 0, fmt.Errorf("%w: the upload is larger than the %s limit", ErrTooLarge, runtime.FormatBytes(uint64(limit)))
 	}
 	if check != nil {
 		if _, err := tmp.Seek(0, io.SeekStart); err != nil {

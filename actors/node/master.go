@@ -40,6 +40,9 @@ type MasterOptions struct {
 	Telemetry          telemetry.Options
 	// HA, if set, elects the leading master through Consul.
 	HA *HAOptions
+	// MaxArtifactSize bounds one uploaded artifact in bytes; 0 means
+	// artifacts.MaxSize.
+	MaxArtifactSize int64
 }
 
 // Master is a running master: actor, HTTP API, artifacts. With HA it
@@ -172,6 +175,7 @@ func (m *Master) lead(epoch uint64) error {
 	m.PID = pid
 	api := &amaster.API{
 		System: m.System.Actors, Master: pid, Artifacts: m.Artifacts, Images: m.Images, Logger: m.logger,
+		MaxArtifactSize: opts.MaxArtifactSize,
 		Info: client.MasterInfo{
 			Version: Version, Epoch: epoch, ActorAddress: pid.Address,
 			ActorID: pid.Id, StartedAt: time.Now().UTC(),

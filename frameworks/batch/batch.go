@@ -355,6 +355,9 @@ func validate(spec *JobSpec) (resources.Resources, error) {
 			return bad("module: %v", err)
 		}
 	}
+	if err := validateInputs(spec); err != nil {
+		return bad("%v", err)
+	}
 	if spec.Instances < 1 || spec.Instances > 1_000_000 {
 		return bad("instances is %d: want 1 to 1000000", spec.Instances)
 	}
@@ -395,6 +398,41 @@ func validate(spec *JobSpec) (resources.Resources, error) {
 	return need, nil
 }
 
+// validateInputs checks the job's inputs; with Each it also sets Instances.
+func validateInputs(spec *JobSpec) error {
+	seen := map[string]bool{}
+	for _, in := range spec.Inputs {
+		if err := sdk.CheckDigest(in.Digest); err != nil {
+			return fmt.Errorf("input %s: %v", in.Path, err)
+		}
+		if err := kernelpb.CheckInputPath(in.Path); err != nil {
+			return err
+		}
+		if in.Path == batchapi.EachPath && len(spec.Each) > 0 {
+			return fmt.Errorf("input path %s is where each instance sees its own input: choose another", in.Path)
+		}
+		if seen[in.Path] {
+			return fmt.Errorf("two inputs at %s: give each its own path", in.Path)
+		}
+		seen[in.Path] = true
+	}
+	if len(spec.Each) == 0 {
+		return nil
+	}
+	if spec.Instances == 0 {
+		spec.Instances = len(spec.Each)
+	}
+	if spec.Instances != len(spec.Each) {
+		return fmt.Errorf("instances is %d but each names %d inputs: one instance runs per input", spec.Instances, len(spec.Each))
+	}
+	for i, in := range spec.Each {
+		if err := sdk.CheckDigest(in.Digest); err != nil {
+			return fmt.Errorf("each input %d (%s): %v", i, in.Name, err)
+		}
+	}
+	return nil
+}
+
 func defaultName(spec JobSpec) string {
 	c := spec.Container
 	switch {
@@ -420,7 +458,8 @@ func newJob(id string, spec JobSpec, need resources.Resources) *job {
 	}
 	tb = tb.Resources(need).
 		Timeout(time.Duration(spec.TimeoutMS) * time.Millisecond).
-		KillGrace(time.Duration(spec.KillGraceMS) * time.Millisecond)
+		KillGrace(time.Duration(spec.KillGraceMS) * time.Millisecond).
+		Inputs(sharedInputs(spec)...)
 	return &job{
 		id: id, spec: spec, need: need, task: tb, container: spec.Container != nil,
 		inst: make([]instance, spec.Instances),

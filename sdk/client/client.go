@@ -199,7 +199,14 @@ func (c *Client) Logs(ctx context.Context, id, stream string, follow bool) (io.R
 
 // Upload stores an artifact on the master and returns its digest.
 func (c *Client) Upload(ctx context.Context, data []byte, kind string) (Artifact, error) {
-	resp, err := c.send(ctx, http.MethodPost, "/api/v1/artifacts?kind="+url.QueryEscape(kind), bytes.NewReader(data), "application/octet-stream")
+	return c.UploadStream(ctx, bytes.NewReader(data), kind)
+}
+
+// UploadStream stores what body yields as an artifact, streamed: a large
+// file is never held in memory, here or on the master. kind "wasm" makes
+// the master check that it is a module; "" stores any bytes.
+func (c *Client) UploadStream(ctx context.Context, body io.Reader, kind string) (Artifact, error) {
+	resp, err := c.send(ctx, http.MethodPost, "/api/v1/artifacts?kind="+url.QueryEscape(kind), body, "application/octet-stream")
 	if err != nil {
 		return Artifact{}, err
 	}
