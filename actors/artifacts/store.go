@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/pandodc/pando/internal/atomicfile"
 	"github.com/pandodc/pando/runtime"
@@ -44,6 +45,7 @@ func (s *Store) Put(data []byte) (string, error) {
 	hexPart, _ := ParseDigest(digest)
 	path := filepath.Join(s.dir, hexPart)
 	if _, err := os.Stat(path); err == nil {
+		touch(path) // stored again: a fresh grace before collection
 		return digest, nil
 	}
 	if err := atomicfile.Write(path, bytes.NewReader(data)); err != nil {
@@ -115,4 +117,43 @@ func (s *Store) Open(digest string) (io.ReadCloser, error) {
 		return nil, err
 	}
 	return os.Open(path)
+}
+
+// List returns every stored artifact with when it was stored.
+func (s *Store) List() (map[string]time.Time, error) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("artifact store: %w", err)
+	}
+	out := make(map[string]time.Time, len(entries))
+	for _, e := range entries {
+		digest := digestPrefix + e.Name()
+		if _, err := ParseDigest(digest); err != nil || !e.Type().IsRegular() {
+			continue // a temporary upload, or not an artifact
+		}
+		fi, err := e.Info()
+		if err != nil {
+			continue // removed meanwhile
+		}
+		out[digest] = fi.ModTime()
+	}
+	return out, nil
+}
+
+// Delete removes an artifact; a missing one is no error.
+func (s *Store) Delete(digest string) error {
+	hexPart, err := ParseDigest(digest)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(s.dir, hexPart)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("artifact store: %w", err)
+	}
+	return nil
+}
+
+// touch marks an artifact as just stored, for the collection's grace.
+func touch(path string) {
+	now := time.Now()
+	_ = os.Chtimes(path, now, now)
 }

@@ -24,8 +24,10 @@ type API struct {
 	Images *artifacts.Images
 	// MaxArtifactSize bounds an upload; 0 means artifacts.MaxSize.
 	MaxArtifactSize int64
-	Info            client.MasterInfo
-	Logger          *slog.Logger
+	// Collector keeps the artifact leases (nil: nothing is collected).
+	Collector *Collector
+	Info      client.MasterInfo
+	Logger    *slog.Logger
 }
 
 // Register adds the API's routes to mux.
@@ -33,6 +35,8 @@ func (api *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/master", api.master)
 	mux.HandleFunc("POST /api/v1/artifacts", api.upload)
 	mux.HandleFunc("GET /api/v1/artifacts/{digest}", api.download)
+	mux.HandleFunc("POST /api/v1/artifacts/leases", api.lease)
+	mux.HandleFunc("DELETE /api/v1/artifacts/leases", api.release)
 	mux.HandleFunc("POST /api/v1/images", api.importImage)
 	mux.HandleFunc("GET /api/v1/images", api.images)
 	mux.HandleFunc("GET /api/v1/agents", api.agents)

@@ -86,7 +86,10 @@ type Config struct {
 	Store store.Store
 	// Cluster, if set, is asked about agents at submit time.
 	Cluster Cluster
-	Logger  *slog.Logger
+	// Leases, if set, holds each job's artifacts on the master for the
+	// job's lifetime (the master collects artifacts no one needs).
+	Leases Leaser
+	Logger *slog.Logger
 	// Role the framework subscribes in; "" means "*".
 	Role string
 	// FrameworkName defaults to "batch". It also names the store prefix,
@@ -113,6 +116,16 @@ type JobSpec = batchapi.JobSpec
 
 // ContainerSpec is the container of a container job.
 type ContainerSpec = batchapi.ContainerSpec
+
+// Input is an artifact instances read.
+type Input = batchapi.Input
+
+// Where an instance of a job with Each inputs sees its own (see batchapi).
+const (
+	EachPath     = batchapi.EachPath
+	EnvInputName = batchapi.EnvInputName
+	EnvInputPath = batchapi.EnvInputPath
+)
 
 // Job states.
 const (
@@ -263,6 +276,10 @@ func New(cfg Config) (*Framework, error) {
 	}
 	f.persistWG.Add(1)
 	go f.persistLoop()
+	if cfg.Leases != nil {
+		f.persistWG.Add(1)
+		go f.renewLoop()
+	}
 	if len(f.pruned) > 0 {
 		f.kickPersist() // jobs beyond MaxEndedJobs were found in the store
 	}
@@ -492,6 +509,10 @@ func (f *Framework) Submit(ctx context.Context, spec JobSpec) (JobStatus, error)
 	rec := j.record()
 	meta := f.metaRecord()
 	f.mu.Unlock()
+
+	if err := f.lease(ctx, j.id, spec); err != nil {
+		return JobStatus{}, err
+	}
 
 	// Durable before anyone is told the job exists; writing outside the
 	// lock keeps the fsync from stalling the scheduler.
@@ -761,6 +782,7 @@ func (f *Framework) maybeEnd(j *job) {
 		"failed", j.count[phFailed], "killed", j.count[phKilled])
 	f.ended = append(f.ended, j)
 	f.pruneEnded()
+	go f.release(j.id) // f.mu is held: no HTTP under it
 }
 
 // pruneEnded forgets the jobs that ended first, beyond MaxEndedJobs; the

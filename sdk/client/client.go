@@ -218,6 +218,21 @@ func (c *Client) UploadStream(ctx context.Context, body io.Reader, kind string) 
 	return a, nil
 }
 
+// LeaseArtifacts keeps digests from the master's artifact collection for
+// ttl (see ArtifactLease); an unknown digest is an error (404).
+func (c *Client) LeaseArtifacts(ctx context.Context, holder string, digests []string, ttl time.Duration) error {
+	body, err := json.Marshal(ArtifactLease{Holder: holder, Digests: digests, TTLSeconds: int64(ttl / time.Second)})
+	if err != nil {
+		return err
+	}
+	return c.Do(ctx, http.MethodPost, "/api/v1/artifacts/leases", bytes.NewReader(body), nil)
+}
+
+// ReleaseArtifacts ends holder's lease.
+func (c *Client) ReleaseArtifacts(ctx context.Context, holder string) error {
+	return c.Do(ctx, http.MethodDelete, "/api/v1/artifacts/leases?holder="+url.QueryEscape(holder), nil, nil)
+}
+
 // WaitReady polls the master until it answers or ctx ends.
 func (c *Client) WaitReady(ctx context.Context) error {
 	for {
