@@ -94,6 +94,11 @@ func (c *Cache) download(ctx context.Context, digest string) (string, error) {
 		os.Remove(path)
 		return "", fmt.Errorf("artifact %s failed verification: its bytes hash to sha256:%s", digest, got)
 	}
+	// Readable by all: a container task may run as any user, and it sees
+	// inputs through hard links to this file.
+	if err := os.Chmod(path, 0o644); err != nil {
+		return "", fmt.Errorf("fetching artifact %s: %w", digest, err)
+	}
 	return path, nil
 }
 

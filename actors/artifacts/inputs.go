@@ -46,6 +46,9 @@ func (c *Cache) Inputs(ctx context.Context, inputs []*kernelpb.Input) ([]Mount, 
 			return nil, fmt.Errorf("inputs %s and %s overlap: give each its own path", sorted[i-1].GetPath(), in.GetPath())
 		}
 	}
+	if err := CheckMountPrefixes(sorted); err != nil {
+		return nil, err
+	}
 	files := map[string]string{} // path under /input -> cached file
 	var trees []Mount
 	var dirs []string // where archives go, under /input
@@ -71,6 +74,24 @@ func (c *Cache) Inputs(ctx context.Context, inputs []*kernelpb.Input) ([]Mount, 
 		return nil, err
 	}
 	return append([]Mount{{Source: view, Target: kernelpb.InputRoot}}, trees...), nil
+}
+
+// CheckMountPrefixes refuses an archive whose path begins another input's
+// path (/input/corpus and /input/corpus2.txt): Go's WASI port picks the
+// preopened directory by string prefix, not by path element, and would
+// look for the second inside the first.
+func CheckMountPrefixes(inputs []*kernelpb.Input) error {
+	for _, dir := range inputs {
+		if !dir.GetArchive() {
+			continue
+		}
+		for _, other := range inputs {
+			if other != dir && strings.HasPrefix(other.GetPath(), dir.GetPath()) && !isUnder(other.GetPath(), dir.GetPath()) {
+				return fmt.Errorf("inputs %s and %s: the name of one begins with the other's, which WASI programs built with Go resolve wrongly; rename one", dir.GetPath(), other.GetPath())
+			}
+		}
+	}
+	return nil
 }
 
 func isUnder(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }

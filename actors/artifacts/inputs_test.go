@@ -158,3 +158,15 @@ func TestUntarRefusesEscapesAndLinks(t *testing.T) {
 		t.Errorf("TarDir of a tree with a symbolic link: %v, want a refusal naming it", err)
 	}
 }
+
+func TestInputsRefuseADirectoryThatPrefixesAnotherName(t *testing.T) {
+	cache, _ := NewCache(t.TempDir(), SourceFunc(func(context.Context, string) (io.ReadCloser, error) {
+		t.Error("fetched inputs that must be refused first")
+		return nil, io.EOF
+	}))
+	d := Digest([]byte("x"))
+	_, err := cache.Inputs(context.Background(), []*kernelpb.Input{{Digest: d, Path: "/input/corpus", Archive: true}, {Digest: d, Path: "/input/corpus2.txt"}})
+	if err == nil || !strings.Contains(err.Error(), "rename one") {
+		t.Errorf("error %v, want a refusal saying to rename one", err)
+	}
+}

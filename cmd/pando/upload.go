@@ -103,6 +103,16 @@ func (f *inputFlags) check() (shared, each []localInput, err error) {
 			return nil, nil, err
 		}
 	}
+	var mounts []*kernelpb.Input
+	for _, in := range shared {
+		mounts = append(mounts, &kernelpb.Input{Path: kernelpb.InputRoot + "/" + in.name, Archive: in.dir})
+	}
+	if len(f.dirs) > 0 && f.each != "" {
+		mounts = append(mounts, &kernelpb.Input{Path: batchapi.EachPath})
+	}
+	if err := artifacts.CheckMountPrefixes(mounts); err != nil {
+		return nil, nil, usageError("%v", err)
+	}
 	if f.each == "" {
 		return shared, nil, nil
 	}

@@ -94,6 +94,7 @@ func TestRunInputsAgainstDev(t *testing.T) {
 		{"a directory given as --file", []string{"--file", corpus}, "not a regular file"},
 		{"a file given as --dir", []string{"--dir", csv}, "not a directory"},
 		{"two inputs of one name", []string{"--file", csv, "--file", write("other/data.csv", "x")}, "would both be /input/data.csv"},
+		{"a --dir whose name begins another input's", []string{"--dir", corpus, "--file", write("corpus2.txt", "x")}, "rename one"},
 		{"a glob matching nothing", []string{"--each", filepath.Join(src, "*.nothing")}, "matches no file"},
 		{"-n that disagrees with --each", []string{"--each", filepath.Join(src, "items", "*.txt"), "-n", "5"}, "matches 3 files but -n is 5"},
 		{"an input over the size limit", []string{"--file", big}, "larger than the 16MiB limit"},
