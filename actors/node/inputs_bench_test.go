@@ -88,7 +88,7 @@ func BenchmarkInputs(b *testing.B) {
 	b.ReportMetric(pando, "pando-s")
 	b.ReportMetric(raw, "raw-s")
 	b.ReportMetric(pando/raw, "ratio")
-	b.ReportMetric(pandos[0], "first-pando-s") // with the fetch
+	b.ReportMetric(pandos[0], "first-pando-s")           // with the fetch
 	b.ReportMetric(float64(fetches.Load()-1), "fetches") // less the module's
 }
 
