@@ -11,6 +11,7 @@ import (
 
 	"github.com/pandodc/pando/examples/wasm/wasmbuild"
 	"github.com/pandodc/pando/frameworks/batch/batchapi"
+	"github.com/pandodc/pando/runtime/container/containerdtest"
 	"github.com/pandodc/pando/sdk/client"
 )
 
@@ -132,4 +133,38 @@ func countJobs(t *testing.T, master string) int {
 		t.Fatal(err)
 	}
 	return len(jobs)
+}
+
+// TestContainerJobInputs runs a container job with --file, --dir and
+// --each against `pando dev` with a real containerd: the inputs are
+// read-only bind mounts at the same paths WASM tasks see.
+func TestContainerJobInputs(t *testing.T) {
+	skipIfShort(t)
+	ctd := containerdtest.Start(t)
+	bin := buildPando(t)
+	_, master := newLab(t).startDev(bin, t.TempDir(), "--resources", "cpus:2;mem:2GiB", "--containerd", ctd.Address)
+	if r := pando(t, bin, master, "image", "import", containerdtest.BusyboxTarball(t)); r.code != 0 {
+		t.Fatalf("pando image import: exit %d, stderr %q", r.code, r.stderr)
+	}
+	src := t.TempDir()
+	for rel, content := range map[string]string{"data.csv": "csv;", "corpus/sub/one.txt": "one;", "items/a.txt": "a", "items/b.txt": "b"} {
+		p := filepath.Join(src, rel)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	r := pando(t, bin, master, "run", "--image", "busybox", "--cpus", "0.1", "--mem", "32MiB", "--output", out,
+		"--file", filepath.Join(src, "data.csv"), "--dir", filepath.Join(src, "corpus"), "--each", filepath.Join(src, "items", "*.txt"),
+		"--", "sh", "-c", `cat /input/data.csv /input/corpus/sub/one.txt "$PANDO_INPUT"; echo " $PANDO_INPUT_NAME"; if touch /input/x 2>/dev/null || touch /input/corpus/x 2>/dev/null; then echo writable; fi`)
+	if r.code != 0 {
+		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	for i, name := range []string{"a", "b"} {
+		got, _ := os.ReadFile(filepath.Join(out, fmt.Sprint(i), "stdout"))
+		if want := fmt.Sprintf("csv;one;%s %s\n", name, filepath.Join(src, "items", name+".txt")); string(got) != want {
+			t.Errorf("instance %d printed %q, want %q (and no write under /input)", i, got, want)
+		}
+	}
 }
