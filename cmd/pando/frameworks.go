@@ -57,7 +57,7 @@ func startBuiltins(m *node.Master, dataDir string, logger *slog.Logger) (*builti
 		st.Close()
 		return nil, fmt.Errorf("batch framework: %w", err)
 	}
-	b, err := batch.New(batch.Config{Store: st, Cluster: batch.APICluster(api), Logger: logger})
+	b, err := batch.New(batch.Config{Store: st, Cluster: batch.APICluster(api), Leases: api, Logger: logger})
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("batch framework: %w", err)
