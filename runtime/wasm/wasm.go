@@ -278,7 +278,7 @@ func (r *Runtime) Launch(ctx context.Context, spec runtime.Spec) (runtime.Task, 
 		cfg = cfg.WithEnv(k, spec.Env[k])
 	}
 	// Where its listeners are, unless the launcher said so already.
-	listenEnv := listenerEnv(spec.Ports)
+	listenEnv := listenerEnv(spec.Ports, sandboxDirs) // every dir mounted comes before the listeners
 	for _, k := range slices.Sorted(maps.Keys(listenEnv)) {
 		if _, ok := spec.Env[k]; !ok {
 			cfg = cfg.WithEnv(k, listenEnv[k])
