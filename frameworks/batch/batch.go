@@ -157,6 +157,10 @@ type instance struct {
 	retries int // FAILED/ERROR relaunches used
 	lost    int // LOST relaunches used
 	agentID string
+	// unsure: saved pending, so it may have been launched (under its
+	// attempt) before the framework's state was saved; it waits, staging,
+	// for reconciliation to say whether that task exists.
+	unsure bool
 	// Last status, for Tasks().
 	state    kernelpb.TaskState
 	reason   kernelpb.Reason

@@ -70,8 +70,12 @@ func parseReportedTasks(msg *kernelpb.RegisterAgent) ([]reportedTask, error) {
 //     (REASON_AGENT_RESTARTED); reported UNREACHABLE tasks come back
 //     (taskReturned); reported tasks the master already settled (e.g. LOST
 //     to a framework that is not partition-aware) are killed.
-//   - An unknown id: the master failed over (or removed the agent). The id
-//     is kept and reported tasks the master never heard of are adopted.
+//   - An unknown id: the master failed over. The id is kept and reported
+//     tasks the master never heard of are adopted. (An agent of the
+//     registry, KnownAgents, is known: it re-registers.)
+//   - A removed id (removed here or, says the registry, by an earlier
+//     leader): the agent registers anew under a new id, and every task it
+//     reports is killed, since its framework heard it was lost.
 func (m *Master) registerAgent(now time.Time, from Peer, msg *kernelpb.RegisterAgent) error {
 	if msg.Hostname == "" {
 		return m.refuseAgent("RegisterAgent from %s without hostname", from)
@@ -86,7 +90,11 @@ func (m *Master) registerAgent(now time.Time, from Peer, msg *kernelpb.RegisterA
 	}
 
 	id := msg.AgentId
-	if id == "" {
+	removedID := ""
+	if id != "" && m.agents[id] == nil && m.removedAgents.Has(id) {
+		removedID, id = id, ""
+	}
+	if id == "" && removedID == "" {
 		id = m.agentByPeer[from] // a retry: same peer, same agent
 	}
 	a := m.agents[id]
@@ -103,7 +111,12 @@ func (m *Master) registerAgent(now time.Time, from Peer, msg *kernelpb.RegisterA
 		}
 		m.agents[id] = a
 		m.counters.AgentsAdded++
-		m.emit(Event{Kind: EventAgentAdded, At: now, AgentID: id})
+		ev := Event{Kind: EventAgentAdded, At: now, AgentID: id}
+		if removedID != "" {
+			m.counters.AgentsRegisteredAnew++
+			ev.Message = fmt.Sprintf("agent %s was removed: it registers anew, its %d tasks killed", removedID, len(reported))
+		}
+		m.emit(ev)
 	} else {
 		// Whatever was offered there may no longer exist.
 		m.rescindAgentOffers(now, a, false)
@@ -116,7 +129,7 @@ func (m *Master) registerAgent(now time.Time, from Peer, msg *kernelpb.RegisterA
 			a.unreachableSince = time.Time{}
 			m.counters.AgentsReturned++
 		}
-		a.heldBack = false
+		a.heldBack, a.recovering = false, false
 		m.emit(Event{Kind: EventAgentReregistered, At: now, AgentID: id})
 	}
 	if old, ok := m.agents[m.agentByPeer[a.peer]]; ok && old == a && a.peer != from {
@@ -129,6 +142,16 @@ func (m *Master) registerAgent(now time.Time, from Peer, msg *kernelpb.RegisterA
 	a.total = total
 	a.attributes = maps.Clone(msg.Attributes)
 
+	if removedID != "" {
+		a.disowned = map[taskKey]struct{}{}
+		for _, r := range reported {
+			a.disowned[r.key] = struct{}{}
+			if !kernelpb.IsTerminal(r.state) {
+				m.killOn(a, r.key)
+			}
+		}
+		reported = nil
+	}
 	m.reconcileAgentTasks(now, a, reported)
 
 	a.active = true
@@ -297,6 +320,9 @@ func (m *Master) agentDisconnected(now time.Time, id string) {
 func (m *Master) pingAgents(now time.Time) {
 	for _, id := range sortedKeys(m.agents) {
 		a := m.agents[id]
+		if a.awaited() {
+			continue // no peer to ping: it re-registers, or expireRecoveringAgents marks it
+		}
 		if !a.unreachableSince.IsZero() {
 			if m.cfg.AgentUnreachableTimeout > 0 && !now.Before(a.unreachableSince.Add(m.cfg.AgentUnreachableTimeout)) {
 				m.removeAgent(now, a, fmt.Sprintf("the agent stayed unreachable for %v", m.cfg.AgentUnreachableTimeout))
@@ -412,6 +438,7 @@ func (m *Master) removeAgent(now time.Time, a *agentState, why string) {
 		m.terminateByMaster(now, t, kernelpb.TaskState_TASK_LOST, kernelpb.Reason_REASON_AGENT_REMOVED, why)
 	}
 	delete(m.agents, a.id)
+	m.removedAgents.Add(a.id)
 	if m.agentByPeer[a.peer] == a.id {
 		delete(m.agentByPeer, a.peer)
 	}

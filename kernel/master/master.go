@@ -237,6 +237,12 @@ type Master struct {
 	// the last UnreachableWindow, oldest first (MaxUnreachablePerWindow).
 	markedUnreachable []time.Time
 
+	// removedAgents remembers removed agent ids (here or, from the
+	// registry, by an earlier leader): one that comes back registers anew.
+	removedAgents ring.Set[string]
+	// recovering counts (at least) the registry's agents still awaited.
+	recovering int
+
 	out      []Envelope
 	events   []Event
 	counters Counters
@@ -258,6 +264,7 @@ func New(cfg Config) *Master {
 		unknownSince:     map[string]time.Time{},
 		completed:        newCompletedTasks(cfg.MaxCompletedTasks),
 		removed:          ring.NewSet[string](cfg.MaxRemovedFrameworks),
+		removedAgents:    ring.NewSet[string](defaultMaxRemovedAgents),
 		counters:         Counters{TasksTerminal: map[kernelpb.TaskState]uint64{}},
 	}
 }
@@ -351,6 +358,8 @@ func (m *Master) Step(now time.Time, from Peer, msg any) error {
 		return m.disconnected(now, from)
 	case OperatorKill:
 		return m.operatorKill(now, from, msg)
+	case KnownAgents:
+		return m.knownAgents(now, msg)
 
 	case nil:
 		m.counters.InvalidMessages++
@@ -367,6 +376,8 @@ func (m *Master) Step(now time.Time, from Peer, msg any) error {
 // unreachable those that missed too many pings and removes those that
 // stayed unreachable too long, and heartbeats frameworks.
 func (m *Master) Tick(now time.Time) {
+	m.openWindow(now)
+	m.expireRecoveringAgents(now)
 	m.answerPending(now)
 	m.expireOffers(now)
 	m.expireFrameworks(now)

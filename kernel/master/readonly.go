@@ -22,6 +22,7 @@ type Views interface {
 	Counters() Counters
 	ActiveTasksByState() map[kernelpb.TaskState]int
 	Available(agentID string) resources.Resources
+	RegistryAgents() []KnownAgent
 }
 
 // ReadOnly returns the master's Views. The value behind it holds the
@@ -44,3 +45,4 @@ func (r readOnly) Offers() []OfferView                            { return r.m.O
 func (r readOnly) Counters() Counters                             { return r.m.Counters() }
 func (r readOnly) ActiveTasksByState() map[kernelpb.TaskState]int { return r.m.ActiveTasksByState() }
 func (r readOnly) Available(agentID string) resources.Resources   { return r.m.Available(agentID) }
+func (r readOnly) RegistryAgents() []KnownAgent                   { return r.m.RegistryAgents() }

@@ -392,7 +392,8 @@ func (m *Master) statusUpdate(now time.Time, from Peer, msg *kernelpb.StatusUpda
 		st = kernelpb.CloneTaskStatus(st)
 		st.Reason = kernelpb.Reason_REASON_KILLED_BY_OPERATOR
 	}
-	settled := m.removed.Has(key.FrameworkID) ||
+	_, disowned := a.disowned[key]
+	settled := m.removed.Has(key.FrameworkID) || disowned ||
 		(t == nil && m.completed.byKey[key] != nil) ||
 		(t != nil && t.agentID != a.id)
 	if settled {
@@ -501,7 +502,8 @@ func (m *Master) reconcile(now time.Time, from Peer, msg *kernelpb.Reconcile) er
 			t = m.completed.byKey[key]
 		}
 		if t == nil {
-			if m.inWindow(now) {
+			wait, s, why := m.unknownTask(now, fw, rt.AgentId)
+			if wait {
 				// Its agent may not have re-registered yet. (Past the
 				// bound, no answer: reconciliation is retried.)
 				if len(m.pending) < maxPendingReconciles {
@@ -509,7 +511,7 @@ func (m *Master) reconcile(now time.Time, from Peer, msg *kernelpb.Reconcile) er
 				}
 				continue
 			}
-			answer(rt.TaskId, rt.AgentId, kernelpb.TaskState_TASK_LOST, "unknown task")
+			answer(rt.TaskId, rt.AgentId, s, why)
 			continue
 		}
 		if t.awaitsAgentUpdates() {
@@ -557,7 +559,14 @@ func (m *Master) answerPending(now time.Time) {
 		if t == nil {
 			t = m.completed.byKey[p.key]
 		}
-		if t == nil && open {
+		var wait bool
+		lost, why := kernelpb.TaskState_TASK_LOST, "unknown task: its agent did not re-register in time"
+		if t == nil && fw != nil {
+			if wait, lost, why = m.unknownTask(now, fw, p.agentID); !wait && why == unknownTaskMessage {
+				why = "unknown task: its agent did not re-register in time"
+			}
+		}
+		if t == nil && (open || wait) {
 			rest = append(rest, p)
 			continue
 		}
@@ -565,8 +574,8 @@ func (m *Master) answerPending(now time.Time) {
 			continue // it reconciles again (when it comes back)
 		}
 		st := &kernelpb.TaskStatus{
-			TaskId: p.key.TaskID, State: kernelpb.TaskState_TASK_LOST, AgentId: p.agentID, FrameworkId: fw.id,
-			Reason: kernelpb.Reason_REASON_RECONCILIATION, Message: "unknown task: its agent did not re-register in time",
+			TaskId: p.key.TaskID, State: lost, AgentId: p.agentID, FrameworkId: fw.id,
+			Reason: kernelpb.Reason_REASON_RECONCILIATION, Message: why,
 			Source: kernelpb.Source_SOURCE_MASTER, TimestampNs: now.UnixNano(),
 		}
 		if t != nil {
