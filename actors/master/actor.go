@@ -31,6 +31,9 @@ type Config struct {
 	Metrics      *Metrics
 	// Clock is the time source; tests may fix it.
 	Clock func() time.Time
+	// KnownAgents are the agents of the registry, stepped in first
+	// (kmaster.KnownAgents) by an elected master.
+	KnownAgents []kmaster.KnownAgent
 }
 
 // Private messages of the master actor.
@@ -89,6 +92,10 @@ func (a *Actor) Receive(ctx actor.Context) {
 			timers.SendRepeatedly(a.cfg.TickInterval, a.cfg.TickInterval, ctx.Self(), tick{}),
 			timers.SendRepeatedly(a.cfg.AllocationInterval, a.cfg.AllocationInterval, ctx.Self(), allocate{}),
 		)
+		if len(a.cfg.KnownAgents) > 0 {
+			// Before any agent's message: they are in the mailbox behind Started.
+			a.step(now, "registry", kmaster.KnownAgents{Agents: a.cfg.KnownAgents})
+		}
 	case *actor.Stopping:
 		for _, cancel := range a.timers {
 			cancel()

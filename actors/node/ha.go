@@ -14,8 +14,10 @@ import (
 	"github.com/hashicorp/consul/api"
 
 	"github.com/pandodc/pando/actors/election"
+	amaster "github.com/pandodc/pando/actors/master"
 	"github.com/pandodc/pando/actors/registry"
 	"github.com/pandodc/pando/internal/httpjson"
+	kmaster "github.com/pandodc/pando/kernel/master"
 )
 
 // HAOptions makes a master one of several, elected through Consul.
@@ -31,6 +33,9 @@ type HAOptions struct {
 	// SessionTTL and LockDelay tune failover (defaults: election's).
 	SessionTTL time.Duration
 	LockDelay  time.Duration
+	// AgentSyncInterval is how often the leader writes what changed of its
+	// agents to the registry (default DefaultAgentSyncInterval).
+	AgentSyncInterval time.Duration
 }
 
 // haState is what a master contending for leadership knows.
@@ -39,10 +44,13 @@ type haState struct {
 	prefix  string
 	consul  *api.Client
 	elector *election.Elector
+	ctx     context.Context // ends when the master stops
 	cancel  context.CancelFunc
-	leading chan struct{} // closed once this master leads
-	lost    chan struct{} // closed when it steps down
-	done    chan struct{} // closed when the event loop ends
+
+	syncInterval time.Duration
+	leading      chan struct{} // closed once this master leads
+	lost         chan struct{} // closed when it steps down
+	done         chan struct{} // closed when the event loop ends
 
 	mu       sync.Mutex
 	leader   election.LeaderInfo // the leader known; ID "" when none
@@ -88,7 +96,8 @@ func (m *Master) startHA(opts HAOptions) error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	m.ha = &haState{id: id, prefix: opts.Prefix, consul: consul, elector: el, cancel: cancel, leading: make(chan struct{}), lost: make(chan struct{}), done: make(chan struct{})}
+	m.ha = &haState{id: id, prefix: opts.Prefix, consul: consul, elector: el, ctx: ctx, cancel: cancel, syncInterval: opts.AgentSyncInterval,
+		leading: make(chan struct{}), lost: make(chan struct{}), done: make(chan struct{})}
 	m.Mux.HandleFunc("/", m.standby)
 	m.serve() // Consul's health check of this master must be answered first
 	if err := el.Start(ctx); err != nil {
@@ -228,5 +237,70 @@ func (m *Master) standby(w http.ResponseWriter, r *http.Request) {
 	default:
 		target := strings.TrimRight(st.LeaderURL, "/") + r.URL.RequestURI()
 		http.Redirect(w, r, target, http.StatusTemporaryRedirect)
+	}
+}
+
+// DefaultAgentSyncInterval is how often a leading master writes the
+// changes of its agents to the registry (HAOptions.AgentSyncInterval).
+const DefaultAgentSyncInterval = time.Second
+
+// loadAgents reads the agents the previous leader kept in reg (none
+// without a registry), for the master actor to await.
+func (m *Master) loadAgents(reg registry.Registry) ([]kmaster.KnownAgent, error) {
+	if reg == nil {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	known, err := registry.LoadAgents(ctx, reg)
+	if err != nil && known == nil {
+		return nil, fmt.Errorf("master: reading the agents from the registry: %w", err)
+	}
+	if err != nil {
+		m.logger.Error("master: some agents of the registry are unreadable; they register as new", "error", err)
+	}
+	m.logger.Info("master: agents of the registry", "agents", len(known), "took", time.Since(start))
+	return known, nil
+}
+
+// syncAgents writes the master's agents to reg every AgentSyncInterval
+// while this master leads: one diff in memory each time, writes only for
+// what changed, batched (registry.AgentWriter).
+func (m *Master) syncAgents(reg registry.Registry, loaded []kmaster.KnownAgent) {
+	h := m.ha
+	interval := h.syncInterval
+	if interval <= 0 {
+		interval = DefaultAgentSyncInterval
+	}
+	w := registry.NewAgentWriter(reg, loaded)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-h.lost:
+			return
+		case <-tick.C:
+		}
+		ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+		agents, err := amaster.Query(ctx, m.System.Actors, m.PID, func(v kmaster.Views, _ time.Time) []kmaster.KnownAgent {
+			return v.RegistryAgents()
+		})
+		if err == nil {
+			var n int
+			if n, err = w.Sync(ctx, agents); n > 0 {
+				m.logger.Debug("master: agents written to the registry", "changes", n)
+			}
+		}
+		cancel()
+		if errors.Is(err, registry.ErrFenced) {
+			m.logger.Warn("master: the registry fenced this master's writes: it no longer leads", "error", err)
+			return
+		}
+		if err != nil {
+			m.logger.Warn("master: cannot write the agents to the registry; will retry", "error", err)
+		}
 	}
 }

@@ -160,16 +160,25 @@ func (m *Master) lead(epoch uint64) error {
 		m.opts.Kernel.ReregistrationWindow = DefaultReregistrationWindow
 	}
 	opts := m.opts
+	reg := m.Registry()
+	known, err := m.loadAgents(reg)
+	if err != nil {
+		return err
+	}
 	pid, err := m.System.Actors.Root.SpawnNamed(amaster.Props(amaster.Config{
 		Kernel:             opts.Kernel,
 		AllocationInterval: opts.AllocationInterval,
 		Logger:             m.logger,
 		Metrics:            m.metrics,
+		KnownAgents:        known,
 	}), amaster.ActorID)
 	if err != nil {
 		return fmt.Errorf("master: spawning the master actor: %w", err)
 	}
 	m.PID = pid
+	if reg != nil {
+		go m.syncAgents(reg, known)
+	}
 	api := &amaster.API{
 		System: m.System.Actors, Master: pid, Artifacts: m.Artifacts, Images: m.Images, Logger: m.logger,
 		Info: client.MasterInfo{

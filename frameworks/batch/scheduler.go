@@ -292,6 +292,13 @@ func (f *Framework) onUpdate(d driverCalls, st *kernelpb.TaskStatus) {
 	in := &j.inst[idx]
 	unsure := in.unsure
 	in.unsure = false
+	if st.GetState() == kernelpb.TaskState_TASK_UNREACHABLE {
+		if in.unreachableSince.IsZero() {
+			in.unreachableSince = time.Now()
+		}
+	} else {
+		in.unreachableSince = time.Time{}
+	}
 	in.state, in.reason, in.message, in.exitCode = st.GetState(), st.GetReason(), st.GetMessage(), st.GetExitCode()
 	in.updated = time.Now().UTC()
 	if st.GetAgentId() != "" {
@@ -309,6 +316,9 @@ func (f *Framework) onUpdate(d driverCalls, st *kernelpb.TaskStatus) {
 		} else {
 			requeued = f.failOrRetry(j, idx, st, true)
 		}
+	case kernelpb.TaskState_TASK_UNREACHABLE:
+		// Its agent may come back with it: wait, up to UnreachableTimeout.
+		f.log.Info("instance unreachable: waiting for its agent", "task", st.GetTaskId(), "agent", in.agentID)
 	case kernelpb.TaskState_TASK_RUNNING:
 		if in.phase == phStaging {
 			f.setPhase(j, in, phRunning)
