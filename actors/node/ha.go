@@ -33,9 +33,9 @@ type HAOptions struct {
 	// SessionTTL and LockDelay tune failover (defaults: election's).
 	SessionTTL time.Duration
 	LockDelay  time.Duration
-	// AgentSyncInterval is how often the leader writes what changed of its
-	// agents to the registry (default DefaultAgentSyncInterval).
-	AgentSyncInterval time.Duration
+	// RegistrySyncInterval is how often the leader writes what changed of its
+	// agents to the registry (default DefaultRegistrySyncInterval).
+	RegistrySyncInterval time.Duration
 }
 
 // haState is what a master contending for leadership knows.
@@ -96,7 +96,7 @@ func (m *Master) startHA(opts HAOptions) error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	m.ha = &haState{id: id, prefix: opts.Prefix, consul: consul, elector: el, ctx: ctx, cancel: cancel, syncInterval: opts.AgentSyncInterval,
+	m.ha = &haState{id: id, prefix: opts.Prefix, consul: consul, elector: el, ctx: ctx, cancel: cancel, syncInterval: opts.RegistrySyncInterval,
 		leading: make(chan struct{}), lost: make(chan struct{}), done: make(chan struct{})}
 	m.Mux.HandleFunc("/", m.standby)
 	m.serve() // Consul's health check of this master must be answered first
@@ -240,40 +240,60 @@ func (m *Master) standby(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// DefaultAgentSyncInterval is how often a leading master writes the
-// changes of its agents to the registry (HAOptions.AgentSyncInterval).
-const DefaultAgentSyncInterval = time.Second
+// DefaultRegistrySyncInterval is how often a leading master writes the
+// changes of its agents and frameworks to the registry
+// (HAOptions.RegistrySyncInterval).
+const DefaultRegistrySyncInterval = time.Second
 
-// loadAgents reads the agents the previous leader kept in reg (none
-// without a registry), for the master actor to await.
-func (m *Master) loadAgents(reg registry.Registry) ([]kmaster.KnownAgent, error) {
+// registryContents is what a new leader reads from the registry.
+type registryContents struct {
+	agents     []kmaster.KnownAgent
+	frameworks []kmaster.KnownFramework
+}
+
+// loadRegistry reads the agents and frameworks the previous leader kept in
+// reg (nothing without a registry), for the master actor to await. A
+// damaged record is logged and skipped; a failed read keeps this master
+// from leading (it would treat every running task as unknown).
+func (m *Master) loadRegistry(reg registry.Registry) (registryContents, error) {
+	var out registryContents
 	if reg == nil {
-		return nil, nil
+		return out, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	start := time.Now()
-	known, err := registry.LoadAgents(ctx, reg)
-	if err != nil && known == nil {
-		return nil, fmt.Errorf("master: reading the agents from the registry: %w", err)
+	var err error
+	out.agents, err = registry.LoadAgents(ctx, reg)
+	if err != nil && out.agents == nil {
+		return out, fmt.Errorf("master: reading the agents from the registry: %w", err)
 	}
 	if err != nil {
 		m.logger.Error("master: some agents of the registry are unreadable; they register as new", "error", err)
 	}
-	m.logger.Info("master: agents of the registry", "agents", len(known), "took", time.Since(start))
-	return known, nil
+	out.frameworks, err = registry.LoadFrameworks(ctx, reg)
+	if err != nil && out.frameworks == nil {
+		return out, fmt.Errorf("master: reading the frameworks from the registry: %w", err)
+	}
+	if err != nil {
+		m.logger.Error("master: some frameworks of the registry are unreadable", "error", err)
+	}
+	m.logger.Info("master: read the registry", "agents", len(out.agents), "frameworks", len(out.frameworks), "took", time.Since(start))
+	return out, nil
 }
 
-// syncAgents writes the master's agents to reg every AgentSyncInterval
-// while this master leads: one diff in memory each time, writes only for
-// what changed, batched (registry.AgentWriter).
-func (m *Master) syncAgents(reg registry.Registry, loaded []kmaster.KnownAgent) {
+// syncRegistry writes the master's agents and frameworks to reg every
+// RegistrySyncInterval while this master leads: one diff in memory each time,
+// writes only for what changed, batched (registry.AgentWriter and
+// FrameworkWriter).
+func (m *Master) syncRegistry(reg registry.Registry, loaded registryContents) {
 	h := m.ha
 	interval := h.syncInterval
 	if interval <= 0 {
-		interval = DefaultAgentSyncInterval
+		interval = DefaultRegistrySyncInterval
 	}
-	w := registry.NewAgentWriter(reg, loaded)
+	agents := registry.NewAgentWriter(reg, loaded.agents)
+	frameworks := registry.NewFrameworkWriter(reg, loaded.frameworks)
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -285,14 +305,14 @@ func (m *Master) syncAgents(reg registry.Registry, loaded []kmaster.KnownAgent) 
 		case <-tick.C:
 		}
 		ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
-		agents, err := amaster.Query(ctx, m.System.Actors, m.PID, func(v kmaster.Views, _ time.Time) []kmaster.KnownAgent {
-			return v.RegistryAgents()
+		now, err := amaster.Query(ctx, m.System.Actors, m.PID, func(v kmaster.Views, _ time.Time) registryContents {
+			return registryContents{agents: v.RegistryAgents(), frameworks: v.RegistryFrameworks()}
 		})
 		if err == nil {
-			var n int
-			if n, err = w.Sync(ctx, agents); n > 0 {
-				m.logger.Debug("master: agents written to the registry", "changes", n)
-			}
+			_, err = agents.Sync(ctx, now.agents)
+		}
+		if err == nil {
+			_, err = frameworks.Sync(ctx, now.frameworks)
 		}
 		cancel()
 		if errors.Is(err, registry.ErrFenced) {
@@ -300,7 +320,7 @@ func (m *Master) syncAgents(reg registry.Registry, loaded []kmaster.KnownAgent) 
 			return
 		}
 		if err != nil {
-			m.logger.Warn("master: cannot write the agents to the registry; will retry", "error", err)
+			m.logger.Warn("master: cannot write to the registry; will retry", "error", err)
 		}
 	}
 }

@@ -161,7 +161,7 @@ func (m *Master) lead(epoch uint64) error {
 	}
 	opts := m.opts
 	reg := m.Registry()
-	known, err := m.loadAgents(reg)
+	known, err := m.loadRegistry(reg)
 	if err != nil {
 		return err
 	}
@@ -170,14 +170,15 @@ func (m *Master) lead(epoch uint64) error {
 		AllocationInterval: opts.AllocationInterval,
 		Logger:             m.logger,
 		Metrics:            m.metrics,
-		KnownAgents:        known,
+		KnownAgents:        known.agents,
+		KnownFrameworks:    known.frameworks,
 	}), amaster.ActorID)
 	if err != nil {
 		return fmt.Errorf("master: spawning the master actor: %w", err)
 	}
 	m.PID = pid
 	if reg != nil {
-		go m.syncAgents(reg, known)
+		go m.syncRegistry(reg, known)
 	}
 	api := &amaster.API{
 		System: m.System.Actors, Master: pid, Artifacts: m.Artifacts, Images: m.Images, Logger: m.logger,

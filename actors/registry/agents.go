@@ -96,18 +96,15 @@ func LoadAgents(ctx context.Context, reg Registry) ([]kmaster.KnownAgent, error)
 // at most MaxOps. Agents change seldom (nothing of a ping or a task is
 // kept), so a Sync every second costs a diff in memory and, mostly, no
 // write at all. It is not safe for concurrent use.
-type AgentWriter struct {
-	reg     Registry
-	written map[string]string // agent id -> the record in the registry
-}
+type AgentWriter struct{ w recordWriter }
 
 // NewAgentWriter writes to reg, whose agents are loaded (LoadAgents): what
 // is there already is not written again.
 func NewAgentWriter(reg Registry, loaded []kmaster.KnownAgent) *AgentWriter {
-	w := &AgentWriter{reg: reg, written: map[string]string{}}
+	w := &AgentWriter{recordWriter{reg: reg, prefix: AgentsPrefix, written: map[string]string{}}}
 	for _, a := range loaded {
 		if raw, err := encodeAgent(a); err == nil {
-			w.written[a.ID] = string(raw)
+			w.w.written[a.ID] = string(raw)
 		}
 	}
 	return w
@@ -126,6 +123,19 @@ func (w *AgentWriter) Sync(ctx context.Context, agents []kmaster.KnownAgent) (in
 		}
 		want[a.ID] = string(raw)
 	}
+	return w.w.sync(ctx, want)
+}
+
+// recordWriter keeps the keys under prefix equal to a set of records.
+type recordWriter struct {
+	reg     Registry
+	prefix  string
+	written map[string]string // id -> the record in the registry
+}
+
+// sync writes the records of want that differ from those written and
+// deletes those no longer wanted, MaxOps a transaction.
+func (w *recordWriter) sync(ctx context.Context, want map[string]string) (int, error) {
 	type change struct {
 		id  string
 		raw string // "" deletes
@@ -146,13 +156,13 @@ func (w *AgentWriter) Sync(ctx context.Context, agents []kmaster.KnownAgent) (in
 		ops := make([]Op, len(batch))
 		for i, c := range batch {
 			if c.raw == "" {
-				ops[i] = Delete(AgentsPrefix + c.id)
+				ops[i] = Delete(w.prefix + c.id)
 			} else {
-				ops[i] = Put(AgentsPrefix+c.id, []byte(c.raw))
+				ops[i] = Put(w.prefix+c.id, []byte(c.raw))
 			}
 		}
 		if err := w.reg.Apply(ctx, ops...); err != nil {
-			return done, fmt.Errorf("registry: writing %d agent changes: %w", len(ops), err)
+			return done, fmt.Errorf("registry: writing %d changes under %s: %w", len(ops), w.prefix, err)
 		}
 		for _, c := range batch {
 			if c.raw == "" {

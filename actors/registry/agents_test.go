@@ -134,3 +134,31 @@ func TestAgentWriterInConsul(t *testing.T) {
 		t.Fatalf("the deposed leader's Sync: %v, want ErrFenced", err)
 	}
 }
+
+func TestFrameworkWriterRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	reg, err := OpenEmbedded(ctx, openBolt(t, filepath.Join(t.TempDir(), "registry.db")), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fws := []kmaster.KnownFramework{
+		{ID: "3-F1", Name: "batch", Roles: []string{"*"}, FailoverTimeout: time.Hour},
+		{ID: "3-F2", Removed: true},
+	}
+	w := NewFrameworkWriter(reg, nil)
+	if n, err := w.Sync(ctx, fws); err != nil || n != 2 {
+		t.Fatalf("Sync: %d, %v", n, err)
+	}
+	loaded, err := LoadFrameworks(ctx, reg)
+	if err != nil || !reflect.DeepEqual(loaded, fws) {
+		t.Fatalf("loaded %+v, %v; want %+v", loaded, err, fws)
+	}
+	// The frameworks do not mix with the built-in frameworks' own state.
+	mustApply(t, reg, Put("frameworks/batch/meta", []byte("{}")))
+	if again, err := LoadFrameworks(ctx, reg); err != nil || len(again) != 2 {
+		t.Fatalf("after a framework's own state was written: %+v, %v", again, err)
+	}
+	if n, err := NewFrameworkWriter(reg, loaded).Sync(ctx, fws[:1]); err != nil || n != 1 {
+		t.Fatalf("forgetting a removed id: %d changes, %v; want one delete", n, err)
+	}
+}

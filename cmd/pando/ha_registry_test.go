@@ -107,6 +107,26 @@ func TestHAFailoverWithAnAgentGone(t *testing.T) {
 		return len(agents) == 2 && doomedID != "", fmt.Sprintf("%+v", agents)
 	})
 
+	// The batch framework is in the registry too, with its failover timeout.
+	fwID := ""
+	if tasks, why := runningTasks(leader, job, 4); why == "" {
+		fwID = tasks[0].FrameworkID
+	}
+	l.waitFor(10*time.Second, "the batch framework in the registry", func() (bool, string) {
+		pair, _, err := consul.Client.KV().Get("pando/registry/master/frameworks/"+fwID, nil)
+		if err != nil || pair == nil {
+			return false, fmt.Sprintf("%s: %v", fwID, err)
+		}
+		var rec struct {
+			Name            string `json:"name"`
+			FailoverTimeout int64  `json:"failover_timeout_ms"`
+		}
+		if err := json.Unmarshal(pair.Value, &rec); err != nil {
+			return false, err.Error()
+		}
+		return rec.Name == "batch" && rec.FailoverTimeout > 0, string(pair.Value)
+	})
+
 	killedAt := time.Now()
 	doomed.kill()
 	leader.proc.kill()

@@ -224,7 +224,8 @@ func (m *Master) adoptTask(now time.Time, a *agentState, r reportedTask) {
 	m.addActiveTask(t)
 	m.setState(now, t, r.state, kernelpb.Reason_REASON_NONE, "adopted from re-registering agent")
 	fwID := r.key.FrameworkID
-	if _, seen := m.unknownSince[fwID]; !seen && m.frameworks[fwID] == nil && m.cfg.UnknownFrameworkTimeout > 0 {
+	_, known := m.knownFailover[fwID]
+	if _, seen := m.unknownSince[fwID]; !seen && m.frameworks[fwID] == nil && (known || m.adoptedTimeout(fwID) > 0) {
 		m.unknownSince[fwID] = now
 	}
 }

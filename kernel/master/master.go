@@ -242,6 +242,10 @@ type Master struct {
 	removedAgents ring.Set[string]
 	// recovering counts (at least) the registry's agents still awaited.
 	recovering int
+	// knownFailover holds the registry's frameworks not subscribed yet
+	// (KnownFrameworks): their adopted tasks wait their failover timeout.
+	knownFailover map[string]KnownFramework
+	knownSince    time.Time // when KnownFrameworks was stepped
 
 	out      []Envelope
 	events   []Event
@@ -265,6 +269,7 @@ func New(cfg Config) *Master {
 		completed:        newCompletedTasks(cfg.MaxCompletedTasks),
 		removed:          ring.NewSet[string](cfg.MaxRemovedFrameworks),
 		removedAgents:    ring.NewSet[string](defaultMaxRemovedAgents),
+		knownFailover:    map[string]KnownFramework{},
 		counters:         Counters{TasksTerminal: map[kernelpb.TaskState]uint64{}},
 	}
 }
@@ -360,6 +365,8 @@ func (m *Master) Step(now time.Time, from Peer, msg any) error {
 		return m.operatorKill(now, from, msg)
 	case KnownAgents:
 		return m.knownAgents(now, msg)
+	case KnownFrameworks:
+		return m.knownFrameworks(now, msg)
 
 	case nil:
 		m.counters.InvalidMessages++

@@ -23,6 +23,7 @@ type Views interface {
 	ActiveTasksByState() map[kernelpb.TaskState]int
 	Available(agentID string) resources.Resources
 	RegistryAgents() []KnownAgent
+	RegistryFrameworks() []KnownFramework
 }
 
 // ReadOnly returns the master's Views. The value behind it holds the
@@ -46,3 +47,4 @@ func (r readOnly) Counters() Counters                             { return r.m.C
 func (r readOnly) ActiveTasksByState() map[kernelpb.TaskState]int { return r.m.ActiveTasksByState() }
 func (r readOnly) Available(agentID string) resources.Resources   { return r.m.Available(agentID) }
 func (r readOnly) RegistryAgents() []KnownAgent                   { return r.m.RegistryAgents() }
+func (r readOnly) RegistryFrameworks() []KnownFramework           { return r.m.RegistryFrameworks() }

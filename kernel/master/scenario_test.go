@@ -57,7 +57,8 @@ type scenario struct {
 //	agent-view AGENTID | counters | agent-events (agent events since the last)
 //	failover [window=20s] [registry=true]     a new master (epoch + 1); with
 //	                                          registry=true it gets the old
-//	                                          one's RegistryAgents as KnownAgents
+//	                                          one's RegistryAgents and
+//	                                          RegistryFrameworks
 func (s *scenario) run(cmd *trace.Command) string {
 	t := s.t
 	var extra []string
@@ -116,7 +117,8 @@ func (s *scenario) run(cmd *trace.Command) string {
 		}
 		var inputs []any
 		if cmd.Flags["registry"] == "true" {
-			inputs = append(inputs, master.KnownAgents{Agents: s.c.Master.RegistryAgents()})
+			inputs = append(inputs, master.KnownAgents{Agents: s.c.Master.RegistryAgents()},
+				master.KnownFrameworks{Frameworks: s.c.Master.RegistryFrameworks()})
 		}
 		for _, f := range s.c.Frameworks {
 			f.Connected = false
