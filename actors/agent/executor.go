@@ -9,6 +9,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/pandodc/pando/actors/agent/healthcheck"
 	kagent "github.com/pandodc/pando/kernel/agent"
 	"github.com/pandodc/pando/kernel/kernelpb"
 	"github.com/pandodc/pando/kernel/resources"
@@ -239,6 +240,11 @@ func (e *executor) spec(ctx context.Context, msg runTask) (runtime.Runtime, runt
 		env[k] = v
 	}
 	env["PANDO_TASK_ID"] = task.GetTaskId()
+	ports, err := healthcheck.Ports(res) // checked at launch (admitHealthCheck)
+	if err != nil {
+		return nil, runtime.Spec{}, kernelpb.Reason_REASON_INVALID_TASK, err
+	}
+	portEnv(env, ports)
 	if _, ok := env["PANDO_INSTANCE"]; !ok {
 		env["PANDO_INSTANCE"] = "0"
 	}
@@ -253,6 +259,7 @@ func (e *executor) spec(ctx context.Context, msg runTask) (runtime.Runtime, runt
 		CPUMilli:    int64(res.Get(resources.CPUs)),
 		Timeout:     time.Duration(task.GetTimeoutMs()) * time.Millisecond,
 		KillGrace:   time.Duration(task.GetKillGracePeriodMs()) * time.Millisecond,
+		Ports:       ports,
 	}
 	var rt runtime.Runtime
 	switch {

@@ -148,7 +148,7 @@ func startTestCluster(t *testing.T, module string, cfg Config) *testCluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := wasm.New(wasm.Config{})
+	rt, err := wasm.New(wasm.Config{CacheDir: wasmbuild.CompileCacheDir(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,8 +163,11 @@ func startTestCluster(t *testing.T, module string, cfg Config) *testCluster {
 	if err := rt.Prepare(context.Background(), digest, path); err != nil {
 		t.Fatal(err)
 	}
-	cfg.Kernel.Hostname, cfg.Kernel.Resources = "test", resources.MustParse("cpus:4;mem:4096")
-	cfg.Master, cfg.SandboxRoot, cfg.Runtimes, cfg.Fetcher = master, filepath.Join(t.TempDir(), "sandboxes"), Runtimes{WASM: rt}, cache
+	cfg.Kernel.Hostname = "test"
+	if cfg.Kernel.Resources.IsEmpty() {
+		cfg.Kernel.Resources = resources.MustParse("cpus:4;mem:4096")
+	}
+	cfg.Master, cfg.SandboxRoot, cfg.Runtimes.WASM, cfg.Fetcher = master, filepath.Join(t.TempDir(), "sandboxes"), rt, cache
 	cfg.wrapExecutor = func(e actor.Actor) actor.Actor {
 		return crashable{Actor: e, mu: &c.mu, pids: &c.executors}
 	}

@@ -26,6 +26,11 @@ type task struct {
 	cpu     taskCPU
 	// stdout and stderr count what was written to them, for Stats.
 	stdout, stderr *taskLog
+	// ports get a preopened listener each (see listen); woken is set
+	// when the runtime connected to them to wake it for the end of its
+	// context.
+	ports []uint16
+	woken atomic.Bool
 }
 
 var _ runtime.Task = (*task)(nil)
@@ -39,7 +44,7 @@ func (t *task) run(r *Runtime, ctx context.Context, c wazero.CompiledModule, cfg
 	defer r.tasks.Done()
 	t.cpu.begin()
 	stdout, stderr := t.stdout, t.stderr
-	ictx := experimental.WithMemoryAllocator(ctx, &t.mem)
+	ictx, instantiated := t.listen(experimental.WithMemoryAllocator(ctx, &t.mem))
 	mod, err := r.wz.InstantiateModule(ictx, c, cfg)
 	if err != nil {
 		t.exit = runtime.Exit{
@@ -48,6 +53,7 @@ func (t *task) run(r *Runtime, ctx context.Context, c wazero.CompiledModule, cfg
 		}
 		fmt.Fprintf(stderr, "pando: task %s: %v\n", t.exit.Message, err)
 	} else {
+		instantiated(mod)
 		// Checked present by checkCommand; wazero watches ctx during the
 		// call (WithCloseOnContextDone) and closes the instance when it
 		// is done.
@@ -85,7 +91,8 @@ func (t *task) classify(ctx context.Context, err error) runtime.Exit {
 	}
 	// wazero reports the context's end with these two exit codes; a guest
 	// could exit with them too, hence the check of ctx.
-	if isExit && ctx.Err() != nil && (ee.ExitCode() == sys.ExitCodeContextCanceled || ee.ExitCode() == sys.ExitCodeDeadlineExceeded) {
+	// A guest woken to be stopped may have exited by itself first.
+	if ctx.Err() != nil && (t.woken.Load() || isExit && (ee.ExitCode() == sys.ExitCodeContextCanceled || ee.ExitCode() == sys.ExitCodeDeadlineExceeded)) {
 		switch {
 		case t.killed.Load():
 			return runtime.Exit{Outcome: runtime.Killed, Cause: runtime.CauseKilled, Message: "was killed"}
