@@ -208,7 +208,7 @@ func (m *Master) reconcileAgentTasks(now time.Time, a *agentState, reported []re
 			m.killOn(a, r.key)
 			continue
 		}
-		if m.completed.byKey[r.key] != nil || m.removed.Has(r.key.FrameworkID) {
+		if m.completed.byKey[r.key] != nil || m.removed.Has(r.key.FrameworkID) || m.lostUnknown.Has(r.key) {
 			// Settled already (its agent was removed, or its framework):
 			// it must not keep running unaccounted for.
 			if !kernelpb.IsTerminal(r.state) {

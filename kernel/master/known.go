@@ -115,6 +115,15 @@ func (m *Master) expireRecoveringAgents(now time.Time) {
 
 const unknownTaskMessage = "unknown task"
 
+// toldLost remembers a task the master told its framework was LOST
+// without knowing it (its agent unreachable or removed): if the agent
+// comes back with it, it is killed, as a task the master settled is.
+func (m *Master) toldLost(key taskKey, s kernelpb.TaskState) {
+	if s == kernelpb.TaskState_TASK_LOST {
+		m.lostUnknown.Add(key)
+	}
+}
+
 // unknownTask says how to answer fw's reconciliation of a task the master
 // does not know, which fw says is on agentID: not yet (wait: its agent may
 // still re-register with it), or with state s and why.

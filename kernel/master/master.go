@@ -246,6 +246,9 @@ type Master struct {
 	// (KnownFrameworks): their adopted tasks wait their failover timeout.
 	knownFailover map[string]KnownFramework
 	knownSince    time.Time // when KnownFrameworks was stepped
+	// lostUnknown holds tasks answered LOST though the master never knew
+	// them (toldLost).
+	lostUnknown ring.Set[taskKey]
 
 	out      []Envelope
 	events   []Event
@@ -270,6 +273,7 @@ func New(cfg Config) *Master {
 		removed:          ring.NewSet[string](cfg.MaxRemovedFrameworks),
 		removedAgents:    ring.NewSet[string](defaultMaxRemovedAgents),
 		knownFailover:    map[string]KnownFramework{},
+		lostUnknown:      ring.NewSet[taskKey](maxPendingReconciles),
 		counters:         Counters{TasksTerminal: map[kernelpb.TaskState]uint64{}},
 	}
 }

@@ -394,7 +394,7 @@ func (m *Master) statusUpdate(now time.Time, from Peer, msg *kernelpb.StatusUpda
 	}
 	_, disowned := a.disowned[key]
 	settled := m.removed.Has(key.FrameworkID) || disowned ||
-		(t == nil && m.completed.byKey[key] != nil) ||
+		(t == nil && (m.completed.byKey[key] != nil || m.lostUnknown.Has(key))) ||
 		(t != nil && t.agentID != a.id)
 	if settled {
 		m.send(a.peer, &kernelpb.StatusUpdateAck{Epoch: m.cfg.Epoch, AgentId: a.id,
@@ -514,6 +514,7 @@ func (m *Master) reconcile(now time.Time, from Peer, msg *kernelpb.Reconcile) er
 				}
 				continue
 			}
+			m.toldLost(key, s)
 			answer(rt.TaskId, rt.AgentId, s, why, nil)
 			continue
 		}
@@ -583,6 +584,8 @@ func (m *Master) answerPending(now time.Time) {
 		}
 		if t != nil {
 			st.State, st.AgentId, st.Message, st.Healthy = t.reconciledState(), t.agentID, t.message, t.healthy
+		} else {
+			m.toldLost(p.key, st.State)
 		}
 		m.send(fw.peer, &kernelpb.Update{Epoch: m.cfg.Epoch, Status: st})
 	}
