@@ -24,8 +24,7 @@ type task struct {
 	timeout time.Duration
 	mem     limitedMemory
 	cpu     taskCPU
-	// stdout and stderr count what was written to them, for Stats.
-	stdout, stderr *taskLog
+	logs    *taskLogs
 }
 
 var _ runtime.Task = (*task)(nil)
@@ -38,7 +37,7 @@ var _ runtime.Task = (*task)(nil)
 func (t *task) run(r *Runtime, ctx context.Context, c wazero.CompiledModule, cfg wazero.ModuleConfig) {
 	defer r.tasks.Done()
 	t.cpu.begin()
-	stdout, stderr := t.stdout, t.stderr
+	stderr := t.logs.stderr
 	ictx := experimental.WithMemoryAllocator(ctx, &t.mem)
 	mod, err := r.wz.InstantiateModule(ictx, c, cfg)
 	if err != nil {
@@ -60,13 +59,8 @@ func (t *task) run(r *Runtime, ctx context.Context, c wazero.CompiledModule, cfg
 			fmt.Fprintf(stderr, "pando: task %s\n", err)
 		}
 	}
-	stdout.Close()
-	stderr.Close()
-	for _, l := range []*taskLog{stdout, stderr} {
-		if l.err != nil { // the guest saw its writes fail; say why
-			t.exit.Message += "; " + l.err.Error()
-		}
-	}
+	t.logs.close()
+	t.exit.Message += t.logs.failure() // the guest saw its writes fail; say why
 	t.mem.release()
 	t.cancel() // release the context's timer
 	t.cpu.end()
@@ -75,6 +69,18 @@ func (t *task) run(r *Runtime, ctx context.Context, c wazero.CompiledModule, cfg
 
 // classify turns how _start returned into an Exit.
 func (t *task) classify(ctx context.Context, err error) runtime.Exit {
+	if t.logs.budget.Exceeded() && !t.killed.Load() {
+		// Stopped by the limit, or ended on its own after its writes
+		// failed: either way the limit is why.
+		code := -1
+		if ee := (*sys.ExitError)(nil); errors.As(err, &ee) {
+			code = int(ee.ExitCode())
+		} else if err == nil {
+			code = 0
+		}
+		return runtime.Exit{Outcome: runtime.Failed, Cause: runtime.CauseOutputLimit, Code: code,
+			Message: fmt.Sprintf("wrote more than its output limit of %s (stdout and stderr together) and was stopped", runtime.FormatBytes(t.logs.budget.Max))}
+	}
 	if err == nil {
 		return runtime.Exit{Outcome: runtime.Finished, Message: "exited with code 0"}
 	}
@@ -156,8 +162,8 @@ func (t *task) Stats(ctx context.Context) (runtime.Stats, error) {
 		MemoryPeakBytes: t.mem.peak.Load(),
 		MemoryLimit:     t.mem.limit,
 		CPUTime:         t.cpu.used(),
-		StdoutBytes:     t.stdout.written.Load(),
-		StderrBytes:     t.stderr.written.Load(),
+		StdoutBytes:     t.logs.stdout.Written(),
+		StderrBytes:     t.logs.stderr.Written(),
 		Unavailable:     unavailable,
 	}, nil
 }
