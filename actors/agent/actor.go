@@ -249,7 +249,7 @@ func (a *Actor) taskEvent(now time.Time, ref kagent.TaskRef, state kernelpb.Task
 		}
 	}
 	if a.cfg.Sandboxes != nil {
-		a.cfg.Sandboxes.stopped(ref, now)
+		a.cfg.Sandboxes.stopped(ref, now, int64(usage.GetStdoutBytes()+usage.GetStderrBytes()))
 	}
 	if _, ok := a.checkpointed[ref]; ok {
 		delete(a.checkpointed, ref)

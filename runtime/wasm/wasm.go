@@ -115,9 +115,9 @@ func New(cfg Config) (*Runtime, error) {
 	return &Runtime{
 		logs:    logs,
 		ownLogs: ownLogs,
-		cfg:   cfg,
-		wz:    wz,
-		cache: cache,
+		cfg:     cfg,
+		wz:      wz,
+		cache:   cache,
 		// Anonymous instances (WithName("")) so that any number of tasks
 		// of one module coexist; real clocks and randomness, because
 		// wazero's defaults are deterministic fakes and Go's runtime needs
