@@ -63,6 +63,12 @@ type Config struct {
 
 type tick struct{}
 
+// flushNow, sent to itself, makes the agent send what its kernel has
+// ready: executors' reports are stepped as they come and the status
+// updates they make wait for it, so that those of many tasks go to the
+// master as one batch (see kagent.Agent.Ready).
+type flushNow struct{}
+
 // masterFound is the answer of FindMaster.
 type masterFound struct{ pid *actor.PID }
 
@@ -83,7 +89,9 @@ type Actor struct {
 	savedID      string
 	// finding is set while a FindMaster call is under way.
 	finding bool
-	stop    context.CancelFunc // ends a FindMaster under way
+	// flushQueued is set while a flushNow is in the mailbox.
+	flushQueued bool
+	stop        context.CancelFunc // ends a FindMaster under way
 }
 
 // executorState is what the agent knows of one framework's executor.
@@ -177,10 +185,18 @@ func (a *Actor) Receive(ctx actor.Context) {
 	case tick:
 		a.k.Tick(now)
 		a.stopIdleExecutors(ctx, now)
+	case flushNow:
+		a.flushQueued = false
 	case *kernelpb.TaskStatus:
-		// An executor's report about its task.
+		// An executor's report about its task. Its update waits for
+		// flushNow, behind the reports already in the mailbox.
 		ref := kagent.TaskRef{FrameworkID: msg.GetFrameworkId(), TaskID: msg.GetTaskId()}
 		a.taskEvent(now, ref, msg.GetState(), msg.GetReason(), msg.GetMessage(), msg.GetExitCode(), msg.GetUsage())
+		if !a.flushQueued {
+			a.flushQueued = true
+			ctx.Send(ctx.Self(), flushNow{})
+		}
+		return
 	case executorCrashed:
 		fw, ok := a.byPID[msg.child.Id]
 		if !ok {
