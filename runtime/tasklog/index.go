@@ -1,6 +1,7 @@
 package tasklog
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -94,34 +95,51 @@ func (x *Index) scanLocked(name string, seg *segment) error {
 	}
 	defer f.Close()
 	fi, err := f.Stat()
-	if err != nil || fi.Size() <= seg.scanned {
+	if err != nil {
 		return nil
 	}
-	b := make([]byte, fi.Size()-seg.scanned)
-	n, err := f.ReadAt(b, seg.scanned)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("reading the task log segment %s: %w", name, err)
-	}
-	b = b[:n]
-	for len(b) > 0 {
-		r, size, err := decodeRecord(b)
-		if err != nil {
-			seg.broken = err
-			return fmt.Errorf("task log segment %s at %d: %w", name, seg.scanned, err)
+	// In pieces, so that a big segment read at start does not sit in
+	// memory whole: a piece holds at least the record it starts with.
+	want := int64(scanPiece)
+	for seg.scanned < fi.Size() {
+		b := make([]byte, min(want, fi.Size()-seg.scanned))
+		n, err := f.ReadAt(b, seg.scanned)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("reading the task log segment %s: %w", name, err)
 		}
-		if size == 0 {
-			break // being written
+		b = b[:n]
+		used := 0
+		for used < len(b) {
+			r, size, err := decodeRecord(b[used:])
+			if err != nil {
+				seg.broken = err
+				return fmt.Errorf("task log segment %s at %d: %w", name, seg.scanned, err)
+			}
+			if size == 0 {
+				break // cut at the piece's end, or being written
+			}
+			if r.kind == kindSeal {
+				seg.sealed = true
+			} else {
+				x.addLocked(name, seg, r, seg.scanned+int64(r.dataOff))
+			}
+			seg.scanned += int64(size)
+			used += size
 		}
-		if r.kind == kindSeal {
-			seg.sealed = true
-		} else {
-			x.addLocked(name, seg, r, seg.scanned+int64(r.dataOff))
+		switch {
+		case used > 0:
+			want = scanPiece
+		case int64(n) < want || len(b) < 4:
+			return nil // the writer is writing the last record
+		default: // one record bigger than the piece
+			want = 4 + int64(binary.LittleEndian.Uint32(b))
 		}
-		seg.scanned += int64(size)
-		b = b[size:]
 	}
 	return nil
 }
+
+// scanPiece is how much of a segment is read at once.
+const scanPiece = 1 << 20
 
 func (x *Index) addLocked(name string, seg *segment, r record, off int64) {
 	e, ok := x.tasks[r.key]

@@ -191,3 +191,21 @@ func TestPartialRecord(t *testing.T) {
 		t.Errorf("decoding a too short length: %v", err)
 	}
 }
+
+// A record bigger than the piece the index reads at once reads whole.
+func TestRecordBiggerThanAPiece(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, Config{Dir: dir, SpillBytes: 4 * scanPiece})
+	want := strings.Repeat("0123456789abcdef", 2*scanPiece/16)
+	for _, key := range []string{"fw/big", "fw/after"} {
+		l := s.NewLog(LogConfig{Key: key, Stream: Stdout, Run: 1})
+		l.Write([]byte(want))
+		l.Close()
+	}
+	x := NewIndex(dir)
+	for _, key := range []string{"fw/big", "fw/after"} {
+		if got := read(t, x, key, Stdout, 0); got != want {
+			t.Errorf("%s: read %d bytes, want %d", key, len(got), len(want))
+		}
+	}
+}
