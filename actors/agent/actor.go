@@ -112,7 +112,7 @@ func Props(cfg Config) *actor.Props {
 			cfg: cfg, k: kagent.New(cfg.Kernel), executors: map[string]*executorState{}, byPID: map[string]string{},
 			checkpointed: map[kagent.TaskRef]struct{}{}, savedID: cfg.Kernel.AgentID,
 		}
-	})
+	}, actor.WithDispatcher(shell.Dispatcher))
 }
 
 // RecoveredTask is a task that outlived a restart of the agent: what its
@@ -312,7 +312,7 @@ func (a *Actor) executor(ctx actor.Context, frameworkID string) *executorState {
 	if a.cfg.wrapExecutor != nil {
 		exec = a.cfg.wrapExecutor(exec)
 	}
-	ex := &executorState{pid: ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return exec })), tasks: map[string]struct{}{}}
+	ex := &executorState{pid: ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return exec }, actor.WithDispatcher(shell.Dispatcher))), tasks: map[string]struct{}{}}
 	a.executors[frameworkID] = ex
 	a.byPID[ex.pid.Id] = frameworkID
 	return ex

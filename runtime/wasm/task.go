@@ -200,3 +200,47 @@ func firstLine(s string) string {
 	}
 	return s
 }
+
+// workers runs tasks on goroutines kept between tasks. A new goroutine's
+// stack starts small and wazero's calls grow it, copying it several times:
+// at thousands of tiny tasks a second that copying cost more than running
+// the guest. A worker idle for workerIdle, or any once stop is closed,
+// ends.
+type workers struct {
+	jobs chan func() // unbuffered: a send succeeds only to an idle worker
+	stop chan struct{}
+}
+
+const workerIdle = 10 * time.Second
+
+func newWorkers() *workers {
+	return &workers{jobs: make(chan func()), stop: make(chan struct{})}
+}
+
+// run runs fn on an idle worker, or on a new one.
+func (w *workers) run(fn func()) {
+	select {
+	case w.jobs <- fn:
+	default:
+		go w.loop(fn)
+	}
+}
+
+func (w *workers) loop(fn func()) {
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		fn()
+		idle.Reset(workerIdle)
+		select {
+		case fn = <-w.jobs:
+		case <-idle.C:
+			return
+		case <-w.stop:
+			return
+		}
+	}
+}
+
+// close ends the idle workers; busy ones end after their task.
+func (w *workers) close() { close(w.stop) }

@@ -57,6 +57,7 @@ type Runtime struct {
 	root       context.Context
 	cancelRoot context.CancelFunc
 	tasks      sync.WaitGroup
+	workers    *workers
 
 	mu      sync.RWMutex
 	closed  bool
@@ -130,6 +131,7 @@ func New(cfg Config) (*Runtime, error) {
 			WithRandSource(rand.Reader),
 		root:       root,
 		cancelRoot: cancel,
+		workers:    newWorkers(),
 		modules:    make(map[string]*module),
 	}, nil
 }
@@ -324,7 +326,7 @@ func (r *Runtime) Launch(ctx context.Context, spec runtime.Spec) (runtime.Task, 
 	}
 	t.timeout = spec.Timeout
 	cfg = cfg.WithNanosleep(interruptibleSleep(taskCtx, &t.cpu))
-	go t.run(r, taskCtx, m.compiled, cfg)
+	r.workers.run(func() { t.run(r, taskCtx, m.compiled, cfg) })
 	return t, nil
 }
 
@@ -344,6 +346,7 @@ func (r *Runtime) Close(ctx context.Context) error {
 	r.closed = true
 	r.mu.Unlock()
 	r.cancelRoot()
+	r.workers.close()
 
 	ended := make(chan struct{})
 	go func() { r.tasks.Wait(); close(ended) }()
