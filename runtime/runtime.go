@@ -98,6 +98,9 @@ const (
 	CauseTrap
 	CauseKilled
 	CauseLaunchFailed
+	// CauseOutputLimit: the task wrote more to stdout and stderr than
+	// the runtime's limit, and was stopped.
+	CauseOutputLimit
 )
 
 // Exit is the end of a task.

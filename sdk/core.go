@@ -245,7 +245,7 @@ func (c *protocolCore) step(now time.Time, in any) []any {
 	case *stopMsg:
 		c.stop(m.failover)
 	}
-	return c.out
+	return batchAcks(c.out)
 }
 
 func (c *protocolCore) fromMaster(now time.Time, msg any, sender *actor.PID) {
@@ -263,6 +263,10 @@ func (c *protocolCore) fromMaster(now time.Time, msg any, sender *actor.PID) {
 		if c.fence(now, m.GetEpoch()) {
 			delete(c.offers, m.GetOfferId())
 			c.emit(&cbRescinded{offerID: m.GetOfferId()})
+		}
+	case *kernelpb.Updates:
+		for _, u := range m.GetUpdates() {
+			c.fromMaster(now, u, sender)
 		}
 	case *kernelpb.Update:
 		if c.fence(now, m.GetEpoch()) {
@@ -289,6 +293,47 @@ func (c *protocolCore) fromMaster(now time.Time, msg any, sender *actor.PID) {
 }
 
 func (c *protocolCore) emit(o any) { c.out = append(c.out, o) }
+
+// batchAcks sends each run of acknowledgements to one master, with no
+// other message sent between them, as one Acknowledges, in their order, at
+// the place of the run's last: after the callbacks of the updates it
+// acknowledges, before anything sent later. A single one goes alone.
+func batchAcks(out []any) []any {
+	first := -1 // the run's first outSend, by index in out
+	var batch *kernelpb.Acknowledges
+	kept := make([]any, 0, len(out))
+	flush := func() {
+		if batch != nil {
+			kept = append(kept, &outSend{to: out[first].(*outSend).to, msg: batch})
+		} else if first >= 0 {
+			kept = append(kept, out[first])
+		}
+		first, batch = -1, nil
+	}
+	for i, o := range out {
+		send, ok := o.(*outSend)
+		if !ok {
+			kept = append(kept, o)
+			continue
+		}
+		ack, isAck := send.msg.(*kernelpb.Acknowledge)
+		switch {
+		case isAck && first >= 0 && out[first].(*outSend).to.Equal(send.to):
+			if batch == nil {
+				batch = &kernelpb.Acknowledges{Acks: []*kernelpb.Acknowledge{out[first].(*outSend).msg.(*kernelpb.Acknowledge)}}
+			}
+			batch.Acks = append(batch.Acks, ack)
+		case isAck:
+			flush()
+			first = i
+		default:
+			flush()
+			kept = append(kept, o)
+		}
+	}
+	flush()
+	return kept
+}
 
 func (c *protocolCore) log(level slog.Level, msg string, args ...any) {
 	c.emit(&outLog{level: level, msg: msg, args: args})

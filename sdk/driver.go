@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pandodc/pando/internal/remoting"
+	"github.com/pandodc/pando/internal/shell"
 	"github.com/pandodc/pando/kernel/kernelpb"
 	"github.com/pandodc/pando/sdk/client"
 )
@@ -242,7 +243,7 @@ func (d *Driver) Start() error {
 	}
 	d.system = system
 	a := &driverActor{d: d, core: newProtocolCore(d.coreConfig())}
-	props := actor.PropsFromProducer(func() actor.Actor { return a })
+	props := actor.PropsFromProducer(func() actor.Actor { return a }, actor.WithDispatcher(shell.Dispatcher))
 	d.pid = system.Root.SpawnPrefix(props, "driver-"+sanitize(d.cfg.Framework.GetName())+"-")
 	d.started = true
 	return nil

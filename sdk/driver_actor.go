@@ -32,7 +32,7 @@ func (a *driverActor) Receive(ctx actor.Context) {
 		in = &subscribeUndeliverable{}
 	case *actor.Terminated:
 		in = &masterTerminated{who: m.Who, why: fmt.Sprint(m.Why)}
-	case *kernelpb.Subscribed, *kernelpb.Offers, *kernelpb.Rescind, *kernelpb.Update,
+	case *kernelpb.Subscribed, *kernelpb.Offers, *kernelpb.Rescind, *kernelpb.Update, *kernelpb.Updates,
 		*kernelpb.Heartbeat, *kernelpb.Error:
 		in = &fromMaster{msg: m, sender: ctx.Sender()}
 	case *callAccept, *callDecline, *callAck, *callReconcile, *callKill, *callSuppress,

@@ -82,7 +82,7 @@ func (l *Loop) Now() time.Time {
 // driver gets its own copy.
 func (l *Loop) Deliver(msg proto.Message) error {
 	switch msg.(type) {
-	case *kernelpb.Subscribed, *kernelpb.Offers, *kernelpb.Rescind, *kernelpb.Update,
+	case *kernelpb.Subscribed, *kernelpb.Offers, *kernelpb.Rescind, *kernelpb.Update, *kernelpb.Updates,
 		*kernelpb.Heartbeat, *kernelpb.Error:
 	default:
 		return fmt.Errorf("sdk: a master does not send %T to a framework", msg)

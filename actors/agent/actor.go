@@ -63,6 +63,12 @@ type Config struct {
 
 type tick struct{}
 
+// flushNow, sent to itself, makes the agent send what its kernel has
+// ready: executors' reports are stepped as they come and the status
+// updates they make wait for it, so that those of many tasks go to the
+// master as one batch (see kagent.Agent.Ready).
+type flushNow struct{}
+
 // masterFound is the answer of FindMaster.
 type masterFound struct{ pid *actor.PID }
 
@@ -83,8 +89,10 @@ type Actor struct {
 	savedID      string
 	// finding is set while a FindMaster call is under way.
 	finding bool
-	stop    context.CancelFunc // ends a FindMaster under way
-	health  healthChecks       // see health.go
+	health  healthChecks // see health.go
+	// flushQueued is set while a flushNow is in the mailbox.
+	flushQueued bool
+	stop        context.CancelFunc // ends a FindMaster under way
 }
 
 // executorState is what the agent knows of one framework's executor.
@@ -105,7 +113,7 @@ func Props(cfg Config) *actor.Props {
 			cfg: cfg, k: kagent.New(cfg.Kernel), executors: map[string]*executorState{}, byPID: map[string]string{},
 			checkpointed: map[kagent.TaskRef]struct{}{}, savedID: cfg.Kernel.AgentID,
 		}
-	})
+	}, actor.WithDispatcher(shell.Dispatcher))
 }
 
 // RecoveredTask is a task that outlived a restart of the agent: what its
@@ -179,11 +187,19 @@ func (a *Actor) Receive(ctx actor.Context) {
 	case tick:
 		a.k.Tick(now)
 		a.stopIdleExecutors(ctx, now)
+	case flushNow:
+		a.flushQueued = false
 	case *kernelpb.TaskStatus:
-		// An executor's report about its task.
+		// An executor's report about its task. Its update waits for
+		// flushNow, behind the reports already in the mailbox.
 		a.observeHealth(ctx, now, msg)
 		ref := kagent.TaskRef{FrameworkID: msg.GetFrameworkId(), TaskID: msg.GetTaskId()}
 		a.taskEvent(now, ref, msg.GetState(), msg.GetReason(), msg.GetMessage(), msg.GetExitCode(), msg.GetUsage())
+		if !a.flushQueued {
+			a.flushQueued = true
+			ctx.Send(ctx.Self(), flushNow{})
+		}
+		return
 	case healthResult:
 		a.healthChanged(ctx, now, msg)
 	case executorCrashed:
@@ -254,7 +270,7 @@ func (a *Actor) taskEvent(now time.Time, ref kagent.TaskRef, state kernelpb.Task
 		}
 	}
 	if a.cfg.Sandboxes != nil {
-		a.cfg.Sandboxes.stopped(ref, now)
+		a.cfg.Sandboxes.stopped(ref, now, int64(usage.GetStdoutBytes()+usage.GetStderrBytes()))
 	}
 	if _, ok := a.checkpointed[ref]; ok {
 		delete(a.checkpointed, ref)
@@ -304,7 +320,7 @@ func (a *Actor) executor(ctx actor.Context, frameworkID string) *executorState {
 	if a.cfg.wrapExecutor != nil {
 		exec = a.cfg.wrapExecutor(exec)
 	}
-	ex := &executorState{pid: ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return exec })), tasks: map[string]struct{}{}}
+	ex := &executorState{pid: ctx.Spawn(actor.PropsFromProducer(func() actor.Actor { return exec }, actor.WithDispatcher(shell.Dispatcher))), tasks: map[string]struct{}{}}
 	a.executors[frameworkID] = ex
 	a.byPID[ex.pid.Id] = frameworkID
 	return ex

@@ -302,6 +302,7 @@ func terminalState(exit runtime.Exit) (kernelpb.TaskState, kernelpb.Reason) {
 		runtime.CauseTrap:         kernelpb.Reason_REASON_TRAP,
 		runtime.CauseKilled:       kernelpb.Reason_REASON_KILLED_BY_FRAMEWORK,
 		runtime.CauseLaunchFailed: kernelpb.Reason_REASON_LAUNCH_FAILED,
+		runtime.CauseOutputLimit:  kernelpb.Reason_REASON_OUTPUT_LIMIT,
 	}[exit.Cause]
 	switch exit.Outcome {
 	case runtime.Finished:

@@ -279,14 +279,22 @@ func TestStatusUpdatesSurviveMessageLoss(t *testing.T) {
 	dropped := 0
 	cfg := Config{lose: func(msg proto.Message, toMaster bool) bool {
 		switch msg.(type) {
-		case *kernelpb.StatusUpdate, *kernelpb.StatusUpdateAck:
+		case *kernelpb.StatusUpdate, *kernelpb.StatusUpdateAck, *kernelpb.StatusUpdates, *kernelpb.StatusUpdateAcks:
 		default:
 			return false
 		}
 		mu.Lock()
 		defer mu.Unlock()
 		if rng.IntN(3) == 0 {
-			dropped++
+			// A batch lost is each of its updates or acknowledgements lost.
+			switch b := msg.(type) {
+			case *kernelpb.StatusUpdates:
+				dropped += len(b.Updates)
+			case *kernelpb.StatusUpdateAcks:
+				dropped += len(b.Acks)
+			default:
+				dropped++
+			}
 			return true
 		}
 		return false

@@ -9,12 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/pandodc/pando/internal/httpjson"
 	kagent "github.com/pandodc/pando/kernel/agent"
+	"github.com/pandodc/pando/runtime/tasklog"
 )
 
 // Sandboxes serves task sandboxes over HTTP and keeps them for a while. It
@@ -26,19 +28,33 @@ type Sandboxes struct {
 	root      string
 	retention time.Duration
 	max       int
+	maxBytes  int64
+	// logs finds the logs runtimes keep in segments (see package
+	// tasklog); nil when they keep them in sandboxes only.
+	logs *tasklog.Index
 
 	mu     sync.Mutex
-	active map[kagent.TaskRef]chan struct{} // closed when the task ends
+	active map[kagent.TaskRef]*activeTask
 	// ended maps each remembered ended task to when it ended; queue holds
 	// the same tasks oldest first (with stale entries for tasks that were
 	// run again, recognised by their time).
-	ended map[kagent.TaskRef]time.Time
+	ended map[kagent.TaskRef]endedTask
 	queue []endedTask
+	// bytes is the output of the ended tasks remembered, as their
+	// runtimes counted it.
+	bytes int64
+}
+
+type activeTask struct {
+	done chan struct{} // closed when the task ends
+	run  int64         // when it started (unix ns): older logs are not its
 }
 
 type endedTask struct {
-	ref kagent.TaskRef
-	at  time.Time
+	ref   kagent.TaskRef
+	at    time.Time
+	run   int64
+	bytes int64
 }
 
 // SandboxesConfig says where sandboxes live and how long they are kept.
@@ -52,6 +68,12 @@ type SandboxesConfig struct {
 	// MaxEnded caps how many ended tasks' sandboxes are kept (default
 	// 10,000): the oldest go first.
 	MaxEnded int
+	// MaxBytes caps the output (stdout and stderr) of the ended tasks
+	// kept (default 1GiB): the oldest go first.
+	MaxBytes int64
+	// LogDir holds the runtimes' log segments (see package tasklog); ""
+	// when they keep logs in sandboxes only.
+	LogDir string
 	// Clock gives the time (default time.Now).
 	Clock func() time.Time
 }
@@ -59,6 +81,7 @@ type SandboxesConfig struct {
 const (
 	defaultSandboxRetention = 24 * time.Hour
 	defaultMaxEndedTasks    = 10000
+	defaultMaxEndedBytes    = 1 << 30
 )
 
 // NewSandboxes serves the sandboxes under cfg.Root. Sandboxes already there
@@ -71,17 +94,32 @@ func NewSandboxes(cfg SandboxesConfig) *Sandboxes {
 	if cfg.MaxEnded <= 0 {
 		cfg.MaxEnded = defaultMaxEndedTasks
 	}
-	s := &Sandboxes{
-		root: cfg.Root, retention: cfg.Retention, max: cfg.MaxEnded,
-		active: map[kagent.TaskRef]chan struct{}{}, ended: map[kagent.TaskRef]time.Time{},
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = defaultMaxEndedBytes
 	}
-	for _, e := range existingSandboxes(cfg.Root) {
-		s.stopped(e.ref, e.at)
+	s := &Sandboxes{
+		root: cfg.Root, retention: cfg.Retention, max: cfg.MaxEnded, maxBytes: cfg.MaxBytes,
+		active: map[kagent.TaskRef]*activeTask{}, ended: map[kagent.TaskRef]endedTask{},
+	}
+	var earlier []endedTask
+	if cfg.LogDir != "" {
+		s.logs = tasklog.NewIndex(cfg.LogDir)
+		_ = s.logs.Refresh() // a corrupt segment is skipped from the bad record on
+		for key, info := range s.logs.Keys() {
+			if fw, task, ok := strings.Cut(key, "/"); ok {
+				earlier = append(earlier, endedTask{ref: kagent.TaskRef{FrameworkID: fw, TaskID: task}, at: info.Last, bytes: info.Bytes})
+			}
+		}
+	}
+	earlier = append(earlier, existingSandboxes(cfg.Root)...)
+	slices.SortFunc(earlier, func(a, b endedTask) int { return a.at.Compare(b.at) })
+	for _, e := range earlier {
+		s.stopped(e.ref, e.at, e.bytes)
 	}
 	return s
 }
 
-// existingSandboxes lists the sandboxes under root, oldest first.
+// existingSandboxes lists the sandboxes under root.
 func existingSandboxes(root string) []endedTask {
 	var found []endedTask
 	frameworks, _ := os.ReadDir(root)
@@ -92,35 +130,65 @@ func existingSandboxes(root string) []endedTask {
 			if err != nil || !t.IsDir() {
 				continue
 			}
-			found = append(found, endedTask{kagent.TaskRef{FrameworkID: fw.Name(), TaskID: t.Name()}, info.ModTime()})
+			dir := filepath.Join(root, fw.Name(), t.Name())
+			found = append(found, endedTask{ref: kagent.TaskRef{FrameworkID: fw.Name(), TaskID: t.Name()}, at: info.ModTime(),
+				bytes: fileSize(filepath.Join(dir, "stdout")) + fileSize(filepath.Join(dir, "stderr"))})
 		}
 	}
-	slices.SortFunc(found, func(a, b endedTask) int { return a.at.Compare(b.at) })
 	return found
 }
 
+func fileSize(path string) int64 {
+	if fi, err := os.Lstat(path); err == nil {
+		return fi.Size()
+	}
+	return 0
+}
+
+// started records that a task starts now: the logs of its earlier runs
+// are no longer its. (The real clock, not the agent's: runtimes stamp
+// their logs with it.)
 func (s *Sandboxes) started(taskID kagent.TaskRef) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.active[taskID]; !ok {
-		s.active[taskID] = make(chan struct{})
+		s.active[taskID] = &activeTask{done: make(chan struct{}), run: time.Now().UnixNano()}
 	}
 }
 
-// stopped records that a task ended at the given time.
-func (s *Sandboxes) stopped(taskID kagent.TaskRef, at time.Time) {
+// stopped records that a task ended at the given time, having written
+// bytes of output.
+func (s *Sandboxes) stopped(taskID kagent.TaskRef, at time.Time, bytes int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if ch, ok := s.active[taskID]; ok {
-		close(ch)
+	e := endedTask{ref: taskID, at: at, bytes: bytes}
+	if a, ok := s.active[taskID]; ok {
+		close(a.done)
 		delete(s.active, taskID)
+		e.run = a.run
 	}
-	s.ended[taskID] = at
-	s.queue = append(s.queue, endedTask{taskID, at})
+	if old, ok := s.ended[taskID]; ok {
+		s.bytes -= old.bytes
+	}
+	s.ended[taskID] = e
+	s.bytes += bytes
+	s.queue = append(s.queue, e)
 }
 
-// Collect removes the sandboxes of tasks that ended before now minus the
-// retention, and of the oldest ended tasks beyond the cap. It does the
+// since is when the task's current (or last) run started, in unix ns: its
+// logs are those of runs that started then or later.
+func (s *Sandboxes) since(taskID kagent.TaskRef) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a, ok := s.active[taskID]; ok {
+		return a.run
+	}
+	return s.ended[taskID].run
+}
+
+// Collect removes the sandboxes and logs of tasks that ended before now
+// minus the retention, and of the oldest ended tasks beyond the caps (of
+// tasks and of bytes). It does the
 // removals itself, off any actor: call it from a goroutine of its own.
 // It returns how many sandboxes it removed.
 func (s *Sandboxes) Collect(now time.Time) int {
@@ -128,19 +196,28 @@ func (s *Sandboxes) Collect(now time.Time) int {
 	s.mu.Lock()
 	for len(s.queue) > 0 {
 		oldest := s.queue[0]
-		if len(s.ended) <= s.max && now.Sub(oldest.at) < s.retention {
+		if len(s.ended) <= s.max && s.bytes <= s.maxBytes && now.Sub(oldest.at) < s.retention {
 			break
 		}
 		s.queue = s.queue[1:]
-		if at, ok := s.ended[oldest.ref]; !ok || !at.Equal(oldest.at) {
+		if e, ok := s.ended[oldest.ref]; !ok || !e.at.Equal(oldest.at) {
 			continue // the task ran again since; a later entry stands for it
 		}
 		delete(s.ended, oldest.ref)
+		s.bytes -= oldest.bytes
 		if _, running := s.active[oldest.ref]; !running {
 			doomed = append(doomed, oldest.ref)
 		}
 	}
 	s.mu.Unlock()
+	if s.logs != nil && len(doomed) > 0 {
+		keys := make([]string, len(doomed))
+		for i, ref := range doomed {
+			keys[i] = tasklog.Key(ref.FrameworkID, ref.TaskID)
+		}
+		_ = s.logs.Refresh() // so that Forget sees every segment the tasks wrote
+		s.logs.Forget(keys...)
+	}
 	removed := 0
 	for _, ref := range doomed {
 		dir, err := sandboxDir(s.root, ref)
@@ -184,8 +261,8 @@ func (s *Sandboxes) known(taskID kagent.TaskRef) bool {
 func (s *Sandboxes) done(taskID kagent.TaskRef) <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if ch, ok := s.active[taskID]; ok {
-		return ch
+	if a, ok := s.active[taskID]; ok {
+		return a.done
 	}
 	closed := make(chan struct{})
 	close(closed)
@@ -204,9 +281,9 @@ func (s *Sandboxes) Register(mux *http.ServeMux, prefix string) {
 
 func (s *Sandboxes) serveLog(w http.ResponseWriter, r *http.Request) {
 	taskID := kagent.TaskRef{FrameworkID: r.PathValue("framework"), TaskID: r.PathValue("task")}
-	stream := r.PathValue("stream")
-	if stream != "stdout" && stream != "stderr" {
-		httpjson.Error(w, http.StatusBadRequest, "stream %q: want stdout or stderr", stream)
+	stream, err := tasklog.ParseStream(r.PathValue("stream"))
+	if err != nil {
+		httpjson.Error(w, http.StatusBadRequest, "%v", err)
 		return
 	}
 	dir, err := sandboxDir(s.root, taskID)
@@ -214,56 +291,100 @@ func (s *Sandboxes) serveLog(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	path := filepath.Join(dir, stream)
-	f, err := openLog(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		// Runtimes make a sandbox and its logs when the task first needs
-		// them: for a task that ran, or runs, a missing log is empty.
-		if _, dirErr := os.Stat(dir); dirErr != nil && !s.known(taskID) {
-			httpjson.Error(w, http.StatusNotFound, "task %s has no sandbox on this agent (not started yet, or its sandbox was removed)", taskID.TaskID)
-			return
+	l := &taskLog{s: s, key: tasklog.Key(taskID.FrameworkID, taskID.TaskID), stream: stream,
+		path: filepath.Join(dir, stream.String()), since: s.since(taskID)}
+	// Check the task is known first: its logs may be in neither place yet.
+	if !s.known(taskID) {
+		if _, err := os.Stat(dir); err != nil {
+			if s.logs == nil || s.logs.Refresh() != nil || !s.logs.Has(l.key, 0) {
+				httpjson.Error(w, http.StatusNotFound, "task %s has no sandbox on this agent (not started yet, or its sandbox was removed)", taskID.TaskID)
+				return
+			}
 		}
-		f, err = nil, nil
-	}
-	if err != nil {
-		httpjson.Error(w, http.StatusInternalServerError, "opening %s of task %s: %v", stream, taskID.TaskID, err)
-		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	defer l.close()
 	if r.URL.Query().Get("follow") != "" {
-		s.follow(w, r, path, f, s.done(taskID)) // closes f
+		s.follow(w, r, l, s.done(taskID))
 		return
 	}
-	if f != nil {
-		defer f.Close()
-		_, _ = io.Copy(w, f)
+	if n, err := l.copyNew(w); err != nil && n == 0 {
+		httpjson.Error(w, http.StatusInternalServerError, "reading %s of task %s: %v", stream, taskID.TaskID, err)
 	}
 }
 
-// follow copies the log at path to w as it grows, until the task ends (then
-// drains what is left) or the client goes away. f is the log opened, or nil
-// while the task has not written to it yet.
-func (s *Sandboxes) follow(w http.ResponseWriter, r *http.Request, path string, f *os.File, done <-chan struct{}) {
+// taskLog reads one log of a task as it grows: its chunks in the log
+// segments (runtimes keep small logs there), then its file in the sandbox
+// (where a log moves once it is large, after its last chunk).
+type taskLog struct {
+	s      *Sandboxes
+	key    string
+	stream tasklog.Stream
+	path   string
+	since  int64
+
+	chunks int      // chunks copied
+	file   *os.File // the sandbox's file, once it exists
+}
+
+// copyNew copies what was written since the last call.
+func (l *taskLog) copyNew(w io.Writer) (int64, error) {
+	// The file first: when it exists, every chunk was written before it.
+	if l.file == nil {
+		f, err := openLog(l.path)
+		switch {
+		case err == nil:
+			l.file = f
+		case !errors.Is(err, fs.ErrNotExist):
+			return 0, err
+		}
+	}
+	var n int64
+	if l.s.logs != nil {
+		_ = l.s.logs.Refresh() // a corrupt segment is read up to the bad record
+		cw := &countingWriter{w: w}
+		var err error
+		l.chunks, err = l.s.logs.CopyTo(cw, l.key, l.stream, l.since, l.chunks)
+		n = cw.n
+		if err != nil {
+			return n, err
+		}
+	}
+	if l.file != nil {
+		m, err := io.Copy(w, l.file)
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+func (l *taskLog) close() {
+	if l.file != nil {
+		l.file.Close()
+	}
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// follow copies the log to w as it grows, until the task ends (then drains
+// what is left) or the client goes away.
+func (s *Sandboxes) follow(w http.ResponseWriter, r *http.Request, l *taskLog, done <-chan struct{}) {
 	flusher, _ := w.(http.Flusher)
 	poll := time.NewTicker(100 * time.Millisecond)
 	defer poll.Stop()
-	defer func() {
-		if f != nil {
-			f.Close()
-		}
-	}()
-	drain := func() (int64, error) {
-		if f == nil {
-			var err error
-			if f, err = openLog(path); err != nil {
-				f = nil
-				return 0, nil // not written yet
-			}
-		}
-		return io.Copy(w, f)
-	}
 	for {
-		n, err := drain()
+		n, err := l.copyNew(w)
 		if err != nil {
 			return
 		}
@@ -272,7 +393,7 @@ func (s *Sandboxes) follow(w http.ResponseWriter, r *http.Request, path string, 
 		}
 		select {
 		case <-done:
-			_, _ = drain()
+			_, _ = l.copyNew(w)
 			return
 		case <-r.Context().Done():
 			return

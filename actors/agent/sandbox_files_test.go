@@ -25,7 +25,7 @@ func TestSandboxFilesServesWhatATaskLeftInOut(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s.stopped(kagent.TaskRef{FrameworkID: "fw", TaskID: "t1"}, time.Now())
+	s.stopped(kagent.TaskRef{FrameworkID: "fw", TaskID: "t1"}, time.Now(), 0)
 	base := srv.URL + "/api/v1/sandbox/fw/t1/files/"
 
 	code, body := get(t, base+"out/")

@@ -55,7 +55,7 @@ func TestSandboxLogsOfTasksThatWroteNothing(t *testing.T) {
 	if code, body := get(t, url); code != http.StatusOK || body != "" {
 		t.Fatalf("logs of a running task with no sandbox yet: %d %q, want 200 and empty", code, body)
 	}
-	s.stopped(ref, time.Now())
+	s.stopped(ref, time.Now(), 0)
 	if code, body := get(t, url); code != http.StatusOK || body != "" {
 		t.Fatalf("logs of an ended task that wrote nothing: %d %q, want 200 and empty", code, body)
 	}
@@ -87,7 +87,7 @@ func TestSandboxFollowWaitsForTheLog(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "stdout"), []byte("at last\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s.stopped(ref, time.Now())
+	s.stopped(ref, time.Now(), 0)
 	select {
 	case r := <-got:
 		if r.code != http.StatusOK || r.body != "at last\n" {
@@ -125,10 +125,10 @@ func TestSandboxGCRemovesExpiredSandboxes(t *testing.T) {
 	oldDir, recentDir, rerunDir := makeSandbox(t, root, old), makeSandbox(t, root, recent), makeSandbox(t, root, rerun)
 	for _, ref := range []kagent.TaskRef{old, rerun} {
 		s.started(ref)
-		s.stopped(ref, t0)
+		s.stopped(ref, t0, 0)
 	}
 	s.started(recent)
-	s.stopped(recent, t0.Add(50*time.Minute))
+	s.stopped(recent, t0.Add(50*time.Minute), 0)
 	s.started(rerun) // the same id runs again
 
 	if n := s.Collect(t0.Add(30 * time.Minute)); n != 0 || !exists(oldDir) {
@@ -143,7 +143,7 @@ func TestSandboxGCRemovesExpiredSandboxes(t *testing.T) {
 	if s.known(old) {
 		t.Error("a collected task is still known, so its logs would read as empty rather than gone")
 	}
-	s.stopped(rerun, t0.Add(2*time.Hour))
+	s.stopped(rerun, t0.Add(2*time.Hour), 0)
 	if n := s.Collect(t0.Add(2*time.Hour + 30*time.Minute)); n != 1 || exists(recentDir) || !exists(rerunDir) {
 		t.Fatalf("second Collect removed %d; recent exists %v (want gone), rerun exists %v (want kept until 3h)", n, exists(recentDir), exists(rerunDir))
 	}
@@ -160,7 +160,7 @@ func TestSandboxGCCapsEndedSandboxes(t *testing.T) {
 		ref := kagent.TaskRef{FrameworkID: "F1", TaskID: fmt.Sprint("t", i)}
 		dirs = append(dirs, makeSandbox(t, root, ref))
 		s.started(ref)
-		s.stopped(ref, now.Add(time.Duration(i)*time.Second))
+		s.stopped(ref, now.Add(time.Duration(i)*time.Second), 0)
 	}
 	if n := s.Collect(now.Add(time.Minute)); n != 2 {
 		t.Fatalf("Collect removed %d sandboxes, want the 2 oldest", n)

@@ -82,7 +82,7 @@ func NewActor(cfg Config) *Actor {
 
 // Props spawns the master actor.
 func Props(cfg Config) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return NewActor(cfg) })
+	return actor.PropsFromProducer(func() actor.Actor { return NewActor(cfg) }, actor.WithDispatcher(shell.Dispatcher))
 }
 
 // Receive implements actor.Actor.

@@ -23,6 +23,7 @@ import (
 	kagent "github.com/pandodc/pando/kernel/agent"
 	"github.com/pandodc/pando/kernel/resources"
 	"github.com/pandodc/pando/runtime/container"
+	"github.com/pandodc/pando/runtime/tasklog"
 	"github.com/pandodc/pando/runtime/wasm"
 	"github.com/pandodc/pando/sdk/client"
 )
@@ -56,6 +57,12 @@ type AgentOptions struct {
 	// 10,000, oldest removed first).
 	SandboxRetention  time.Duration
 	MaxEndedSandboxes int
+	// MaxTaskOutputBytes caps what one task writes to stdout and stderr
+	// (default 256MiB): a WASM task past it is stopped, FAILED with
+	// REASON_OUTPUT_LIMIT. MaxEndedOutputBytes caps the output of ended
+	// tasks kept (default 1GiB, oldest removed first).
+	MaxTaskOutputBytes  uint64
+	MaxEndedOutputBytes int64
 	// Containerd is the containerd socket for container tasks; "" runs
 	// WASM tasks only. KillGrace is the default time between SIGTERM and
 	// SIGKILL when a container task is killed (0: 10s).
@@ -75,6 +82,7 @@ type Agent struct {
 	URL       string
 	ownSystem bool
 	runtime   *wasm.Runtime
+	logs      *tasklog.Store // the WASM tasks' logs, closed after the runtime
 	// containers is the container runtime, nil when the agent has none.
 	containers   *container.Runtime
 	noContainers string
@@ -85,6 +93,10 @@ type Agent struct {
 
 // sandboxGCInterval is how often an agent removes expired sandboxes.
 const sandboxGCInterval = time.Minute
+
+// defaultMaxTaskOutput is a task's default output limit: far more than a
+// batch task's lines, far less than a disk.
+const defaultMaxTaskOutput = 256 << 20
 
 // StartAgent starts an agent that registers with the master.
 func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
@@ -123,8 +135,17 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	rt, err := wasm.New(wasm.Config{CacheDir: filepath.Join(opts.WorkDir, "wasm-cache")})
+	logDir := filepath.Join(opts.WorkDir, "logs")
+	logs, err := tasklog.Open(tasklog.Config{Dir: logDir})
 	if err != nil {
+		return nil, fmt.Errorf("agent: %w (check --work-dir)", err)
+	}
+	if opts.MaxTaskOutputBytes == 0 {
+		opts.MaxTaskOutputBytes = defaultMaxTaskOutput
+	}
+	rt, err := wasm.New(wasm.Config{CacheDir: filepath.Join(opts.WorkDir, "wasm-cache"), Logs: logs, MaxOutputBytes: opts.MaxTaskOutputBytes})
+	if err != nil {
+		logs.Close()
 		return nil, fmt.Errorf("agent: starting the WASM runtime: %w", err)
 	}
 	checkpoint, err := aagent.OpenCheckpoint(filepath.Join(opts.WorkDir, "checkpoint"))
@@ -150,7 +171,7 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 	if containers != nil {
 		runtimes.Containers = containers
 	}
-	a := &Agent{System: opts.System, Resources: res, runtime: rt, containers: containers, noContainers: noContainers}
+	a := &Agent{System: opts.System, Resources: res, runtime: rt, logs: logs, containers: containers, noContainers: noContainers}
 	if a.System == nil {
 		if a.System, err = NewSystem(logger, opts.RemotingAddr); err != nil {
 			a.stopRuntime(ctx)
@@ -160,6 +181,7 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 	}
 	sandboxes := aagent.NewSandboxes(aagent.SandboxesConfig{
 		Root: sandboxRoot, Retention: opts.SandboxRetention, MaxEnded: opts.MaxEndedSandboxes,
+		MaxBytes: opts.MaxEndedOutputBytes, LogDir: logDir,
 	})
 	gcCtx, stopGC := context.WithCancel(context.Background())
 	a.stopGC = stopGC
@@ -251,7 +273,9 @@ func (a *Agent) stopRuntime(ctx context.Context) error {
 	if a.containers != nil {
 		err = errors.Join(err, a.containers.Close(ctx))
 	}
-	return errors.Join(err, a.runtime.Close(ctx))
+	err = errors.Join(err, a.runtime.Close(ctx))
+	// After the runtime: its tasks' logs are closed, all on disk.
+	return errors.Join(err, a.logs.Close())
 }
 
 func agentResources(flag, workDir string) (resources.Resources, error) {

@@ -29,7 +29,7 @@ func BenchmarkPipeline(b *testing.B) {
 	for _, c := range []struct {
 		name  string
 		tasks int
-	}{{"tiny", 10000}, {"hello", 1000}} {
+	}{{"tiny", 10000}, {"tinyline", 10000}, {"hello", 1000}} {
 		name := c.name
 		b.Run(name, func(b *testing.B) {
 			path := wasmbuild.MustBuild(b, name)

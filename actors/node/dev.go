@@ -19,6 +19,9 @@ type DevOptions struct {
 	Resources    string
 	// SandboxRetention: see AgentOptions.
 	SandboxRetention time.Duration
+	// MaxTaskOutputBytes, MaxEndedOutputBytes: see AgentOptions.
+	MaxTaskOutputBytes  uint64
+	MaxEndedOutputBytes int64
 	// Containerd, KillGrace: see AgentOptions.
 	Containerd string
 	KillGrace  time.Duration
@@ -55,6 +58,7 @@ func StartDev(ctx context.Context, opts DevOptions) (*Dev, error) {
 		WorkDir: filepath.Join(opts.DataDir, "agent"), Resources: opts.Resources,
 		Mux: m.Mux, MuxPrefix: "/agent", HTTPBase: m.URL + "/agent", Logger: opts.Logger,
 		SandboxRetention: opts.SandboxRetention, Telemetry: m.Telemetry,
+		MaxTaskOutputBytes: opts.MaxTaskOutputBytes, MaxEndedOutputBytes: opts.MaxEndedOutputBytes,
 		Containerd: opts.Containerd, KillGrace: opts.KillGrace,
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/pandodc/pando/actors/node"
 	kmaster "github.com/pandodc/pando/kernel/master"
@@ -46,6 +47,7 @@ func shutdownContext() (context.Context, context.CancelFunc) {
 func newDevCmd() *cobra.Command {
 	var httpAddr, remotingAddr, dataDir, res, logLevel, containerd, maxArtifact string
 	var sandboxRetention, killGrace time.Duration
+	var limits outputLimits
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run a whole cluster in one process: master, one agent and the built-in frameworks",
@@ -61,6 +63,9 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 			if sandboxRetention <= 0 {
 				return usageError("--sandbox-retention must be positive, got %s", sandboxRetention)
 			}
+			if err := limits.check(); err != nil {
+				return err
+			}
 			maxArtifactSize, err := parseArtifactSize(maxArtifact)
 			if err != nil {
 				return err
@@ -75,7 +80,8 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 			dev, err := startDev(cmd.Context(), node.DevOptions{
 				HTTPAddr: httpAddr, RemotingAddr: remotingAddr, DataDir: dataDir, Resources: res, Logger: logger,
 				SandboxRetention: sandboxRetention, Containerd: address, KillGrace: killGrace,
-				MaxArtifactSize: maxArtifactSize,
+				MaxArtifactSize:    maxArtifactSize,
+				MaxTaskOutputBytes: limits.taskBytes(), MaxEndedOutputBytes: limits.endedBytes(),
 			})
 			if err != nil {
 				return err
@@ -96,6 +102,7 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 	fl.StringVar(&maxArtifact, "max-artifact-size", defaultMaxArtifactSize, maxArtifactSizeUsage)
 	fl.StringVar(&res, "resources", "", "resources the agent offers, e.g. 'cpus:4;mem:8GiB' (default: detected)")
 	fl.DurationVar(&sandboxRetention, "sandbox-retention", 24*time.Hour, "how long a task's sandbox (its files and logs) is kept after it ends")
+	limits.register(fl)
 	fl.StringVar(&containerd, "containerd", "auto", "containerd socket for container tasks; 'auto' starts a containerd of its own under --data-dir when run as root with containerd installed; 'none' for WASM only")
 	fl.DurationVar(&killGrace, "kill-grace", 10*time.Second, "how long a killed container task has between SIGTERM and SIGKILL (tasks may set their own)")
 	fl.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
@@ -198,6 +205,7 @@ func newAgentCmd(g *globals) *cobra.Command {
 	var httpAddr, remotingAddr, workDir, res, logLevel, hostname, containerd string
 	var attrs []string
 	var sandboxRetention, killGrace time.Duration
+	var limits outputLimits
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run an agent that offers this machine's resources to a master",
@@ -218,10 +226,14 @@ func newAgentCmd(g *globals) *cobra.Command {
 			if sandboxRetention <= 0 {
 				return usageError("--sandbox-retention must be positive, got %s", sandboxRetention)
 			}
+			if err := limits.check(); err != nil {
+				return err
+			}
 			a, err := node.StartAgent(cmd.Context(), node.AgentOptions{
 				MasterURL: client.MasterFromEnv(g.master), HTTPAddr: httpAddr, RemotingAddr: remotingAddr,
 				WorkDir: workDir, Resources: res, Attributes: attributes, Hostname: hostname, Logger: logger,
 				SandboxRetention: sandboxRetention, Containerd: containerd, KillGrace: killGrace,
+				MaxTaskOutputBytes: limits.taskBytes(), MaxEndedOutputBytes: limits.endedBytes(),
 			})
 			if err != nil {
 				return err
@@ -238,6 +250,7 @@ func newAgentCmd(g *globals) *cobra.Command {
 	fl.StringVar(&remotingAddr, "remoting", "127.0.0.1:0", "address for actor remoting (port 0: any free port)")
 	fl.StringVar(&workDir, "work-dir", filepath.Join(defaultDataDir(), "agent"), "directory for sandboxes and caches")
 	fl.DurationVar(&sandboxRetention, "sandbox-retention", 24*time.Hour, "how long a task's sandbox (its files and logs) is kept after it ends")
+	limits.register(fl)
 	fl.StringVar(&res, "resources", "", "resources to offer, e.g. 'cpus:4;mem:8GiB' (default: detected)")
 	fl.StringArrayVar(&attrs, "attribute", nil, "attribute KEY=VALUE offered with the resources (repeatable)")
 	fl.StringVar(&hostname, "hostname", "", "hostname to report (default: this machine's)")
@@ -282,3 +295,21 @@ func parseArtifactSize(s string) (int64, error) {
 	}
 	return int64(m) * (1 << 20) / int64(resources.One), nil
 }
+
+// outputLimits are the agent's flags that bound tasks' output.
+type outputLimits struct{ taskMiB, endedMiB int64 }
+
+func (l *outputLimits) register(fl *pflag.FlagSet) {
+	fl.Int64Var(&l.taskMiB, "task-output-limit", 256, "MiB a task may write to stdout and stderr together; past it the task is stopped, FAILED with REASON_OUTPUT_LIMIT")
+	fl.Int64Var(&l.endedMiB, "ended-output-limit", 1024, "MiB of output of ended tasks the agent keeps (oldest removed first, besides --sandbox-retention)")
+}
+
+func (l *outputLimits) check() error {
+	if l.taskMiB <= 0 || l.endedMiB <= 0 {
+		return usageError("--task-output-limit and --ended-output-limit must be positive (MiB), got %d and %d", l.taskMiB, l.endedMiB)
+	}
+	return nil
+}
+
+func (l *outputLimits) taskBytes() uint64 { return uint64(l.taskMiB) << 20 }
+func (l *outputLimits) endedBytes() int64 { return l.endedMiB << 20 }

@@ -2,6 +2,7 @@ package shell
 
 import (
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 )
@@ -21,5 +22,34 @@ func TestDefaultsFillOnlyWhatIsZero(t *testing.T) {
 	Defaults(&tick, &logger, &clock)
 	if tick != time.Second || logger != mine || !clock().Equal(fixed) {
 		t.Fatal("a set value was replaced")
+	}
+}
+
+// The pool runs every scheduled function, concurrently when they block,
+// and reuses an idle goroutine.
+func TestPoolRunsEverything(t *testing.T) {
+	p := newPool(10, time.Minute)
+	const n = 50
+	release := make(chan struct{})
+	var started, done sync.WaitGroup
+	started.Add(n)
+	done.Add(n)
+	for range n {
+		p.Schedule(func() { started.Done(); <-release; done.Done() })
+	}
+	started.Wait() // all 50 run at once: none waited for another
+	close(release)
+	done.Wait()
+	ran := make(chan struct{})
+	for range 20 { // idle goroutines take these; any would do
+		p.Schedule(func() { ran <- struct{}{} })
+		select {
+		case <-ran:
+		case <-time.After(10 * time.Second):
+			t.Fatal("a scheduled function did not run")
+		}
+	}
+	if p.Throughput() != 10 {
+		t.Errorf("Throughput = %d", p.Throughput())
 	}
 }

@@ -213,8 +213,21 @@ func (a *Agent) register(now time.Time) {
 	a.toMaster(msg)
 }
 
-// Step feeds the agent one message from the master.
+// Step feeds the agent one message from the master. A StatusUpdateAcks is
+// stepped as its acknowledgements one after the other.
 func (a *Agent) Step(now time.Time, msg proto.Message) error {
+	if batch, ok := msg.(*kernelpb.StatusUpdateAcks); ok {
+		if batch == nil {
+			return fmt.Errorf("nil %T", msg)
+		}
+		var errs []error
+		for _, ack := range batch.Acks {
+			if err := a.Step(now, ack); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	}
 	epoch, err := epochOf(msg)
 	if err != nil {
 		return err
@@ -522,10 +535,49 @@ func (a *Agent) masterTimeout() time.Duration {
 }
 
 // Ready drains what the agent produced since the previous call.
+//
+// Status updates ready together go as one StatusUpdates, in their order;
+// a single one goes alone.
 func (a *Agent) Ready() Ready {
 	rd := a.ready
 	a.ready = Ready{}
+	rd.ToMaster = batchUpdates(rd.ToMaster)
 	return rd
+}
+
+// batchUpdates gathers each run of consecutive StatusUpdates into one
+// StatusUpdates. Only consecutive ones: a batch never overtakes another
+// message.
+func batchUpdates(msgs []proto.Message) []proto.Message {
+	out := msgs[:0]
+	var batch *kernelpb.StatusUpdates
+	for _, msg := range msgs {
+		u, ok := msg.(*kernelpb.StatusUpdate)
+		if !ok {
+			batch = nil
+			out = append(out, msg)
+			continue
+		}
+		if batch == nil {
+			if prev, ok := lastUpdate(out); ok {
+				batch = &kernelpb.StatusUpdates{Updates: []*kernelpb.StatusUpdate{prev}}
+				out[len(out)-1] = batch
+			} else {
+				out = append(out, u)
+				continue
+			}
+		}
+		batch.Updates = append(batch.Updates, u)
+	}
+	return out
+}
+
+func lastUpdate(msgs []proto.Message) (*kernelpb.StatusUpdate, bool) {
+	if len(msgs) == 0 {
+		return nil, false
+	}
+	u, ok := msgs[len(msgs)-1].(*kernelpb.StatusUpdate)
+	return u, ok
 }
 
 func (a *Agent) toMaster(msg proto.Message) { a.ready.ToMaster = append(a.ready.ToMaster, msg) }

@@ -131,6 +131,28 @@ func (s *agentScenario) run(cmd *trace.Command) string {
 			ev.Reason = kernelpb.Reason_REASON_TASK_HEALTH_CHECK_STATUS_UPDATED
 		}
 		fail(s.a.TaskEvent(s.now, ev))
+	case "events":
+		// One task event per input line ("f1 t1 running"), all stepped
+		// before the agent's output is read: a batch.
+		for _, line := range cmd.Input {
+			f := strings.Fields(line)
+			state, ok := kernelpb.TaskState_value["TASK_"+strings.ToUpper(f[len(f)-1])]
+			if len(f) != 3 || !ok {
+				t.Fatalf("%s: event %q: want FRAMEWORK TASK STATE", cmd.Pos, line)
+			}
+			fail(s.a.TaskEvent(s.now, agent.TaskEvent{FrameworkID: f[0], TaskID: f[1], State: kernelpb.TaskState(state)}))
+		}
+	case "acks":
+		// One StatusUpdateAcks of an ack per input line ("f1 t1 t1-1").
+		batch := &kernelpb.StatusUpdateAcks{}
+		for _, line := range cmd.Input {
+			f := strings.Fields(line)
+			if len(f) != 3 {
+				t.Fatalf("%s: ack %q: want FRAMEWORK TASK UPDATE-ID", cmd.Pos, line)
+			}
+			batch.Acks = append(batch.Acks, &kernelpb.StatusUpdateAck{Epoch: epoch, FrameworkId: f[0], TaskId: f[1], UpdateId: f[2]})
+		}
+		step(batch)
 	case "master-changed":
 		s.a.MasterChanged(s.now)
 	case "tasks":

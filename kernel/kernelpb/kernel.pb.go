@@ -3016,6 +3016,186 @@ func (x *Error) GetMessage() string {
 	return ""
 }
 
+// StatusUpdates carries an agent's status updates to the master.
+type StatusUpdates struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Updates       []*StatusUpdate        `protobuf:"bytes,1,rep,name=updates,proto3" json:"updates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatusUpdates) Reset() {
+	*x = StatusUpdates{}
+	mi := &file_kernel_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatusUpdates) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatusUpdates) ProtoMessage() {}
+
+func (x *StatusUpdates) ProtoReflect() protoreflect.Message {
+	mi := &file_kernel_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatusUpdates.ProtoReflect.Descriptor instead.
+func (*StatusUpdates) Descriptor() ([]byte, []int) {
+	return file_kernel_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *StatusUpdates) GetUpdates() []*StatusUpdate {
+	if x != nil {
+		return x.Updates
+	}
+	return nil
+}
+
+// StatusUpdateAcks carries the master's acknowledgements to an agent.
+type StatusUpdateAcks struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Acks          []*StatusUpdateAck     `protobuf:"bytes,1,rep,name=acks,proto3" json:"acks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatusUpdateAcks) Reset() {
+	*x = StatusUpdateAcks{}
+	mi := &file_kernel_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatusUpdateAcks) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatusUpdateAcks) ProtoMessage() {}
+
+func (x *StatusUpdateAcks) ProtoReflect() protoreflect.Message {
+	mi := &file_kernel_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatusUpdateAcks.ProtoReflect.Descriptor instead.
+func (*StatusUpdateAcks) Descriptor() ([]byte, []int) {
+	return file_kernel_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *StatusUpdateAcks) GetAcks() []*StatusUpdateAck {
+	if x != nil {
+		return x.Acks
+	}
+	return nil
+}
+
+// Updates carries the master's status updates to a framework.
+type Updates struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Updates       []*Update              `protobuf:"bytes,1,rep,name=updates,proto3" json:"updates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Updates) Reset() {
+	*x = Updates{}
+	mi := &file_kernel_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Updates) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Updates) ProtoMessage() {}
+
+func (x *Updates) ProtoReflect() protoreflect.Message {
+	mi := &file_kernel_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Updates.ProtoReflect.Descriptor instead.
+func (*Updates) Descriptor() ([]byte, []int) {
+	return file_kernel_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *Updates) GetUpdates() []*Update {
+	if x != nil {
+		return x.Updates
+	}
+	return nil
+}
+
+// Acknowledges carries a framework's acknowledgements to the master.
+type Acknowledges struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Acks          []*Acknowledge         `protobuf:"bytes,1,rep,name=acks,proto3" json:"acks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Acknowledges) Reset() {
+	*x = Acknowledges{}
+	mi := &file_kernel_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Acknowledges) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Acknowledges) ProtoMessage() {}
+
+func (x *Acknowledges) ProtoReflect() protoreflect.Message {
+	mi := &file_kernel_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Acknowledges.ProtoReflect.Descriptor instead.
+func (*Acknowledges) Descriptor() ([]byte, []int) {
+	return file_kernel_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *Acknowledges) GetAcks() []*Acknowledge {
+	if x != nil {
+		return x.Acks
+	}
+	return nil
+}
+
 var File_kernel_proto protoreflect.FileDescriptor
 
 const file_kernel_proto_rawDesc = "" +
@@ -3249,7 +3429,15 @@ const file_kernel_proto_rawDesc = "" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\"7\n" +
 	"\x05Error\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage*\xd0\x01\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"H\n" +
+	"\rStatusUpdates\x127\n" +
+	"\aupdates\x18\x01 \x03(\v2\x1d.pando.kernel.v1.StatusUpdateR\aupdates\"H\n" +
+	"\x10StatusUpdateAcks\x124\n" +
+	"\x04acks\x18\x01 \x03(\v2 .pando.kernel.v1.StatusUpdateAckR\x04acks\"<\n" +
+	"\aUpdates\x121\n" +
+	"\aupdates\x18\x01 \x03(\v2\x17.pando.kernel.v1.UpdateR\aupdates\"@\n" +
+	"\fAcknowledges\x120\n" +
+	"\x04acks\x18\x01 \x03(\v2\x1c.pando.kernel.v1.AcknowledgeR\x04acks*\xd0\x01\n" +
 	"\tTaskState\x12\x10\n" +
 	"\fTASK_UNKNOWN\x10\x00\x12\x10\n" +
 	"\fTASK_STAGING\x10\x01\x12\x11\n" +
@@ -3305,7 +3493,7 @@ func file_kernel_proto_rawDescGZIP() []byte {
 }
 
 var file_kernel_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_kernel_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_kernel_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_kernel_proto_goTypes = []any{
 	(TaskState)(0),            // 0: pando.kernel.v1.TaskState
 	(Reason)(0),               // 1: pando.kernel.v1.Reason
@@ -3350,18 +3538,22 @@ var file_kernel_proto_goTypes = []any{
 	(*Teardown)(nil),          // 40: pando.kernel.v1.Teardown
 	(*Heartbeat)(nil),         // 41: pando.kernel.v1.Heartbeat
 	(*Error)(nil),             // 42: pando.kernel.v1.Error
-	nil,                       // 43: pando.kernel.v1.TaskInfo.EnvEntry
-	nil,                       // 44: pando.kernel.v1.TaskInfo.LabelsEntry
-	nil,                       // 45: pando.kernel.v1.RegisterAgent.AttributesEntry
-	nil,                       // 46: pando.kernel.v1.Offer.AttributesEntry
+	(*StatusUpdates)(nil),     // 43: pando.kernel.v1.StatusUpdates
+	(*StatusUpdateAcks)(nil),  // 44: pando.kernel.v1.StatusUpdateAcks
+	(*Updates)(nil),           // 45: pando.kernel.v1.Updates
+	(*Acknowledges)(nil),      // 46: pando.kernel.v1.Acknowledges
+	nil,                       // 47: pando.kernel.v1.TaskInfo.EnvEntry
+	nil,                       // 48: pando.kernel.v1.TaskInfo.LabelsEntry
+	nil,                       // 49: pando.kernel.v1.RegisterAgent.AttributesEntry
+	nil,                       // 50: pando.kernel.v1.Offer.AttributesEntry
 }
 var file_kernel_proto_depIdxs = []int32{
 	5,  // 0: pando.kernel.v1.Resource.ranges:type_name -> pando.kernel.v1.Range
 	6,  // 1: pando.kernel.v1.TaskInfo.resources:type_name -> pando.kernel.v1.Resource
 	7,  // 2: pando.kernel.v1.TaskInfo.wasm:type_name -> pando.kernel.v1.WasmTask
 	8,  // 3: pando.kernel.v1.TaskInfo.container:type_name -> pando.kernel.v1.ContainerTask
-	43, // 4: pando.kernel.v1.TaskInfo.env:type_name -> pando.kernel.v1.TaskInfo.EnvEntry
-	44, // 5: pando.kernel.v1.TaskInfo.labels:type_name -> pando.kernel.v1.TaskInfo.LabelsEntry
+	47, // 4: pando.kernel.v1.TaskInfo.env:type_name -> pando.kernel.v1.TaskInfo.EnvEntry
+	48, // 5: pando.kernel.v1.TaskInfo.labels:type_name -> pando.kernel.v1.TaskInfo.LabelsEntry
 	10, // 6: pando.kernel.v1.TaskInfo.health_check:type_name -> pando.kernel.v1.HealthCheck
 	11, // 7: pando.kernel.v1.TaskInfo.inputs:type_name -> pando.kernel.v1.Input
 	3,  // 8: pando.kernel.v1.HealthCheck.type:type_name -> pando.kernel.v1.HealthCheck.Type
@@ -3370,7 +3562,7 @@ var file_kernel_proto_depIdxs = []int32{
 	2,  // 11: pando.kernel.v1.TaskStatus.source:type_name -> pando.kernel.v1.Source
 	12, // 12: pando.kernel.v1.TaskStatus.usage:type_name -> pando.kernel.v1.ResourceUsage
 	6,  // 13: pando.kernel.v1.RegisterAgent.resources:type_name -> pando.kernel.v1.Resource
-	45, // 14: pando.kernel.v1.RegisterAgent.attributes:type_name -> pando.kernel.v1.RegisterAgent.AttributesEntry
+	49, // 14: pando.kernel.v1.RegisterAgent.attributes:type_name -> pando.kernel.v1.RegisterAgent.AttributesEntry
 	9,  // 15: pando.kernel.v1.RegisterAgent.tasks:type_name -> pando.kernel.v1.TaskInfo
 	13, // 16: pando.kernel.v1.RegisterAgent.task_states:type_name -> pando.kernel.v1.TaskStatus
 	9,  // 17: pando.kernel.v1.RunTask.task:type_name -> pando.kernel.v1.TaskInfo
@@ -3378,7 +3570,7 @@ var file_kernel_proto_depIdxs = []int32{
 	0,  // 19: pando.kernel.v1.StatusUpdate.latest_state:type_name -> pando.kernel.v1.TaskState
 	23, // 20: pando.kernel.v1.Subscribe.framework:type_name -> pando.kernel.v1.FrameworkInfo
 	6,  // 21: pando.kernel.v1.Offer.resources:type_name -> pando.kernel.v1.Resource
-	46, // 22: pando.kernel.v1.Offer.attributes:type_name -> pando.kernel.v1.Offer.AttributesEntry
+	50, // 22: pando.kernel.v1.Offer.attributes:type_name -> pando.kernel.v1.Offer.AttributesEntry
 	26, // 23: pando.kernel.v1.Offers.offers:type_name -> pando.kernel.v1.Offer
 	4,  // 24: pando.kernel.v1.Operation.type:type_name -> pando.kernel.v1.Operation.Type
 	9,  // 25: pando.kernel.v1.Operation.launch:type_name -> pando.kernel.v1.TaskInfo
@@ -3387,11 +3579,15 @@ var file_kernel_proto_depIdxs = []int32{
 	29, // 28: pando.kernel.v1.Decline.filters:type_name -> pando.kernel.v1.Filters
 	13, // 29: pando.kernel.v1.Update.status:type_name -> pando.kernel.v1.TaskStatus
 	37, // 30: pando.kernel.v1.Reconcile.tasks:type_name -> pando.kernel.v1.ReconcileTask
-	31, // [31:31] is the sub-list for method output_type
-	31, // [31:31] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	19, // 31: pando.kernel.v1.StatusUpdates.updates:type_name -> pando.kernel.v1.StatusUpdate
+	20, // 32: pando.kernel.v1.StatusUpdateAcks.acks:type_name -> pando.kernel.v1.StatusUpdateAck
+	35, // 33: pando.kernel.v1.Updates.updates:type_name -> pando.kernel.v1.Update
+	36, // 34: pando.kernel.v1.Acknowledges.acks:type_name -> pando.kernel.v1.Acknowledge
+	35, // [35:35] is the sub-list for method output_type
+	35, // [35:35] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_kernel_proto_init() }
@@ -3410,7 +3606,7 @@ func file_kernel_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kernel_proto_rawDesc), len(file_kernel_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   42,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -312,6 +312,24 @@ func (m *Master) Step(now time.Time, from Peer, msg any) error {
 			return m.refuseAgent("nil StatusUpdate")
 		}
 		return m.statusUpdate(now, from, msg)
+	case *kernelpb.StatusUpdates:
+		if msg == nil {
+			return m.refuseAgent("nil StatusUpdates")
+		}
+		var errs []error
+		for _, u := range msg.Updates {
+			errs = append(errs, m.Step(now, from, u))
+		}
+		return errors.Join(errs...)
+	case *kernelpb.Acknowledges:
+		if msg == nil {
+			return m.refuse(from, "nil Acknowledges")
+		}
+		var errs []error
+		for _, ack := range msg.Acks {
+			errs = append(errs, m.Step(now, from, ack))
+		}
+		return errors.Join(errs...)
 	case *kernelpb.Pong:
 		if msg == nil {
 			return m.refuseAgent("nil Pong")
@@ -449,10 +467,61 @@ func (m *Master) Allocate(now time.Time) {
 
 // Ready drains the messages to send and the events produced since the
 // previous call.
+//
+// Acknowledgements to one agent, and updates to one framework, ready
+// together go as one StatusUpdateAcks or Updates, in their order; a single
+// one goes alone.
 func (m *Master) Ready() Ready {
-	rd := Ready{Messages: m.out, Events: m.events}
+	rd := Ready{Messages: batchEnvelopes(m.out), Events: m.events}
 	m.out, m.events = nil, nil
 	return rd
+}
+
+// batchEnvelopes gathers, for each peer, each run of StatusUpdateAck (or
+// of Update) with no other message to that peer between them into one
+// batch, at the place of the run's first. A batch thus never overtakes
+// another message to its peer; messages to different peers were never
+// ordered.
+func batchEnvelopes(envs []Envelope) []Envelope {
+	if len(envs) < 2 {
+		return envs
+	}
+	out := make([]Envelope, 0, len(envs))
+	open := map[Peer]int{} // the peer's run, by its index in out
+	for _, env := range envs {
+		i, running := open[env.To]
+		switch msg := env.Msg.(type) {
+		case *kernelpb.StatusUpdateAck:
+			if running {
+				switch head := out[i].Msg.(type) {
+				case *kernelpb.StatusUpdateAck:
+					out[i].Msg = &kernelpb.StatusUpdateAcks{Acks: []*kernelpb.StatusUpdateAck{head, msg}}
+					continue
+				case *kernelpb.StatusUpdateAcks:
+					head.Acks = append(head.Acks, msg)
+					continue
+				}
+			}
+		case *kernelpb.Update:
+			if running {
+				switch head := out[i].Msg.(type) {
+				case *kernelpb.Update:
+					out[i].Msg = &kernelpb.Updates{Updates: []*kernelpb.Update{head, msg}}
+					continue
+				case *kernelpb.Updates:
+					head.Updates = append(head.Updates, msg)
+					continue
+				}
+			}
+		default:
+			delete(open, env.To) // a message of another kind ends the run
+			out = append(out, env)
+			continue
+		}
+		open[env.To] = len(out)
+		out = append(out, env)
+	}
+	return out
 }
 
 // HasReady reports whether Ready would return anything.

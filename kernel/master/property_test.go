@@ -429,6 +429,10 @@ func (s *simulation) frameworksReadInboxes() {
 
 func (s *simulation) frameworkReceives(f *simFramework, msg any) {
 	switch m := msg.(type) {
+	case *kernelpb.Updates:
+		for _, u := range m.Updates {
+			s.frameworkReceives(f, u)
+		}
 	case *kernelpb.Offers:
 		for _, o := range m.Offers {
 			if o.FrameworkId != f.node.ID {

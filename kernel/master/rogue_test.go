@@ -129,16 +129,17 @@ func TestAcceptValidatesEachTask(t *testing.T) {
 	c.Allocate()
 	want := `
 		fw1 -> master: Accept{1-F1 offers:[1-O2] launch:[t0 cpus:0.1;mem:16, t1 cpus:1;mem:512, t1 cpus:0.1;mem:16, too-big cpus:1;mem:512, bad-runtime cpus:0.1;mem:16, bad-module cpus:0.1;mem:16, no-resources {}, negative <RESOURCE_ERR>, other-agent cpus:0.1;mem:16, <nil>, t2 cpus:0.5;mem:384]}
-		master -> fw1: Update{1-F1/t0 ERROR INVALID_TASK id:1-M1 src:master "task id t0 is already in use"}
+		master -> fw1: Updates[8]
+		+ Update{1-F1/t0 ERROR INVALID_TASK id:1-M1 src:master "task id t0 is already in use"}
+		+ Update{1-F1/t1 ERROR INVALID_TASK id:1-M2 src:master "task id t1 is already in use"}
+		+ Update{1-F1/too-big ERROR INVALID_TASK id:1-M3 src:master "task needs cpus:1;mem:512 but the offers have cpus:0.5;mem:384 left: short of SHORT"}
+		+ Update{1-F1/bad-runtime ERROR INVALID_TASK id:1-M4 src:master "a task needs a runtime (wasm or container)"}
+		+ Update{1-F1/bad-module ERROR INVALID_TASK id:1-M5 src:master "wasm module must be a content address \"sha256:<64 hex digits>\""}
+		+ Update{1-F1/no-resources ERROR INVALID_TASK id:1-M6 src:master "a task needs resources"}
+		+ Update{1-F1/negative ERROR INVALID_TASK id:1-M7 src:master "invalid resources: NEG_ERR"}
+		+ Update{1-F1/other-agent ERROR INVALID_TASK id:1-M8 src:master "task names agent 1-A9 but the offers are on agent 1-A1"}
 		master -> a1: RunTask{1-F1 t1 cpus:1;mem:512}
 		a1: launch 1-F1/t1
-		master -> fw1: Update{1-F1/t1 ERROR INVALID_TASK id:1-M2 src:master "task id t1 is already in use"}
-		master -> fw1: Update{1-F1/too-big ERROR INVALID_TASK id:1-M3 src:master "task needs cpus:1;mem:512 but the offers have cpus:0.5;mem:384 left: short of SHORT"}
-		master -> fw1: Update{1-F1/bad-runtime ERROR INVALID_TASK id:1-M4 src:master "a task needs a runtime (wasm or container)"}
-		master -> fw1: Update{1-F1/bad-module ERROR INVALID_TASK id:1-M5 src:master "wasm module must be a content address \"sha256:<64 hex digits>\""}
-		master -> fw1: Update{1-F1/no-resources ERROR INVALID_TASK id:1-M6 src:master "a task needs resources"}
-		master -> fw1: Update{1-F1/negative ERROR INVALID_TASK id:1-M7 src:master "invalid resources: NEG_ERR"}
-		master -> fw1: Update{1-F1/other-agent ERROR INVALID_TASK id:1-M8 src:master "task names agent 1-A9 but the offers are on agent 1-A1"}
 		master -> a1: RunTask{1-F1 t2 cpus:0.5;mem:384}
 		a1: launch 1-F1/t2
 		master -> fw1: Error{"operation 1 is empty; operation 2: unsupported type UNKNOWN; task 9 has no task id"}

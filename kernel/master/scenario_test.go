@@ -173,6 +173,34 @@ func (s *scenario) run(cmd *trace.Command) string {
 			ev.Healthy = &healthy
 		}
 		s.c.TaskEventWith(cmd.Arg(t, 0), ev)
+	case "events":
+		// events AGENT, then one "FRAMEWORK TASK STATE" per input line:
+		// all stepped before the agent's output is delivered, a batch.
+		a := s.c.Agents[cmd.Arg(t, 0)]
+		for _, line := range cmd.Input {
+			f := strings.Fields(line)
+			state, ok := kernelpb.TaskState_value["TASK_"+strings.ToUpper(f[len(f)-1])]
+			if len(f) != 3 || !ok {
+				t.Fatalf("%s: event %q: want FRAMEWORK TASK STATE", cmd.Pos, line)
+			}
+			if err := a.A.TaskEvent(s.c.Now, agent.TaskEvent{FrameworkID: f[0], TaskID: f[1], State: kernelpb.TaskState(state)}); err != nil {
+				t.Fatalf("%s: %v", cmd.Pos, err)
+			}
+		}
+		s.c.Flush()
+	case "acks":
+		// acks FRAMEWORK, then one "TASK UPDATE-ID" per input line: one
+		// Acknowledges.
+		f := fw(0)
+		batch := &kernelpb.Acknowledges{}
+		for _, line := range cmd.Input {
+			p := strings.Fields(line)
+			if len(p) != 2 {
+				t.Fatalf("%s: ack %q: want TASK UPDATE-ID", cmd.Pos, line)
+			}
+			batch.Acks = append(batch.Acks, ack(f.ID, "1-A1", p[0], p[1]))
+		}
+		s.c.Send(f.Name, batch)
 	case "ack":
 		f := fw(0)
 		agentID := cmd.Flags["agent"]

@@ -1,67 +1,99 @@
 package wasm
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
+
+	"github.com/pandodc/pando/runtime"
+	"github.com/pandodc/pando/runtime/tasklog"
 )
 
-// taskLog is a task's stdout or stderr file in its sandbox, created (with the
-// sandbox, see there) on the first write: a task that writes nothing leaves
-// no file, which readers take as empty.
-type taskLog struct {
-	sandbox *sandbox
-	path    string
-
-	mu     sync.Mutex
-	file   *os.File
-	err    error // the failure to create the file, reported on every write
-	closed bool
-
-	written atomic.Uint64 // bytes written, for Stats
+// taskLogs are a task's stdout and stderr, kept by the runtime's log store
+// (see package tasklog): in a shared segment while they are small, so that
+// a task that writes a line makes no directory nor file; in the sandbox's
+// "stdout" and "stderr" once they are not (the sandbox is then made).
+type taskLogs struct {
+	stdout, stderr *tasklog.Log
+	budget         *tasklog.Budget
 }
 
-func newTaskLog(sb *sandbox, name string) *taskLog {
-	return &taskLog{sandbox: sb, path: filepath.Join(sb.dir, name)}
+func (r *Runtime) newTaskLogs(spec runtime.Spec, sb *sandbox, run int64, onExceed func()) *taskLogs {
+	key := tasklog.Key(spec.FrameworkID, spec.TaskID)
+	budget := &tasklog.Budget{Max: r.cfg.MaxOutputBytes, OnExceed: onExceed}
+	open := func(stream tasklog.Stream) *tasklog.Log {
+		return r.logs.NewLog(tasklog.LogConfig{
+			Key: key, Stream: stream, Run: run, Budget: budget,
+			Spill: func() (*os.File, error) { return sb.createLog(stream.String()) },
+		})
+	}
+	return &taskLogs{stdout: open(tasklog.Stdout), stderr: open(tasklog.Stderr), budget: budget}
 }
 
-func (l *taskLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		return 0, os.ErrClosed
-	}
-	if l.file == nil && l.err == nil {
-		l.file, l.err = l.create()
-	}
-	if l.err != nil {
-		return 0, l.err
-	}
-	n, err := l.file.Write(p)
-	l.written.Add(uint64(n))
-	return n, err
+// close ends both logs: what they buffered is then on disk, where the
+// agent reads it.
+func (l *taskLogs) close() {
+	l.stdout.Close()
+	l.stderr.Close()
 }
 
-func (l *taskLog) create() (*os.File, error) {
-	if err := l.sandbox.ensure(); err != nil {
-		return nil, fmt.Errorf("creating the task's %s: %w", filepath.Base(l.path), err)
+// failure says why the guest saw its writes fail, if they did for another
+// reason than the output limit (which classify reports).
+func (l *taskLogs) failure() string {
+	var msg string
+	for _, log := range []*tasklog.Log{l.stdout, l.stderr} {
+		if err := log.Err(); err != nil && !errors.Is(err, tasklog.ErrOutputLimit) {
+			msg += "; " + err.Error()
+		}
 	}
-	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	return msg
+}
+
+// createLog makes the sandbox, if needed, and the log's file in it.
+func (s *sandbox) createLog(name string) (*os.File, error) {
+	if err := s.ensure(); err != nil {
+		return nil, fmt.Errorf("creating the task's %s: %w", name, err)
+	}
+	f, err := os.OpenFile(filepath.Join(s.dir, name), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("creating the task's %s in its sandbox: %w", filepath.Base(l.path), err)
+		return nil, fmt.Errorf("creating the task's %s in its sandbox: %w", name, err)
 	}
 	return f, nil
 }
 
-// Close closes the file if one was created; later writes fail.
-func (l *taskLog) Close() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.closed = true
-	if l.file == nil {
-		return nil
+// ReadLog returns what the task of spec wrote to stream ("stdout" or
+// "stderr") in its latest run on this runtime: its chunks in the log
+// store, then its file in the sandbox if it outgrew them. It is for tests
+// and tools; agents serve logs with a tasklog.Index of their own.
+func (r *Runtime) ReadLog(spec runtime.Spec, stream string) ([]byte, error) {
+	s, err := tasklog.ParseStream(stream)
+	if err != nil {
+		return nil, err
 	}
-	return l.file.Close()
+	// The file first: a log moves to its file after its last chunk.
+	f, err := os.Open(filepath.Join(spec.Sandbox, stream))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if dir := r.logs.Dir(); dir != "" {
+		x := tasklog.NewIndex(dir)
+		if err := x.Refresh(); err != nil {
+			return nil, err
+		}
+		if _, err := x.CopyTo(&b, tasklog.Key(spec.FrameworkID, spec.TaskID), s, 0, 0); err != nil {
+			return nil, err
+		}
+	}
+	if f != nil {
+		defer f.Close()
+		if _, err := io.Copy(&b, f); err != nil {
+			return nil, err
+		}
+	}
+	return b.Bytes(), nil
 }

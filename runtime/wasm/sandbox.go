@@ -15,8 +15,8 @@ import (
 )
 
 // sandbox is a task's directory, made the first time the task needs it: when
-// it first touches its filesystem or writes to stdout or stderr. Most short
-// tasks do neither, and making a directory per task costs more than running
+// it first touches its filesystem, or when its stdout or stderr outgrow the
+// log store (see package tasklog). Most short tasks do neither, and making a directory per task costs more than running
 // such a task (hundreds of microseconds on a busy ext4 disk, against tens
 // for the instance): a task that needed no sandbox leaves none, and readers
 // take a missing sandbox or log of a task that ran as an empty one.

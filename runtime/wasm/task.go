@@ -25,8 +25,7 @@ type task struct {
 	timeout time.Duration
 	mem     limitedMemory
 	cpu     taskCPU
-	// stdout and stderr count what was written to them, for Stats.
-	stdout, stderr *taskLog
+	logs    *taskLogs
 	// ports get a preopened listener each (see listen); woken is set
 	// when the runtime connected to them to wake it for the end of its
 	// context.
@@ -44,7 +43,7 @@ var _ runtime.Task = (*task)(nil)
 func (t *task) run(r *Runtime, ctx context.Context, c wazero.CompiledModule, cfg wazero.ModuleConfig) {
 	defer r.tasks.Done()
 	t.cpu.begin()
-	stdout, stderr := t.stdout, t.stderr
+	stderr := t.logs.stderr
 	ictx, instantiated := t.listen(experimental.WithMemoryAllocator(ctx, &t.mem))
 	mod, err := r.wz.InstantiateModule(ictx, c, cfg)
 	if err != nil {
@@ -67,13 +66,8 @@ func (t *task) run(r *Runtime, ctx context.Context, c wazero.CompiledModule, cfg
 			fmt.Fprintf(stderr, "pando: task %s\n", err)
 		}
 	}
-	stdout.Close()
-	stderr.Close()
-	for _, l := range []*taskLog{stdout, stderr} {
-		if l.err != nil { // the guest saw its writes fail; say why
-			t.exit.Message += "; " + l.err.Error()
-		}
-	}
+	t.logs.close()
+	t.exit.Message += t.logs.failure() // the guest saw its writes fail; say why
 	t.mem.release()
 	t.cancel() // release the context's timer
 	t.cpu.end()
@@ -82,6 +76,18 @@ func (t *task) run(r *Runtime, ctx context.Context, c wazero.CompiledModule, cfg
 
 // classify turns how _start returned into an Exit.
 func (t *task) classify(ctx context.Context, err error) runtime.Exit {
+	if t.logs.budget.Exceeded() && !t.killed.Load() {
+		// Stopped by the limit, or ended on its own after its writes
+		// failed: either way the limit is why.
+		code := -1
+		if ee := (*sys.ExitError)(nil); errors.As(err, &ee) {
+			code = int(ee.ExitCode())
+		} else if err == nil {
+			code = 0
+		}
+		return runtime.Exit{Outcome: runtime.Failed, Cause: runtime.CauseOutputLimit, Code: code,
+			Message: fmt.Sprintf("wrote more than its output limit of %s (stdout and stderr together) and was stopped", runtime.FormatBytes(t.logs.budget.Max))}
+	}
 	if err == nil {
 		return runtime.Exit{Outcome: runtime.Finished, Message: "exited with code 0"}
 	}
@@ -164,8 +170,8 @@ func (t *task) Stats(ctx context.Context) (runtime.Stats, error) {
 		MemoryPeakBytes: t.mem.peak.Load(),
 		MemoryLimit:     t.mem.limit,
 		CPUTime:         t.cpu.used(),
-		StdoutBytes:     t.stdout.written.Load(),
-		StderrBytes:     t.stderr.written.Load(),
+		StdoutBytes:     t.logs.stdout.Written(),
+		StderrBytes:     t.logs.stderr.Written(),
 		Unavailable:     t.unavailable(),
 	}, nil
 }
@@ -212,3 +218,47 @@ func firstLine(s string) string {
 	}
 	return s
 }
+
+// workers runs tasks on goroutines kept between tasks. A new goroutine's
+// stack starts small and wazero's calls grow it, copying it several times:
+// at thousands of tiny tasks a second that copying cost more than running
+// the guest. A worker idle for workerIdle, or any once stop is closed,
+// ends.
+type workers struct {
+	jobs chan func() // unbuffered: a send succeeds only to an idle worker
+	stop chan struct{}
+}
+
+const workerIdle = 10 * time.Second
+
+func newWorkers() *workers {
+	return &workers{jobs: make(chan func()), stop: make(chan struct{})}
+}
+
+// run runs fn on an idle worker, or on a new one.
+func (w *workers) run(fn func()) {
+	select {
+	case w.jobs <- fn:
+	default:
+		go w.loop(fn)
+	}
+}
+
+func (w *workers) loop(fn func()) {
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		fn()
+		idle.Reset(workerIdle)
+		select {
+		case fn = <-w.jobs:
+		case <-idle.C:
+			return
+		case <-w.stop:
+			return
+		}
+	}
+}
+
+// close ends the idle workers; busy ones end after their task.
+func (w *workers) close() { close(w.stop) }

@@ -10,11 +10,13 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/pandodc/pando/runtime"
+	"github.com/pandodc/pando/runtime/tasklog"
 )
 
 // SandboxMount is where a task sees its sandbox directory: the only part of
@@ -32,6 +34,13 @@ type Config struct {
 	// DefaultMemoryBytes caps the memory of tasks whose Spec.MemoryBytes is
 	// 0; 0 means the WebAssembly maximum, 4GiB.
 	DefaultMemoryBytes uint64
+	// Logs keeps the tasks' stdout and stderr (see package tasklog); nil
+	// gives each task's logs files of their own in its sandbox.
+	Logs *tasklog.Store
+	// MaxOutputBytes caps what one task writes to stdout and stderr
+	// together; a task that writes more is stopped and ends Failed with
+	// CauseOutputLimit. 0 means no limit.
+	MaxOutputBytes uint64
 }
 
 // Runtime runs WebAssembly tasks. It is safe for concurrent use.
@@ -40,11 +49,15 @@ type Runtime struct {
 	wz    wazero.Runtime
 	cache wazero.CompilationCache
 	base  wazero.ModuleConfig // what every task's ModuleConfig starts from
+	logs  *tasklog.Store
+	// ownLogs is set when logs is the runtime's own, closed with it.
+	ownLogs bool
 
 	// root is the parent of every task's context: Close cancels it.
 	root       context.Context
 	cancelRoot context.CancelFunc
 	tasks      sync.WaitGroup
+	workers    *workers
 
 	mu      sync.RWMutex
 	closed  bool
@@ -90,11 +103,22 @@ func New(cfg Config) (*Runtime, error) {
 		_ = cache.Close(ctx)
 		return nil, fmt.Errorf("instantiating WASI preview1: %w", err)
 	}
+	logs, ownLogs := cfg.Logs, false
+	if logs == nil {
+		if logs, err = tasklog.Open(tasklog.Config{}); err != nil {
+			_ = wz.Close(ctx)
+			_ = cache.Close(ctx)
+			return nil, err
+		}
+		ownLogs = true
+	}
 	root, cancel := context.WithCancel(ctx)
 	return &Runtime{
-		cfg:   cfg,
-		wz:    wz,
-		cache: cache,
+		logs:    logs,
+		ownLogs: ownLogs,
+		cfg:     cfg,
+		wz:      wz,
+		cache:   cache,
 		// Anonymous instances (WithName("")) so that any number of tasks
 		// of one module coexist; real clocks and randomness, because
 		// wazero's defaults are deterministic fakes and Go's runtime needs
@@ -107,6 +131,7 @@ func New(cfg Config) (*Runtime, error) {
 			WithRandSource(rand.Reader),
 		root:       root,
 		cancelRoot: cancel,
+		workers:    newWorkers(),
 		modules:    make(map[string]*module),
 	}, nil
 }
@@ -234,14 +259,18 @@ func (r *Runtime) Launch(ctx context.Context, spec runtime.Spec) (runtime.Task, 
 	if err != nil {
 		return nil, fmt.Errorf("launching task %s: %w", spec.TaskID, err)
 	}
-	stdout, stderr := newTaskLog(sb, "stdout"), newTaskLog(sb, "stderr")
-
 	t := &task{
-		done:   make(chan struct{}),
-		mem:    limitedMemory{limit: limit},
-		stdout: stdout,
-		stderr: stderr,
+		done: make(chan struct{}),
+		mem:  limitedMemory{limit: limit},
 	}
+	// Past its output limit a task is stopped: its context's cancel is
+	// set before it runs, and it writes nothing before.
+	t.logs = r.newTaskLogs(spec, sb, time.Now().UnixNano(), func() {
+		if t.cancel != nil {
+			t.cancel()
+		}
+	})
+	stdout, stderr := t.logs.stdout, t.logs.stderr
 	if m.minMemory > limit {
 		// Instantiating would make wazero panic (an allocator must give
 		// the initial memory), and the task could never run anyway.
@@ -250,8 +279,7 @@ func (r *Runtime) Launch(ctx context.Context, spec runtime.Spec) (runtime.Task, 
 			Message: fmt.Sprintf("needed more than its %s of memory (the module needs %s to start)", runtime.FormatBytes(limit), runtime.FormatBytes(m.minMemory)),
 		}
 		fmt.Fprintln(stderr, "pando: task", t.exit.Message)
-		stdout.Close()
-		stderr.Close()
+		t.logs.close()
 		close(t.done)
 		return t, nil
 	}
@@ -288,8 +316,7 @@ func (r *Runtime) Launch(ctx context.Context, spec runtime.Spec) (runtime.Task, 
 	r.mu.RLock()
 	if r.closed {
 		r.mu.RUnlock()
-		stdout.Close()
-		stderr.Close()
+		t.logs.close()
 		return nil, fmt.Errorf("launching task %s: %w", spec.TaskID, errClosed)
 	}
 	r.tasks.Add(1)
@@ -307,7 +334,7 @@ func (r *Runtime) Launch(ctx context.Context, spec runtime.Spec) (runtime.Task, 
 	t.timeout = spec.Timeout
 	cfg = cfg.WithNanosleep(interruptibleSleep(taskCtx, &t.cpu))
 	t.ports = spec.Ports
-	go t.run(r, taskCtx, m.compiled, cfg)
+	r.workers.run(func() { t.run(r, taskCtx, m.compiled, cfg) })
 	return t, nil
 }
 
@@ -336,6 +363,7 @@ func (r *Runtime) Close(ctx context.Context) error {
 	r.closed = true
 	r.mu.Unlock()
 	r.cancelRoot()
+	r.workers.close()
 
 	ended := make(chan struct{})
 	go func() { r.tasks.Wait(); close(ended) }()
@@ -350,6 +378,11 @@ func (r *Runtime) Close(ctx context.Context) error {
 	}
 	if e := r.cache.Close(context.Background()); e != nil && err == nil {
 		err = fmt.Errorf("closing the WASM compilation cache: %w", e)
+	}
+	if r.ownLogs {
+		if e := r.logs.Close(); e != nil && err == nil {
+			err = fmt.Errorf("closing the task logs: %w", e)
+		}
 	}
 	return err
 }

@@ -82,6 +82,13 @@ func (h *Harness) receive(msg any) {
 		h.t.Errorf("sdktest: the driver sent %T, not a protocol message", msg)
 		return
 	}
+	if batch, ok := m.(*kernelpb.Acknowledges); ok {
+		// The master takes a batch as its acknowledgements in order.
+		for _, ack := range batch.GetAcks() {
+			h.receive(ack)
+		}
+		return
+	}
 	h.calls = append(h.calls, m)
 	switch m := m.(type) {
 	case *kernelpb.Subscribe:

@@ -64,6 +64,16 @@ func task(t *kernelpb.TaskInfo) string {
 	return t.TaskId + " " + res(t.Resources)
 }
 
+// batch prints a batch as its size, then its elements in order, one a
+// line after "+ ".
+func batch[M any](name string, msgs []M) string {
+	out := fmt.Sprintf("%s[%d]", name, len(msgs))
+	for _, m := range msgs {
+		out += "\n+ " + Format(m)
+	}
+	return out
+}
+
 // Format prints a message compactly for traces. Epochs are shown ("@2")
 // only when they differ from the first master's.
 func Format(msg any) string {
@@ -106,6 +116,14 @@ func Format(msg any) string {
 			out += " latest:" + state(m.LatestState)
 		}
 		return out + "}"
+	case *kernelpb.StatusUpdates:
+		return batch("StatusUpdates", m.Updates)
+	case *kernelpb.StatusUpdateAcks:
+		return batch("StatusUpdateAcks", m.Acks)
+	case *kernelpb.Updates:
+		return batch("Updates", m.Updates)
+	case *kernelpb.Acknowledges:
+		return batch("Acknowledges", m.Acks)
 	case *kernelpb.StatusUpdateAck:
 		return fmt.Sprintf("StatusUpdateAck%s{%s/%s id:%s}", epoch(m.Epoch), m.FrameworkId, m.TaskId, m.UpdateId)
 	case *kernelpb.Subscribe:
