@@ -203,7 +203,9 @@ func TestHealthChecksOfServices(t *testing.T) {
 	)
 	healthy := []string{"wasm-http", "ctr-http", "ctr-tcp", "ctr-cmd"}
 	for _, id := range healthy {
-		waitFor(t, time.Minute, id+" healthy", func() bool {
+		// Long enough for the module's first compilation under -race on a
+		// busy machine (it runs on the first launch).
+		waitFor(t, 3*time.Minute, id+" healthy", func() bool {
 			fw.mu.Lock()
 			defer fw.mu.Unlock()
 			_, ok := fw.healthyIn[id]
