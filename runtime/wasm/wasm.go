@@ -306,7 +306,7 @@ func (r *Runtime) Launch(ctx context.Context, spec runtime.Spec) (runtime.Task, 
 		cfg = cfg.WithEnv(k, spec.Env[k])
 	}
 	// Where its listeners are, unless the launcher said so already.
-	listenEnv := listenerEnv(spec.Ports, sandboxDirs) // every dir mounted comes before the listeners
+	listenEnv := listenerEnv(spec.Ports, sandboxDirs+len(spec.Inputs)) // every dir mounted (sandbox, inputs) comes before the listeners
 	for _, k := range slices.Sorted(maps.Keys(listenEnv)) {
 		if _, ok := spec.Env[k]; !ok {
 			cfg = cfg.WithEnv(k, listenEnv[k])
