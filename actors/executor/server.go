@@ -41,11 +41,11 @@ type server struct {
 // entry is one task of the executor.
 type entry struct {
 	spec    *executorpb.Spec
-	running runtime.Task      // nil while launching
-	exit    *executorpb.Exit  // set once it ended
-	killed  bool              // killed while launching
-	waiting []*actor.PID      // Kill requests waiting for a launch to end
-	replyTo *actor.PID        // who asked for the launch
+	running runtime.Task     // nil while launching
+	exit    *executorpb.Exit // set once it ended
+	killed  bool             // killed while launching
+	waiting []*actor.PID     // Kill requests waiting for a launch to end
+	replyTo *actor.PID       // who asked for the launch
 }
 
 // Messages the server sends itself from its goroutines.
