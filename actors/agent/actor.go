@@ -321,6 +321,9 @@ func (a *Actor) flush(ctx actor.Context) {
 		a.launch(ctx, l)
 	}
 	for _, ev := range rd.Events {
+		if ev.Kind == kagent.EventUpdateAcked {
+			a.acked(kagent.TaskRef{FrameworkID: ev.FrameworkID, TaskID: ev.TaskID})
+		}
 		if ev.Kind == kagent.EventMasterLost && a.cfg.FindMaster != nil {
 			// Pings stopped, though the master may still run (a deposed
 			// leader, a partition): look for the one that leads now.
@@ -355,7 +358,7 @@ func (a *Actor) launch(ctx actor.Context, l kagent.LaunchTask) {
 	}
 	ex := a.executor(ctx, ref.FrameworkID)
 	ex.tasks[ref.TaskID] = struct{}{}
-	ctx.Send(ex.pid, runTask{task: l.Task, sandbox: dir})
+	ctx.Send(ex.pid, runTask{task: l.Task, frameworkName: l.FrameworkName, sandbox: dir})
 }
 
 // stopIdleExecutors stops the executors that have had no task for a while.

@@ -393,3 +393,7 @@ func (t *remoteTask) Stats(ctx context.Context) (runtime.Stats, error) {
 	}
 	return statsFromProto(st.GetStats()), nil
 }
+
+// Detach leaves the executor process running with its tasks, for the
+// agent's next run to attach to: the agent failed to start.
+func (c *Client) Detach() { c.cfg.System.Root.Stop(c.self) }

@@ -1,0 +1,72 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"google.golang.org/protobuf/proto"
+
+	aagent "github.com/pandodc/pando/actors/agent"
+	"github.com/pandodc/pando/actors/executor"
+	kagent "github.com/pandodc/pando/kernel/agent"
+	"github.com/pandodc/pando/kernel/kernelpb"
+	"github.com/pandodc/pando/runtime"
+	"github.com/pandodc/pando/runtime/wasm"
+)
+
+// Where an agent runs its WASM tasks (AgentOptions.Executor).
+const (
+	ExecutorInProcess = "inprocess"
+	ExecutorProcess   = "process"
+)
+
+// ExecutorRecord is the file, under an agent's work dir, that names its
+// executor process: "<pid> <start time> <address>".
+const ExecutorRecord = "checkpoint/executor"
+
+// startWASM starts the runtime of WASM tasks: in the agent's process, or
+// an executor process's client, attached again to the executor of the
+// agent's previous run if it still runs, with the tasks it kept.
+func startWASM(ctx context.Context, opts AgentOptions, system *System, agentID string, logger *slog.Logger) (runtime.Runtime, []aagent.RecoveredTask, error) {
+	switch opts.Executor {
+	case "", ExecutorInProcess:
+		rt, err := wasm.New(wasm.Config{CacheDir: filepath.Join(opts.WorkDir, "wasm-cache")})
+		if err != nil {
+			return nil, nil, fmt.Errorf("agent: starting the WASM runtime: %w", err)
+		}
+		return rt, nil, nil
+	case ExecutorProcess:
+	default:
+		return nil, nil, fmt.Errorf("agent: --executor %q: want %s or %s", opts.Executor, ExecutorProcess, ExecutorInProcess)
+	}
+	if opts.ExecutorCommand == nil {
+		return nil, nil, errors.New("agent: an executor process needs the command that runs one")
+	}
+	client, kept, err := executor.Open(ctx, executor.ClientConfig{
+		System: system.Actors, Command: opts.ExecutorCommand, Logger: logger,
+		Record:  filepath.Join(opts.WorkDir, ExecutorRecord),
+		LogFile: filepath.Join(opts.WorkDir, "executor.log"),
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("agent: %w (or run WASM tasks in the agent's process: --executor %s)", err, ExecutorInProcess)
+	}
+	var out []aagent.RecoveredTask
+	for _, k := range kept {
+		var run kernelpb.RunTask
+		err := proto.Unmarshal(k.Record, &run)
+		if err != nil || run.GetTask().GetTaskId() == "" || agentID == "" {
+			// Nobody could report it: end it rather than let it run unseen.
+			logger.Warn("agent: killing an executor task it cannot take back", "agent_id", agentID, "error", err)
+			_ = k.Task.Kill(ctx)
+			continue
+		}
+		out = append(out, aagent.RecoveredTask{
+			Recovered: kagent.Recovered{FrameworkID: run.GetFrameworkId(), FrameworkName: run.GetFrameworkName(), Task: run.GetTask()},
+			Running:   k.Task,
+		})
+	}
+	return client, out, nil
+}
