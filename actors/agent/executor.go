@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"regexp"
 	"time"
@@ -314,6 +315,28 @@ func launch(ctx context.Context, rt runtime.Runtime, spec runtime.Spec, framewor
 	return rr.LaunchRecorded(ctx, spec, record)
 }
 
+// ExecutorTasks turns the tasks an executor process kept through a
+// restart of the agent into tasks the agent takes back. One that cannot be
+// (no record, or no agent id: nobody could report it) is killed rather
+// than left to run unseen.
+func ExecutorTasks(ctx context.Context, kept []procexec.Recovered, agentID string, logger *slog.Logger) []RecoveredTask {
+	var out []RecoveredTask
+	for _, k := range kept {
+		var run kernelpb.RunTask
+		err := proto.Unmarshal(k.Record, &run)
+		if err != nil || run.GetTask().GetTaskId() == "" || run.GetFrameworkId() == "" || agentID == "" {
+			logger.Warn("agent: killing an executor task it cannot take back", "agent_id", agentID, "error", err)
+			_ = k.Task.Kill(ctx)
+			continue
+		}
+		out = append(out, RecoveredTask{
+			Recovered: kagent.Recovered{FrameworkID: run.GetFrameworkId(), FrameworkName: run.GetFrameworkName(), Task: run.GetTask()},
+			Running:   k.Task,
+		})
+	}
+	return out
+}
+
 func terminalState(exit runtime.Exit) (kernelpb.TaskState, kernelpb.Reason) {
 	reason := map[runtime.Cause]kernelpb.Reason{
 		runtime.CauseNone:         kernelpb.Reason_REASON_NONE,
@@ -341,6 +364,7 @@ func (a *Actor) acked(ref kagent.TaskRef) {
 	if a.k.Knows(ref) {
 		return
 	}
+	a.forgetCheckpoint(ref)
 	if rr, ok := a.cfg.Runtimes.WASM.(RecordingRuntime); ok {
 		rr.Forget(ref.FrameworkID, ref.TaskID)
 	}

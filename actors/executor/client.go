@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -42,10 +43,14 @@ type Client struct {
 	cfg  ClientConfig
 	self *actor.PID // receives the process's Exited reports
 
-	mu    sync.Mutex
-	proc  *process // nil until started, and after it died
-	tasks map[key]*remoteTask
+	mu       sync.Mutex
+	proc     *process // nil until started, and after it died
+	tasks    map[key]*remoteTask
+	detached atomic.Bool
 }
+
+// errDetached answers what a detached client is asked.
+var errDetached = errors.New("executor: the agent has let go of its executor process")
 
 // Recovered is a task of the executor that the agent's previous run
 // launched: still running, or ended and not yet forgotten (its Wait then
@@ -146,6 +151,9 @@ func (c *Client) attach(p *process) (*executorpb.Attached, error) {
 func (c *Client) process() (*process, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.detached.Load() {
+		return nil, errDetached
+	}
 	if c.proc != nil {
 		return c.proc, nil
 	}
@@ -209,6 +217,9 @@ func (c *Client) receive(ctx actor.Context) {
 }
 
 func (c *Client) request(p *process, msg any, timeout time.Duration) (any, error) {
+	if c.detached.Load() {
+		return nil, errDetached
+	}
 	reply, err := c.cfg.System.Root.RequestFuture(p.actor, msg, timeout).Result()
 	if err != nil {
 		return nil, fmt.Errorf("executor (pid %d) did not answer %T: %w", p.pid, msg, err)
@@ -266,7 +277,7 @@ func (c *Client) Forget(frameworkID, taskID string) {
 	k := key{frameworkID, taskID}
 	c.mu.Lock()
 	t, ok := c.tasks[k]
-	if !ok || !t.ended() {
+	if !ok || !t.ended() || c.detached.Load() {
 		c.mu.Unlock()
 		return
 	}
@@ -292,7 +303,7 @@ func (c *Client) Close(ctx context.Context) error {
 	c.mu.Lock()
 	p := c.proc
 	c.mu.Unlock()
-	if p == nil {
+	if p == nil || c.detached.Load() {
 		return nil
 	}
 	timeout := c.cfg.RequestTimeout
@@ -395,5 +406,9 @@ func (t *remoteTask) Stats(ctx context.Context) (runtime.Stats, error) {
 }
 
 // Detach leaves the executor process running with its tasks, for the
-// agent's next run to attach to: the agent failed to start.
-func (c *Client) Detach() { c.cfg.System.Root.Stop(c.self) }
+// agent's next run to attach to (the agent failed to start): the client
+// no longer speaks to it.
+func (c *Client) Detach() {
+	c.detached.Store(true)
+	_ = c.cfg.System.Root.StopFuture(c.self).Wait()
+}

@@ -6,13 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/pandodc/pando/examples/wasm/wasmbuild"
 	"github.com/pandodc/pando/internal/remoting"
 	pruntime "github.com/pandodc/pando/runtime"
 	"github.com/pandodc/pando/runtime/wasm"
@@ -35,13 +35,6 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
-}
-
-// nap is the path of the nap module: it sleeps args[1] milliseconds.
-func nap(t *testing.T) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "examples", "wasm", "nap", "nap.wasm")
 }
 
 // agentSystem is the actor system the agent sides share, listening on
@@ -88,7 +81,7 @@ func agentSide(t *testing.T, system *actor.ActorSystem, dir string) (*Client, []
 func launchNap(t *testing.T, c *Client, dir, id, ms string) pruntime.Task {
 	t.Helper()
 	task, err := c.LaunchRecorded(context.Background(), pruntime.Spec{
-		FrameworkID: "fw", TaskID: id, Sandbox: filepath.Join(dir, id), Artifact: nap(t), Args: []string{ms},
+		FrameworkID: "fw", TaskID: id, Sandbox: filepath.Join(dir, id), Artifact: wasmbuild.MustBuild(t, "nap"), Args: []string{ms},
 	}, []byte("record of "+id))
 	if err != nil {
 		t.Fatalf("launching %s: %v", id, err)

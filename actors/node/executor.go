@@ -7,12 +7,8 @@ import (
 	"log/slog"
 	"path/filepath"
 
-	"google.golang.org/protobuf/proto"
-
 	aagent "github.com/pandodc/pando/actors/agent"
 	"github.com/pandodc/pando/actors/executor"
-	kagent "github.com/pandodc/pando/kernel/agent"
-	"github.com/pandodc/pando/kernel/kernelpb"
 	"github.com/pandodc/pando/runtime"
 	"github.com/pandodc/pando/runtime/wasm"
 )
@@ -53,20 +49,5 @@ func startWASM(ctx context.Context, opts AgentOptions, system *System, agentID s
 	if err != nil {
 		return nil, nil, fmt.Errorf("agent: %w (or run WASM tasks in the agent's process: --executor %s)", err, ExecutorInProcess)
 	}
-	var out []aagent.RecoveredTask
-	for _, k := range kept {
-		var run kernelpb.RunTask
-		err := proto.Unmarshal(k.Record, &run)
-		if err != nil || run.GetTask().GetTaskId() == "" || agentID == "" {
-			// Nobody could report it: end it rather than let it run unseen.
-			logger.Warn("agent: killing an executor task it cannot take back", "agent_id", agentID, "error", err)
-			_ = k.Task.Kill(ctx)
-			continue
-		}
-		out = append(out, aagent.RecoveredTask{
-			Recovered: kagent.Recovered{FrameworkID: run.GetFrameworkId(), FrameworkName: run.GetFrameworkName(), Task: run.GetTask()},
-			Running:   k.Task,
-		})
-	}
-	return client, out, nil
+	return client, aagent.ExecutorTasks(ctx, kept, agentID, logger), nil
 }

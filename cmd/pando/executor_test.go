@@ -6,23 +6,16 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pandodc/pando/actors/node"
+	"github.com/pandodc/pando/examples/wasm/wasmbuild"
 	"github.com/pandodc/pando/runtime/container/containerdtest"
 	"github.com/pandodc/pando/sdk/client"
 )
-
-// napModule is the hand-written module that sleeps args[1] milliseconds.
-func napModule(t *testing.T) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "examples", "wasm", "nap", "nap.wasm")
-}
 
 // executorPID reads the executor process an agent recorded in its work
 // dir (0: none).
@@ -37,6 +30,22 @@ func executorPID(t *testing.T, workDir string) int {
 		t.Fatalf("the executor record %q: %v", data, err)
 	}
 	return pid
+}
+
+// killExecutor kills the executor process recorded in the work dir of
+// an agent started with args, if it still runs: one whose agent was
+// killed and not started again waits for it (its orphan timeout) with its
+// tasks running.
+func killExecutor(t *testing.T, args []string) {
+	for i, arg := range args {
+		if arg != "--work-dir" || i+1 == len(args) {
+			continue
+		}
+		pid := executorPID(t, args[i+1])
+		if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); pid != 0 && err == nil && strings.Contains(string(cmdline), "executor") {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
 }
 
 // awake counts the WASM tasks whose stdout says the nap module woke up.
@@ -77,12 +86,6 @@ func TestAgentRestartKeepsExecutorTasks(t *testing.T) {
 		t.Fatal(err)
 	}
 	workDir := t.TempDir()
-	t.Cleanup(func() {
-		// A failed test may leave the executor process (its own session).
-		if pid := executorPID(t, workDir); pid != 0 {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	})
 	agentArgs := []string{"agent", "--master", cl.url, "--hostname", "agent-1", "--containerd", ctd.Address,
 		"--work-dir", workDir, "--resources", "cpus:4;mem:2GiB", "--log-level", "info"}
 	startAgent := func() *proc {
@@ -102,7 +105,7 @@ func TestAgentRestartKeepsExecutorTasks(t *testing.T) {
 		cl.fatalf("pando image import: exit %d, stderr %q", r.code, r.stderr)
 	}
 
-	nap := napModule(t)
+	nap := wasmbuild.MustBuild(t, "nap") // sleeps args[1] milliseconds
 	long := cl.submit(nap, "-n", "2", "--cpus", "0.1", "--mem", "16MiB", "--", "3600000")
 	short := cl.submit(nap, "-n", "2", "--cpus", "0.1", "--mem", "16MiB", "--", "3000")
 	box := cl.submit("--image", "busybox", "-n", "1", "--cpus", "0.1", "--mem", "32MiB", "--", "sleep", "3600")
