@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strconv"
@@ -147,3 +148,19 @@ func removeRecord(path string) {
 
 // killProcess ends a process that cannot be followed.
 func killProcess(pid int) error { return syscall.Kill(pid, syscall.SIGKILL) }
+
+// EndRecorded kills the executor process recorded at path, if it still
+// runs, with its tasks: an agent that now runs WASM tasks in its own
+// process cannot take them back, and they must not run unseen. The master
+// settles them when the agent re-registers without them.
+func EndRecorded(path string, logger *slog.Logger) {
+	p, err := readRecord(path)
+	if err != nil || p == nil {
+		return
+	}
+	defer removeRecord(path)
+	if started, ok := procStart(p.pid); ok && started == p.started {
+		logger.Warn("executor: killing the executor process of the agent's previous run, with its tasks: this agent runs WASM tasks in its own process", "pid", p.pid)
+		_ = killProcess(p.pid)
+	}
+}

@@ -29,6 +29,7 @@ const ExecutorRecord = "checkpoint/executor"
 func startWASM(ctx context.Context, opts AgentOptions, system *System, agentID string, logger *slog.Logger) (runtime.Runtime, []aagent.RecoveredTask, error) {
 	switch opts.Executor {
 	case "", ExecutorInProcess:
+		executor.EndRecorded(filepath.Join(opts.WorkDir, ExecutorRecord), logger)
 		rt, err := wasm.New(wasm.Config{CacheDir: filepath.Join(opts.WorkDir, "wasm-cache")})
 		if err != nil {
 			return nil, nil, fmt.Errorf("agent: starting the WASM runtime: %w", err)

@@ -165,6 +165,10 @@ func TestAgentRestartKeepsExecutorTasks(t *testing.T) {
 		if task.State != "TASK_FINISHED" || task.ExitCode != 0 || task.AgentID != agentID {
 			t.Errorf("%s: %s (%s) exit %d on %s, want FINISHED, exit 0, on %s", id, task.State, task.Message, task.ExitCode, task.AgentID, agentID)
 		}
+		// The executor wrote its log; the restarted agent serves it.
+		if r := cl.pando("logs", id); r.code != 0 || r.stdout != "awake\n" {
+			t.Errorf("pando logs %s: exit %d, stdout %q, stderr %q; want awake", id, r.code, r.stdout, r.stderr)
+		}
 	}
 	for _, job := range []string{long, box} {
 		if j, err := cl.job(job); err != nil || j.Running != map[string]int{box: 1}[job]+2*btoi(job != box) || j.Retried != 0 || j.LostRetried != 0 || j.Failed != 0 {
