@@ -63,7 +63,10 @@ type (
 )
 
 func newServer(rt runtime.Runtime, logger *slog.Logger, orphanTimeout time.Duration, done chan struct{}) *server {
-	return &server{rt: rt, logger: logger, orphanTimeout: orphanTimeout, done: done, tasks: map[key]*entry{}}
+	// Until an agent attaches, the agent is the process that started it
+	// (setsid leaves the parent as it is): one that dies before attaching
+	// must not leave it running forever.
+	return &server{rt: rt, logger: logger, orphanTimeout: orphanTimeout, done: done, tasks: map[key]*entry{}, agentPID: os.Getppid()}
 }
 
 func (s *server) Receive(ctx actor.Context) {

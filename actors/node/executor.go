@@ -23,6 +23,10 @@ const (
 // executor process: "<pid> <start time> <address>".
 const ExecutorRecord = "checkpoint/executor"
 
+// The executor process keeps each task's record and end for the agent:
+// a signature drift would silently make the agent lose them.
+var _ aagent.RecordingRuntime = (*executor.Client)(nil)
+
 // startWASM starts the runtime of WASM tasks: in the agent's process, or
 // an executor process's client, attached again to the executor of the
 // agent's previous run if it still runs, with the tasks it kept.
