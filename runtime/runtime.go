@@ -38,6 +38,11 @@ type Spec struct {
 	// KillGrace is how long Kill waits after asking the task to stop
 	// (SIGTERM) before forcing it (SIGKILL); 0 means the runtime's default.
 	KillGrace time.Duration
+	// Ports are the task's TCP ports, from its ports resources, lowest
+	// first. A WASM task gets a listener preopened on 127.0.0.1 for each
+	// (it cannot open sockets itself); a container task shares the host's
+	// network and listens on them itself.
+	Ports []uint16
 
 	// Container tasks only.
 	// Image names the image of the artifact tarball to run; "" when the
@@ -127,6 +132,14 @@ type Task interface {
 	Kill(ctx context.Context) error
 	// Stats reports current usage.
 	Stats(ctx context.Context) (Stats, error)
+}
+
+// Execer is a Runtime that can run a command inside one of its running
+// tasks (in a container's namespaces and cgroup), as COMMAND health checks
+// do. It returns the command's exit code and what it wrote (stdout and
+// stderr together, truncated).
+type Execer interface {
+	Exec(ctx context.Context, taskID string, argv []string) (code int, output string, err error)
 }
 
 // Runtime runs tasks of one kind (WASM modules, containers).

@@ -84,6 +84,7 @@ type Actor struct {
 	// finding is set while a FindMaster call is under way.
 	finding bool
 	stop    context.CancelFunc // ends a FindMaster under way
+	health  healthChecks       // see health.go
 }
 
 // executorState is what the agent knows of one framework's executor.
@@ -150,6 +151,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 		if a.stop != nil {
 			a.stop()
 		}
+		a.stopHealthChecks()
 	case *actor.Stopped, *actor.Restarting:
 	case *actor.Terminated:
 		if msg.Who.Equal(a.cfg.Master) {
@@ -182,8 +184,11 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.stopIdleExecutors(ctx, now)
 	case *kernelpb.TaskStatus:
 		// An executor's report about its task.
+		a.observeHealth(ctx, now, msg)
 		ref := kagent.TaskRef{FrameworkID: msg.GetFrameworkId(), TaskID: msg.GetTaskId()}
 		a.taskEvent(now, ref, msg.GetState(), msg.GetReason(), msg.GetMessage(), msg.GetExitCode(), msg.GetUsage())
+	case healthResult:
+		a.healthChanged(ctx, now, msg)
 	case executorCrashed:
 		fw, ok := a.byPID[msg.child.Id]
 		if !ok {
@@ -290,6 +295,9 @@ func (a *Actor) recover(ctx actor.Context, now time.Time) {
 		ex := a.executor(ctx, ref.FrameworkID)
 		ex.tasks[ref.TaskID] = struct{}{}
 		ctx.Send(ex.pid, adoptTask{taskID: ref.TaskID, agentID: a.k.ID(), task: r.Running})
+		if hc := r.Task.GetHealthCheck(); hc != nil {
+			a.startHealthCheck(ctx, ref, hc, now)
+		}
 	}
 	a.cfg.Logger.Warn("agent: took back the tasks of its previous run", "tasks", len(a.cfg.Recovered))
 }
@@ -347,6 +355,9 @@ func (a *Actor) flush(ctx actor.Context) {
 func (a *Actor) launch(ctx actor.Context, l kagent.LaunchTask) {
 	ref := kagent.TaskRef{FrameworkID: l.FrameworkID, TaskID: l.Task.GetTaskId()}
 	dir, err := sandboxDir(a.cfg.SandboxRoot, ref)
+	if err == nil {
+		err = a.admitHealthCheck(ref, l.Task)
+	}
 	if err != nil {
 		a.taskEvent(a.cfg.Clock(), ref, kernelpb.TaskState_TASK_ERROR, kernelpb.Reason_REASON_INVALID_TASK, err.Error(), 0, nil)
 		return

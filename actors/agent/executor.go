@@ -12,6 +12,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/pandodc/pando/actors/agent/healthcheck"
 	procexec "github.com/pandodc/pando/actors/executor"
 	kagent "github.com/pandodc/pando/kernel/agent"
 	"github.com/pandodc/pando/kernel/kernelpb"
@@ -248,6 +249,11 @@ func (e *executor) spec(ctx context.Context, msg runTask) (runtime.Runtime, runt
 		env[k] = v
 	}
 	env["PANDO_TASK_ID"] = task.GetTaskId()
+	ports, err := healthcheck.Ports(res) // checked at launch (admitHealthCheck)
+	if err != nil {
+		return nil, runtime.Spec{}, kernelpb.Reason_REASON_INVALID_TASK, err
+	}
+	portEnv(env, ports)
 	if _, ok := env["PANDO_INSTANCE"]; !ok {
 		env["PANDO_INSTANCE"] = "0"
 	}
@@ -262,6 +268,7 @@ func (e *executor) spec(ctx context.Context, msg runTask) (runtime.Runtime, runt
 		CPUMilli:    int64(res.Get(resources.CPUs)),
 		Timeout:     time.Duration(task.GetTimeoutMs()) * time.Millisecond,
 		KillGrace:   time.Duration(task.GetKillGracePeriodMs()) * time.Millisecond,
+		Ports:       ports,
 	}
 	var rt runtime.Runtime
 	switch {

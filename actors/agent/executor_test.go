@@ -158,7 +158,7 @@ func startTestClusterIn(t *testing.T, system *actor.ActorSystem, module string, 
 		t.Fatal(err)
 	}
 	if cfg.Runtimes.WASM == nil {
-		rt, err := wasm.New(wasm.Config{})
+		rt, err := wasm.New(wasm.Config{CacheDir: wasmbuild.CompileCacheDir(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -186,7 +186,10 @@ func startTestClusterIn(t *testing.T, system *actor.ActorSystem, module string, 
 // spawnAgent spawns the cluster's agent actor.
 func (c *testCluster) spawnAgent(t *testing.T, cfg Config) *actor.PID {
 	t.Helper()
-	cfg.Kernel.Hostname, cfg.Kernel.Resources = "test", resources.MustParse("cpus:4;mem:4096")
+	cfg.Kernel.Hostname = "test"
+	if cfg.Kernel.Resources.IsEmpty() {
+		cfg.Kernel.Resources = resources.MustParse("cpus:4;mem:4096")
+	}
 	cfg.Master, cfg.Fetcher = c.master, c.cache
 	cfg.wrapExecutor = func(e actor.Actor) actor.Actor {
 		return crashable{Actor: e, mu: &c.mu, pids: &c.executors}

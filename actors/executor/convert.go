@@ -21,8 +21,30 @@ func specProto(s runtime.Spec, record []byte) *executorpb.Spec {
 		Sandbox: s.Sandbox, Artifact: s.Artifact, Digest: s.Digest,
 		Args: s.Args, Env: s.Env, MemoryBytes: s.MemoryBytes,
 		TimeoutNs: int64(s.Timeout), CpuMilli: s.CPUMilli, KillGraceNs: int64(s.KillGrace),
-		Record: record,
+		Record: record, Ports: ports32(s.Ports),
 	}
+}
+
+func ports32(ports []uint16) []uint32 {
+	if len(ports) == 0 {
+		return nil
+	}
+	out := make([]uint32, len(ports))
+	for i, p := range ports {
+		out[i] = uint32(p)
+	}
+	return out
+}
+
+func ports16(ports []uint32) []uint16 {
+	if len(ports) == 0 {
+		return nil
+	}
+	out := make([]uint16, len(ports))
+	for i, p := range ports {
+		out[i] = uint16(p)
+	}
+	return out
 }
 
 func specFromProto(p *executorpb.Spec) runtime.Spec {
@@ -31,6 +53,7 @@ func specFromProto(p *executorpb.Spec) runtime.Spec {
 		Sandbox: p.GetSandbox(), Artifact: p.GetArtifact(), Digest: p.GetDigest(),
 		Args: p.GetArgs(), Env: p.GetEnv(), MemoryBytes: p.GetMemoryBytes(),
 		Timeout: time.Duration(p.GetTimeoutNs()), CPUMilli: p.GetCpuMilli(), KillGrace: time.Duration(p.GetKillGraceNs()),
+		Ports: ports16(p.GetPorts()),
 	}
 }
 

@@ -74,6 +74,7 @@ func taskJSON(t kmaster.TaskView) client.Task {
 	c := client.Task{
 		ID: t.ID, Name: t.Name, FrameworkID: t.FrameworkID, AgentID: t.AgentID,
 		State: t.State.String(), Message: t.Message, ExitCode: int(t.ExitCode), Resources: t.Resources.String(),
+		Healthy: t.Healthy,
 	}
 	if t.Reason != kernelpb.Reason_REASON_NONE {
 		c.Reason = strings.TrimPrefix(t.Reason.String(), "REASON_")

@@ -99,7 +99,7 @@ func (l *launcher) Update(_ *sdk.Driver, st *kernelpb.TaskStatus) {
 
 // startFramework runs scheduler as a framework of dev's master; the
 // returned func stops it (before dev stops).
-func startFramework(t *testing.T, dev *node.Dev, name string, scheduler sdk.Scheduler) (stop func()) {
+func startFramework(t testing.TB, dev *node.Dev, name string, scheduler sdk.Scheduler) (stop func()) {
 	t.Helper()
 	driver, err := sdk.NewDriver(sdk.Config{
 		Framework: &kernelpb.FrameworkInfo{Name: name},

@@ -19,6 +19,7 @@ import (
 	"github.com/pandodc/pando/actors/node"
 	"github.com/pandodc/pando/actors/registry"
 	"github.com/pandodc/pando/frameworks/batch"
+	"github.com/pandodc/pando/frameworks/cron"
 	"github.com/pandodc/pando/sdk"
 	"github.com/pandodc/pando/sdk/client"
 	"github.com/pandodc/pando/sdk/store"
@@ -29,6 +30,7 @@ import (
 type builtins struct {
 	store store.Store
 	batch *batch.Framework
+	cron  *cron.Framework
 }
 
 // startBuiltins starts the built-in frameworks against m, with their state
@@ -63,10 +65,17 @@ func startBuiltins(m *node.Master, dataDir string, logger *slog.Logger) (*builti
 		return nil, fmt.Errorf("batch framework: %w", err)
 	}
 	m.Mux.Handle("/api/v1/batch/", http.StripPrefix("/api/v1/batch", b.Handler()))
-	return &builtins{store: st, batch: b}, nil
+	c, err := startCron(m, st, api, logger)
+	if err != nil {
+		b.Close()
+		st.Close()
+		return nil, err
+	}
+	return &builtins{store: st, batch: b, cron: c}, nil
 }
 
 func (b *builtins) Stop() error {
+	b.cron.Close()
 	b.batch.Close()
 	return b.store.Close()
 }

@@ -109,7 +109,8 @@ func newPsCmd(g *globals) *cobra.Command {
 }
 
 // taskState shows a task's state with who ended it, when the master knows
-// (an operator's kill: "KILLED (by operator)").
+// (an operator's kill: "KILLED (by operator)"), and a running task's health
+// when it has a check ("RUNNING (healthy)").
 func taskState(t client.Task) string {
 	state := strings.TrimPrefix(t.State, "TASK_")
 	switch t.Reason {
@@ -117,6 +118,14 @@ func taskState(t client.Task) string {
 		return state + " (by operator)"
 	case "KILLED_BY_FRAMEWORK":
 		return state + " (by framework)"
+	case "TASK_UNHEALTHY":
+		return state + " (unhealthy)"
+	}
+	if t.Healthy != nil && state == "RUNNING" {
+		if *t.Healthy {
+			return state + " (healthy)"
+		}
+		return state + " (unhealthy)"
 	}
 	return state
 }

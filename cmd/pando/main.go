@@ -61,7 +61,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(
 		newDevCmd(), newMasterCmd(), newAgentCmd(g), newExecutorCmd(),
 		newRunCmd(g), newPsCmd(g), newJobsCmd(g), newLogsCmd(g), newFetchCmd(g), newKillCmd(g),
-		newAgentsCmd(g), newFrameworksCmd(g), newUploadCmd(g), newImageCmd(g), newTopCmd(g),
+		newAgentsCmd(g), newFrameworksCmd(g), newUploadCmd(g), newImageCmd(g), newTopCmd(g), newCronCmd(g),
 	)
 	return root
 }

@@ -74,6 +74,10 @@ type TaskEvent struct {
 	ExitCode    int32
 	// Usage is what the task used, on terminal events (nil: not measured).
 	Usage *kernelpb.ResourceUsage
+	// Healthy is the task's health from its health check (nil: not
+	// checked). A RUNNING task may report RUNNING again with it: a change
+	// of health, sent on like any update.
+	Healthy *bool
 }
 
 // EventKind says what an Event records.
@@ -118,7 +122,9 @@ type task struct {
 	seq   int
 	// queue holds the status updates not yet acknowledged, oldest first;
 	// only queue[0] is ever outstanding.
-	queue     []*kernelpb.TaskStatus
+	queue []*kernelpb.TaskStatus
+	// healthy is the newest health its checks reported (nil: none yet).
+	healthy   *bool
 	headSent  bool
 	nextRetry time.Time
 	backoff   time.Duration
@@ -201,7 +207,7 @@ func (a *Agent) register(now time.Time) {
 		msg.Tasks = append(msg.Tasks, kernelpb.CloneTaskInfo(t.info))
 		msg.TaskFrameworkIds = append(msg.TaskFrameworkIds, t.ref.FrameworkID)
 		msg.TaskStates = append(msg.TaskStates, &kernelpb.TaskStatus{
-			TaskId: t.ref.TaskID, FrameworkId: t.ref.FrameworkID, AgentId: a.id, State: t.state,
+			TaskId: t.ref.TaskID, FrameworkId: t.ref.FrameworkID, AgentId: a.id, State: t.state, Healthy: cloneBool(t.healthy),
 		})
 	}
 	a.toMaster(msg)
@@ -412,11 +418,31 @@ func (a *Agent) TaskEvent(now time.Time, ev TaskEvent) error {
 		return fmt.Errorf("event for unknown task %s of framework %s", ev.TaskID, ev.FrameworkID)
 	case kernelpb.IsTerminal(t.state):
 		return fmt.Errorf("task %s already ended %v, ignoring %v", ev.TaskID, t.state, ev.State)
+	case healthChange(t, ev):
 	case kernelpb.Rank(ev.State) <= kernelpb.Rank(t.state):
 		return fmt.Errorf("task %s is %v, ignoring %v", ev.TaskID, t.state, ev.State)
 	}
+	if ev.Healthy != nil {
+		t.healthy = cloneBool(ev.Healthy)
+	}
 	a.enqueue(now, t, ev.State, ev.Reason, ev.Message, ev.ExitCode, kernelpb.Source_SOURCE_EXECUTOR, kernelpb.CloneResourceUsage(ev.Usage))
 	return nil
+}
+
+// healthChange says whether ev is a RUNNING task reporting RUNNING again
+// with a health that differs from the one it last reported: the one event
+// that does not move a task forward and is still an update.
+func healthChange(t *task, ev TaskEvent) bool {
+	return t.state == kernelpb.TaskState_TASK_RUNNING && ev.State == kernelpb.TaskState_TASK_RUNNING &&
+		ev.Healthy != nil && (t.healthy == nil || *t.healthy != *ev.Healthy)
+}
+
+func cloneBool(b *bool) *bool {
+	if b == nil {
+		return nil
+	}
+	v := *b
+	return &v
 }
 
 func (a *Agent) enqueue(now time.Time, t *task, s kernelpb.TaskState, reason kernelpb.Reason, message string, exit int32, src kernelpb.Source, usage *kernelpb.ResourceUsage) {
@@ -433,6 +459,7 @@ func (a *Agent) enqueue(now time.Time, t *task, s kernelpb.TaskState, reason ker
 		UpdateId:    fmt.Sprintf("%s-%d", t.ref.TaskID, t.seq),
 		ExitCode:    exit,
 		Usage:       usage,
+		Healthy:     cloneBool(t.healthy),
 	})
 	a.emit(Event{Kind: EventTaskState, At: now, FrameworkID: t.ref.FrameworkID, TaskID: t.ref.TaskID, State: s, Message: message})
 	if len(t.queue) == 1 {
@@ -529,6 +556,8 @@ type TaskView struct {
 	// Info is the task as launched (nil for a task only known from a
 	// KillTask); read only.
 	Info *kernelpb.TaskInfo
+	// Healthy is the task's newest health (nil: not checked); read only.
+	Healthy *bool
 }
 
 // Tasks lists the agent's tasks by framework and task id.
@@ -536,7 +565,7 @@ func (a *Agent) Tasks() []TaskView {
 	var out []TaskView
 	for _, t := range a.sortedTasks() {
 		out = append(out, TaskView{FrameworkID: t.ref.FrameworkID, FrameworkName: t.frameworkName,
-			TaskID: t.ref.TaskID, State: t.state, PendingUpdates: len(t.queue), Info: t.info})
+			TaskID: t.ref.TaskID, State: t.state, PendingUpdates: len(t.queue), Info: t.info, Healthy: t.healthy})
 	}
 	return out
 }

@@ -25,7 +25,7 @@ import (
 //	tick DURATION                       advance the clock, then Tick
 //	registered [id=1-A1] [ping=1s]      the master's AgentRegistered
 //	run FW TASK | kill FW TASK | shutdown FW | ack FW TASK UPDATE | ping SEQ
-//	event FW TASK STATE [exit=N]        the runtime reports
+//	event FW TASK STATE [exit=N] [healthy=B]  the runtime reports
 //	master-changed | tasks
 //
 // Master messages take [epoch=N] (default 1).
@@ -122,13 +122,25 @@ func (s *agentScenario) run(cmd *trace.Command) string {
 			n, _ := strconv.Atoi(v)
 			ev.ExitCode = int32(n)
 		}
+		if v := cmd.Flags["healthy"]; v != "" {
+			healthy, err := strconv.ParseBool(v)
+			if err != nil {
+				t.Fatalf("%s: healthy=%s: %v", cmd.Pos, v, err)
+			}
+			ev.Healthy = &healthy
+			ev.Reason = kernelpb.Reason_REASON_TASK_HEALTH_CHECK_STATUS_UPDATED
+		}
 		fail(s.a.TaskEvent(s.now, ev))
 	case "master-changed":
 		s.a.MasterChanged(s.now)
 	case "tasks":
 		for _, tv := range s.a.Tasks() {
-			out = append(out, fmt.Sprintf("task %s/%s %s pending:%d", tv.FrameworkID, tv.TaskID,
-				strings.TrimPrefix(tv.State.String(), "TASK_"), tv.PendingUpdates))
+			line := fmt.Sprintf("task %s/%s %s pending:%d", tv.FrameworkID, tv.TaskID,
+				strings.TrimPrefix(tv.State.String(), "TASK_"), tv.PendingUpdates)
+			if tv.Healthy != nil {
+				line += fmt.Sprintf(" healthy:%v", *tv.Healthy)
+			}
+			out = append(out, line)
 		}
 		out = append(out, fmt.Sprintf("registered:%v id:%s epoch:%d", s.a.Registered(), s.a.ID(), s.a.Epoch()))
 	default:

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/pandodc/pando/kernel/kernelpb"
 	"github.com/pandodc/pando/kernel/resources"
 )
@@ -16,6 +18,7 @@ type reportedTask struct {
 	info      *kernelpb.TaskInfo
 	resources resources.Resources
 	state     kernelpb.TaskState
+	healthy   *bool
 }
 
 // parseReportedTasks validates the tasks of a RegisterAgent. A malformed
@@ -25,12 +28,12 @@ func parseReportedTasks(msg *kernelpb.RegisterAgent) ([]reportedTask, error) {
 	if len(msg.TaskFrameworkIds) != len(msg.Tasks) {
 		return nil, fmt.Errorf("%d tasks but %d framework ids", len(msg.Tasks), len(msg.TaskFrameworkIds))
 	}
-	states := map[taskKey]kernelpb.TaskState{}
+	states := map[taskKey]*kernelpb.TaskStatus{}
 	for _, st := range msg.TaskStates {
 		if st == nil {
 			return nil, fmt.Errorf("nil task state")
 		}
-		states[taskKey{FrameworkID: st.FrameworkId, TaskID: st.TaskId}] = st.State
+		states[taskKey{FrameworkID: st.FrameworkId, TaskID: st.TaskId}] = st
 	}
 	seen := map[taskKey]bool{}
 	out := make([]reportedTask, 0, len(msg.Tasks))
@@ -47,13 +50,18 @@ func parseReportedTasks(msg *kernelpb.RegisterAgent) ([]reportedTask, error) {
 		if err != nil {
 			return nil, fmt.Errorf("task %s: %v", info.TaskId, err)
 		}
-		state, ok := states[key]
-		if !ok || !validState(state) {
+		st := states[key]
+		state := st.GetState()
+		if !validState(state) {
 			// Without a state the task is at least staged on the agent;
 			// its status updates will move it on.
 			state = kernelpb.TaskState_TASK_STAGING
 		}
-		out = append(out, reportedTask{key: key, info: info, resources: res, state: state})
+		var healthy *bool
+		if st != nil && st.Healthy != nil {
+			healthy = proto.Bool(*st.Healthy)
+		}
+		out = append(out, reportedTask{key: key, info: info, resources: res, state: state, healthy: healthy})
 	}
 	slices.SortFunc(out, func(a, b reportedTask) int { return compareTaskKeys(a.key, b.key) })
 	return out, nil
@@ -197,6 +205,7 @@ func (m *Master) adoptTask(now time.Time, a *agentState, r reportedTask) {
 		agentID:   a.id,
 		info:      taskRecord(r.info, a.id),
 		resources: r.resources,
+		healthy:   r.healthy,
 	}
 	m.addActiveTask(t)
 	m.setState(now, t, r.state, kernelpb.Reason_REASON_NONE, "adopted from re-registering agent")

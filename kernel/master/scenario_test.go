@@ -45,7 +45,8 @@ type scenario struct {
 //	allocate | advance DURATION
 //	accept FW OFFER[,OFFER] [refuse=SECONDS]  input: one "TASK RESOURCES" a line
 //	decline FW OFFER [refuse=SECONDS]
-//	event AGENT FWID TASK STATE [reason=R]    the agent's runtime reports
+//	event AGENT FWID TASK STATE [reason=R] [healthy=B]
+//	                                          the agent's runtime reports
 //	ack FW TASK UPDATE [agent=AGENTID]
 //	kill FW TASK | teardown FW | reconcile FW [TASK[@AGENTID]...]
 //	disconnect FW | disconnect-agent AGENT
@@ -143,6 +144,13 @@ func (s *scenario) run(cmd *trace.Command) string {
 		ev := agent.TaskEvent{FrameworkID: cmd.Arg(t, 1), TaskID: cmd.Arg(t, 2), State: kernelpb.TaskState(state)}
 		if r := cmd.Flags["reason"]; r != "" {
 			ev.Reason = kernelpb.Reason(kernelpb.Reason_value["REASON_"+r])
+		}
+		if v := cmd.Flags["healthy"]; v != "" {
+			healthy, err := strconv.ParseBool(v)
+			if err != nil {
+				t.Fatalf("%s: healthy=%s: %v", cmd.Pos, v, err)
+			}
+			ev.Healthy = &healthy
 		}
 		s.c.TaskEventWith(cmd.Arg(t, 0), ev)
 	case "ack":
@@ -269,6 +277,9 @@ func describeTask(v master.TaskView) string {
 		out += " " + strings.TrimPrefix(v.Reason.String(), "REASON_")
 	}
 	out += fmt.Sprintf(" active=%v on=%s history=%s", v.Active, v.AgentID, strings.Join(hist, ","))
+	if v.Healthy != nil {
+		out += fmt.Sprintf(" healthy=%v", *v.Healthy)
+	}
 	if v.Message != "" {
 		out += fmt.Sprintf(" %q", v.Message)
 	}

@@ -133,7 +133,9 @@ type taskState struct {
 	message   string
 	exitCode  int32
 	// usage is what the task used, from its terminal update (nil until).
-	usage   *kernelpb.ResourceUsage
+	usage *kernelpb.ResourceUsage
+	// healthy is the health its agent's checks last reported (nil: none).
+	healthy *bool
 	history []StateChange
 	// operatorKilled: an operator asked to kill the task (OperatorKill);
 	// its KILLED status then says REASON_KILLED_BY_OPERATOR.

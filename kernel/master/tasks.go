@@ -419,6 +419,9 @@ func (m *Master) statusUpdate(now time.Time, from Peer, msg *kernelpb.StatusUpda
 		if st.Usage != nil {
 			t.usage = kernelpb.CloneResourceUsage(st.Usage)
 		}
+		if st.Healthy != nil {
+			t.healthy = proto.Bool(*st.Healthy)
+		}
 		if kernelpb.IsTerminal(st.State) {
 			t.terminalUpdateID = st.UpdateId
 		}
@@ -476,17 +479,17 @@ func (m *Master) reconcile(now time.Time, from Peer, msg *kernelpb.Reconcile) er
 		return err
 	}
 	m.counters.Reconciliations++
-	answer := func(taskID, agentID string, s kernelpb.TaskState, message string) {
+	answer := func(taskID, agentID string, s kernelpb.TaskState, message string, healthy *bool) {
 		m.send(fw.peer, &kernelpb.Update{Epoch: m.cfg.Epoch, Status: &kernelpb.TaskStatus{
 			TaskId: taskID, State: s, AgentId: agentID, FrameworkId: fw.id,
 			Reason: kernelpb.Reason_REASON_RECONCILIATION, Message: message,
-			Source: kernelpb.Source_SOURCE_MASTER, TimestampNs: now.UnixNano(),
+			Source: kernelpb.Source_SOURCE_MASTER, TimestampNs: now.UnixNano(), Healthy: healthy,
 		}})
 	}
 	if len(msg.Tasks) == 0 {
 		for _, key := range sortedTaskKeys(m.tasksByFramework[fw.id]) {
 			if t := m.tasks[key]; !t.awaitsAgentUpdates() {
-				answer(key.TaskID, t.agentID, t.reconciledState(), t.message)
+				answer(key.TaskID, t.agentID, t.reconciledState(), t.message, t.healthy)
 			}
 		}
 		return nil
@@ -509,13 +512,13 @@ func (m *Master) reconcile(now time.Time, from Peer, msg *kernelpb.Reconcile) er
 				}
 				continue
 			}
-			answer(rt.TaskId, rt.AgentId, kernelpb.TaskState_TASK_LOST, "unknown task")
+			answer(rt.TaskId, rt.AgentId, kernelpb.TaskState_TASK_LOST, "unknown task", nil)
 			continue
 		}
 		if t.awaitsAgentUpdates() {
 			continue // no answer: its agent's updates come first
 		}
-		answer(key.TaskID, t.agentID, t.reconciledState(), t.message)
+		answer(key.TaskID, t.agentID, t.reconciledState(), t.message, t.healthy)
 	}
 	return nil
 }
@@ -570,7 +573,7 @@ func (m *Master) answerPending(now time.Time) {
 			Source: kernelpb.Source_SOURCE_MASTER, TimestampNs: now.UnixNano(),
 		}
 		if t != nil {
-			st.State, st.AgentId, st.Message = t.reconciledState(), t.agentID, t.message
+			st.State, st.AgentId, st.Message, st.Healthy = t.reconciledState(), t.agentID, t.message, t.healthy
 		}
 		m.send(fw.peer, &kernelpb.Update{Epoch: m.cfg.Epoch, Status: st})
 	}

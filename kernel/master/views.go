@@ -212,6 +212,9 @@ type TaskView struct {
 	// Info is the task as launched, without its env (only the agent
 	// keeps that); read only.
 	Info *kernelpb.TaskInfo
+	// Healthy is what its health check last said (nil: it has none, or
+	// it was not checked yet); read only.
+	Healthy *bool
 }
 
 // TaskFilter selects tasks; zero fields match everything.
@@ -281,7 +284,7 @@ func taskView(t *taskState, active bool) TaskView {
 	return TaskView{
 		ID: t.key.TaskID, Name: t.info.GetName(), FrameworkID: t.key.FrameworkID, AgentID: t.agentID,
 		State: t.state, Reason: t.reason, Message: t.message, ExitCode: t.exitCode, Usage: t.usage,
-		Resources: t.resources, Active: active, History: slices.Clone(t.history), Info: t.info,
+		Resources: t.resources, Active: active, History: slices.Clone(t.history), Info: t.info, Healthy: t.healthy,
 	}
 }
 

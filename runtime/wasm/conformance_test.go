@@ -48,7 +48,7 @@ func TestConformance(t *testing.T) {
 	// tests first need them (ten seconds each under -race).
 	warm := newRuntime(t, wasm.Config{})
 	var wg sync.WaitGroup
-	for _, a := range []runtimetest.Artifact{arts.Hello, arts.Fail, arts.Spin, arts.Sleep, arts.Hog, arts.Escape, art("pi")} {
+	for _, a := range []runtimetest.Artifact{arts.Hello, arts.Fail, arts.Spin, arts.Sleep, arts.Hog, arts.Escape, art("pi"), art("webserver")} {
 		wg.Go(func() {
 			if err := warm.Prepare(context.Background(), "", a.Path); err != nil {
 				t.Errorf("compiling %s: %v", a.Path, err)

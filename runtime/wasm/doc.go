@@ -13,9 +13,10 @@
 // that of the OS thread the task's goroutine is locked to while it runs
 // (not while it sleeps), read from the thread's CPU clock: three system
 // calls per task, one per Stats of a running task (see taskCPU). Network
-// counts are 0, since tasks are given no sockets; block IO is not measured
-// (the agent's process does a task's file IO) and Stats says so in
-// Unavailable.
+// counts are 0 for a task without ports (it has no sockets) and not
+// measured for one with ports (sockets.go: a listener preopened on
+// 127.0.0.1 per port); block IO is not measured (the agent's process does a
+// task's file IO) and Stats says so in Unavailable.
 //
 // Tasks cannot outlive the process that runs them, so Recover is not
 // supported.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,11 @@ type task struct {
 	cpu     taskCPU
 	// stdout and stderr count what was written to them, for Stats.
 	stdout, stderr *taskLog
+	// ports get a preopened listener each (see listen); woken is set
+	// when the runtime connected to them to wake it for the end of its
+	// context.
+	ports []uint16
+	woken atomic.Bool
 }
 
 var _ runtime.Task = (*task)(nil)
@@ -39,7 +45,7 @@ func (t *task) run(r *Runtime, ctx context.Context, c wazero.CompiledModule, cfg
 	defer r.tasks.Done()
 	t.cpu.begin()
 	stdout, stderr := t.stdout, t.stderr
-	ictx := experimental.WithMemoryAllocator(ctx, &t.mem)
+	ictx, instantiated := t.listen(experimental.WithMemoryAllocator(ctx, &t.mem))
 	mod, err := r.wz.InstantiateModule(ictx, c, cfg)
 	if err != nil {
 		t.exit = runtime.Exit{
@@ -48,6 +54,7 @@ func (t *task) run(r *Runtime, ctx context.Context, c wazero.CompiledModule, cfg
 		}
 		fmt.Fprintf(stderr, "pando: task %s: %v\n", t.exit.Message, err)
 	} else {
+		instantiated(mod)
 		// Checked present by checkCommand; wazero watches ctx during the
 		// call (WithCloseOnContextDone) and closes the instance when it
 		// is done.
@@ -85,7 +92,8 @@ func (t *task) classify(ctx context.Context, err error) runtime.Exit {
 	}
 	// wazero reports the context's end with these two exit codes; a guest
 	// could exit with them too, hence the check of ctx.
-	if isExit && ctx.Err() != nil && (ee.ExitCode() == sys.ExitCodeContextCanceled || ee.ExitCode() == sys.ExitCodeDeadlineExceeded) {
+	// A guest woken to be stopped may have exited by itself first.
+	if ctx.Err() != nil && (t.woken.Load() || isExit && (ee.ExitCode() == sys.ExitCodeContextCanceled || ee.ExitCode() == sys.ExitCodeDeadlineExceeded)) {
 		switch {
 		case t.killed.Load():
 			return runtime.Exit{Outcome: runtime.Killed, Cause: runtime.CauseKilled, Message: "was killed"}
@@ -158,14 +166,24 @@ func (t *task) Stats(ctx context.Context) (runtime.Stats, error) {
 		CPUTime:         t.cpu.used(),
 		StdoutBytes:     t.stdout.written.Load(),
 		StderrBytes:     t.stderr.written.Load(),
-		Unavailable:     unavailable,
+		Unavailable:     t.unavailable(),
 	}, nil
 }
 
+func (t *task) unavailable() []string {
+	if len(t.ports) > 0 {
+		return unavailableWithPorts
+	}
+	return unavailable
+}
+
 // unavailable is what Stats cannot say of a WASM task. Network counts are
-// not in it: tasks are given no sockets, so theirs are 0. Callers must not
-// modify it.
+// not in it for a task without ports: it has no sockets, so they are 0.
+// Callers must not modify it.
 var unavailable = []string{"io: a WASM task's file IO is done by the agent's process and is not counted per task"}
+
+// unavailableWithPorts is unavailable for a task with listeners.
+var unavailableWithPorts = append(slices.Clip(unavailable), "net: a WASM task's sockets are the agent's process's and are not counted per task")
 
 // interruptibleSleep replaces wazero's time.Sleep for the guest's sleeps
 // (WASI poll_oneoff), which would otherwise keep a killed task sleeping,

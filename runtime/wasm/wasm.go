@@ -277,6 +277,13 @@ func (r *Runtime) Launch(ctx context.Context, spec runtime.Spec) (runtime.Task, 
 	for _, k := range slices.Sorted(maps.Keys(spec.Env)) {
 		cfg = cfg.WithEnv(k, spec.Env[k])
 	}
+	// Where its listeners are, unless the launcher said so already.
+	listenEnv := listenerEnv(spec.Ports)
+	for _, k := range slices.Sorted(maps.Keys(listenEnv)) {
+		if _, ok := spec.Env[k]; !ok {
+			cfg = cfg.WithEnv(k, listenEnv[k])
+		}
+	}
 
 	r.mu.RLock()
 	if r.closed {
@@ -299,6 +306,7 @@ func (r *Runtime) Launch(ctx context.Context, spec runtime.Spec) (runtime.Task, 
 	}
 	t.timeout = spec.Timeout
 	cfg = cfg.WithNanosleep(interruptibleSleep(taskCtx, &t.cpu))
+	t.ports = spec.Ports
 	go t.run(r, taskCtx, m.compiled, cfg)
 	return t, nil
 }

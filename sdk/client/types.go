@@ -72,6 +72,9 @@ type Task struct {
 	UpdatedAt   time.Time `json:"updated_at"`
 	// Usage is what the task used, once it ended (its terminal update).
 	Usage *TaskUsage `json:"usage,omitempty"`
+	// Healthy is what the task's health check last said; absent when it
+	// has none or was not checked yet.
+	Healthy *bool `json:"healthy,omitempty"`
 }
 
 // Artifact is the answer to an upload.

@@ -49,7 +49,10 @@ type Spec struct {
 	// record is opaque to the executor: what the agent needs to take the
 	// task back after a restart (a marshalled kernelpb.RunTask). The
 	// executor keeps it so that the agent need not write it to disk.
-	Record        []byte `protobuf:"bytes,13,opt,name=record,proto3" json:"record,omitempty"`
+	Record []byte `protobuf:"bytes,13,opt,name=record,proto3" json:"record,omitempty"`
+	// ports: the task's TCP ports (a listener on 127.0.0.1 is preopened for
+	// each; uint16 in Go).
+	Ports         []uint32 `protobuf:"varint,14,rep,packed,name=ports,proto3" json:"ports,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -171,6 +174,13 @@ func (x *Spec) GetKillGraceNs() int64 {
 func (x *Spec) GetRecord() []byte {
 	if x != nil {
 		return x.Record
+	}
+	return nil
+}
+
+func (x *Spec) GetPorts() []uint32 {
+	if x != nil {
+		return x.Ports
 	}
 	return nil
 }
@@ -1068,7 +1078,7 @@ var File_executor_proto protoreflect.FileDescriptor
 
 const file_executor_proto_rawDesc = "" +
 	"\n" +
-	"\x0eexecutor.proto\x12\x11pando.executor.v1\"\xc6\x03\n" +
+	"\x0eexecutor.proto\x12\x11pando.executor.v1\"\xdc\x03\n" +
 	"\x04Spec\x12!\n" +
 	"\fframework_id\x18\x01 \x01(\tR\vframeworkId\x12\x17\n" +
 	"\atask_id\x18\x02 \x01(\tR\x06taskId\x12\x19\n" +
@@ -1084,7 +1094,8 @@ const file_executor_proto_rawDesc = "" +
 	" \x01(\x03R\ttimeoutNs\x12\x1b\n" +
 	"\tcpu_milli\x18\v \x01(\x03R\bcpuMilli\x12\"\n" +
 	"\rkill_grace_ns\x18\f \x01(\x03R\vkillGraceNs\x12\x16\n" +
-	"\x06record\x18\r \x01(\fR\x06record\x1a6\n" +
+	"\x06record\x18\r \x01(\fR\x06record\x12\x14\n" +
+	"\x05ports\x18\x0e \x03(\rR\x05ports\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xdb\x03\n" +

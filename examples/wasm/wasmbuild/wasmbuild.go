@@ -19,7 +19,7 @@ import (
 )
 
 // Go lists the examples written in Go, built with GOOS=wasip1 GOARCH=wasm.
-var Go = []string{"hello", "pi", "fail", "spin", "hog", "escape", "sleep"}
+var Go = []string{"hello", "pi", "fail", "spin", "hog", "escape", "sleep", "webserver"}
 
 // Handwritten lists the examples written in the WebAssembly text format,
 // whose .wasm is committed next to the .wat (wat2wasm is not needed to use them).
@@ -175,4 +175,22 @@ func goCommand() string {
 		return p
 	}
 	return "go"
+}
+
+// CompileCacheDir is an on-disk wazero compilation cache for tests, beside
+// the builds, so that a module is compiled once for every test process
+// rather than once per runtime a test makes: a Go module takes seconds to
+// compile, tens of seconds under -race. (wazero keys its entries by its
+// version and the module's hash.)
+func CompileCacheDir(t testing.TB) string {
+	t.Helper()
+	dir, err := cacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = filepath.Join(dir, "compiled")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("making the WASM compilation cache: %v", err)
+	}
+	return dir
 }

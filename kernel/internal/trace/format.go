@@ -42,6 +42,9 @@ func status(st *kernelpb.TaskStatus) string {
 	if st.Reason != kernelpb.Reason_REASON_NONE {
 		b.WriteString(" " + strings.TrimPrefix(st.Reason.String(), "REASON_"))
 	}
+	if st.Healthy != nil {
+		fmt.Fprintf(&b, " healthy:%v", *st.Healthy)
+	}
 	if st.UpdateId != "" {
 		b.WriteString(" id:" + st.UpdateId)
 	}
