@@ -7,6 +7,12 @@ import (
 	"time"
 )
 
+// Mount shows the host directory Source to a task, read-only, at Target.
+type Mount struct {
+	Source string
+	Target string
+}
+
 // Spec is everything a runtime needs to start one task.
 type Spec struct {
 	// TaskID names the task; unique on the agent.
@@ -26,6 +32,9 @@ type Spec struct {
 	MemoryBytes uint64
 	// Timeout kills the task after it has run this long; 0 means never.
 	Timeout time.Duration
+	// Inputs are host directories the task sees read-only, mounted in
+	// this order (a later one may sit inside an earlier one).
+	Inputs []Mount
 
 	// FrameworkID and AgentID label what the runtime leaves outside the
 	// agent's process (containers), so that a restarted agent can tell its

@@ -94,6 +94,12 @@ func (b TaskBuilder) KillGrace(d time.Duration) TaskBuilder {
 	return b.with(func(t *kernelpb.TaskInfo) { t.KillGracePeriodMs = d.Milliseconds() })
 }
 
+// Inputs adds artifacts the task reads: each agent fetches and verifies
+// one once, and the task sees it read-only at its path under /input/.
+func (b TaskBuilder) Inputs(inputs ...*kernelpb.Input) TaskBuilder {
+	return b.with(func(t *kernelpb.TaskInfo) { t.Inputs = append(t.Inputs, inputs...) })
+}
+
 // Command replaces a container image's entrypoint (container tasks only).
 func (b TaskBuilder) Command(cmd ...string) TaskBuilder {
 	return b.with(func(t *kernelpb.TaskInfo) {

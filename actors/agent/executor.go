@@ -29,9 +29,11 @@ type Runtimes struct {
 	NoContainers string
 }
 
-// Fetcher turns an artifact digest into a verified local file.
+// Fetcher turns an artifact digest into a verified local file, and a
+// task's inputs into what its runtime mounts read-only.
 type Fetcher interface {
 	Fetch(ctx context.Context, digest string) (string, error)
+	Inputs(ctx context.Context, inputs []*kernelpb.Input) ([]runtime.Mount, error)
 }
 
 // executor is the actor that runs one framework's tasks on this agent, as a
@@ -285,6 +287,9 @@ func (e *executor) spec(ctx context.Context, msg runTask) (runtime.Runtime, runt
 		return nil, runtime.Spec{}, kernelpb.Reason_REASON_INVALID_TASK, fmt.Errorf("task %s names neither a WASM module nor a container image", task.GetTaskId())
 	}
 	if spec.Artifact, err = e.fetcher.Fetch(ctx, spec.Digest); err != nil {
+		return nil, runtime.Spec{}, kernelpb.Reason_REASON_ARTIFACT_FAILED, err
+	}
+	if spec.Inputs, err = e.fetcher.Inputs(ctx, task.GetInputs()); err != nil {
 		return nil, runtime.Spec{}, kernelpb.Reason_REASON_ARTIFACT_FAILED, err
 	}
 	if task.GetContainer() != nil {

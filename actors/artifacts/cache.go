@@ -64,36 +64,8 @@ func NewCache(dir string, src Source) (*Cache, error) {
 
 // Fetch returns the path of a verified local copy of digest.
 func (c *Cache) Fetch(ctx context.Context, digest string) (string, error) {
-	c.mu.Lock()
-	if path, ok := c.ready[digest]; ok {
-		c.mu.Unlock()
-		return path, nil
-	}
-	f, ok := c.inflight[digest]
-	if !ok {
-		f = &fetch{done: make(chan struct{})}
-		c.inflight[digest] = f
-		go c.run(digest, f)
-	}
-	c.mu.Unlock()
-	select {
-	case <-f.done:
-		return f.path, f.err
-	case <-ctx.Done():
-		return "", fmt.Errorf("fetching %s: %w", digest, ctx.Err())
-	}
-}
-
-func (c *Cache) run(digest string, f *fetch) {
 	// The fetch outlives any one caller's context: others may be waiting.
-	f.path, f.err = c.download(context.Background(), digest)
-	c.mu.Lock()
-	delete(c.inflight, digest)
-	if f.err == nil {
-		c.ready[digest] = f.path
-	}
-	c.mu.Unlock()
-	close(f.done)
+	return c.once(ctx, digest, func() (string, error) { return c.download(context.Background(), digest) })
 }
 
 func (c *Cache) download(ctx context.Context, digest string) (string, error) {
@@ -112,13 +84,20 @@ func (c *Cache) download(ctx context.Context, digest string) (string, error) {
 		return "", fmt.Errorf("fetching artifact %s: %w", digest, err)
 	}
 	defer rc.Close()
+	// No size limit here: the master enforces its own on upload, and
+	// bytes that do not hash to the digest are thrown away below.
 	h := sha256.New()
-	if err := atomicfile.Write(path, io.TeeReader(io.LimitReader(rc, MaxSize+1), h)); err != nil {
+	if err := atomicfile.Write(path, io.TeeReader(rc, h)); err != nil {
 		return "", fmt.Errorf("fetching artifact %s: %w", digest, err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != hexPart {
 		os.Remove(path)
 		return "", fmt.Errorf("artifact %s failed verification: its bytes hash to sha256:%s", digest, got)
+	}
+	// Readable by all: a container task may run as any user, and it sees
+	// inputs through hard links to this file.
+	if err := os.Chmod(path, 0o644); err != nil {
+		return "", fmt.Errorf("fetching artifact %s: %w", digest, err)
 	}
 	return path, nil
 }

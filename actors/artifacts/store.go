@@ -10,16 +10,19 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/pandodc/pando/internal/atomicfile"
+	"github.com/pandodc/pando/runtime"
 )
 
 // ErrNotFound is returned for an artifact the store does not hold.
 var ErrNotFound = errors.New("artifact not found")
 
-// MaxSize bounds one artifact; a larger upload is refused rather than
-// filling the master's disk.
-const MaxSize = 512 << 20
+// MaxSize is the default bound of one artifact (the master's
+// --max-artifact-size); a larger upload is refused rather than filling the
+// master's disk. Uploads stream to disk, so the bound is not a memory one.
+const MaxSize = 4 << 30
 
 // Store is a content-addressed directory of artifacts. Writes go through a
 // temporary file and a rename, so a reader never sees half an artifact.
@@ -42,24 +45,13 @@ func (s *Store) Put(data []byte) (string, error) {
 	hexPart, _ := ParseDigest(digest)
 	path := filepath.Join(s.dir, hexPart)
 	if _, err := os.Stat(path); err == nil {
+		touch(path) // stored again: a fresh grace before collection
 		return digest, nil
 	}
 	if err := atomicfile.Write(path, bytes.NewReader(data)); err != nil {
 		return "", fmt.Errorf("artifact store: saving %s: %w", digest, err)
 	}
 	return digest, nil
-}
-
-// PutReader stores what r yields, up to MaxSize bytes.
-func (s *Store) PutReader(r io.Reader) (string, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxSize+1))
-	if err != nil {
-		return "", fmt.Errorf("artifact store: reading upload: %w", err)
-	}
-	if len(data) > MaxSize {
-		return "", fmt.Errorf("artifact store: upload is larger than the %d MiB limit", MaxSize>>20)
-	}
-	return s.Put(data)
 }
 
 // PutStream stores what r yields, up to limit bytes, without holding it
@@ -79,7 +71,7 @@ func (s *Store) PutStream(r io.Reader, limit int64, check func(*os.File) error) 
 		return "", 0, fmt.Errorf("artifact store: reading upload: %w", err)
 	}
 	if n > limit {
-		return "", 0, fmt.Errorf("%w: the upload is larger than the %d MiB limit", ErrTooLarge, limit>>20)
+		return "", 0, fmt.Errorf("%w: the upload is larger than the %s limit", ErrTooLarge, runtime.FormatBytes(uint64(limit)))
 	}
 	if check != nil {
 		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
@@ -125,4 +117,43 @@ func (s *Store) Open(digest string) (io.ReadCloser, error) {
 		return nil, err
 	}
 	return os.Open(path)
+}
+
+// List returns every stored artifact with when it was stored.
+func (s *Store) List() (map[string]time.Time, error) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("artifact store: %w", err)
+	}
+	out := make(map[string]time.Time, len(entries))
+	for _, e := range entries {
+		digest := digestPrefix + e.Name()
+		if _, err := ParseDigest(digest); err != nil || !e.Type().IsRegular() {
+			continue // a temporary upload, or not an artifact
+		}
+		fi, err := e.Info()
+		if err != nil {
+			continue // removed meanwhile
+		}
+		out[digest] = fi.ModTime()
+	}
+	return out, nil
+}
+
+// Delete removes an artifact; a missing one is no error.
+func (s *Store) Delete(digest string) error {
+	hexPart, err := ParseDigest(digest)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(s.dir, hexPart)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("artifact store: %w", err)
+	}
+	return nil
+}
+
+// touch marks an artifact as just stored, for the collection's grace.
+func touch(path string) {
+	now := time.Now()
+	_ = os.Chtimes(path, now, now)
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -23,8 +24,10 @@ type API struct {
 	Images *artifacts.Images
 	// MaxArtifactSize bounds an upload; 0 means artifacts.MaxSize.
 	MaxArtifactSize int64
-	Info            client.MasterInfo
-	Logger          *slog.Logger
+	// Collector keeps the artifact leases (nil: nothing is collected).
+	Collector *Collector
+	Info      client.MasterInfo
+	Logger    *slog.Logger
 }
 
 // Register adds the API's routes to mux.
@@ -32,6 +35,8 @@ func (api *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/master", api.master)
 	mux.HandleFunc("POST /api/v1/artifacts", api.upload)
 	mux.HandleFunc("GET /api/v1/artifacts/{digest}", api.download)
+	mux.HandleFunc("POST /api/v1/artifacts/leases", api.lease)
+	mux.HandleFunc("DELETE /api/v1/artifacts/leases", api.release)
 	mux.HandleFunc("POST /api/v1/images", api.importImage)
 	mux.HandleFunc("GET /api/v1/images", api.images)
 	mux.HandleFunc("GET /api/v1/agents", api.agents)
@@ -46,28 +51,40 @@ func (api *API) master(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, api.Info)
 }
 
+// upload is POST /api/v1/artifacts: the body is streamed to a temporary
+// file while its digest is computed, so a 1 GiB input costs the master no
+// 1 GiB of memory; an upload over the limit is refused and leaves nothing.
 func (api *API) upload(w http.ResponseWriter, r *http.Request) {
-	data, err := io.ReadAll(io.LimitReader(r.Body, artifacts.MaxSize+1))
-	if err != nil {
-		httpjson.Error(w, http.StatusBadRequest, "reading the upload: %v", err)
-		return
-	}
-	if len(data) > artifacts.MaxSize {
-		httpjson.Error(w, http.StatusRequestEntityTooLarge, "artifact is larger than the %d MiB limit", artifacts.MaxSize>>20)
-		return
-	}
+	limit := api.maxArtifactSize()
+	var check func(*os.File) error
+	var refused error // what check found wrong with the upload
 	if r.URL.Query().Get("kind") == "wasm" {
-		if err := artifacts.CheckWasm("the upload", data); err != nil {
-			httpjson.Error(w, http.StatusBadRequest, "%v", err)
-			return
+		check = func(f *os.File) error {
+			head := make([]byte, 8)
+			n, _ := io.ReadFull(f, head)
+			refused = artifacts.CheckWasm("the upload", head[:n])
+			return refused
 		}
 	}
-	digest, err := api.Artifacts.Put(data)
-	if err != nil {
+	digest, size, err := api.Artifacts.PutStream(r.Body, limit, check)
+	switch {
+	case errors.Is(err, artifacts.ErrTooLarge):
+		httpjson.Error(w, http.StatusRequestEntityTooLarge, "%v (the master's --max-artifact-size)", err)
+	case refused != nil:
+		httpjson.Error(w, http.StatusBadRequest, "%v", err)
+	case err != nil:
 		httpjson.Error(w, http.StatusInternalServerError, "%v", err)
-		return
+	default:
+		httpjson.Write(w, http.StatusCreated, client.Artifact{Digest: digest, Size: size})
 	}
-	httpjson.Write(w, http.StatusCreated, client.Artifact{Digest: digest, Size: int64(len(data))})
+}
+
+// maxArtifactSize is the upload limit in bytes.
+func (api *API) maxArtifactSize() int64 {
+	if api.MaxArtifactSize > 0 {
+		return api.MaxArtifactSize
+	}
+	return artifacts.MaxSize
 }
 
 func (api *API) download(w http.ResponseWriter, r *http.Request) {

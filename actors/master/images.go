@@ -16,11 +16,7 @@ func (api *API) importImage(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusNotImplemented, "this master keeps no image catalog")
 		return
 	}
-	limit := api.MaxArtifactSize
-	if limit <= 0 {
-		limit = artifacts.MaxSize
-	}
-	added, err := api.Images.Import(r.Body, limit, time.Now())
+	added, err := api.Images.Import(r.Body, api.maxArtifactSize(), time.Now())
 	switch {
 	case errors.Is(err, artifacts.ErrTooLarge):
 		httpjson.Error(w, http.StatusRequestEntityTooLarge, "%v", err)

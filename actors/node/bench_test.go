@@ -87,7 +87,12 @@ func median(xs []float64) float64 {
 }
 
 func runTasks(b *testing.B, dev *node.Dev, digest string, n int) {
-	l := newLauncher(digest, n)
+	runLauncher(b, dev, newLauncher(digest, n))
+}
+
+// runLauncher runs l's tasks and waits for them all to end.
+func runLauncher(b *testing.B, dev *node.Dev, l *launcher) {
+	b.Helper()
 	d, err := sdk.NewDriver(sdk.Config{
 		Framework: &kernelpb.FrameworkInfo{Name: "bench"},
 		System:    dev.Master.System.Actors, Master: dev.Master.PID,
@@ -102,7 +107,7 @@ func runTasks(b *testing.B, dev *node.Dev, digest string, n int) {
 	select {
 	case <-l.done:
 	case <-time.After(5 * time.Minute):
-		b.Fatalf("only %d of %d tasks ended", len(l.states), n)
+		b.Fatalf("only %d of %d tasks ended", len(l.states), l.want)
 	}
 }
 
@@ -121,17 +126,8 @@ func cpuTime(b *testing.B) time.Duration {
 // fakes, whose seeding alone costs more than running the tiny module.
 func rawRate(b *testing.B, path string, n int) float64 {
 	ctx := context.Background()
-	rt := wazero.NewRuntime(ctx)
+	rt, compiled := compileRaw(b, path)
 	defer rt.Close(ctx)
-	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
-	bin, err := os.ReadFile(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	compiled, err := rt.CompileModule(ctx, bin)
-	if err != nil {
-		b.Fatal(err)
-	}
 	config := wazero.NewModuleConfig().WithName("").
 		WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader)
 	const workers = 2
@@ -152,4 +148,22 @@ func rawRate(b *testing.B, path string, n int) float64 {
 		<-done
 	}
 	return float64(n) / time.Since(start).Seconds()
+}
+
+// compileRaw compiles the module at path in a plain wazero runtime with
+// WASI, as a program embedding wazero would; the caller closes it.
+func compileRaw(b *testing.B, path string) (wazero.Runtime, wazero.CompiledModule) {
+	ctx := context.Background()
+	rt := wazero.NewRuntime(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	bin, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	compiled, err := rt.CompileModule(ctx, bin)
+	if err != nil {
+		rt.Close(ctx)
+		b.Fatal(err)
+	}
+	return rt, compiled
 }

@@ -22,9 +22,10 @@ type DevOptions struct {
 	// Containerd, KillGrace: see AgentOptions.
 	Containerd string
 	KillGrace  time.Duration
-	// Telemetry: see MasterOptions.
-	Telemetry telemetry.Options
-	Logger    *slog.Logger
+	// Telemetry, MaxArtifactSize: see MasterOptions.
+	Telemetry       telemetry.Options
+	MaxArtifactSize int64
+	Logger          *slog.Logger
 }
 
 // Dev is a master and one agent in one process, sharing one actor system:
@@ -44,7 +45,7 @@ func StartDev(ctx context.Context, opts DevOptions) (*Dev, error) {
 	m, err := StartMaster(MasterOptions{
 		HTTPAddr: opts.HTTPAddr, RemotingAddr: opts.RemotingAddr,
 		DataDir: filepath.Join(opts.DataDir, "master"), Logger: opts.Logger,
-		Telemetry: opts.Telemetry,
+		Telemetry: opts.Telemetry, MaxArtifactSize: opts.MaxArtifactSize,
 	})
 	if err != nil {
 		return nil, err

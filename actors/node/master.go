@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -40,7 +41,22 @@ type MasterOptions struct {
 	Telemetry          telemetry.Options
 	// HA, if set, elects the leading master through Consul.
 	HA *HAOptions
+	// MaxArtifactSize bounds one uploaded artifact in bytes; 0 means
+	// artifacts.MaxSize.
+	MaxArtifactSize int64
+	// ArtifactGrace is how long an artifact no lease, task or image needs
+	// is kept before it is collected; 0 means DefaultArtifactGrace.
+	ArtifactGrace time.Duration
+	// ArtifactGCInterval is how often the master collects; 0 means
+	// DefaultArtifactGCInterval.
+	ArtifactGCInterval time.Duration
 }
+
+// Defaults of the artifact collection.
+const (
+	DefaultArtifactGrace      = time.Hour
+	DefaultArtifactGCInterval = 10 * time.Minute
+)
 
 // Master is a running master: actor, HTTP API, artifacts. With HA it
 // starts as a stand-by: PID is nil and the API redirects to the leader
@@ -53,6 +69,9 @@ type Master struct {
 	Artifacts *artifacts.Store
 	Images    *artifacts.Images
 	Telemetry *telemetry.Telemetry
+	// Collector deletes artifacts no one needs; set once leading.
+	Collector *amaster.Collector
+	stopGC    context.CancelFunc
 	server    *http.Server
 	listener  net.Listener
 	opts      MasterOptions
@@ -170,8 +189,15 @@ func (m *Master) lead(epoch uint64) error {
 		return fmt.Errorf("master: spawning the master actor: %w", err)
 	}
 	m.PID = pid
+	grace := cmp.Or(opts.ArtifactGrace, DefaultArtifactGrace)
+	m.Collector = amaster.NewCollector(m.Artifacts, m.Images, grace, time.Now())
+	m.Collector.System, m.Collector.Master, m.Collector.Logger = m.System.Actors, pid, m.logger
+	gcCtx, stopGC := context.WithCancel(context.Background())
+	m.stopGC = stopGC
+	go m.Collector.Run(gcCtx, cmp.Or(opts.ArtifactGCInterval, DefaultArtifactGCInterval))
 	api := &amaster.API{
 		System: m.System.Actors, Master: pid, Artifacts: m.Artifacts, Images: m.Images, Logger: m.logger,
+		MaxArtifactSize: opts.MaxArtifactSize, Collector: m.Collector,
 		Info: client.MasterInfo{
 			Version: Version, Epoch: epoch, ActorAddress: pid.Address,
 			ActorID: pid.Id, StartedAt: time.Now().UTC(),
@@ -187,6 +213,9 @@ func (m *Master) Stop(ctx context.Context) error {
 }
 
 func (m *Master) shutdown(ctx context.Context) error {
+	if m.stopGC != nil {
+		m.stopGC()
+	}
 	err := m.server.Shutdown(ctx)
 	if m.ha != nil {
 		err = errors.Join(err, m.ha.stop(ctx))

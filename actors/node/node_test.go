@@ -30,6 +30,8 @@ type launcher struct {
 	module string
 	want   int
 	per    resources.Resources
+	args   []string          // every task's
+	inputs []*kernelpb.Input // every task's
 
 	mu       sync.Mutex
 	launched int
@@ -67,8 +69,9 @@ func (l *launcher) Offers(d *sdk.Driver, offers []*kernelpb.Offer) {
 			id := fmt.Sprintf("hello-%d", l.launched)
 			tasks = append(tasks, &kernelpb.TaskInfo{
 				TaskId: id, Name: id, AgentId: o.GetAgentId(), Resources: l.per.ToProto(),
-				Runtime: &kernelpb.TaskInfo_Wasm{Wasm: &kernelpb.WasmTask{Module: l.module}},
+				Runtime: &kernelpb.TaskInfo_Wasm{Wasm: &kernelpb.WasmTask{Module: l.module, Args: l.args}},
 				Env:     map[string]string{"PANDO_INSTANCE": fmt.Sprint(l.launched)},
+				Inputs:  l.inputs,
 			})
 			l.launched++
 		}

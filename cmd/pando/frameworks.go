@@ -20,6 +20,7 @@ import (
 	"github.com/pandodc/pando/actors/registry"
 	"github.com/pandodc/pando/frameworks/batch"
 	"github.com/pandodc/pando/frameworks/cron"
+	"github.com/pandodc/pando/frameworks/services"
 	"github.com/pandodc/pando/sdk"
 	"github.com/pandodc/pando/sdk/client"
 	"github.com/pandodc/pando/sdk/store"
@@ -28,9 +29,10 @@ import (
 // builtins are the frameworks Pando ships, run in the master's process but
 // talking to it only through sdk/, as any framework would.
 type builtins struct {
-	store store.Store
-	batch *batch.Framework
-	cron  *cron.Framework
+	store    store.Store
+	batch    *batch.Framework
+	cron     *cron.Framework
+	services *services.Framework
 }
 
 // startBuiltins starts the built-in frameworks against m, with their state
@@ -55,7 +57,7 @@ func startBuiltins(m *node.Master, dataDir string, logger *slog.Logger) (*builti
 		st.Close()
 		return nil, fmt.Errorf("batch framework: %w", err)
 	}
-	b, err := batch.New(batch.Config{Store: st, Cluster: batch.APICluster(api), Logger: logger})
+	b, err := batch.New(batch.Config{Store: st, Cluster: batch.APICluster(api), Leases: api, Logger: logger})
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("batch framework: %w", err)
@@ -71,10 +73,18 @@ func startBuiltins(m *node.Master, dataDir string, logger *slog.Logger) (*builti
 		st.Close()
 		return nil, err
 	}
-	return &builtins{store: st, batch: b, cron: c}, nil
+	svc, err := startServices(m, st, api, logger)
+	if err != nil {
+		c.Close()
+		b.Close()
+		st.Close()
+		return nil, err
+	}
+	return &builtins{store: st, batch: b, cron: c, services: svc}, nil
 }
 
 func (b *builtins) Stop() error {
+	b.services.Close()
 	b.cron.Close()
 	b.batch.Close()
 	return b.store.Close()

@@ -33,6 +33,9 @@ type runFlags struct {
 	image     string
 	killGrace time.Duration
 	output    string
+	inputs    inputFlags
+	// nSet: -n was given (with --each, it must match the inputs).
+	nSet bool
 }
 
 func newRunCmd(g *globals) *cobra.Command {
@@ -48,7 +51,9 @@ image's command. Exits 0 only if every instance finished.`,
 		Example: `  pando run hello.wasm -n 1000
   pando run pi.wasm -n 10 --cpus 0.5 --mem 128MiB -- 5000000
   pando run --image busybox:latest -n 3 -- sh -c 'echo hello from $PANDO_INSTANCE'
-  pando run hello.wasm -n 5 --output results   # results/0/stdout ... results/4/stderr`,
+  pando run hello.wasm -n 5 --output results   # results/0/stdout ... results/4/stderr
+  pando run wc.wasm --file data.csv -n 100 -- /input/data.csv
+  pando run grep.wasm --dir corpus --each 'queries/*.txt'   # /input/corpus/..., /input/item`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if f.image == "" && len(args) == 0 {
 				return usageError("give a FILE.wasm to run, or --image REF -- CMD ARGS...")
@@ -56,6 +61,7 @@ image's command. Exits 0 only if every instance finished.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f.nSet = cmd.Flags().Changed("instances")
 			if f.image != "" {
 				return runImage(cmd.Context(), g, f, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			}
@@ -73,6 +79,9 @@ image's command. Exits 0 only if every instance finished.`,
 	fl.BoolVarP(&f.detach, "detach", "d", false, "submit and return without waiting")
 	fl.StringVar(&f.image, "image", "", "run this container image (a name like busybox:latest, or the tarball's sha256:<hex>) instead of a module")
 	fl.StringVar(&f.output, "output", "", "once the job ends, write each instance's stdout and stderr into DIR/<instance>/ (as pando fetch does)")
+	fl.StringArrayVar(&f.inputs.files, "file", nil, "upload this file once; every instance sees it read-only at /input/<its name> (repeatable)")
+	fl.StringArrayVar(&f.inputs.dirs, "dir", nil, "upload this directory tree once (as one archive); every instance sees it read-only at /input/<its name> (repeatable)")
+	fl.StringVar(&f.inputs.each, "each", "", "run one instance per file matching this pattern (quote it: 'inputs/*.txt'); each sees its own at "+batchapi.EachPath+", its name in $"+batchapi.EnvInputName)
 	fl.DurationVar(&f.killGrace, "kill-grace", 0, "how long a kill waits after SIGTERM before SIGKILL (e.g. 10s); 0 means the agent's default")
 	return cmd
 }
@@ -125,6 +134,21 @@ func (f *runFlags) jobSpec(name string, args []string) (batchapi.JobSpec, error)
 	}, nil
 }
 
+// checkInputs finds the local inputs; with --each, one instance runs per
+// matching file.
+func (f *runFlags) checkInputs(spec *batchapi.JobSpec) (shared, each []localInput, err error) {
+	if shared, each, err = f.inputs.check(); err != nil {
+		return nil, nil, err
+	}
+	if len(each) > 0 {
+		if f.nSet && f.instances != len(each) {
+			return nil, nil, usageError("--each %q matches %d files but -n is %d: drop -n (one instance runs per file)", f.inputs.each, len(each), f.instances)
+		}
+		spec.Instances = len(each)
+	}
+	return shared, each, nil
+}
+
 func readModule(file string) ([]byte, error) {
 	data, err := os.ReadFile(file)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -144,6 +168,10 @@ func runJob(ctx context.Context, g *globals, f *runFlags, file string, args []st
 	if err != nil {
 		return err
 	}
+	shared, each, err := f.checkInputs(&spec)
+	if err != nil {
+		return err
+	}
 	module, err := readModule(file)
 	if err != nil {
 		return err
@@ -157,12 +185,19 @@ func runJob(ctx context.Context, g *globals, f *runFlags, file string, args []st
 		return fmt.Errorf("uploading %s: %w", file, err)
 	}
 	spec.Module = art.Digest
+	if err := uploadInputs(ctx, c, &spec, shared, each); err != nil {
+		return err
+	}
 	return submitAndWatch(ctx, g, f, c, spec, stdout, stderr)
 }
 
 // runImage runs `pando run --image REF -- CMD ARGS...`.
 func runImage(ctx context.Context, g *globals, f *runFlags, cmdArgs []string, stdout, stderr io.Writer) error {
 	spec, err := f.jobSpec("", cmdArgs)
+	if err != nil {
+		return err
+	}
+	shared, each, err := f.checkInputs(&spec)
 	if err != nil {
 		return err
 	}
@@ -178,6 +213,9 @@ func runImage(ctx context.Context, g *globals, f *runFlags, cmdArgs []string, st
 		return err
 	}
 	spec.Container = &batchapi.ContainerSpec{Image: im.Digest, ImageName: im.Name}
+	if err := uploadInputs(ctx, c, &spec, shared, each); err != nil {
+		return err
+	}
 	return submitAndWatch(ctx, g, f, c, spec, stdout, stderr)
 }
 
@@ -290,7 +328,11 @@ func printJobSummary(w io.Writer, j batchapi.JobStatus) {
 			fmt.Fprintf(w, "  ... and more: pando ps --job %s\n", j.ID)
 			break
 		}
-		fmt.Fprintf(w, "  instance %d (%s) %s: %s  [pando logs %s --stderr]\n", fail.Instance, fail.TaskID, strings.TrimPrefix(fail.State, "TASK_"), fail.Message, fail.TaskID)
+		input := ""
+		if fail.Input != "" {
+			input = " input " + fail.Input
+		}
+		fmt.Fprintf(w, "  instance %d (%s)%s %s: %s  [pando logs %s --stderr]\n", fail.Instance, fail.TaskID, input, strings.TrimPrefix(fail.State, "TASK_"), fail.Message, fail.TaskID)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pandodc/pando/actors/node"
 	kmaster "github.com/pandodc/pando/kernel/master"
+	"github.com/pandodc/pando/kernel/resources"
 	"github.com/pandodc/pando/runtime/container/daemon"
 	"github.com/pandodc/pando/sdk/client"
 )
@@ -43,7 +44,7 @@ func shutdownContext() (context.Context, context.CancelFunc) {
 }
 
 func newDevCmd() *cobra.Command {
-	var httpAddr, remotingAddr, dataDir, res, logLevel, containerd string
+	var httpAddr, remotingAddr, dataDir, res, logLevel, containerd, maxArtifact string
 	var sandboxRetention, killGrace time.Duration
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -60,6 +61,10 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 			if sandboxRetention <= 0 {
 				return usageError("--sandbox-retention must be positive, got %s", sandboxRetention)
 			}
+			maxArtifactSize, err := parseArtifactSize(maxArtifact)
+			if err != nil {
+				return err
+			}
 			own, address, note := devContainerd(cmd.Context(), containerd, dataDir, logger)
 			if note != "" {
 				fmt.Fprintln(cmd.OutOrStdout(), "pando dev:", note)
@@ -70,6 +75,7 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 			dev, err := startDev(cmd.Context(), node.DevOptions{
 				HTTPAddr: httpAddr, RemotingAddr: remotingAddr, DataDir: dataDir, Resources: res, Logger: logger,
 				SandboxRetention: sandboxRetention, Containerd: address, KillGrace: killGrace,
+				MaxArtifactSize: maxArtifactSize,
 			})
 			if err != nil {
 				return err
@@ -87,6 +93,7 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 	fl.StringVar(&httpAddr, "http", "127.0.0.1:5050", "address of the HTTP API")
 	fl.StringVar(&remotingAddr, "remoting", "127.0.0.1:5060", "address for actor remoting (agents and frameworks in other processes)")
 	fl.StringVar(&dataDir, "data-dir", defaultDataDir(), "directory for the store, artifacts and sandboxes")
+	fl.StringVar(&maxArtifact, "max-artifact-size", defaultMaxArtifactSize, maxArtifactSizeUsage)
 	fl.StringVar(&res, "resources", "", "resources the agent offers, e.g. 'cpus:4;mem:8GiB' (default: detected)")
 	fl.DurationVar(&sandboxRetention, "sandbox-retention", 24*time.Hour, "how long a task's sandbox (its files and logs) is kept after it ends")
 	fl.StringVar(&containerd, "containerd", "auto", "containerd socket for container tasks; 'auto' starts a containerd of its own under --data-dir when run as root with containerd installed; 'none' for WASM only")
@@ -96,7 +103,7 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 }
 
 func newMasterCmd() *cobra.Command {
-	var httpAddr, remotingAddr, dataDir, logLevel, consul, masterID string
+	var httpAddr, remotingAddr, dataDir, logLevel, consul, masterID, maxArtifact string
 	var noFrameworks bool
 	var pingInterval, unreachableTimeout, unreachableWindow time.Duration
 	var maxMissedPings, maxUnreachable int
@@ -121,8 +128,13 @@ func newMasterCmd() *cobra.Command {
 			if maxUnreachable < 0 {
 				return usageError("--agent-max-unreachable must be 0 (no limit) or more, got %d", maxUnreachable)
 			}
+			maxArtifactSize, err := parseArtifactSize(maxArtifact)
+			if err != nil {
+				return err
+			}
 			opts := node.MasterOptions{
 				HTTPAddr: httpAddr, RemotingAddr: remotingAddr, DataDir: dataDir, Logger: logger,
+				MaxArtifactSize: maxArtifactSize,
 				Kernel: kmaster.Config{
 					PingInterval: pingInterval, MaxMissedPings: maxMissedPings, AgentUnreachableTimeout: unreachableTimeout,
 					MaxUnreachablePerWindow: maxUnreachable, UnreachableWindow: unreachableWindow,
@@ -162,6 +174,7 @@ func newMasterCmd() *cobra.Command {
 	fl.StringVar(&httpAddr, "http", "127.0.0.1:5050", "address of the HTTP API")
 	fl.StringVar(&remotingAddr, "remoting", "127.0.0.1:5060", "address for actor remoting")
 	fl.StringVar(&dataDir, "data-dir", filepath.Join(defaultDataDir(), "master"), "directory for the store and artifacts")
+	fl.StringVar(&maxArtifact, "max-artifact-size", defaultMaxArtifactSize, maxArtifactSizeUsage)
 	fl.BoolVar(&noFrameworks, "no-frameworks", false, "do not run the built-in frameworks in the master process")
 	fl.StringVar(&consul, "consul", "", "Consul agent address (host:port; default $CONSUL_HTTP_ADDR): run as one of several masters, elected through Consul (ACL token from $CONSUL_HTTP_TOKEN)")
 	fl.StringVar(&masterID, "id", "", "this master's name among the masters (default: hostname and HTTP port)")
@@ -249,4 +262,18 @@ func devContainerd(ctx context.Context, flag, dataDir string, logger *slog.Logge
 		return nil, "", "no container tasks: " + err.Error()
 	}
 	return d, d.Address, "containerd of its own at " + d.Address
+}
+
+// The master's bound on one artifact (module, image tarball, input).
+const (
+	defaultMaxArtifactSize = "4GiB"
+	maxArtifactSizeUsage   = "largest artifact (module, image, input file or directory archive) an upload may be, e.g. 512MiB or 8GiB"
+)
+
+func parseArtifactSize(s string) (int64, error) {
+	m, err := resources.ParseSize(s)
+	if err != nil || m <= 0 {
+		return 0, usageError("--max-artifact-size %q: want a size such as 512MiB or 8GiB", s)
+	}
+	return int64(m) * (1 << 20) / int64(resources.One), nil
 }

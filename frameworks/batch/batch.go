@@ -86,7 +86,10 @@ type Config struct {
 	Store store.Store
 	// Cluster, if set, is asked about agents at submit time.
 	Cluster Cluster
-	Logger  *slog.Logger
+	// Leases, if set, holds each job's artifacts on the master for the
+	// job's lifetime (the master collects artifacts no one needs).
+	Leases Leaser
+	Logger *slog.Logger
 	// Role the framework subscribes in; "" means "*".
 	Role string
 	// FrameworkName defaults to "batch". It also names the store prefix,
@@ -113,6 +116,16 @@ type JobSpec = batchapi.JobSpec
 
 // ContainerSpec is the container of a container job.
 type ContainerSpec = batchapi.ContainerSpec
+
+// Input is an artifact instances read.
+type Input = batchapi.Input
+
+// Where an instance of a job with Each inputs sees its own (see batchapi).
+const (
+	EachPath     = batchapi.EachPath
+	EnvInputName = batchapi.EnvInputName
+	EnvInputPath = batchapi.EnvInputPath
+)
 
 // Job states.
 const (
@@ -263,6 +276,10 @@ func New(cfg Config) (*Framework, error) {
 	}
 	f.persistWG.Add(1)
 	go f.persistLoop()
+	if cfg.Leases != nil {
+		f.persistWG.Add(1)
+		go f.renewLoop()
+	}
 	if len(f.pruned) > 0 {
 		f.kickPersist() // jobs beyond MaxEndedJobs were found in the store
 	}
@@ -355,6 +372,9 @@ func validate(spec *JobSpec) (resources.Resources, error) {
 			return bad("module: %v", err)
 		}
 	}
+	if err := validateInputs(spec); err != nil {
+		return bad("%v", err)
+	}
 	if spec.Instances < 1 || spec.Instances > 1_000_000 {
 		return bad("instances is %d: want 1 to 1000000", spec.Instances)
 	}
@@ -395,6 +415,41 @@ func validate(spec *JobSpec) (resources.Resources, error) {
 	return need, nil
 }
 
+// validateInputs checks the job's inputs; with Each it also sets Instances.
+func validateInputs(spec *JobSpec) error {
+	seen := map[string]bool{}
+	for _, in := range spec.Inputs {
+		if err := sdk.CheckDigest(in.Digest); err != nil {
+			return fmt.Errorf("input %s: %v", in.Path, err)
+		}
+		if err := kernelpb.CheckInputPath(in.Path); err != nil {
+			return err
+		}
+		if in.Path == batchapi.EachPath && len(spec.Each) > 0 {
+			return fmt.Errorf("input path %s is where each instance sees its own input: choose another", in.Path)
+		}
+		if seen[in.Path] {
+			return fmt.Errorf("two inputs at %s: give each its own path", in.Path)
+		}
+		seen[in.Path] = true
+	}
+	if len(spec.Each) == 0 {
+		return nil
+	}
+	if spec.Instances == 0 {
+		spec.Instances = len(spec.Each)
+	}
+	if spec.Instances != len(spec.Each) {
+		return fmt.Errorf("instances is %d but each names %d inputs: one instance runs per input", spec.Instances, len(spec.Each))
+	}
+	for i, in := range spec.Each {
+		if err := sdk.CheckDigest(in.Digest); err != nil {
+			return fmt.Errorf("each input %d (%s): %v", i, in.Name, err)
+		}
+	}
+	return nil
+}
+
 func defaultName(spec JobSpec) string {
 	c := spec.Container
 	switch {
@@ -420,7 +475,8 @@ func newJob(id string, spec JobSpec, need resources.Resources) *job {
 	}
 	tb = tb.Resources(need).
 		Timeout(time.Duration(spec.TimeoutMS) * time.Millisecond).
-		KillGrace(time.Duration(spec.KillGraceMS) * time.Millisecond)
+		KillGrace(time.Duration(spec.KillGraceMS) * time.Millisecond).
+		Inputs(sharedInputs(spec)...)
 	return &job{
 		id: id, spec: spec, need: need, task: tb, container: spec.Container != nil,
 		inst: make([]instance, spec.Instances),
@@ -453,6 +509,10 @@ func (f *Framework) Submit(ctx context.Context, spec JobSpec) (JobStatus, error)
 	rec := j.record()
 	meta := f.metaRecord()
 	f.mu.Unlock()
+
+	if err := f.lease(ctx, j.id, spec); err != nil {
+		return JobStatus{}, err
+	}
 
 	// Durable before anyone is told the job exists; writing outside the
 	// lock keeps the fsync from stalling the scheduler.
@@ -722,6 +782,7 @@ func (f *Framework) maybeEnd(j *job) {
 		"failed", j.count[phFailed], "killed", j.count[phKilled])
 	f.ended = append(f.ended, j)
 	f.pruneEnded()
+	go f.release(j.id) // f.mu is held: no HTTP under it
 }
 
 // pruneEnded forgets the jobs that ended first, beyond MaxEndedJobs; the

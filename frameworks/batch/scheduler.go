@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pandodc/pando/frameworks/batch/batchapi"
 	"github.com/pandodc/pando/kernel/kernelpb"
 	"github.com/pandodc/pando/kernel/resources"
 	"github.com/pandodc/pando/sdk"
@@ -223,7 +224,30 @@ func (f *Framework) taskInfo(j *job, idx, attempt int, o *kernelpb.Offer) *kerne
 	t.Env["PANDO_INSTANCE"] = inst
 	t.Env["PANDO_JOB"] = j.id
 	t.Labels = map[string]string{"pando.job": j.id, "pando.instance": inst}
+	if len(j.spec.Each) > 0 {
+		each := j.spec.Each[idx]
+		t.Inputs = append(t.Inputs, &kernelpb.Input{Digest: each.Digest, Path: batchapi.EachPath, Archive: each.Archive})
+		t.Env[batchapi.EnvInputName] = each.Name
+		t.Env[batchapi.EnvInputPath] = batchapi.EachPath
+	}
 	return t
+}
+
+// sharedInputs are the inputs every instance of the job sees.
+func sharedInputs(spec JobSpec) []*kernelpb.Input {
+	out := make([]*kernelpb.Input, 0, len(spec.Inputs))
+	for _, in := range spec.Inputs {
+		out = append(out, &kernelpb.Input{Digest: in.Digest, Path: in.Path, Archive: in.Archive})
+	}
+	return out
+}
+
+// eachName names instance idx's Each input, "" for jobs without.
+func (j *job) eachName(idx int) string {
+	if idx < len(j.spec.Each) {
+		return j.spec.Each[idx].Name
+	}
+	return ""
 }
 
 func offerName(o *kernelpb.Offer) string {
@@ -356,6 +380,7 @@ func (f *Framework) failOrRetry(j *job, idx int, st *kernelpb.TaskStatus, lost b
 		j.failures = append(j.failures, Failure{
 			Instance: idx, TaskID: st.GetTaskId(), State: stateName(st.GetState()),
 			Reason: reasonName(st.GetReason()), Message: st.GetMessage(), ExitCode: int(st.GetExitCode()),
+			Input: j.eachName(idx),
 		})
 	}
 	switch {

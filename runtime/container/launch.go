@@ -86,10 +86,10 @@ func (r *Runtime) launch(ctx context.Context, spec runtime.Spec) (*Task, error) 
 		oci.WithHostNamespace(specs.NetworkNamespace),
 		oci.WithHostHostsFile,
 		oci.WithHostResolvconf,
-		oci.WithMounts([]specs.Mount{{
+		oci.WithMounts(append([]specs.Mount{{
 			Destination: SandboxMount, Type: "bind", Source: spec.Sandbox,
 			Options: []string{"rbind", "rw"},
-		}}),
+		}}, inputMounts(spec.Inputs)...)),
 		oci.WithCgroup(cgroup),
 	}
 	if spec.WorkingDir != "" {
@@ -223,6 +223,16 @@ func ContainerID(taskID string) string {
 	}
 	sum := sha256.Sum256([]byte(taskID))
 	return "pando-" + hex.EncodeToString(sum[:16])
+}
+
+// inputMounts shows the task's inputs read-only, in order: runc mounts
+// them one after the other, so an archive's tree lands inside /input.
+func inputMounts(inputs []runtime.Mount) []specs.Mount {
+	out := make([]specs.Mount, 0, len(inputs))
+	for _, in := range inputs {
+		out = append(out, specs.Mount{Destination: in.Target, Type: "bind", Source: in.Source, Options: []string{"rbind", "ro"}})
+	}
+	return out
 }
 
 // prepareSandbox makes the task's sandbox (the runtime bind-mounts it, so it

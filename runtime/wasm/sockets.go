@@ -19,9 +19,10 @@ const ListenHost = "127.0.0.1"
 // numbers preopened directories from there, then preopened listeners.
 const firstPreopenFD = 3
 
-// preopenedDirs counts the directories fsConfig mounts (the sandbox): the
-// listeners' fds follow them. Keep it in step with fsConfig.
-const preopenedDirs = 1
+// sandboxDirs counts the directories fsConfig mounts (the sandbox). The
+// listeners' fds follow every directory the task's FSConfig mounts: Launch
+// passes listenerEnv the count of all of them.
+const sandboxDirs = 1
 
 // withListeners asks wazero to open, at instantiation, a TCP listener on
 // ListenHost for each port; they become the guest's fds
@@ -41,8 +42,9 @@ func withListeners(ctx context.Context, ports []uint16) context.Context {
 // listenerEnv tells a guest where its listeners are: PORT0, PORT1, ... are
 // its ports in order, PORT is PORT0 (as Marathon sets it), and
 // PANDO_LISTEN_FDS lists the fds of their listeners ("4,5"), in the same
-// order. Nothing is set for a task without ports.
-func listenerEnv(ports []uint16) map[string]string {
+// order, after the task's dirs preopened directories. Nothing is set for a
+// task without ports.
+func listenerEnv(ports []uint16, dirs int) map[string]string {
 	if len(ports) == 0 {
 		return nil
 	}
@@ -50,7 +52,7 @@ func listenerEnv(ports []uint16) map[string]string {
 	fds := make([]string, len(ports))
 	for i, p := range ports {
 		env["PORT"+strconv.Itoa(i)] = strconv.Itoa(int(p))
-		fds[i] = strconv.Itoa(firstPreopenFD + preopenedDirs + i)
+		fds[i] = strconv.Itoa(firstPreopenFD + dirs + i)
 	}
 	env["PANDO_LISTEN_FDS"] = strings.Join(fds, ",")
 	return env

@@ -263,7 +263,7 @@ func (r *Runtime) Launch(ctx context.Context, spec runtime.Spec) (runtime.Task, 
 		WithArgs(argv...).
 		WithStdout(stdout).
 		WithStderr(stderr).
-		WithFSConfig(sb.fsConfig())
+		WithFSConfig(withInputs(sb.fsConfig(), spec.Inputs))
 	if _, ok := spec.Env["PANDO_TASK_ID"]; !ok {
 		cfg = cfg.WithEnv("PANDO_TASK_ID", spec.TaskID)
 	}
@@ -278,7 +278,7 @@ func (r *Runtime) Launch(ctx context.Context, spec runtime.Spec) (runtime.Task, 
 		cfg = cfg.WithEnv(k, spec.Env[k])
 	}
 	// Where its listeners are, unless the launcher said so already.
-	listenEnv := listenerEnv(spec.Ports)
+	listenEnv := listenerEnv(spec.Ports, sandboxDirs) // every dir mounted comes before the listeners
 	for _, k := range slices.Sorted(maps.Keys(listenEnv)) {
 		if _, ok := spec.Env[k]; !ok {
 			cfg = cfg.WithEnv(k, listenEnv[k])
@@ -309,6 +309,15 @@ func (r *Runtime) Launch(ctx context.Context, spec runtime.Spec) (runtime.Task, 
 	t.ports = spec.Ports
 	go t.run(r, taskCtx, m.compiled, cfg)
 	return t, nil
+}
+
+// withInputs adds the task's inputs to its filesystem, read-only: a guest
+// can neither change nor remove them (writes fail with EROFS).
+func withInputs(fsc wazero.FSConfig, inputs []runtime.Mount) wazero.FSConfig {
+	for _, in := range inputs {
+		fsc = fsc.WithReadOnlyDirMount(in.Source, in.Target)
+	}
+	return fsc
 }
 
 // Recover is not supported: instances die with the process that runs them.

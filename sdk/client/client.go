@@ -199,7 +199,14 @@ func (c *Client) Logs(ctx context.Context, id, stream string, follow bool) (io.R
 
 // Upload stores an artifact on the master and returns its digest.
 func (c *Client) Upload(ctx context.Context, data []byte, kind string) (Artifact, error) {
-	resp, err := c.send(ctx, http.MethodPost, "/api/v1/artifacts?kind="+url.QueryEscape(kind), bytes.NewReader(data), "application/octet-stream")
+	return c.UploadStream(ctx, bytes.NewReader(data), kind)
+}
+
+// UploadStream stores what body yields as an artifact, streamed: a large
+// file is never held in memory, here or on the master. kind "wasm" makes
+// the master check that it is a module; "" stores any bytes.
+func (c *Client) UploadStream(ctx context.Context, body io.Reader, kind string) (Artifact, error) {
+	resp, err := c.send(ctx, http.MethodPost, "/api/v1/artifacts?kind="+url.QueryEscape(kind), body, "application/octet-stream")
 	if err != nil {
 		return Artifact{}, err
 	}
@@ -209,6 +216,21 @@ func (c *Client) Upload(ctx context.Context, data []byte, kind string) (Artifact
 		return Artifact{}, fmt.Errorf("uploading: reading the answer: %w", err)
 	}
 	return a, nil
+}
+
+// LeaseArtifacts keeps digests from the master's artifact collection for
+// ttl (see ArtifactLease); an unknown digest is an error (404).
+func (c *Client) LeaseArtifacts(ctx context.Context, holder string, digests []string, ttl time.Duration) error {
+	body, err := json.Marshal(ArtifactLease{Holder: holder, Digests: digests, TTLSeconds: int64(ttl / time.Second)})
+	if err != nil {
+		return err
+	}
+	return c.Do(ctx, http.MethodPost, "/api/v1/artifacts/leases", bytes.NewReader(body), nil)
+}
+
+// ReleaseArtifacts ends holder's lease.
+func (c *Client) ReleaseArtifacts(ctx context.Context, holder string) error {
+	return c.Do(ctx, http.MethodDelete, "/api/v1/artifacts/leases?holder="+url.QueryEscape(holder), nil, nil)
 }
 
 // WaitReady polls the master until it answers or ctx ends.

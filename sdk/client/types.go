@@ -83,6 +83,16 @@ type Artifact struct {
 	Size   int64  `json:"size"`
 }
 
+// ArtifactLease is POST /api/v1/artifacts/leases: Holder (a framework's
+// name for what needs them, e.g. "batch/<framework>/<job>") keeps Digests
+// from being collected for TTLSeconds; posting again renews or replaces
+// the lease, DELETE /api/v1/artifacts/leases?holder=H ends it.
+type ArtifactLease struct {
+	Holder     string   `json:"holder"`
+	Digests    []string `json:"digests"`
+	TTLSeconds int64    `json:"ttl_s"`
+}
+
 // ErrorBody is what every API error answers with.
 type ErrorBody = httpjson.ErrorBody
 

@@ -19,7 +19,7 @@ import (
 )
 
 // Go lists the examples written in Go, built with GOOS=wasip1 GOARCH=wasm.
-var Go = []string{"hello", "pi", "fail", "spin", "hog", "escape", "sleep", "webserver"}
+var Go = []string{"hello", "pi", "fail", "spin", "hog", "escape", "sleep", "webserver", "readinput"}
 
 // Handwritten lists the examples written in the WebAssembly text format,
 // whose .wasm is committed next to the .wat (wat2wasm is not needed to use them).

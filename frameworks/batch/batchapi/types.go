@@ -29,7 +29,37 @@ type JobSpec struct {
 	// KillGraceMS is how long a kill waits after SIGTERM before SIGKILL;
 	// 0 means the agent's default.
 	KillGraceMS int64 `json:"kill_grace_ms,omitempty"`
+	// Inputs are artifacts every instance sees read-only at their Path
+	// (under /input/), fetched once per agent.
+	Inputs []Input `json:"inputs,omitempty"`
+	// Each runs one instance per entry: instance i sees Each[i] read-only
+	// at EachPath, and its Name in $PANDO_INPUT_NAME. With Each, Instances
+	// is len(Each) (0 is taken to mean so). Path is ignored.
+	Each []Input `json:"each,omitempty"`
 }
+
+// Input is an artifact an instance reads.
+type Input struct {
+	// Digest is its content address, "sha256:<hex>" (as uploaded).
+	Digest string `json:"digest"`
+	// Path is where instances see it, under /input/ ("/input/data.csv").
+	Path string `json:"path,omitempty"`
+	// Archive: the artifact is a tar archive shown as a directory tree.
+	Archive bool `json:"archive,omitempty"`
+	// Name is what the user called it (the file's name), for people.
+	Name string `json:"name,omitempty"`
+}
+
+// EachPath is where an instance of a job with Each inputs sees its own.
+const EachPath = "/input/item"
+
+// Variables set in instances of jobs with Each inputs.
+const (
+	// EnvInputName holds the name of the instance's Each input.
+	EnvInputName = "PANDO_INPUT_NAME"
+	// EnvInputPath holds EachPath.
+	EnvInputPath = "PANDO_INPUT"
+)
 
 // ContainerSpec is the container of a container job.
 type ContainerSpec struct {
@@ -98,6 +128,8 @@ type JobFailure struct {
 	Reason   string `json:"reason,omitempty"`
 	Message  string `json:"message,omitempty"`
 	ExitCode int    `json:"exit_code"`
+	// Input names the instance's Each input, for jobs that have them.
+	Input string `json:"input,omitempty"`
 }
 
 // TaskStatusView is one instance's current attempt
