@@ -92,8 +92,8 @@ func TestAgentTakesBackItsExecutorsTasks(t *testing.T) {
 	dir, sandboxes := t.TempDir(), t.TempDir()
 	first, _ := openExecutor(t, system, dir)
 	pid := first.PID()
-	c := startTestClusterIn(t, system, "nap", Config{Runtimes: Runtimes{WASM: first}, SandboxRoot: sandboxes})
-	long, _ := c.start(t, "long", 2) // nap without arguments: an hour
+	c := startTestClusterIn(t, system, "doze", Config{Runtimes: Runtimes{WASM: first}, SandboxRoot: sandboxes})
+	long, _ := c.start(t, "long", 2) // doze without arguments: an hour
 	c.args = []string{"500"}
 	short, _ := c.start(t, "short", 1)
 	waitUntil(t, "three tasks RUNNING", func() bool {

@@ -81,7 +81,7 @@ func agentSide(t *testing.T, system *actor.ActorSystem, dir string) (*Client, []
 func launchNap(t *testing.T, c *Client, dir, id, ms string) pruntime.Task {
 	t.Helper()
 	task, err := c.LaunchRecorded(context.Background(), pruntime.Spec{
-		FrameworkID: "fw", TaskID: id, Sandbox: filepath.Join(dir, id), Artifact: wasmbuild.MustBuild(t, "nap"), Args: []string{ms},
+		FrameworkID: "fw", TaskID: id, Sandbox: filepath.Join(dir, id), Artifact: wasmbuild.MustBuild(t, "doze"), Args: []string{ms},
 	}, []byte("record of "+id))
 	if err != nil {
 		t.Fatalf("launching %s: %v", id, err)

@@ -21,8 +21,24 @@ func specProto(s runtime.Spec, record []byte) *executorpb.Spec {
 		Sandbox: s.Sandbox, Artifact: s.Artifact, Digest: s.Digest,
 		Args: s.Args, Env: s.Env, MemoryBytes: s.MemoryBytes,
 		TimeoutNs: int64(s.Timeout), CpuMilli: s.CPUMilli, KillGraceNs: int64(s.KillGrace),
-		Record: record, Ports: ports32(s.Ports),
+		Record: record, Ports: ports32(s.Ports), Inputs: mountsProto(s.Inputs),
 	}
+}
+
+func mountsProto(ms []runtime.Mount) []*executorpb.Mount {
+	var out []*executorpb.Mount
+	for _, m := range ms {
+		out = append(out, &executorpb.Mount{Source: m.Source, Target: m.Target})
+	}
+	return out
+}
+
+func mountsFromProto(ms []*executorpb.Mount) []runtime.Mount {
+	var out []runtime.Mount
+	for _, m := range ms {
+		out = append(out, runtime.Mount{Source: m.GetSource(), Target: m.GetTarget()})
+	}
+	return out
 }
 
 func ports32(ports []uint16) []uint32 {
@@ -53,7 +69,7 @@ func specFromProto(p *executorpb.Spec) runtime.Spec {
 		Sandbox: p.GetSandbox(), Artifact: p.GetArtifact(), Digest: p.GetDigest(),
 		Args: p.GetArgs(), Env: p.GetEnv(), MemoryBytes: p.GetMemoryBytes(),
 		Timeout: time.Duration(p.GetTimeoutNs()), CPUMilli: p.GetCpuMilli(), KillGrace: time.Duration(p.GetKillGraceNs()),
-		Ports: ports16(p.GetPorts()),
+		Ports: ports16(p.GetPorts()), Inputs: mountsFromProto(p.GetInputs()),
 	}
 }
 

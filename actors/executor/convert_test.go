@@ -15,6 +15,7 @@ func TestSpecStatsAndExitCrossUnchanged(t *testing.T) {
 		TaskID: "t", Sandbox: "/s", Artifact: "/a", Digest: "sha256:1", Args: []string{"x"},
 		Env: map[string]string{"K": "V"}, MemoryBytes: 1 << 20, Timeout: time.Second,
 		FrameworkID: "f", AgentID: "a", CPUMilli: 500, KillGrace: 2 * time.Second, Ports: []uint16{31000, 31001},
+		Inputs: []runtime.Mount{{Source: "/in/a", Target: "/data"}, {Source: "/in/b", Target: "/data/b"}},
 	}
 	if got := specFromProto(specProto(spec, []byte("r"))); !reflect.DeepEqual(got, spec) {
 		t.Errorf("spec crossed as %+v, want %+v", got, spec)

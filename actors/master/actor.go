@@ -31,6 +31,12 @@ type Config struct {
 	Metrics      *Metrics
 	// Clock is the time source; tests may fix it.
 	Clock func() time.Time
+	// KnownAgents are the agents of the registry, stepped in first
+	// (kmaster.KnownAgents) by an elected master.
+	KnownAgents []kmaster.KnownAgent
+	// KnownFrameworks are the frameworks of the registry, stepped in with
+	// the agents (kmaster.KnownFrameworks).
+	KnownFrameworks []kmaster.KnownFramework
 }
 
 // Private messages of the master actor.
@@ -89,6 +95,13 @@ func (a *Actor) Receive(ctx actor.Context) {
 			timers.SendRepeatedly(a.cfg.TickInterval, a.cfg.TickInterval, ctx.Self(), tick{}),
 			timers.SendRepeatedly(a.cfg.AllocationInterval, a.cfg.AllocationInterval, ctx.Self(), allocate{}),
 		)
+		// Before any agent's message: they are in the mailbox behind Started.
+		if len(a.cfg.KnownAgents) > 0 {
+			a.step(now, "registry", kmaster.KnownAgents{Agents: a.cfg.KnownAgents})
+		}
+		if len(a.cfg.KnownFrameworks) > 0 {
+			a.step(now, "registry", kmaster.KnownFrameworks{Frameworks: a.cfg.KnownFrameworks})
+		}
 	case *actor.Stopping:
 		for _, cancel := range a.timers {
 			cancel()

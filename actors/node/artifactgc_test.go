@@ -94,14 +94,3 @@ func TestArtifactCollection(t *testing.T) {
 		t.Fatalf("after the release collected %v, want only %s: the running task names the module and the input", got, leasedOnly)
 	}
 }
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}

@@ -14,8 +14,10 @@ import (
 	"github.com/hashicorp/consul/api"
 
 	"github.com/pandodc/pando/actors/election"
+	amaster "github.com/pandodc/pando/actors/master"
 	"github.com/pandodc/pando/actors/registry"
 	"github.com/pandodc/pando/internal/httpjson"
+	kmaster "github.com/pandodc/pando/kernel/master"
 )
 
 // HAOptions makes a master one of several, elected through Consul.
@@ -31,6 +33,9 @@ type HAOptions struct {
 	// SessionTTL and LockDelay tune failover (defaults: election's).
 	SessionTTL time.Duration
 	LockDelay  time.Duration
+	// RegistrySyncInterval is how often the leader writes what changed of its
+	// agents to the registry (default DefaultRegistrySyncInterval).
+	RegistrySyncInterval time.Duration
 }
 
 // haState is what a master contending for leadership knows.
@@ -39,10 +44,13 @@ type haState struct {
 	prefix  string
 	consul  *api.Client
 	elector *election.Elector
+	ctx     context.Context // ends when the master stops
 	cancel  context.CancelFunc
-	leading chan struct{} // closed once this master leads
-	lost    chan struct{} // closed when it steps down
-	done    chan struct{} // closed when the event loop ends
+
+	syncInterval time.Duration
+	leading      chan struct{} // closed once this master leads
+	lost         chan struct{} // closed when it steps down
+	done         chan struct{} // closed when the event loop ends
 
 	mu       sync.Mutex
 	leader   election.LeaderInfo // the leader known; ID "" when none
@@ -88,7 +96,8 @@ func (m *Master) startHA(opts HAOptions) error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	m.ha = &haState{id: id, prefix: opts.Prefix, consul: consul, elector: el, cancel: cancel, leading: make(chan struct{}), lost: make(chan struct{}), done: make(chan struct{})}
+	m.ha = &haState{id: id, prefix: opts.Prefix, consul: consul, elector: el, ctx: ctx, cancel: cancel, syncInterval: opts.RegistrySyncInterval,
+		leading: make(chan struct{}), lost: make(chan struct{}), done: make(chan struct{})}
 	m.Mux.HandleFunc("/", m.standby)
 	m.serve() // Consul's health check of this master must be answered first
 	if err := el.Start(ctx); err != nil {
@@ -228,5 +237,90 @@ func (m *Master) standby(w http.ResponseWriter, r *http.Request) {
 	default:
 		target := strings.TrimRight(st.LeaderURL, "/") + r.URL.RequestURI()
 		http.Redirect(w, r, target, http.StatusTemporaryRedirect)
+	}
+}
+
+// DefaultRegistrySyncInterval is how often a leading master writes the
+// changes of its agents and frameworks to the registry
+// (HAOptions.RegistrySyncInterval).
+const DefaultRegistrySyncInterval = time.Second
+
+// registryContents is what a new leader reads from the registry.
+type registryContents struct {
+	agents     []kmaster.KnownAgent
+	frameworks []kmaster.KnownFramework
+}
+
+// loadRegistry reads the agents and frameworks the previous leader kept in
+// reg (nothing without a registry), for the master actor to await. A
+// damaged record is logged and skipped; a failed read keeps this master
+// from leading (it would treat every running task as unknown).
+func (m *Master) loadRegistry(reg registry.Registry) (registryContents, error) {
+	var out registryContents
+	if reg == nil {
+		return out, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	var err error
+	out.agents, err = registry.LoadAgents(ctx, reg)
+	if err != nil && out.agents == nil {
+		return out, fmt.Errorf("master: reading the agents from the registry: %w", err)
+	}
+	if err != nil {
+		m.logger.Error("master: some agents of the registry are unreadable; they register as new", "error", err)
+	}
+	out.frameworks, err = registry.LoadFrameworks(ctx, reg)
+	if err != nil && out.frameworks == nil {
+		return out, fmt.Errorf("master: reading the frameworks from the registry: %w", err)
+	}
+	if err != nil {
+		m.logger.Error("master: some frameworks of the registry are unreadable", "error", err)
+	}
+	m.logger.Info("master: read the registry", "agents", len(out.agents), "frameworks", len(out.frameworks), "took", time.Since(start))
+	return out, nil
+}
+
+// syncRegistry writes the master's agents and frameworks to reg every
+// RegistrySyncInterval while this master leads: one diff in memory each time,
+// writes only for what changed, batched (registry.AgentWriter and
+// FrameworkWriter).
+func (m *Master) syncRegistry(reg registry.Registry, loaded registryContents) {
+	h := m.ha
+	interval := h.syncInterval
+	if interval <= 0 {
+		interval = DefaultRegistrySyncInterval
+	}
+	agents := registry.NewAgentWriter(reg, loaded.agents)
+	frameworks := registry.NewFrameworkWriter(reg, loaded.frameworks)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-h.lost:
+			return
+		case <-tick.C:
+		}
+		ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+		now, err := amaster.Query(ctx, m.System.Actors, m.PID, func(v kmaster.Views, _ time.Time) registryContents {
+			return registryContents{agents: v.RegistryAgents(), frameworks: v.RegistryFrameworks()}
+		})
+		if err == nil {
+			_, err = agents.Sync(ctx, now.agents)
+		}
+		if err == nil {
+			_, err = frameworks.Sync(ctx, now.frameworks)
+		}
+		cancel()
+		if errors.Is(err, registry.ErrFenced) {
+			m.logger.Warn("master: the registry fenced this master's writes: it no longer leads", "error", err)
+			return
+		}
+		if err != nil {
+			m.logger.Warn("master: cannot write to the registry; will retry", "error", err)
+		}
 	}
 }

@@ -179,11 +179,18 @@ func (m *Master) lead(epoch uint64) error {
 		m.opts.Kernel.ReregistrationWindow = DefaultReregistrationWindow
 	}
 	opts := m.opts
+	reg := m.Registry()
+	known, err := m.loadRegistry(reg)
+	if err != nil {
+		return err
+	}
 	pid, err := m.System.Actors.Root.SpawnNamed(amaster.Props(amaster.Config{
 		Kernel:             opts.Kernel,
 		AllocationInterval: opts.AllocationInterval,
 		Logger:             m.logger,
 		Metrics:            m.metrics,
+		KnownAgents:        known.agents,
+		KnownFrameworks:    known.frameworks,
 	}), amaster.ActorID)
 	if err != nil {
 		return fmt.Errorf("master: spawning the master actor: %w", err)
@@ -195,6 +202,9 @@ func (m *Master) lead(epoch uint64) error {
 	gcCtx, stopGC := context.WithCancel(context.Background())
 	m.stopGC = stopGC
 	go m.Collector.Run(gcCtx, cmp.Or(opts.ArtifactGCInterval, DefaultArtifactGCInterval))
+	if reg != nil {
+		go m.syncRegistry(reg, known)
+	}
 	api := &amaster.API{
 		System: m.System.Actors, Master: pid, Artifacts: m.Artifacts, Images: m.Images, Logger: m.logger,
 		MaxArtifactSize: opts.MaxArtifactSize, Collector: m.Collector,

@@ -16,4 +16,14 @@
 //
 // Each entry has a Version that changes on every write, so that
 // read-modify-write steps can check-and-set with PutIf and DeleteIf.
+//
+// What the master keeps there:
+//
+//   - agents/<id>: every agent the leader admitted, marked unreachable or
+//     removed (JSON). An AgentWriter writes what changed of the master's
+//     RegistryAgents every second, in transactions of MaxOps, never on a
+//     task's path; a new leader reads them back with LoadAgents and awaits
+//     them (kernel/master KnownAgents).
+//   - frameworks/<name>/...: the built-in frameworks' own state (their
+//     framework id and jobs), through AsStore.
 package registry

@@ -48,7 +48,7 @@ func killExecutor(t *testing.T, args []string) {
 	}
 }
 
-// awake counts the WASM tasks whose stdout says the nap module woke up.
+// awake counts the WASM tasks whose stdout says the doze module woke up.
 func awake(root string) int {
 	n := 0
 	_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
@@ -105,9 +105,9 @@ func TestAgentRestartKeepsExecutorTasks(t *testing.T) {
 		cl.fatalf("pando image import: exit %d, stderr %q", r.code, r.stderr)
 	}
 
-	nap := wasmbuild.MustBuild(t, "nap") // sleeps args[1] milliseconds
-	long := cl.submit(nap, "-n", "2", "--cpus", "0.1", "--mem", "16MiB", "--", "3600000")
-	short := cl.submit(nap, "-n", "2", "--cpus", "0.1", "--mem", "16MiB", "--", "3000")
+	doze := wasmbuild.MustBuild(t, "doze") // sleeps args[1] milliseconds
+	long := cl.submit(doze, "-n", "2", "--cpus", "0.1", "--mem", "16MiB", "--", "3600000")
+	short := cl.submit(doze, "-n", "2", "--cpus", "0.1", "--mem", "16MiB", "--", "3000")
 	box := cl.submit("--image", "busybox", "-n", "1", "--cpus", "0.1", "--mem", "32MiB", "--", "sleep", "3600")
 	running := func(job string, n int) func() (bool, string) {
 		return func() (bool, string) {

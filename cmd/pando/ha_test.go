@@ -56,14 +56,15 @@ func (m *haMaster) state() (node.State, bool) {
 	return st, true
 }
 
-// startHAMasters starts n masters against consul.
-func startHAMasters(l *lab, bin, consul string, n int) []*haMaster {
+// startHAMasters starts n masters against consul, with extra flags.
+func startHAMasters(l *lab, bin, consul string, n int, extra ...string) []*haMaster {
 	var masters []*haMaster
 	for i := range n {
 		httpAddr := freeAddr(l.t)
 		m := &haMaster{id: fmt.Sprintf("m%d", i+1), url: "http://" + httpAddr}
-		m.proc = l.start("pando master "+m.id, bin, "master", "--consul", consul, "--id", m.id,
-			"--http", httpAddr, "--remoting", freeAddr(l.t), "--data-dir", l.t.TempDir(), "--log-level", "info")
+		args := append([]string{"master", "--consul", consul, "--id", m.id, "--http", httpAddr,
+			"--remoting", freeAddr(l.t), "--data-dir", l.t.TempDir(), "--log-level", "info"}, extra...)
+		m.proc = l.start("pando master "+m.id, bin, args...)
 		masters = append(masters, m)
 	}
 	return masters

@@ -105,7 +105,7 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 func newMasterCmd() *cobra.Command {
 	var httpAddr, remotingAddr, dataDir, logLevel, consul, masterID, maxArtifact string
 	var noFrameworks bool
-	var pingInterval, unreachableTimeout, unreachableWindow time.Duration
+	var pingInterval, unreachableTimeout, unreachableWindow, reregistrationWindow time.Duration
 	var maxMissedPings, maxUnreachable int
 	cmd := &cobra.Command{
 		Use:   "master",
@@ -125,6 +125,9 @@ func newMasterCmd() *cobra.Command {
 			if unreachableTimeout <= 0 || unreachableWindow <= 0 {
 				return usageError("--agent-unreachable-timeout and --agent-unreachable-window must be positive, got %s and %s", unreachableTimeout, unreachableWindow)
 			}
+			if reregistrationWindow <= 0 {
+				return usageError("--agent-reregistration-window must be positive, got %s", reregistrationWindow)
+			}
 			if maxUnreachable < 0 {
 				return usageError("--agent-max-unreachable must be 0 (no limit) or more, got %d", maxUnreachable)
 			}
@@ -139,6 +142,9 @@ func newMasterCmd() *cobra.Command {
 					PingInterval: pingInterval, MaxMissedPings: maxMissedPings, AgentUnreachableTimeout: unreachableTimeout,
 					MaxUnreachablePerWindow: maxUnreachable, UnreachableWindow: unreachableWindow,
 				},
+			}
+			if cmd.Flags().Changed("agent-reregistration-window") {
+				opts.Kernel.ReregistrationWindow = reregistrationWindow
 			}
 			if consul == "" {
 				consul = os.Getenv("CONSUL_HTTP_ADDR")
@@ -183,6 +189,7 @@ func newMasterCmd() *cobra.Command {
 	fl.DurationVar(&unreachableTimeout, "agent-unreachable-timeout", 10*time.Minute, "how long an unreachable agent may take to come back with its tasks before it is removed (its tasks become LOST)")
 	fl.IntVar(&maxUnreachable, "agent-max-unreachable", 0, "at most this many agents are marked unreachable per --agent-unreachable-window; the others wait (0: no limit)")
 	fl.DurationVar(&unreachableWindow, "agent-unreachable-window", time.Minute, "the sliding window of --agent-max-unreachable")
+	fl.DurationVar(&reregistrationWindow, "agent-reregistration-window", node.DefaultReregistrationWindow, "with --consul: how long a newly elected master waits for the agents of the registry to re-register before it marks them unreachable and answers the reconciliation of tasks it does not know")
 	fl.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
 	return cmd
 }

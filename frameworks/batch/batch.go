@@ -105,7 +105,17 @@ type Config struct {
 	// that ended first are forgotten. Default 1000. Jobs that have not
 	// ended are always kept.
 	MaxEndedJobs int
+	// UnreachableTimeout is how long an instance whose agent is
+	// unreachable (TASK_UNREACHABLE: the framework is partition-aware) is
+	// waited for before it is relaunched elsewhere, as a new attempt; the
+	// old task is killed if its agent comes back. Default
+	// DefaultUnreachableTimeout. The master's own --agent-unreachable-timeout
+	// ends the wait sooner (TASK_LOST).
+	UnreachableTimeout time.Duration
 }
+
+// DefaultUnreachableTimeout is Config.UnreachableTimeout when it is not set.
+const DefaultUnreachableTimeout = 2 * time.Minute
 
 // DefaultMaxEndedJobs is Config.MaxEndedJobs when it is not set.
 const DefaultMaxEndedJobs = 1000
@@ -170,6 +180,13 @@ type instance struct {
 	retries int // FAILED/ERROR relaunches used
 	lost    int // LOST relaunches used
 	agentID string
+	// unsure: saved pending, so it may have been launched (under its
+	// attempt) before the framework's state was saved; it waits, staging,
+	// for reconciliation to say whether that task exists.
+	unsure bool
+	// unreachableSince is when its task was reported UNREACHABLE (zero
+	// while reachable); see expireUnreachable.
+	unreachableSince time.Time
 	// Last status, for Tasks().
 	state    kernelpb.TaskState
 	reason   kernelpb.Reason
@@ -229,8 +246,10 @@ type Framework struct {
 	frameworkID string
 	suppressed  bool
 	connected   bool
-	drv         driverCalls
-	sdkDriver   *sdk.Driver
+	// unreachableReconciled is when unreachable tasks were last reconciled.
+	unreachableReconciled time.Time
+	drv                   driverCalls
+	sdkDriver             *sdk.Driver
 
 	kick      chan struct{}
 	closed    chan struct{}
@@ -259,6 +278,9 @@ func New(cfg Config) (*Framework, error) {
 	if cfg.MaxEndedJobs <= 0 {
 		cfg.MaxEndedJobs = DefaultMaxEndedJobs
 	}
+	if cfg.UnreachableTimeout <= 0 {
+		cfg.UnreachableTimeout = DefaultUnreachableTimeout
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -274,12 +296,13 @@ func New(cfg Config) (*Framework, error) {
 	if err := f.load(context.Background()); err != nil {
 		return nil, err
 	}
-	f.persistWG.Add(1)
+	f.persistWG.Add(2)
 	go f.persistLoop()
 	if cfg.Leases != nil {
 		f.persistWG.Add(1)
 		go f.renewLoop()
 	}
+	go f.unreachableLoop()
 	if len(f.pruned) > 0 {
 		f.kickPersist() // jobs beyond MaxEndedJobs were found in the store
 	}
@@ -295,16 +318,7 @@ func (f *Framework) Start(dc sdk.Config) error {
 		f.mu.Unlock()
 		return errors.New("batch: already started")
 	}
-	role := f.cfg.Role
-	if role == "" {
-		role = "*"
-	}
-	dc.Framework = &kernelpb.FrameworkInfo{
-		Id:                f.frameworkID,
-		Name:              f.cfg.FrameworkName,
-		Roles:             []string{role},
-		FailoverTimeoutMs: f.cfg.FailoverTimeout.Milliseconds(),
-	}
+	dc.Framework = f.frameworkInfo()
 	if dc.Logger == nil {
 		dc.Logger = f.cfg.Logger
 	}
@@ -321,6 +335,23 @@ func (f *Framework) Start(dc sdk.Config) error {
 		return fmt.Errorf("batch: start driver: %w", err)
 	}
 	return nil
+}
+
+// frameworkInfo is what the framework subscribes with; the caller holds f.mu.
+func (f *Framework) frameworkInfo() *kernelpb.FrameworkInfo {
+	role := f.cfg.Role
+	if role == "" {
+		role = "*"
+	}
+	return &kernelpb.FrameworkInfo{
+		Id:                f.frameworkID,
+		Name:              f.cfg.FrameworkName,
+		Roles:             []string{role},
+		FailoverTimeoutMs: f.cfg.FailoverTimeout.Milliseconds(),
+		// TASK_UNREACHABLE, not LOST, when an agent stops answering: the
+		// instance is waited for (UnreachableTimeout) rather than run twice.
+		PartitionAware: true,
+	}
 }
 
 // Close stops the driver with failover (the master keeps the tasks for

@@ -599,8 +599,10 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 	if len(jobs) != 2 || jobs[0].ID != "job-1" || jobs[1].ID != "job-2" {
 		t.Fatalf("jobs after restart %+v", jobs)
 	}
+	// job-1.2 and job-2.0 were saved pending but launched after the last
+	// save: unsure, they wait (staging) for reconciliation to tell.
 	j1 := jobs[0]
-	if j1.Finished != 1 || j1.Running != 1 || j1.Pending != 1 || j1.State != StateRunning {
+	if j1.Finished != 1 || j1.Running != 1 || j1.Staging != 1 || j1.Pending != 0 || j1.State != StateRunning {
 		t.Fatalf("job-1 after restart %+v", j1)
 	}
 
@@ -614,31 +616,35 @@ func TestPersistenceAcrossRestart(t *testing.T) {
 		recon = append(recon, r.GetTaskId()+"@"+r.GetAgentId())
 	}
 	sort.Strings(recon)
-	if !contains(recon, "job-1.1.0@a1") {
-		t.Fatalf("reconciled %v, want the running job-1.1.0 on a1", recon)
+	if strings.Join(recon, ",") != "job-1.1.0@a1,job-1.2.0@,job-2.0.0@" {
+		t.Fatalf("reconciled %v, want the running job-1.1.0 on a1 and the unsure job-1.2.0 and job-2.0.0", recon)
 	}
-	if d2.revive != 1 {
-		t.Fatal("did not revive with work pending")
+	if d2.revive != 0 {
+		t.Fatal("revived with nothing sure to be pending")
 	}
+	// The attempt launched before the crash is running: kept, not killed,
+	// not launched again.
+	f2.onUpdate(d2, status("job-1.2.0", kernelpb.TaskState_TASK_RUNNING))
+	if len(d2.kills) != 0 {
+		t.Fatalf("kills %v: the running job-1.2.0 is the instance's task", d2.kills)
+	}
+	// The master has no job-2.0.0: launched again, spending no retry.
+	f2.onUpdate(d2, &kernelpb.TaskStatus{TaskId: "job-2.0.0", State: kernelpb.TaskState_TASK_LOST, Reason: kernelpb.Reason_REASON_RECONCILIATION})
 	// The master no longer knows job-1.1.0: relaunched as a new attempt.
 	f2.onUpdate(d2, &kernelpb.TaskStatus{TaskId: "job-1.1.0", State: kernelpb.TaskState_TASK_LOST, Reason: kernelpb.Reason_REASON_RECONCILIATION})
+	if d2.revive == 0 {
+		t.Fatal("did not revive with work pending")
+	}
 	f2.onOffers(d2, []*kernelpb.Offer{offer("o9", "a1", "cpus:1;mem:1GiB")})
 	got := d2.lastAccept(t)
-	for _, id := range got {
-		for _, old := range launched {
-			if id == old {
-				t.Fatalf("relaunched under a task id that may already exist: %s", id)
-			}
-		}
+	sort.Strings(got)
+	if strings.Join(got, ",") != "job-1.1.1,job-2.0.1" {
+		t.Fatalf("relaunched %v, want job-1.1.1 and job-2.0.1", got)
 	}
-	if !contains(got, "job-1.1.1") {
-		t.Fatalf("relaunch %v, want job-1.1.1", got)
-	}
-	// The attempt launched before the crash shows up in implicit
-	// reconciliation; it must not run beside its replacement.
-	f2.onUpdate(d2, status("job-1.2.0", kernelpb.TaskState_TASK_RUNNING))
-	if !contains(d2.kills, "job-1.2.0") {
-		t.Fatalf("kills %v, want the orphaned job-1.2.0", d2.kills)
+	j1, _ = f2.Job("job-1")
+	j2, _ := f2.Job("job-2")
+	if j1.Running != 1 || j1.Staging != 1 || j1.LostRetried != 1 || j2.LostRetried != 0 || j2.Retried != 0 {
+		t.Fatalf("after reconciliation: job-1 %+v, job-2 %+v", j1, j2)
 	}
 	// Ids keep counting after a restart.
 	if st := submit(t, f2, JobSpec{Instances: 1}); st.ID != "job-3" {

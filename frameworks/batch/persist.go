@@ -67,6 +67,9 @@ func (j *job) record() jobRecord {
 	for i := range j.inst {
 		in := &j.inst[i]
 		phases[i] = phaseLetters[in.phase]
+		if in.unsure {
+			phases[i] = phaseLetters[phPending] // still unsure when read again
+		}
 		// Columns are written only when some instance needs them.
 		if in.attempt != 0 && attempts == nil {
 			attempts = make([]int, len(j.inst))
@@ -99,9 +102,11 @@ func (j *job) record() jobRecord {
 }
 
 // fromRecord rebuilds a job. Instances that were pending when saved may
-// have been launched since: they get a fresh attempt so a relaunch never
-// reuses a task id that may exist; the old one, if it exists, turns up in
-// reconciliation as unexpected and is killed.
+// have been launched since (state is saved every PersistInterval, not at
+// every launch): they are unsure, staging under their saved attempt until
+// reconciliation says whether that task exists. A task that runs is kept
+// (launching it again would run the instance twice); one the master calls
+// LOST or UNKNOWN is launched again, spending no retry.
 func fromRecord(r jobRecord) (*job, error) {
 	need, err := resources.Parse(r.Spec.Resources)
 	if err != nil {
@@ -134,8 +139,7 @@ func fromRecord(r jobRecord) (*job, error) {
 			in.agentID = r.Agents[i]
 		}
 		if live && in.phase == phPending {
-			in.attempt++
-			j.queue = append(j.queue, i)
+			in.phase, in.unsure = phStaging, true
 		}
 		j.count[in.phase]++
 	}

@@ -314,6 +314,15 @@ func (f *Framework) onUpdate(d driverCalls, st *kernelpb.TaskStatus) {
 		return
 	}
 	in := &j.inst[idx]
+	unsure := in.unsure
+	in.unsure = false
+	if st.GetState() == kernelpb.TaskState_TASK_UNREACHABLE {
+		if in.unreachableSince.IsZero() {
+			in.unreachableSince = time.Now()
+		}
+	} else {
+		in.unreachableSince = time.Time{}
+	}
 	in.state, in.reason, in.message, in.exitCode = st.GetState(), st.GetReason(), st.GetMessage(), st.GetExitCode()
 	in.updated = time.Now().UTC()
 	if st.GetAgentId() != "" {
@@ -321,15 +330,19 @@ func (f *Framework) onUpdate(d driverCalls, st *kernelpb.TaskStatus) {
 	}
 	requeued := false
 	switch st.GetState() {
-	case kernelpb.TaskState_TASK_LOST:
-		if sdk.IsDroppedLaunch(st) && !j.killed {
-			// The launch never happened (its offer was gone): launch
-			// again, spending neither a retry nor a lost relaunch.
+	case kernelpb.TaskState_TASK_LOST, kernelpb.TaskState_TASK_UNKNOWN:
+		if (unsure || sdk.IsDroppedLaunch(st)) && !j.killed {
+			// The launch never happened (its offer was gone, or the
+			// master has no task of an unsure instance): launch again,
+			// spending neither a retry nor a lost relaunch.
 			f.requeue(j, idx)
 			requeued = true
 		} else {
 			requeued = f.failOrRetry(j, idx, st, true)
 		}
+	case kernelpb.TaskState_TASK_UNREACHABLE:
+		// Its agent may come back with it: wait, up to UnreachableTimeout.
+		f.log.Info("instance unreachable: waiting for its agent", "task", st.GetTaskId(), "agent", in.agentID)
 	case kernelpb.TaskState_TASK_RUNNING:
 		if in.phase == phStaging {
 			f.setPhase(j, in, phRunning)
@@ -338,10 +351,6 @@ func (f *Framework) onUpdate(d driverCalls, st *kernelpb.TaskStatus) {
 		f.setPhase(j, in, phFinished)
 	case kernelpb.TaskState_TASK_FAILED, kernelpb.TaskState_TASK_ERROR:
 		requeued = f.failOrRetry(j, idx, st, false)
-	case kernelpb.TaskState_TASK_UNKNOWN:
-		// UNKNOWN is a reconciliation answer for a task the master has
-		// never heard of: as good as lost.
-		requeued = f.failOrRetry(j, idx, st, true)
 	case kernelpb.TaskState_TASK_KILLED:
 		if j.killed {
 			f.setPhase(j, in, phKilled)

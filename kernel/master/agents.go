@@ -78,8 +78,12 @@ func parseReportedTasks(msg *kernelpb.RegisterAgent) ([]reportedTask, error) {
 //     (REASON_AGENT_RESTARTED); reported UNREACHABLE tasks come back
 //     (taskReturned); reported tasks the master already settled (e.g. LOST
 //     to a framework that is not partition-aware) are killed.
-//   - An unknown id: the master failed over (or removed the agent). The id
-//     is kept and reported tasks the master never heard of are adopted.
+//   - An unknown id: the master failed over. The id is kept and reported
+//     tasks the master never heard of are adopted. (An agent of the
+//     registry, KnownAgents, is known: it re-registers.)
+//   - A removed id (removed here or, says the registry, by an earlier
+//     leader): the agent registers anew under a new id, and every task it
+//     reports is killed, since its framework heard it was lost.
 func (m *Master) registerAgent(now time.Time, from Peer, msg *kernelpb.RegisterAgent) error {
 	if msg.Hostname == "" {
 		return m.refuseAgent("RegisterAgent from %s without hostname", from)
@@ -94,7 +98,11 @@ func (m *Master) registerAgent(now time.Time, from Peer, msg *kernelpb.RegisterA
 	}
 
 	id := msg.AgentId
-	if id == "" {
+	removedID := ""
+	if id != "" && m.agents[id] == nil && m.removedAgents.Has(id) {
+		removedID, id = id, ""
+	}
+	if id == "" && removedID == "" {
 		id = m.agentByPeer[from] // a retry: same peer, same agent
 	}
 	a := m.agents[id]
@@ -111,7 +119,12 @@ func (m *Master) registerAgent(now time.Time, from Peer, msg *kernelpb.RegisterA
 		}
 		m.agents[id] = a
 		m.counters.AgentsAdded++
-		m.emit(Event{Kind: EventAgentAdded, At: now, AgentID: id})
+		ev := Event{Kind: EventAgentAdded, At: now, AgentID: id}
+		if removedID != "" {
+			m.counters.AgentsRegisteredAnew++
+			ev.Message = fmt.Sprintf("agent %s was removed: it registers anew, its %d tasks killed", removedID, len(reported))
+		}
+		m.emit(ev)
 	} else {
 		// Whatever was offered there may no longer exist.
 		m.rescindAgentOffers(now, a, false)
@@ -124,7 +137,7 @@ func (m *Master) registerAgent(now time.Time, from Peer, msg *kernelpb.RegisterA
 			a.unreachableSince = time.Time{}
 			m.counters.AgentsReturned++
 		}
-		a.heldBack = false
+		a.heldBack, a.recovering = false, false
 		m.emit(Event{Kind: EventAgentReregistered, At: now, AgentID: id})
 	}
 	if old, ok := m.agents[m.agentByPeer[a.peer]]; ok && old == a && a.peer != from {
@@ -137,6 +150,16 @@ func (m *Master) registerAgent(now time.Time, from Peer, msg *kernelpb.RegisterA
 	a.total = total
 	a.attributes = maps.Clone(msg.Attributes)
 
+	if removedID != "" {
+		a.disowned = map[taskKey]struct{}{}
+		for _, r := range reported {
+			a.disowned[r.key] = struct{}{}
+			if !kernelpb.IsTerminal(r.state) {
+				m.killOn(a, r.key)
+			}
+		}
+		reported = nil
+	}
 	m.reconcileAgentTasks(now, a, reported)
 
 	a.active = true
@@ -185,7 +208,7 @@ func (m *Master) reconcileAgentTasks(now time.Time, a *agentState, reported []re
 			m.killOn(a, r.key)
 			continue
 		}
-		if m.completed.byKey[r.key] != nil || m.removed.Has(r.key.FrameworkID) {
+		if m.completed.byKey[r.key] != nil || m.removed.Has(r.key.FrameworkID) || m.lostUnknown.Has(r.key) {
 			// Settled already (its agent was removed, or its framework):
 			// it must not keep running unaccounted for.
 			if !kernelpb.IsTerminal(r.state) {
@@ -210,7 +233,8 @@ func (m *Master) adoptTask(now time.Time, a *agentState, r reportedTask) {
 	m.addActiveTask(t)
 	m.setState(now, t, r.state, kernelpb.Reason_REASON_NONE, "adopted from re-registering agent")
 	fwID := r.key.FrameworkID
-	if _, seen := m.unknownSince[fwID]; !seen && m.frameworks[fwID] == nil && m.cfg.UnknownFrameworkTimeout > 0 {
+	_, known := m.knownFailover[fwID]
+	if _, seen := m.unknownSince[fwID]; !seen && m.frameworks[fwID] == nil && (known || m.adoptedTimeout(fwID) > 0) {
 		m.unknownSince[fwID] = now
 	}
 }
@@ -306,6 +330,9 @@ func (m *Master) agentDisconnected(now time.Time, id string) {
 func (m *Master) pingAgents(now time.Time) {
 	for _, id := range sortedKeys(m.agents) {
 		a := m.agents[id]
+		if a.awaited() {
+			continue // no peer to ping: it re-registers, or expireRecoveringAgents marks it
+		}
 		if !a.unreachableSince.IsZero() {
 			if m.cfg.AgentUnreachableTimeout > 0 && !now.Before(a.unreachableSince.Add(m.cfg.AgentUnreachableTimeout)) {
 				m.removeAgent(now, a, fmt.Sprintf("the agent stayed unreachable for %v", m.cfg.AgentUnreachableTimeout))
@@ -421,6 +448,7 @@ func (m *Master) removeAgent(now time.Time, a *agentState, why string) {
 		m.terminateByMaster(now, t, kernelpb.TaskState_TASK_LOST, kernelpb.Reason_REASON_AGENT_REMOVED, why)
 	}
 	delete(m.agents, a.id)
+	m.removedAgents.Add(a.id)
 	if m.agentByPeer[a.peer] == a.id {
 		delete(m.agentByPeer, a.peer)
 	}

@@ -11,7 +11,8 @@
 // no clock, no I/O, no randomness. A shell (an actor) feeds it inputs with
 // Step (messages from agents and frameworks, and the shell's own inputs:
 // Disconnected when a peer's connection ends, OperatorKill for an
-// operator's kill), Tick (the passage of time) and Allocate (an allocation
+// operator's kill, KnownAgents for the registry's agents when an elected
+// master starts; RegistryAgents is what the shell writes back), Tick (the passage of time) and Allocate (an allocation
 // round), then drains the messages to send and the events to record with
 // Ready. Every change goes through these; queries read the master through
 // its read-only Views (ReadOnly), which cannot step it. Identifiers come

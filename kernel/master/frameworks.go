@@ -97,6 +97,7 @@ func (m *Master) subscribe(now time.Time, from Peer, msg *kernelpb.Subscribe) er
 		fw = &frameworkState{id: id, registeredAt: now, offers: map[string]struct{}{}}
 		m.frameworks[id] = fw
 		delete(m.unknownSince, id) // its adopted tasks are its own again
+		delete(m.knownFailover, id)
 		m.counters.FrameworksAdded++
 		m.emit(Event{Kind: EventFrameworkAdded, At: now, FrameworkID: id, Message: info.Name})
 	case fw.connected && fw.peer == from:
@@ -210,16 +211,25 @@ func (m *Master) expireFrameworks(now time.Time) {
 // expireUnknownFrameworks removes the frameworks known only from adopted
 // tasks once UnknownFrameworkTimeout has passed since the first adoption.
 func (m *Master) expireUnknownFrameworks(now time.Time) {
+	for _, id := range sortedKeys(m.knownFailover) {
+		// A framework of the registry with no task adopted for it is
+		// forgotten once its failover timeout has passed.
+		if _, adopted := m.unknownSince[id]; !adopted && !now.Before(m.knownSince.Add(m.adoptedTimeout(id))) {
+			delete(m.knownFailover, id)
+		}
+	}
 	for _, id := range sortedKeys(m.unknownSince) {
 		if m.frameworks[id] != nil || len(m.tasksByFramework[id]) == 0 {
 			delete(m.unknownSince, id) // it subscribed, or nothing is left
 			continue
 		}
-		if now.Before(m.unknownSince[id].Add(m.cfg.UnknownFrameworkTimeout)) {
+		timeout := m.adoptedTimeout(id)
+		if now.Before(m.unknownSince[id].Add(timeout)) {
 			continue
 		}
 		delete(m.unknownSince, id)
-		m.forgetFramework(now, id, fmt.Sprintf("the framework did not subscribe within %v of the adoption of its tasks", m.cfg.UnknownFrameworkTimeout))
+		delete(m.knownFailover, id)
+		m.forgetFramework(now, id, fmt.Sprintf("the framework did not subscribe within %v of the adoption of its tasks", timeout))
 	}
 }
 

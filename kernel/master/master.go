@@ -237,6 +237,19 @@ type Master struct {
 	// the last UnreachableWindow, oldest first (MaxUnreachablePerWindow).
 	markedUnreachable []time.Time
 
+	// removedAgents remembers removed agent ids (here or, from the
+	// registry, by an earlier leader): one that comes back registers anew.
+	removedAgents ring.Set[string]
+	// recovering counts (at least) the registry's agents still awaited.
+	recovering int
+	// knownFailover holds the registry's frameworks not subscribed yet
+	// (KnownFrameworks): their adopted tasks wait their failover timeout.
+	knownFailover map[string]KnownFramework
+	knownSince    time.Time // when KnownFrameworks was stepped
+	// lostUnknown holds tasks answered LOST though the master never knew
+	// them (toldLost).
+	lostUnknown ring.Set[taskKey]
+
 	out      []Envelope
 	events   []Event
 	counters Counters
@@ -258,6 +271,9 @@ func New(cfg Config) *Master {
 		unknownSince:     map[string]time.Time{},
 		completed:        newCompletedTasks(cfg.MaxCompletedTasks),
 		removed:          ring.NewSet[string](cfg.MaxRemovedFrameworks),
+		removedAgents:    ring.NewSet[string](defaultMaxRemovedAgents),
+		knownFailover:    map[string]KnownFramework{},
+		lostUnknown:      ring.NewSet[taskKey](maxPendingReconciles),
 		counters:         Counters{TasksTerminal: map[kernelpb.TaskState]uint64{}},
 	}
 }
@@ -351,6 +367,10 @@ func (m *Master) Step(now time.Time, from Peer, msg any) error {
 		return m.disconnected(now, from)
 	case OperatorKill:
 		return m.operatorKill(now, from, msg)
+	case KnownAgents:
+		return m.knownAgents(now, msg)
+	case KnownFrameworks:
+		return m.knownFrameworks(now, msg)
 
 	case nil:
 		m.counters.InvalidMessages++
@@ -367,6 +387,8 @@ func (m *Master) Step(now time.Time, from Peer, msg any) error {
 // unreachable those that missed too many pings and removes those that
 // stayed unreachable too long, and heartbeats frameworks.
 func (m *Master) Tick(now time.Time) {
+	m.openWindow(now)
+	m.expireRecoveringAgents(now)
 	m.answerPending(now)
 	m.expireOffers(now)
 	m.expireFrameworks(now)

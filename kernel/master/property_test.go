@@ -163,7 +163,9 @@ func (s *simulation) masterConfig() master.Config {
 func (s *simulation) failoverMaster() {
 	s.stats["master-failover"]++
 	s.epoch++
-	s.c.FailoverMaster(s.masterConfig())
+	// The new leader reads the agents from the registry, as the shell's.
+	s.c.FailoverMasterWith(s.masterConfig(), master.KnownAgents{Agents: s.c.Master.RegistryAgents()},
+		master.KnownFrameworks{Frameworks: s.c.Master.RegistryFrameworks()})
 	for _, e := range s.c.MasterEvents {
 		if e.Kind == master.EventTaskState && e.Message == "adopted from re-registering agent" {
 			s.stats["adopted"]++

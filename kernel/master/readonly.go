@@ -22,6 +22,8 @@ type Views interface {
 	Counters() Counters
 	ActiveTasksByState() map[kernelpb.TaskState]int
 	Available(agentID string) resources.Resources
+	RegistryAgents() []KnownAgent
+	RegistryFrameworks() []KnownFramework
 }
 
 // ReadOnly returns the master's Views. The value behind it holds the
@@ -44,3 +46,5 @@ func (r readOnly) Offers() []OfferView                            { return r.m.O
 func (r readOnly) Counters() Counters                             { return r.m.Counters() }
 func (r readOnly) ActiveTasksByState() map[kernelpb.TaskState]int { return r.m.ActiveTasksByState() }
 func (r readOnly) Available(agentID string) resources.Resources   { return r.m.Available(agentID) }
+func (r readOnly) RegistryAgents() []KnownAgent                   { return r.m.RegistryAgents() }
+func (r readOnly) RegistryFrameworks() []KnownFramework           { return r.m.RegistryFrameworks() }

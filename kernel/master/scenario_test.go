@@ -51,10 +51,15 @@ type scenario struct {
 //	kill FW TASK | teardown FW | reconcile FW [TASK[@AGENTID]...]
 //	disconnect FW | disconnect-agent AGENT
 //	operator-kill [FWID/]TASK
-//	drop [TYPE...]                            drop messages of these types
+//	drop [TYPE...] [from=NODE,...]            drop messages of these types
+//	                                          (sent by these nodes)
 //	resend-runtask AGENT FWID TASK RESOURCES  a late duplicate from the master
 //	task FWID TASK | framework FWID | available AGENTID | offers
 //	agent-view AGENTID | counters | agent-events (agent events since the last)
+//	failover [window=20s] [registry=true]     a new master (epoch + 1); with
+//	                                          registry=true it gets the old
+//	                                          one's RegistryAgents and
+//	                                          RegistryFrameworks
 func (s *scenario) run(cmd *trace.Command) string {
 	t := s.t
 	var extra []string
@@ -105,6 +110,21 @@ func (s *scenario) run(cmd *trace.Command) string {
 		s.c = sim.New(cfg)
 	case "agent":
 		s.c.AddAgent(cmd.Arg(t, 0), cmd.Arg(t, 1))
+	case "failover":
+		cfg := s.c.MasterCfg
+		cfg.Epoch++
+		if v, ok := cmd.Flags["window"]; ok {
+			cfg.ReregistrationWindow = s.duration(cmd, v)
+		}
+		var inputs []any
+		if cmd.Flags["registry"] == "true" {
+			inputs = append(inputs, master.KnownAgents{Agents: s.c.Master.RegistryAgents()},
+				master.KnownFrameworks{Frameworks: s.c.Master.RegistryFrameworks()})
+		}
+		for _, f := range s.c.Frameworks {
+			f.Connected = false
+		}
+		s.c.FailoverMasterWith(cfg, inputs...)
 	case "subscribe":
 		timeout := time.Minute
 		if v, ok := cmd.Flags["timeout"]; ok {
@@ -188,10 +208,15 @@ func (s *scenario) run(cmd *trace.Command) string {
 		}
 	case "drop":
 		types := slices.Clone(cmd.Args)
+		var from []string
+		if v := cmd.Flags["from"]; v != "" {
+			from = strings.Split(v, ",")
+		}
 		s.c.Drop = nil
 		if len(types) > 0 {
 			s.c.Drop = func(m sim.Message) bool {
-				return slices.Contains(types, strings.TrimPrefix(fmt.Sprintf("%T", m.Msg), "*kernelpb."))
+				return slices.Contains(types, strings.TrimPrefix(fmt.Sprintf("%T", m.Msg), "*kernelpb.")) &&
+					(from == nil || slices.Contains(from, m.From))
 			}
 		}
 	case "resend-runtask":

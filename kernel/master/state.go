@@ -42,6 +42,9 @@ const (
 	// MaxUnreachablePerWindow agents were already marked unreachable in
 	// the window; it is kept (and pinged) until the window allows.
 	EventAgentUnreachableDeferred
+	// EventAgentRecovered: the registry says a previous leader had the
+	// agent (KnownAgents); it is awaited until it re-registers.
+	EventAgentRecovered
 )
 
 var eventKindNames = map[EventKind]string{
@@ -62,6 +65,7 @@ var eventKindNames = map[EventKind]string{
 
 	EventAgentUnreachable:         "agent-unreachable",
 	EventAgentUnreachableDeferred: "agent-unreachable-deferred",
+	EventAgentRecovered:           "agent-recovered",
 }
 
 func (k EventKind) String() string {
@@ -105,6 +109,10 @@ type Counters struct {
 	// those of them that re-registered in time; UnreachableDeferred the
 	// agents held back by MaxUnreachablePerWindow (once per hold).
 	AgentsUnreachable, AgentsReturned, UnreachableDeferred uint64
+	// AgentsRecovered counts the agents of the registry (KnownAgents);
+	// AgentsRegisteredAnew those that came back under a removed id and
+	// were given a new one.
+	AgentsRecovered, AgentsRegisteredAnew uint64
 }
 
 // taskKey names a task (the agent keys its tasks the same way).
@@ -168,6 +176,12 @@ type agentState struct {
 	// marking back.
 	unreachableSince time.Time
 	heldBack         bool
+	// recovering: known from the registry (KnownAgents), not re-registered
+	// since; it has no peer and no tasks the master knows of.
+	recovering bool
+	// disowned holds the tasks it reported when it registered anew under
+	// a removed id: they were killed, and their updates are settled.
+	disowned map[taskKey]struct{}
 
 	// Pings: pingSeq is the last ping sent; ponged says it was answered.
 	pingSeq  uint64

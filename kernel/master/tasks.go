@@ -392,8 +392,9 @@ func (m *Master) statusUpdate(now time.Time, from Peer, msg *kernelpb.StatusUpda
 		st = kernelpb.CloneTaskStatus(st)
 		st.Reason = kernelpb.Reason_REASON_KILLED_BY_OPERATOR
 	}
-	settled := m.removed.Has(key.FrameworkID) ||
-		(t == nil && m.completed.byKey[key] != nil) ||
+	_, disowned := a.disowned[key]
+	settled := m.removed.Has(key.FrameworkID) || disowned ||
+		(t == nil && (m.completed.byKey[key] != nil || m.lostUnknown.Has(key))) ||
 		(t != nil && t.agentID != a.id)
 	if settled {
 		m.send(a.peer, &kernelpb.StatusUpdateAck{Epoch: m.cfg.Epoch, AgentId: a.id,
@@ -504,7 +505,8 @@ func (m *Master) reconcile(now time.Time, from Peer, msg *kernelpb.Reconcile) er
 			t = m.completed.byKey[key]
 		}
 		if t == nil {
-			if m.inWindow(now) {
+			wait, s, why := m.unknownTask(now, fw, rt.AgentId)
+			if wait {
 				// Its agent may not have re-registered yet. (Past the
 				// bound, no answer: reconciliation is retried.)
 				if len(m.pending) < maxPendingReconciles {
@@ -512,7 +514,8 @@ func (m *Master) reconcile(now time.Time, from Peer, msg *kernelpb.Reconcile) er
 				}
 				continue
 			}
-			answer(rt.TaskId, rt.AgentId, kernelpb.TaskState_TASK_LOST, "unknown task", nil)
+			m.toldLost(key, s)
+			answer(rt.TaskId, rt.AgentId, s, why, nil)
 			continue
 		}
 		if t.awaitsAgentUpdates() {
@@ -560,7 +563,14 @@ func (m *Master) answerPending(now time.Time) {
 		if t == nil {
 			t = m.completed.byKey[p.key]
 		}
-		if t == nil && open {
+		var wait bool
+		lost, why := kernelpb.TaskState_TASK_LOST, "unknown task: its agent did not re-register in time"
+		if t == nil && fw != nil {
+			if wait, lost, why = m.unknownTask(now, fw, p.agentID); !wait && why == unknownTaskMessage {
+				why = "unknown task: its agent did not re-register in time"
+			}
+		}
+		if t == nil && (open || wait) {
 			rest = append(rest, p)
 			continue
 		}
@@ -568,12 +578,14 @@ func (m *Master) answerPending(now time.Time) {
 			continue // it reconciles again (when it comes back)
 		}
 		st := &kernelpb.TaskStatus{
-			TaskId: p.key.TaskID, State: kernelpb.TaskState_TASK_LOST, AgentId: p.agentID, FrameworkId: fw.id,
-			Reason: kernelpb.Reason_REASON_RECONCILIATION, Message: "unknown task: its agent did not re-register in time",
+			TaskId: p.key.TaskID, State: lost, AgentId: p.agentID, FrameworkId: fw.id,
+			Reason: kernelpb.Reason_REASON_RECONCILIATION, Message: why,
 			Source: kernelpb.Source_SOURCE_MASTER, TimestampNs: now.UnixNano(),
 		}
 		if t != nil {
 			st.State, st.AgentId, st.Message, st.Healthy = t.reconciledState(), t.agentID, t.message, t.healthy
+		} else {
+			m.toldLost(p.key, st.State)
 		}
 		m.send(fw.peer, &kernelpb.Update{Epoch: m.cfg.Epoch, Status: st})
 	}

@@ -39,6 +39,9 @@ type AgentView struct {
 	// while reachable): it missed its pings and is removed if it does not
 	// re-register within AgentUnreachableTimeout.
 	UnreachableSince time.Time
+	// Recovering: known from the registry after a master failover
+	// (KnownAgents), not re-registered yet.
+	Recovering bool
 }
 
 // Agents lists the registered agents by id, but not the unreachable ones
@@ -75,7 +78,7 @@ func (m *Master) agentView(a *agentState) AgentView {
 		Total: a.total, Attributes: maps.Clone(a.attributes), Active: a.active,
 		RegisteredAt: a.registeredAt, ReregisteredAt: a.reregisteredAt,
 		Tasks: len(a.tasks), Offers: len(a.offers), MissedPings: a.missed,
-		UnreachableSince: a.unreachableSince,
+		UnreachableSince: a.unreachableSince, Recovering: a.recovering,
 	}
 	v.Used = m.heldBy(a.tasks)
 	for id := range a.offers {

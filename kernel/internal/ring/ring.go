@@ -88,3 +88,6 @@ func (s *Set[K]) Has(k K) bool {
 
 // Len returns the number of keys held.
 func (s *Set[K]) Len() int { return len(s.has) }
+
+// Newest yields the keys held from the newest to the oldest.
+func (s *Set[K]) Newest() iter.Seq[K] { return s.keys.Newest() }

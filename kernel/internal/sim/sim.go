@@ -310,9 +310,19 @@ func sortedNames[V any](m map[string]V) []string {
 // FailoverMaster replaces the master by a new one with cfg (normally a
 // higher epoch) and tells every agent, as the shell does when the leader
 // changes. Frameworks must subscribe again themselves.
-func (c *Cluster) FailoverMaster(cfg master.Config) {
+func (c *Cluster) FailoverMaster(cfg master.Config) { c.FailoverMasterWith(cfg) }
+
+// FailoverMasterWith is FailoverMaster whose new master is first stepped
+// with the shell's inputs (KnownAgents from the registry), before any
+// agent hears of it.
+func (c *Cluster) FailoverMasterWith(cfg master.Config, inputs ...any) {
 	c.Master = master.New(cfg)
 	c.MasterCfg = cfg
+	for _, in := range inputs {
+		if err := c.Master.Step(c.Now, "shell", in); err != nil {
+			c.Errors = append(c.Errors, "master: "+err.Error())
+		}
+	}
 	for _, name := range sortedNames(c.Agents) {
 		c.Agents[name].A.MasterChanged(c.Now)
 	}
