@@ -121,6 +121,9 @@ func Props(cfg Config) *actor.Props {
 type RecoveredTask struct {
 	kagent.Recovered
 	Running runtime.Task
+	// Ended, if set, is how the task ended before the restart, not yet
+	// acknowledged (Running is then nil): it is reported again.
+	Ended *kernelpb.TaskStatus
 }
 
 // executorCrashed tells the agent that a supervised executor panicked.
@@ -273,10 +276,8 @@ func (a *Actor) taskEvent(now time.Time, ref kagent.TaskRef, state kernelpb.Task
 		a.cfg.Sandboxes.stopped(ref, now, int64(usage.GetStdoutBytes()+usage.GetStderrBytes()))
 	}
 	if _, ok := a.checkpointed[ref]; ok {
-		delete(a.checkpointed, ref)
-		if err := a.cfg.Checkpoint.RemoveTask(ref); err != nil {
-			a.cfg.Logger.Warn("agent: forgetting an ended task's checkpoint", "task", ref.TaskID, "error", err)
-		}
+		a.checkpointEnd(ref, &kernelpb.TaskStatus{FrameworkId: ref.FrameworkID, TaskId: ref.TaskID, State: state,
+			Reason: reason, Message: message, ExitCode: code, Usage: usage})
 	}
 }
 
@@ -297,9 +298,15 @@ func (a *Actor) recover(ctx actor.Context, now time.Time) {
 	}
 	for _, r := range a.cfg.Recovered {
 		ref := kagent.TaskRef{FrameworkID: r.FrameworkID, TaskID: r.Task.GetTaskId()}
-		a.checkpointed[ref] = struct{}{}
+		if r.Task.GetContainer() != nil {
+			a.checkpointed[ref] = struct{}{}
+		}
 		if a.cfg.Sandboxes != nil {
 			a.cfg.Sandboxes.started(ref)
+		}
+		if e := r.Ended; e != nil { // it ended before the restart, unacknowledged
+			a.taskEvent(now, ref, e.GetState(), e.GetReason(), e.GetMessage(), e.GetExitCode(), e.GetUsage())
+			continue
 		}
 		ex := a.executor(ctx, ref.FrameworkID)
 		ex.tasks[ref.TaskID] = struct{}{}
@@ -345,6 +352,9 @@ func (a *Actor) flush(ctx actor.Context) {
 		a.launch(ctx, l)
 	}
 	for _, ev := range rd.Events {
+		if ev.Kind == kagent.EventUpdateAcked {
+			a.acked(kagent.TaskRef{FrameworkID: ev.FrameworkID, TaskID: ev.TaskID})
+		}
 		if ev.Kind == kagent.EventMasterLost && a.cfg.FindMaster != nil {
 			// Pings stopped, though the master may still run (a deposed
 			// leader, a partition): look for the one that leads now.
@@ -382,7 +392,7 @@ func (a *Actor) launch(ctx actor.Context, l kagent.LaunchTask) {
 	}
 	ex := a.executor(ctx, ref.FrameworkID)
 	ex.tasks[ref.TaskID] = struct{}{}
-	ctx.Send(ex.pid, runTask{task: l.Task, sandbox: dir})
+	ctx.Send(ex.pid, runTask{task: l.Task, frameworkName: l.FrameworkName, sandbox: dir})
 }
 
 // stopIdleExecutors stops the executors that have had no task for a while.

@@ -2,14 +2,18 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"regexp"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/pandodc/pando/actors/agent/healthcheck"
+	procexec "github.com/pandodc/pando/actors/executor"
 	kagent "github.com/pandodc/pando/kernel/agent"
 	"github.com/pandodc/pando/kernel/kernelpb"
 	"github.com/pandodc/pando/kernel/resources"
@@ -62,8 +66,9 @@ type taskRun struct {
 type (
 	// runTask asks an executor to run a task in the given sandbox.
 	runTask struct {
-		task    *kernelpb.TaskInfo
-		sandbox string
+		task          *kernelpb.TaskInfo
+		frameworkName string
+		sandbox       string
 	}
 	killTask     struct{ taskID string }
 	taskLaunched struct {
@@ -189,7 +194,7 @@ func (e *executor) run(ctx context.Context, system *actor.ActorSystem, self *act
 		send(kernelpb.TaskState_TASK_FAILED, reason, err.Error(), 0)
 		return
 	}
-	task, err := rt.Launch(ctx, spec)
+	task, err := launch(ctx, rt, spec, e.frameworkID, msg)
 	if err != nil {
 		if ctx.Err() != nil {
 			send(kernelpb.TaskState_TASK_KILLED, kernelpb.Reason_REASON_KILLED_BY_FRAMEWORK, "killed before it started", 0)
@@ -213,6 +218,10 @@ func (e *executor) follow(system *actor.ActorSystem, self *actor.PID, id string,
 // wait reports how a running task ends, with what it used.
 func (e *executor) wait(system *actor.ActorSystem, id string, task runtime.Task) {
 	exit, err := task.Wait(context.Background())
+	if errors.Is(err, procexec.ErrCrashed) {
+		system.Root.Send(e.agent, e.status(id, kernelpb.TaskState_TASK_FAILED, kernelpb.Reason_REASON_EXECUTOR_CRASHED, err.Error(), 0))
+		return
+	}
 	if err != nil {
 		system.Root.Send(e.agent, e.status(id, kernelpb.TaskState_TASK_FAILED, kernelpb.Reason_REASON_LAUNCH_FAILED, fmt.Sprintf("waiting for the task: %v", err), 0))
 		return
@@ -293,6 +302,53 @@ func (e *executor) spec(ctx context.Context, msg runTask) (runtime.Runtime, runt
 	return rt, spec, kernelpb.Reason_REASON_NONE, nil
 }
 
+// RecordingRuntime is a runtime whose tasks outlive the agent and that
+// keeps, with each, what the agent needs to take it back after a restart
+// (the executor process: actors/executor), so that the agent writes
+// nothing to disk for them. The agent tells it when a task's end has been
+// acknowledged and need not be kept any longer.
+type RecordingRuntime interface {
+	runtime.Runtime
+	LaunchRecorded(ctx context.Context, spec runtime.Spec, record []byte) (runtime.Task, error)
+	Forget(frameworkID, taskID string)
+}
+
+// launch starts a task, with its RunTask as the record on a recording
+// runtime.
+func launch(ctx context.Context, rt runtime.Runtime, spec runtime.Spec, frameworkID string, msg runTask) (runtime.Task, error) {
+	rr, ok := rt.(RecordingRuntime)
+	if !ok {
+		return rt.Launch(ctx, spec)
+	}
+	record, err := proto.Marshal(&kernelpb.RunTask{FrameworkId: frameworkID, FrameworkName: msg.frameworkName, Task: msg.task})
+	if err != nil {
+		return nil, fmt.Errorf("recording task %s: %w", spec.TaskID, err)
+	}
+	return rr.LaunchRecorded(ctx, spec, record)
+}
+
+// ExecutorTasks turns the tasks an executor process kept through a
+// restart of the agent into tasks the agent takes back. One that cannot be
+// (no record, or no agent id: nobody could report it) is killed rather
+// than left to run unseen.
+func ExecutorTasks(ctx context.Context, kept []procexec.Recovered, agentID string, logger *slog.Logger) []RecoveredTask {
+	var out []RecoveredTask
+	for _, k := range kept {
+		var run kernelpb.RunTask
+		err := proto.Unmarshal(k.Record, &run)
+		if err != nil || run.GetTask().GetTaskId() == "" || run.GetFrameworkId() == "" || agentID == "" {
+			logger.Warn("agent: killing an executor task it cannot take back", "agent_id", agentID, "error", err)
+			_ = k.Task.Kill(ctx)
+			continue
+		}
+		out = append(out, RecoveredTask{
+			Recovered: kagent.Recovered{FrameworkID: run.GetFrameworkId(), FrameworkName: run.GetFrameworkName(), Task: run.GetTask()},
+			Running:   k.Task,
+		})
+	}
+	return out
+}
+
 func terminalState(exit runtime.Exit) (kernelpb.TaskState, kernelpb.Reason) {
 	reason := map[runtime.Cause]kernelpb.Reason{
 		runtime.CauseNone:         kernelpb.Reason_REASON_NONE,
@@ -311,5 +367,18 @@ func terminalState(exit runtime.Exit) (kernelpb.TaskState, kernelpb.Reason) {
 		return kernelpb.TaskState_TASK_KILLED, reason
 	default:
 		return kernelpb.TaskState_TASK_FAILED, reason
+	}
+}
+
+// acked follows an acknowledgement: once a task's last update is
+// acknowledged the kernel forgets it, and so may the runtime that kept its
+// end for a restart of the agent.
+func (a *Actor) acked(ref kagent.TaskRef) {
+	if a.k.Knows(ref) {
+		return
+	}
+	a.forgetCheckpoint(ref)
+	if rr, ok := a.cfg.Runtimes.WASM.(RecordingRuntime); ok {
+		rr.Forget(ref.FrameworkID, ref.TaskID)
 	}
 }

@@ -111,6 +111,9 @@ type testCluster struct {
 	system *actor.ActorSystem
 	master *actor.PID
 	digest string
+	cache  *artifacts.Cache
+	// args are the arguments of the tasks start launches.
+	args []string
 
 	mu        sync.Mutex
 	executors []*actor.PID // every executor started, in order
@@ -124,10 +127,16 @@ func (c *testCluster) executorCount() int {
 
 func startTestCluster(t *testing.T, module string, cfg Config) *testCluster {
 	t.Helper()
-	c := &testCluster{}
-
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
 	t.Cleanup(system.Shutdown)
+	return startTestClusterIn(t, system, module, cfg)
+}
+
+// startTestClusterIn starts a test cluster in system. A WASM runtime in
+// cfg is kept: the module must then need no compiling ahead.
+func startTestClusterIn(t *testing.T, system *actor.ActorSystem, module string, cfg Config) *testCluster {
+	t.Helper()
+	c := &testCluster{}
 	master, err := system.Root.SpawnNamed(amaster.Props(amaster.Config{Kernel: kmaster.Config{}}), "master")
 	if err != nil {
 		t.Fatal(err)
@@ -148,36 +157,48 @@ func startTestCluster(t *testing.T, module string, cfg Config) *testCluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := wasm.New(wasm.Config{CacheDir: wasmbuild.CompileCacheDir(t)})
-	if err != nil {
-		t.Fatal(err)
+	if cfg.Runtimes.WASM == nil {
+		rt, err := wasm.New(wasm.Config{CacheDir: wasmbuild.CompileCacheDir(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { rt.Close(context.Background()) })
+		// Compile before anything waits: under -race on a busy machine a
+		// Go module takes tens of seconds to compile, which is not what
+		// these tests time.
+		path, err := cache.Fetch(context.Background(), digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rt.Prepare(context.Background(), digest, path); err != nil {
+			t.Fatal(err)
+		}
+		cfg.Runtimes.WASM = rt
 	}
-	t.Cleanup(func() { rt.Close(context.Background()) })
-	// Compile before anything waits: under -race on a busy machine a Go
-	// module takes tens of seconds to compile, which is not what these
-	// tests time.
-	path, err := cache.Fetch(context.Background(), digest)
-	if err != nil {
-		t.Fatal(err)
+	if cfg.SandboxRoot == "" {
+		cfg.SandboxRoot = filepath.Join(t.TempDir(), "sandboxes")
 	}
-	if err := rt.Prepare(context.Background(), digest, path); err != nil {
-		t.Fatal(err)
-	}
+	c.system, c.master, c.digest, c.cache = system, master, digest, cache
+	c.spawnAgent(t, cfg)
+	return c
+}
+
+// spawnAgent spawns the cluster's agent actor.
+func (c *testCluster) spawnAgent(t *testing.T, cfg Config) *actor.PID {
+	t.Helper()
 	cfg.Kernel.Hostname = "test"
 	if cfg.Kernel.Resources.IsEmpty() {
 		cfg.Kernel.Resources = resources.MustParse("cpus:4;mem:4096")
 	}
-	cfg.Master, cfg.SandboxRoot, cfg.Runtimes.WASM, cfg.Fetcher = master, filepath.Join(t.TempDir(), "sandboxes"), rt, cache
+	cfg.Master, cfg.Fetcher = c.master, c.cache
 	cfg.wrapExecutor = func(e actor.Actor) actor.Actor {
 		return crashable{Actor: e, mu: &c.mu, pids: &c.executors}
 	}
-	_, err = system.Root.SpawnNamed(Props(cfg), ActorID)
+	pid, err := c.system.Root.SpawnNamed(Props(cfg), ActorID)
 	if err != nil {
 		t.Fatal(err)
 	}
-
-	c.system, c.master, c.digest = system, master, digest
-	return c
+	return pid
 }
 
 // start runs a framework that launches n tasks of the cluster's module.
@@ -188,7 +209,7 @@ func (c *testCluster) start(t *testing.T, name string, n int) (*recorder, *sdk.D
 		id := fmt.Sprint(name, "-", i)
 		rec.pending = append(rec.pending, &kernelpb.TaskInfo{
 			TaskId: id, Name: id, Resources: resources.MustParse("cpus:0.5;mem:64").ToProto(),
-			Runtime: &kernelpb.TaskInfo_Wasm{Wasm: &kernelpb.WasmTask{Module: c.digest}},
+			Runtime: &kernelpb.TaskInfo_Wasm{Wasm: &kernelpb.WasmTask{Module: c.digest, Args: c.args}},
 		})
 	}
 	driver, err := sdk.NewDriver(sdk.Config{Framework: &kernelpb.FrameworkInfo{Name: name}, System: c.system, Master: c.master}, rec)

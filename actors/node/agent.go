@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
 	"strconv"
@@ -19,12 +20,13 @@ import (
 
 	aagent "github.com/pandodc/pando/actors/agent"
 	"github.com/pandodc/pando/actors/artifacts"
+	"github.com/pandodc/pando/actors/executor"
 	"github.com/pandodc/pando/actors/telemetry"
 	kagent "github.com/pandodc/pando/kernel/agent"
 	"github.com/pandodc/pando/kernel/resources"
+	"github.com/pandodc/pando/runtime"
 	"github.com/pandodc/pando/runtime/container"
 	"github.com/pandodc/pando/runtime/tasklog"
-	"github.com/pandodc/pando/runtime/wasm"
 	"github.com/pandodc/pando/sdk/client"
 )
 
@@ -72,6 +74,13 @@ type AgentOptions struct {
 	// served at /metrics on its HTTP server.
 	Telemetry *telemetry.Telemetry
 	Logger    *slog.Logger
+	// Executor says where WASM tasks run: ExecutorInProcess ("", the
+	// default) in the agent's process, dying with it; ExecutorProcess in
+	// a `pando executor` process that outlives a restart of the agent,
+	// started with ExecutorCommand. The process needs remoting: the
+	// agent's actor system must listen (RemotingAddr).
+	Executor        string
+	ExecutorCommand func() *exec.Cmd
 }
 
 // Agent is a running agent.
@@ -81,8 +90,8 @@ type Agent struct {
 	Resources resources.Resources
 	URL       string
 	ownSystem bool
-	runtime   *wasm.Runtime
-	logs      *tasklog.Store // the WASM tasks' logs, closed after the runtime
+	runtime   runtime.Runtime // WASM tasks: in process, or an executor process's client
+	logs      *tasklog.Store  // in-process WASM tasks' logs, closed after the runtime; nil with an executor process
 	// containers is the container runtime, nil when the agent has none.
 	containers   *container.Runtime
 	noContainers string
@@ -136,48 +145,41 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 		return nil, err
 	}
 	logDir := filepath.Join(opts.WorkDir, "logs")
-	logs, err := tasklog.Open(tasklog.Config{Dir: logDir})
-	if err != nil {
-		return nil, fmt.Errorf("agent: %w (check --work-dir)", err)
-	}
 	if opts.MaxTaskOutputBytes == 0 {
 		opts.MaxTaskOutputBytes = defaultMaxTaskOutput
 	}
-	rt, err := wasm.New(wasm.Config{CacheDir: filepath.Join(opts.WorkDir, "wasm-cache"), Logs: logs, MaxOutputBytes: opts.MaxTaskOutputBytes})
-	if err != nil {
-		logs.Close()
-		return nil, fmt.Errorf("agent: starting the WASM runtime: %w", err)
-	}
 	checkpoint, err := aagent.OpenCheckpoint(filepath.Join(opts.WorkDir, "checkpoint"))
 	if err != nil {
-		rt.Close(ctx)
 		return nil, err
 	}
 	agentID, err := checkpoint.AgentID()
 	if err != nil {
-		rt.Close(ctx)
 		return nil, err
 	}
-	containers, noContainers := startContainers(ctx, opts, agentID, logger)
-	var recovered []aagent.RecoveredTask
-	if containers != nil && agentID != "" {
-		if recovered, err = recoverContainers(ctx, containers, checkpoint, logger); err != nil {
-			containers.Close(ctx)
-			rt.Close(ctx)
-			return nil, err
-		}
-	}
-	runtimes := aagent.Runtimes{WASM: rt, NoContainers: noContainers}
-	if containers != nil {
-		runtimes.Containers = containers
-	}
-	a := &Agent{System: opts.System, Resources: res, runtime: rt, logs: logs, containers: containers, noContainers: noContainers}
+	a := &Agent{System: opts.System, Resources: res}
 	if a.System == nil {
 		if a.System, err = NewSystem(logger, opts.RemotingAddr); err != nil {
-			a.stopRuntime(ctx)
 			return nil, err
 		}
 		a.ownSystem = true
+	}
+	var recovered []aagent.RecoveredTask
+	if a.runtime, a.logs, recovered, err = startWASM(ctx, opts, a.System, agentID, logDir, logger); err != nil {
+		a.abandon(ctx)
+		return nil, err
+	}
+	a.containers, a.noContainers = startContainers(ctx, opts, agentID, logger)
+	if a.containers != nil && agentID != "" {
+		fromContainers, err := recoverContainers(ctx, a.containers, checkpoint, logger)
+		if err != nil {
+			a.abandon(ctx)
+			return nil, err
+		}
+		recovered = append(recovered, fromContainers...)
+	}
+	runtimes := aagent.Runtimes{WASM: a.runtime, NoContainers: a.noContainers}
+	if a.containers != nil {
+		runtimes.Containers = a.containers
 	}
 	sandboxes := aagent.NewSandboxes(aagent.SandboxesConfig{
 		Root: sandboxRoot, Retention: opts.SandboxRetention, MaxEnded: opts.MaxEndedSandboxes,
@@ -190,13 +192,13 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 	tel := opts.Telemetry
 	if tel == nil {
 		if tel, err = telemetry.New(telemetry.Options{}); err != nil {
-			a.stopRuntime(ctx)
+			a.abandon(ctx)
 			return nil, err
 		}
 		a.telemetry = tel
 	}
 	if err := aagent.RegisterUsageMetrics(tel.Meter("pando/agent"), monitor); err != nil {
-		a.stopRuntime(ctx)
+		a.abandon(ctx)
 		return nil, err
 	}
 	a.URL = opts.HTTPBase
@@ -206,7 +208,7 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 	} else {
 		listener, err := net.Listen("tcp", opts.HTTPAddr)
 		if err != nil {
-			a.stopRuntime(ctx)
+			a.abandon(ctx)
 			return nil, fmt.Errorf("agent: cannot listen for HTTP on %s: %w (pick another with --http)", opts.HTTPAddr, err)
 		}
 		mux := http.NewServeMux()
@@ -239,7 +241,7 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 	})
 	a.PID, err = a.System.Actors.Root.SpawnNamed(props, aagent.ActorID)
 	if err != nil {
-		a.Stop(ctx)
+		a.abandon(ctx)
 		return nil, fmt.Errorf("agent: spawning the agent actor: %w", err)
 	}
 	return a, nil
@@ -253,18 +255,23 @@ func (a *Agent) Stop(ctx context.Context) error {
 	if a.server != nil {
 		_ = a.server.Shutdown(ctx)
 	}
-	if a.ownSystem {
-		a.System.Shutdown()
-	}
-	return a.stopRuntime(ctx)
+	return a.stopRuntime(ctx, true)
 }
 
-func (a *Agent) stopRuntime(ctx context.Context) error {
+// abandon undoes a start that failed: an executor process of the previous
+// run is left running with its tasks, for the next start to take back.
+func (a *Agent) abandon(ctx context.Context) {
+	if a.server != nil {
+		_ = a.server.Shutdown(ctx)
+	}
+	_ = a.stopRuntime(ctx, false)
+}
+
+// stopRuntime closes what StartAgent opened, the actor system last: an
+// executor process is shut down through it, or only left (clean false).
+func (a *Agent) stopRuntime(ctx context.Context, clean bool) error {
 	if a.stopGC != nil {
 		a.stopGC()
-	}
-	if a.ownSystem && a.PID == nil && a.System != nil {
-		a.System.Shutdown()
 	}
 	var err error
 	if a.telemetry != nil {
@@ -273,9 +280,19 @@ func (a *Agent) stopRuntime(ctx context.Context) error {
 	if a.containers != nil {
 		err = errors.Join(err, a.containers.Close(ctx))
 	}
-	err = errors.Join(err, a.runtime.Close(ctx))
-	// After the runtime: its tasks' logs are closed, all on disk.
-	return errors.Join(err, a.logs.Close())
+	if c, ok := a.runtime.(*executor.Client); ok && !clean {
+		c.Detach()
+	} else if a.runtime != nil {
+		err = errors.Join(err, a.runtime.Close(ctx))
+	}
+	if a.logs != nil {
+		// After the runtime: its tasks' logs are closed, all on disk.
+		err = errors.Join(err, a.logs.Close())
+	}
+	if a.ownSystem && a.System != nil {
+		a.System.Shutdown()
+	}
+	return err
 }
 
 func agentResources(flag, workDir string) (resources.Resources, error) {

@@ -88,6 +88,16 @@ func recoverContainers(ctx context.Context, rt *container.Runtime, cp *aagent.Ch
 	var out []aagent.RecoveredTask
 	for _, k := range known {
 		ref := kagent.TaskRef{FrameworkID: k.FrameworkID, TaskID: k.Task.GetTaskId()}
+		end, err := cp.End(ref)
+		if err != nil {
+			return nil, err
+		}
+		if end != nil {
+			// It ended before the restart, its end not yet acknowledged:
+			// reported again as it was (what is left of it is removed).
+			out = append(out, aagent.RecoveredTask{Recovered: k, Ended: end})
+			continue
+		}
 		task, ok := running[ref.TaskID]
 		if ok && labelOf(task, container.LabelFrameworkID) == ref.FrameworkID {
 			out = append(out, aagent.RecoveredTask{Recovered: k, Running: task})

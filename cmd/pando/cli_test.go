@@ -196,6 +196,11 @@ func (l *lab) start(name, bin string, args ...string) *proc {
 	l.mu.Lock()
 	l.procs = append(l.procs, p)
 	l.mu.Unlock()
+	if len(args) > 0 && args[0] == "agent" {
+		// Runs after the stop below: an agent killed and never started
+		// again leaves its executor process running.
+		l.t.Cleanup(func() { killExecutor(l.t, args) })
+	}
 	l.t.Cleanup(func() {
 		if err := p.stop(15 * time.Second); err != nil {
 			l.t.Error(err)

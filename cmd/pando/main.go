@@ -59,7 +59,7 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.master, "master", "", "master HTTP address (default $PANDO_MASTER or http://127.0.0.1:5050)")
 	root.PersistentFlags().BoolVar(&g.json, "json", false, "print JSON instead of text")
 	root.AddCommand(
-		newDevCmd(), newMasterCmd(), newAgentCmd(g),
+		newDevCmd(), newMasterCmd(), newAgentCmd(g), newExecutorCmd(),
 		newRunCmd(g), newPsCmd(g), newJobsCmd(g), newLogsCmd(g), newFetchCmd(g), newKillCmd(g),
 		newAgentsCmd(g), newFrameworksCmd(g), newUploadCmd(g), newImageCmd(g), newTopCmd(g), newCronCmd(g),
 		newAppCmd(g),

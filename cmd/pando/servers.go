@@ -202,7 +202,7 @@ func newMasterCmd() *cobra.Command {
 }
 
 func newAgentCmd(g *globals) *cobra.Command {
-	var httpAddr, remotingAddr, workDir, res, logLevel, hostname, containerd string
+	var httpAddr, remotingAddr, workDir, res, logLevel, hostname, containerd, executorMode string
 	var attrs []string
 	var sandboxRetention, killGrace time.Duration
 	var limits outputLimits
@@ -234,6 +234,7 @@ func newAgentCmd(g *globals) *cobra.Command {
 				WorkDir: workDir, Resources: res, Attributes: attributes, Hostname: hostname, Logger: logger,
 				SandboxRetention: sandboxRetention, Containerd: containerd, KillGrace: killGrace,
 				MaxTaskOutputBytes: limits.taskBytes(), MaxEndedOutputBytes: limits.endedBytes(),
+				Executor: executorMode, ExecutorCommand: executorCommand(workDir, logLevel, limits.taskBytes()),
 			})
 			if err != nil {
 				return err
@@ -256,6 +257,7 @@ func newAgentCmd(g *globals) *cobra.Command {
 	fl.StringVar(&hostname, "hostname", "", "hostname to report (default: this machine's)")
 	fl.StringVar(&containerd, "containerd", "", "containerd socket for container tasks, e.g. /run/containerd/containerd.sock (default: WASM tasks only)")
 	fl.DurationVar(&killGrace, "kill-grace", 10*time.Second, "how long a killed container task has between SIGTERM and SIGKILL (tasks may set their own)")
+	fl.StringVar(&executorMode, "executor", node.ExecutorProcess, "where WASM tasks run: 'process' (a 'pando executor' process that outlives a restart of the agent, which takes them back) or 'inprocess' (in the agent's process, ending with it)")
 	fl.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
 	return cmd
 }

@@ -586,6 +586,10 @@ func (a *Agent) emit(e Event)               { a.ready.Events = append(a.ready.Ev
 // ID returns the agent id ("" before the first registration).
 func (a *Agent) ID() string { return a.id }
 
+// Knows reports whether the agent holds a task: false once everything
+// about it has been acknowledged (or it was never here).
+func (a *Agent) Knows(ref TaskRef) bool { return a.tasks[ref] != nil }
+
 // Registered reports whether the master has answered the latest
 // registration.
 func (a *Agent) Registered() bool { return a.registered }

@@ -23,7 +23,7 @@ var Go = []string{"hello", "pi", "fail", "spin", "hog", "escape", "sleep", "webs
 
 // Handwritten lists the examples written in the WebAssembly text format,
 // whose .wasm is committed next to the .wat (wat2wasm is not needed to use them).
-var Handwritten = []string{"tiny", "tinyline", "trap", "nap"}
+var Handwritten = []string{"tiny", "tinyline", "trap", "nap", "doze"}
 
 // Dir is the examples/wasm directory of the source tree this package was
 // compiled from.
