@@ -27,8 +27,8 @@ type task struct {
 	cpu     taskCPU
 	logs    *taskLogs
 	// ports get a preopened listener each (see listen); woken is set
-	// when the runtime connected to them to wake it for the end of its
-	// context.
+	// when the runtime woke the guest for the end of its context (it
+	// connected to those listeners, or cut a sleep short): see classify.
 	ports []uint16
 	woken atomic.Bool
 }
@@ -88,17 +88,13 @@ func (t *task) classify(ctx context.Context, err error) runtime.Exit {
 		return runtime.Exit{Outcome: runtime.Failed, Cause: runtime.CauseOutputLimit, Code: code,
 			Message: fmt.Sprintf("wrote more than its output limit of %s (stdout and stderr together) and was stopped", runtime.FormatBytes(t.logs.budget.Max))}
 	}
-	if err == nil {
-		return runtime.Exit{Outcome: runtime.Finished, Message: "exited with code 0"}
-	}
 	var ee *sys.ExitError
 	isExit := errors.As(err, &ee)
-	if isExit && ee.ExitCode() == 0 {
-		return runtime.Exit{Outcome: runtime.Finished, Message: "exited with code 0"}
-	}
 	// wazero reports the context's end with these two exit codes; a guest
 	// could exit with them too, hence the check of ctx.
-	// A guest woken to be stopped may have exited by itself first.
+	// A guest woken to be stopped (from accept, or from a sleep cut short)
+	// may have exited by itself first, even with code 0: it was still
+	// killed, or timed out, as Mesos reports a task it was killing.
 	if ctx.Err() != nil && (t.woken.Load() || isExit && (ee.ExitCode() == sys.ExitCodeContextCanceled || ee.ExitCode() == sys.ExitCodeDeadlineExceeded)) {
 		switch {
 		case t.killed.Load():
@@ -108,6 +104,9 @@ func (t *task) classify(ctx context.Context, err error) runtime.Exit {
 		default: // the runtime's context: Close
 			return runtime.Exit{Outcome: runtime.Killed, Cause: runtime.CauseKilled, Message: "was killed because its runtime was closed"}
 		}
+	}
+	if err == nil || isExit && ee.ExitCode() == 0 {
+		return runtime.Exit{Outcome: runtime.Finished, Message: "exited with code 0"}
 	}
 	code := -1
 	if isExit {
@@ -195,7 +194,7 @@ var unavailableWithPorts = append(slices.Clip(unavailable), "net: a WASM task's 
 // (WASI poll_oneoff), which would otherwise keep a killed task sleeping,
 // unkillable, until its sleep ends. While it sleeps the task does not count
 // CPU time nor hold its thread (see taskCPU).
-func interruptibleSleep(ctx context.Context, cpu *taskCPU) sys.Nanosleep {
+func interruptibleSleep(ctx context.Context, cpu *taskCPU, woken *atomic.Bool) sys.Nanosleep {
 	done := ctx.Done()
 	return func(ns int64) {
 		if ns <= 0 {
@@ -208,6 +207,7 @@ func interruptibleSleep(ctx context.Context, cpu *taskCPU) sys.Nanosleep {
 		case <-t.C:
 		case <-done:
 			t.Stop()
+			woken.Store(true) // see classify
 		}
 	}
 }

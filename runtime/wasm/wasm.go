@@ -332,7 +332,7 @@ func (r *Runtime) Launch(ctx context.Context, spec runtime.Spec) (runtime.Task, 
 		taskCtx, t.cancel = context.WithCancel(r.root)
 	}
 	t.timeout = spec.Timeout
-	cfg = cfg.WithNanosleep(interruptibleSleep(taskCtx, &t.cpu))
+	cfg = cfg.WithNanosleep(interruptibleSleep(taskCtx, &t.cpu, &t.woken))
 	t.ports = spec.Ports
 	r.workers.run(func() { t.run(r, taskCtx, m.compiled, cfg) })
 	return t, nil
