@@ -302,7 +302,7 @@ func (a *Actor) recover(ctx actor.Context, now time.Time) {
 			a.checkpointed[ref] = struct{}{}
 		}
 		if a.cfg.Sandboxes != nil {
-			a.cfg.Sandboxes.started(ref)
+			a.cfg.Sandboxes.adopted(ref)
 		}
 		if e := r.Ended; e != nil { // it ended before the restart, unacknowledged
 			a.taskEvent(now, ref, e.GetState(), e.GetReason(), e.GetMessage(), e.GetExitCode(), e.GetUsage())

@@ -156,6 +156,17 @@ func (s *Sandboxes) started(taskID kagent.TaskRef) {
 	}
 }
 
+// adopted records that a task of the agent's previous run is its again:
+// its logs are those of its latest run, which began before this agent
+// started (run 0 admits every run; the index keeps only the latest).
+func (s *Sandboxes) adopted(taskID kagent.TaskRef) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.active[taskID]; !ok {
+		s.active[taskID] = &activeTask{done: make(chan struct{})}
+	}
+}
+
 // stopped records that a task ended at the given time, having written
 // bytes of output.
 func (s *Sandboxes) stopped(taskID kagent.TaskRef, at time.Time, bytes int64) {

@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"bytes"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 	"github.com/pandodc/pando/actors/node"
 	"github.com/pandodc/pando/examples/wasm/wasmbuild"
 	"github.com/pandodc/pando/runtime/container/containerdtest"
+	"github.com/pandodc/pando/runtime/tasklog"
 	"github.com/pandodc/pando/sdk/client"
 )
 
@@ -49,9 +51,20 @@ func killExecutor(t *testing.T, args []string) {
 }
 
 // awake counts the WASM tasks whose stdout says the doze module woke up.
-func awake(root string) int {
+func awake(workDir string) int {
 	n := 0
-	_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+	// Small logs are in the log segments the executor appends to...
+	idx := tasklog.NewIndex(filepath.Join(workDir, "logs"))
+	if err := idx.Refresh(); err == nil {
+		for key := range idx.Keys() {
+			var out bytes.Buffer
+			if _, err := idx.CopyTo(&out, key, tasklog.Stdout, 0, 0); err == nil && out.String() == "awake\n" {
+				n++
+			}
+		}
+	}
+	// ... larger ones in sandbox files.
+	_ = filepath.WalkDir(filepath.Join(workDir, "sandboxes"), func(path string, d fs.DirEntry, err error) error {
 		if err == nil && d.Name() == "stdout" {
 			if data, _ := os.ReadFile(path); string(data) == "awake\n" {
 				n++
@@ -109,6 +122,8 @@ func TestAgentRestartKeepsExecutorTasks(t *testing.T) {
 	long := cl.submit(doze, "-n", "2", "--cpus", "0.1", "--mem", "16MiB", "--", "3600000")
 	short := cl.submit(doze, "-n", "2", "--cpus", "0.1", "--mem", "16MiB", "--", "3000")
 	box := cl.submit("--image", "busybox", "-n", "1", "--cpus", "0.1", "--mem", "32MiB", "--", "sleep", "3600")
+	// A container that ends while the agent is down, with a code of its own.
+	boxShort := cl.submit("--image", "busybox", "-n", "1", "--cpus", "0.1", "--mem", "32MiB", "--", "sh", "-c", "sleep 4; exit 3")
 	running := func(job string, n int) func() (bool, string) {
 		return func() (bool, string) {
 			tasks, err := cl.tasks(url.Values{"prefix": {job + "."}})
@@ -127,6 +142,7 @@ func TestAgentRestartKeepsExecutorTasks(t *testing.T) {
 	for _, job := range []string{long, short, box} {
 		cl.waitFor(60*time.Second, job+" RUNNING", running(job, map[string]int{box: 1}[job]+2*btoi(job != box)))
 	}
+	cl.waitFor(60*time.Second, boxShort+" RUNNING", running(boxShort, 1))
 	executor := executorPID(t, workDir)
 	if executor == 0 || executor == agent.cmd.Process.Pid {
 		cl.fatalf("the agent recorded executor pid %d (agent %d): want a process of its own", executor, agent.cmd.Process.Pid)
@@ -135,8 +151,14 @@ func TestAgentRestartKeepsExecutorTasks(t *testing.T) {
 
 	agent.kill()
 	cl.waitFor(30*time.Second, "the short tasks to end while the agent is down", func() (bool, string) {
-		n := awake(filepath.Join(workDir, "sandboxes"))
-		return n == 2, fmt.Sprintf("%d of 2 awake", n)
+		n := awake(workDir)
+		alive := 0
+		for _, pid := range containers {
+			if syscall.Kill(int(pid), 0) == nil {
+				alive++
+			}
+		}
+		return n == 2 && alive == len(containers)-1, fmt.Sprintf("%d of 2 awake, %d of %d containers alive", n, alive, len(containers))
 	})
 	agent = startAgent()
 	cl.waitFor(30*time.Second, "the restarted agent to take its tasks back", func() (bool, string) {
@@ -154,8 +176,20 @@ func TestAgentRestartKeepsExecutorTasks(t *testing.T) {
 	if pid := executorPID(t, workDir); pid != executor || syscall.Kill(executor, 0) != nil {
 		t.Errorf("executor after the restart: pid %d, want the same process %d, alive", pid, executor)
 	}
-	if after := containerPIDs(t, ctd.Address); fmt.Sprint(after) != fmt.Sprint(containers) {
-		t.Errorf("containers before the restart %v, after %v: want the same ones", containers, after)
+	for id, pid := range containerPIDs(t, ctd.Address) {
+		if containers[id] != pid {
+			t.Errorf("container %s has process %d after the restart, %d before: want the same ones, none new", id, pid, containers[id])
+		}
+	}
+	// The container that ended while the agent was down is reported as it
+	// ended, not lost, and not run again.
+	if j := cl.waitJobDone(boxShort, 30*time.Second); j.Failed != 1 || j.Retried != 0 || j.LostRetried != 0 {
+		t.Errorf("the container job that ended while the agent was down: %+v, want 1 failed, nothing relaunched", j)
+	}
+	for id, task := range cl.jobTasks(boxShort) {
+		if task.State != "TASK_FAILED" || task.ExitCode != 3 || task.Reason == "AGENT_RESTARTED" {
+			t.Errorf("%s: %s %s (%s) exit %d, want FAILED with its exit code 3", id, task.State, task.Reason, task.Message, task.ExitCode)
+		}
 	}
 	j := cl.waitJobDone(short, 30*time.Second)
 	if j.Finished != 2 || j.Failed != 0 || j.Retried != 0 || j.LostRetried != 0 {

@@ -244,7 +244,7 @@ func TestRecoverAfterDetach(t *testing.T) {
 	spec := sh(t, `trap 'exit 143' TERM; i=0; while :; do echo "tick $i"; i=$((i+1)); sleep 0.05; done`)
 	spec.FrameworkID = "fw-recover"
 	task := launch(t, a, spec)
-	short := sh(t, `sleep 0.5; echo done`) // ends while no runtime follows it
+	short := sh(t, `sleep 0.5; echo done; exit 3`) // ends while no runtime follows it
 	launch(t, a, short)
 	waitForLog(t, spec, "stdout", "tick 2")
 	pid, id := task.PID(), task.ContainerID()
@@ -273,8 +273,16 @@ func TestRecoverAfterDetach(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Recover: %v", err)
 	}
-	if len(tasks) != 1 {
-		t.Fatalf("Recover returned %d tasks, want the one still running (not the ended one, not another agent's)", len(tasks))
+	if len(tasks) != 2 {
+		t.Fatalf("Recover returned %d tasks, want the one still running and the one that ended meanwhile (not another agent's)", len(tasks))
+	}
+	// The one that ended while nobody followed it ends as it did.
+	ended, ok := tasks[short.TaskID]
+	if !ok {
+		t.Fatalf("Recover did not return the ended %s: %v", short.TaskID, tasks)
+	}
+	if exit := wait(t, ended); exit.Outcome != runtime.Failed || exit.Code != 3 {
+		t.Errorf("the task that ended during the detach: %+v, want failed with its exit code 3", exit)
 	}
 	got, ok := tasks[spec.TaskID].(*container.Task)
 	if !ok {

@@ -78,7 +78,11 @@ func (r *Runtime) recoverOne(ctx context.Context, ctr containerd.Container) (*Ta
 	if err != nil {
 		return nil, fmt.Errorf("its task's status: %w", err)
 	}
-	if status.Status != containerd.Running && status.Status != containerd.Paused {
+	// A task that ended while the agent was away is taken back too, so
+	// that its end (exit code, OOM) is reported as it was rather than
+	// lost: Wait answers at once for it.
+	ended := status.Status == containerd.Stopped
+	if status.Status != containerd.Running && status.Status != containerd.Paused && !ended {
 		return remove()
 	}
 	var memLimit uint64
@@ -108,14 +112,20 @@ func (r *Runtime) recoverOne(ctx context.Context, ctr containerd.Container) (*Ta
 	if known != nil { // launched or recovered already by this runtime
 		return known, nil
 	}
-	t := newTask(r, taskID, ctr, task, cgroup, labels, memLimit, grace, parseMS(labels[labelTimeoutMS]), started)
+	timeout := parseMS(labels[labelTimeoutMS])
+	if ended {
+		timeout = 0 // nobody enforced it while the agent was away: its end is what happened
+	}
+	t := newTask(r, taskID, ctr, task, cgroup, labels, memLimit, grace, timeout, started)
 	statusC, err := task.Wait(r.root)
 	if err != nil {
 		return nil, fmt.Errorf("waiting on its task: %w", err)
 	}
 	// Accounting starts again from here: what the isolators counted
 	// before the restart went with the old agent's programs and handles.
-	if err := t.isolate(ctx); err != nil {
+	if ended {
+		// Nothing left to count.
+	} else if err := t.isolate(ctx); err != nil {
 		r.log.Warn("a recovered task runs without accounting", "task", taskID, "err", err)
 	}
 	if !r.track(t) {
@@ -123,6 +133,6 @@ func (r *Runtime) recoverOne(ctx context.Context, ctr containerd.Container) (*Ta
 		return nil, errClosed
 	}
 	go t.watch(statusC)
-	r.log.Info("recovered a running container task", "task", taskID, "container", ctr.ID())
+	r.log.Info("recovered a container task", "task", taskID, "container", ctr.ID(), "ended", ended)
 	return t, nil
 }
