@@ -244,10 +244,12 @@ func TestClusterAgentLossRetriesJob(t *testing.T) {
 	skipIfShort(t)
 	bin := buildPando(t)
 	sleep := wasmbuild.MustBuild(t, "sleep")
-	// The master removes an agent after 4 unanswered pings 250ms apart
-	// (about a second) instead of the default 5 at 1s.
+	// The master marks an agent unreachable after 4 unanswered pings
+	// 250ms apart (about a second) instead of the default 5 at 1s, and
+	// removes it a second later (the batch framework is partition-aware:
+	// it hears UNREACHABLE, then LOST when the agent is removed).
 	cl := startCluster(t, bin, []string{"cpus:1;mem:1GiB", "cpus:1;mem:1GiB"},
-		"--agent-ping-interval", "250ms", "--agent-max-missed-pings", "4")
+		"--agent-ping-interval", "250ms", "--agent-max-missed-pings", "4", "--agent-unreachable-timeout", "1s")
 	ids := cl.agentIDs()
 	survivor, doomed := ids["agent-1"], ids["agent-2"]
 	if survivor == "" || doomed == "" {
@@ -282,12 +284,12 @@ func TestClusterAgentLossRetriesJob(t *testing.T) {
 	})
 	noticed := time.Since(killedAt)
 	t.Logf("%d tasks LOST %s after the SIGKILL", len(lost), noticed.Round(time.Millisecond))
-	if noticed > 4*time.Second {
-		t.Errorf("the master took %s to remove the killed agent; with 4 pings 250ms apart it should take about a second", noticed)
+	if noticed > 6*time.Second {
+		t.Errorf("the master took %s to remove the killed agent; with 4 pings 250ms apart and a 1s unreachable timeout it should take about two seconds", noticed)
 	}
 	for _, task := range lost {
-		if task.AgentID != doomed || task.Reason != "AGENT_REMOVED" || !strings.Contains(task.Message, "missed") {
-			t.Errorf("lost task %+v: want it on the killed agent %s, reason AGENT_REMOVED, saying it missed pings", task, doomed)
+		if task.AgentID != doomed || task.Reason != "AGENT_REMOVED" || !strings.Contains(task.Message, "unreachable") {
+			t.Errorf("lost task %+v: want it on the killed agent %s, reason AGENT_REMOVED, saying it stayed unreachable", task, doomed)
 		}
 	}
 	var agents []client.Agent
