@@ -2,7 +2,6 @@ package artifacts
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -78,14 +77,32 @@ func (c *Images) Import(r io.Reader, limit int64, now time.Time) ([]client.Image
 		return slices.ContainsFunc(added, func(n client.Image) bool { return n.Name == old.Name })
 	})
 	next = append(next, added...)
-	slices.SortFunc(next, func(a, b client.Image) int {
-		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Digest, b.Digest))
-	})
+	sortImages(next)
 	if err := c.save(next); err != nil {
 		return nil, err
 	}
 	c.images = next
 	return added, nil
+}
+
+// Adopt merges the leader's catalog into this (a stand-by's) one, as
+// MergeCatalog says: only images whose tarball this store holds. It
+// returns whether the catalog changed.
+func (c *Images) Adopt(leader []client.Image) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	next, changed := MergeCatalog(c.images, leader, func(digest string) bool {
+		_, err := c.store.Path(digest)
+		return err == nil
+	})
+	if !changed {
+		return false, nil
+	}
+	if err := c.save(next); err != nil {
+		return false, err
+	}
+	c.images = next
+	return true, nil
 }
 
 // List returns every image, sorted by name.

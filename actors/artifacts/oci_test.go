@@ -117,8 +117,9 @@ func TestInspectOCIRefusesMalformed(t *testing.T) {
 	}
 }
 
-func TestImagesImportListAndRetag(t *testing.T) {
-	dir := t.TempDir()
+// openCatalog opens a store and its image catalog in dir.
+func openCatalog(t *testing.T, dir string) (*Store, *Images) {
+	t.Helper()
 	store, err := OpenStore(filepath.Join(dir, "artifacts"))
 	if err != nil {
 		t.Fatal(err)
@@ -127,6 +128,12 @@ func TestImagesImportListAndRetag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return store, catalog
+}
+
+func TestImagesImportListAndRetag(t *testing.T) {
+	dir := t.TempDir()
+	store, catalog := openCatalog(t, dir)
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	first := ociTar(t, "amd64", []string{"busybox:latest"}, nil)
 	added, err := catalog.Import(bytes.NewReader(first), 1<<20, now)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pandodc/pando/internal/atomicfile"
 	"github.com/pandodc/pando/runtime"
+	"github.com/pandodc/pando/sdk/client"
 )
 
 // ErrNotFound is returned for an artifact the store does not hold.
@@ -59,6 +60,24 @@ func (s *Store) Put(data []byte) (string, error) {
 // computed. check, if not nil, may refuse the file (e.g. a malformed image
 // tarball) before it is stored; nothing is left behind then.
 func (s *Store) PutStream(r io.Reader, limit int64, check func(*os.File) error) (string, int64, error) {
+	return s.putStream(r, limit, check, "")
+}
+
+// PutVerified stores what r yields, streamed as PutStream does, only if
+// it is want's content (and at most limit bytes): a mirror fetching from
+// another master keeps nothing that does not match what it asked for.
+func (s *Store) PutVerified(r io.Reader, want string, limit int64) (int64, error) {
+	if _, err := ParseDigest(want); err != nil {
+		return 0, err
+	}
+	_, n, err := s.putStream(r, limit, nil, want)
+	return n, err
+}
+
+// ErrDigestMismatch is returned by PutVerified for bytes of another digest.
+var ErrDigestMismatch = errors.New("artifact digest mismatch")
+
+func (s *Store) putStream(r io.Reader, limit int64, check func(*os.File) error, want string) (string, int64, error) {
 	tmp, err := os.CreateTemp(s.dir, ".upload-*")
 	if err != nil {
 		return "", 0, fmt.Errorf("artifact store: %w", err)
@@ -85,6 +104,9 @@ func (s *Store) PutStream(r io.Reader, limit int64, check func(*os.File) error) 
 		return "", 0, fmt.Errorf("artifact store: %w", err)
 	}
 	digest := digestPrefix + hex.EncodeToString(hash.Sum(nil))
+	if want != "" && digest != want {
+		return "", 0, fmt.Errorf("%w: asked for %s, got %d bytes of %s", ErrDigestMismatch, want, n, digest)
+	}
 	hexPart, _ := ParseDigest(digest)
 	if err := os.Rename(tmp.Name(), filepath.Join(s.dir, hexPart)); err != nil {
 		return "", 0, fmt.Errorf("artifact store: saving %s: %w", digest, err)
@@ -121,11 +143,27 @@ func (s *Store) Open(digest string) (io.ReadCloser, error) {
 
 // List returns every stored artifact with when it was stored.
 func (s *Store) List() (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	err := s.each(func(digest string, fi fs.FileInfo) { out[digest] = fi.ModTime() })
+	return out, err
+}
+
+// Artifacts lists every stored artifact with its size, by digest (GET
+// /api/v1/artifacts, which stand-by masters mirror).
+func (s *Store) Artifacts() ([]client.Artifact, error) {
+	out := []client.Artifact{}
+	err := s.each(func(digest string, fi fs.FileInfo) {
+		out = append(out, client.Artifact{Digest: digest, Size: fi.Size()})
+	})
+	return out, err // ReadDir sorts by name, so by digest
+}
+
+// each visits every stored artifact, by digest.
+func (s *Store) each(visit func(digest string, fi fs.FileInfo)) error {
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
-		return nil, fmt.Errorf("artifact store: %w", err)
+		return fmt.Errorf("artifact store: %w", err)
 	}
-	out := make(map[string]time.Time, len(entries))
 	for _, e := range entries {
 		digest := digestPrefix + e.Name()
 		if _, err := ParseDigest(digest); err != nil || !e.Type().IsRegular() {
@@ -135,9 +173,9 @@ func (s *Store) List() (map[string]time.Time, error) {
 		if err != nil {
 			continue // removed meanwhile
 		}
-		out[digest] = fi.ModTime()
+		visit(digest, fi)
 	}
-	return out, nil
+	return nil
 }
 
 // Delete removes an artifact; a missing one is no error.

@@ -34,7 +34,6 @@ type API struct {
 func (api *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/master", api.master)
 	mux.HandleFunc("POST /api/v1/artifacts", api.upload)
-	mux.HandleFunc("GET /api/v1/artifacts/{digest}", api.download)
 	mux.HandleFunc("POST /api/v1/artifacts/leases", api.lease)
 	mux.HandleFunc("DELETE /api/v1/artifacts/leases", api.release)
 	mux.HandleFunc("POST /api/v1/images", api.importImage)
@@ -85,21 +84,6 @@ func (api *API) maxArtifactSize() int64 {
 		return api.MaxArtifactSize
 	}
 	return artifacts.MaxSize
-}
-
-func (api *API) download(w http.ResponseWriter, r *http.Request) {
-	digest := r.PathValue("digest")
-	path, err := api.Artifacts.Path(digest)
-	if errors.Is(err, artifacts.ErrNotFound) {
-		httpjson.Error(w, http.StatusNotFound, "no artifact %s on this master; upload it first", digest)
-		return
-	}
-	if err != nil {
-		httpjson.Error(w, http.StatusBadRequest, "%v", err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/octet-stream")
-	http.ServeFile(w, r, path)
 }
 
 // queryTimeout bounds how long an HTTP request waits for the master actor.

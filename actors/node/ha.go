@@ -36,6 +36,9 @@ type HAOptions struct {
 	// RegistrySyncInterval is how often the leader writes what changed of its
 	// agents to the registry (default DefaultRegistrySyncInterval).
 	RegistrySyncInterval time.Duration
+	// MirrorInterval is how often a stand-by copies what it lacks of the
+	// leader's artifacts and image catalog (default DefaultMirrorInterval).
+	MirrorInterval time.Duration
 }
 
 // haState is what a master contending for leadership knows.
@@ -47,10 +50,12 @@ type haState struct {
 	ctx     context.Context // ends when the master stops
 	cancel  context.CancelFunc
 
-	syncInterval time.Duration
-	leading      chan struct{} // closed once this master leads
-	lost         chan struct{} // closed when it steps down
-	done         chan struct{} // closed when the event loop ends
+	syncInterval   time.Duration
+	mirrorInterval time.Duration
+	leading        chan struct{} // closed once this master leads
+	lost           chan struct{} // closed when it steps down
+	done           chan struct{} // closed when the event loop ends
+	mirrorDone     chan struct{} // closed when the stand-by's mirroring ends
 
 	mu       sync.Mutex
 	leader   election.LeaderInfo // the leader known; ID "" when none
@@ -71,8 +76,9 @@ type State struct {
 }
 
 // startHA contends for leadership. Until this master leads, every API call
-// but health and state is redirected (307) to the leader, or answered 503
-// while there is none.
+// but health, state and artifact reads is redirected (307) to the leader,
+// or answered 503 while there is none; meanwhile it mirrors the leader's
+// artifacts (mirrorLeader).
 func (m *Master) startHA(opts HAOptions) error {
 	consul, err := election.NewClient(opts.Consul)
 	if err != nil {
@@ -97,15 +103,18 @@ func (m *Master) startHA(opts HAOptions) error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m.ha = &haState{id: id, prefix: opts.Prefix, consul: consul, elector: el, ctx: ctx, cancel: cancel, syncInterval: opts.RegistrySyncInterval,
-		leading: make(chan struct{}), lost: make(chan struct{}), done: make(chan struct{})}
+		mirrorInterval: opts.MirrorInterval, leading: make(chan struct{}), lost: make(chan struct{}),
+		done: make(chan struct{}), mirrorDone: make(chan struct{})}
 	m.Mux.HandleFunc("/", m.standby)
 	m.serve() // Consul's health check of this master must be answered first
 	if err := el.Start(ctx); err != nil {
 		cancel()
 		close(m.ha.done) // no election to follow: stopping must not wait for one
+		close(m.ha.mirrorDone)
 		return fmt.Errorf("master: joining the election in Consul at %s (is it running? see --consul): %w", opts.Consul, err)
 	}
 	go m.followElection()
+	go m.mirrorLeader()
 	return nil
 }
 
@@ -199,9 +208,11 @@ func (m *Master) Registry() registry.Registry {
 func (h *haState) stop(ctx context.Context) error {
 	err := h.elector.Resign(ctx)
 	h.cancel()
-	select {
-	case <-h.done:
-	case <-ctx.Done():
+	for _, done := range []chan struct{}{h.done, h.mirrorDone} {
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
 	}
 	return err
 }

@@ -157,6 +157,8 @@ func newMaster(opts MasterOptions) (*Master, error) {
 		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	m.Mux.HandleFunc("GET /api/v1/state", m.state)
+	files := &amaster.ArtifactFiles{Store: store, Missing: m.artifactMissing}
+	files.Register(m.Mux)
 	m.server = &http.Server{Handler: m.Mux, ReadHeaderTimeout: 10 * time.Second}
 	return m, nil
 }

@@ -84,9 +84,8 @@ func TestHAFailoverWithAnAgentGone(t *testing.T) {
 	startAgent("agent-1", t.TempDir(), "3")
 	waitAgents(l, leader, 2)
 	// agent-2 is full: a one-task job runs on agent-1, which so fetches
-	// the module while its master lives. (Masters do not share their
-	// artifacts, and an agent fetches from the master it first knew: a
-	// module an agent has not cached cannot be fetched after a failover.)
+	// the module while its master lives. (After the failover it could
+	// fetch it from a stand-by's mirror too: TestHAStandbysMirrorArtifacts.)
 	warm := cl.submit(nap, "-n", "1", "--cpus", "0.5", "--mem", "16MiB")
 	l.waitFor(30*time.Second, "the warm-up task RUNNING", func() (bool, string) {
 		_, why := runningTasks(leader, warm, 1)
