@@ -25,9 +25,10 @@ type DevOptions struct {
 	// Containerd, KillGrace: see AgentOptions.
 	Containerd string
 	KillGrace  time.Duration
-	// Telemetry, MaxArtifactSize: see MasterOptions.
+	// Telemetry, MaxArtifactSize, ArtifactGrace: see MasterOptions.
 	Telemetry       telemetry.Options
 	MaxArtifactSize int64
+	ArtifactGrace   time.Duration
 	Logger          *slog.Logger
 }
 
@@ -48,7 +49,7 @@ func StartDev(ctx context.Context, opts DevOptions) (*Dev, error) {
 	m, err := StartMaster(MasterOptions{
 		HTTPAddr: opts.HTTPAddr, RemotingAddr: opts.RemotingAddr,
 		DataDir: filepath.Join(opts.DataDir, "master"), Logger: opts.Logger,
-		Telemetry: opts.Telemetry, MaxArtifactSize: opts.MaxArtifactSize,
+		Telemetry: opts.Telemetry, MaxArtifactSize: opts.MaxArtifactSize, ArtifactGrace: opts.ArtifactGrace,
 	})
 	if err != nil {
 		return nil, err

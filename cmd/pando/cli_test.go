@@ -502,6 +502,8 @@ func TestCLIAgainstDev(t *testing.T) {
 			{[]string{"master", "--agent-ping-interval", "0s"}, 2, "--agent-ping-interval must be positive"},
 			{[]string{"master", "--agent-max-missed-pings", "0"}, 2, "--agent-max-missed-pings must be at least 1"},
 			{[]string{"agent", "--sandbox-retention", "0s"}, 2, "--sandbox-retention must be positive"},
+			{[]string{"master", "--artifact-grace", "0s"}, 2, "--artifact-grace must be positive"},
+			{[]string{"dev", "--artifact-grace", "-1m"}, 2, "--artifact-grace must be positive"},
 		}
 		for _, tc := range cases {
 			r := pando(t, bin, master, tc.args...)

@@ -46,7 +46,7 @@ func shutdownContext() (context.Context, context.CancelFunc) {
 
 func newDevCmd() *cobra.Command {
 	var httpAddr, remotingAddr, dataDir, res, logLevel, containerd, maxArtifact string
-	var sandboxRetention, killGrace time.Duration
+	var sandboxRetention, killGrace, artifactGrace time.Duration
 	var limits outputLimits
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -70,6 +70,9 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 			if err != nil {
 				return err
 			}
+			if artifactGrace <= 0 {
+				return usageError("--artifact-grace must be positive, got %s", artifactGrace)
+			}
 			own, address, note := devContainerd(cmd.Context(), containerd, dataDir, logger)
 			if note != "" {
 				fmt.Fprintln(cmd.OutOrStdout(), "pando dev:", note)
@@ -80,7 +83,7 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 			dev, err := startDev(cmd.Context(), node.DevOptions{
 				HTTPAddr: httpAddr, RemotingAddr: remotingAddr, DataDir: dataDir, Resources: res, Logger: logger,
 				SandboxRetention: sandboxRetention, Containerd: address, KillGrace: killGrace,
-				MaxArtifactSize:    maxArtifactSize,
+				MaxArtifactSize: maxArtifactSize, ArtifactGrace: artifactGrace,
 				MaxTaskOutputBytes: limits.taskBytes(), MaxEndedOutputBytes: limits.endedBytes(),
 			})
 			if err != nil {
@@ -100,6 +103,7 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 	fl.StringVar(&remotingAddr, "remoting", "127.0.0.1:5060", "address for actor remoting (agents and frameworks in other processes)")
 	fl.StringVar(&dataDir, "data-dir", defaultDataDir(), "directory for the store, artifacts and sandboxes")
 	fl.StringVar(&maxArtifact, "max-artifact-size", defaultMaxArtifactSize, maxArtifactSizeUsage)
+	fl.DurationVar(&artifactGrace, "artifact-grace", node.DefaultArtifactGrace, artifactGraceUsage)
 	fl.StringVar(&res, "resources", "", "resources the agent offers, e.g. 'cpus:4;mem:8GiB' (default: detected)")
 	fl.DurationVar(&sandboxRetention, "sandbox-retention", 24*time.Hour, "how long a task's sandbox (its files and logs) is kept after it ends")
 	limits.register(fl)
@@ -112,7 +116,7 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 func newMasterCmd() *cobra.Command {
 	var httpAddr, remotingAddr, dataDir, logLevel, consul, masterID, maxArtifact string
 	var noFrameworks bool
-	var pingInterval, unreachableTimeout, unreachableWindow, reregistrationWindow time.Duration
+	var pingInterval, unreachableTimeout, unreachableWindow, reregistrationWindow, artifactGrace time.Duration
 	var maxMissedPings, maxUnreachable int
 	cmd := &cobra.Command{
 		Use:   "master",
@@ -142,9 +146,12 @@ func newMasterCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if artifactGrace <= 0 {
+				return usageError("--artifact-grace must be positive, got %s", artifactGrace)
+			}
 			opts := node.MasterOptions{
 				HTTPAddr: httpAddr, RemotingAddr: remotingAddr, DataDir: dataDir, Logger: logger,
-				MaxArtifactSize: maxArtifactSize,
+				MaxArtifactSize: maxArtifactSize, ArtifactGrace: artifactGrace,
 				Kernel: kmaster.Config{
 					PingInterval: pingInterval, MaxMissedPings: maxMissedPings, AgentUnreachableTimeout: unreachableTimeout,
 					MaxUnreachablePerWindow: maxUnreachable, UnreachableWindow: unreachableWindow,
@@ -188,6 +195,7 @@ func newMasterCmd() *cobra.Command {
 	fl.StringVar(&remotingAddr, "remoting", "127.0.0.1:5060", "address for actor remoting")
 	fl.StringVar(&dataDir, "data-dir", filepath.Join(defaultDataDir(), "master"), "directory for the store and artifacts")
 	fl.StringVar(&maxArtifact, "max-artifact-size", defaultMaxArtifactSize, maxArtifactSizeUsage)
+	fl.DurationVar(&artifactGrace, "artifact-grace", node.DefaultArtifactGrace, artifactGraceUsage)
 	fl.BoolVar(&noFrameworks, "no-frameworks", false, "do not run the built-in frameworks in the master process")
 	fl.StringVar(&consul, "consul", "", "Consul agent address (host:port; default $CONSUL_HTTP_ADDR): run as one of several masters, elected through Consul (ACL token from $CONSUL_HTTP_TOKEN)")
 	fl.StringVar(&masterID, "id", "", "this master's name among the masters (default: hostname and HTTP port)")
@@ -287,6 +295,7 @@ func devContainerd(ctx context.Context, flag, dataDir string, logger *slog.Logge
 // The master's bound on one artifact (module, image tarball, input).
 const (
 	defaultMaxArtifactSize = "4GiB"
+	artifactGraceUsage     = "how long an artifact no job, task or image needs any more is kept before the master deletes it"
 	maxArtifactSizeUsage   = "largest artifact (module, image, input file or directory archive) an upload may be, e.g. 512MiB or 8GiB"
 )
 
