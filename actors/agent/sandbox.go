@@ -148,22 +148,20 @@ func fileSize(path string) int64 {
 // started records that a task starts now: the logs of its earlier runs
 // are no longer its. (The real clock, not the agent's: runtimes stamp
 // their logs with it.)
-func (s *Sandboxes) started(taskID kagent.TaskRef) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.active[taskID]; !ok {
-		s.active[taskID] = &activeTask{done: make(chan struct{}), run: time.Now().UnixNano()}
-	}
-}
+func (s *Sandboxes) started(taskID kagent.TaskRef) { s.begin(taskID, time.Now().UnixNano()) }
 
 // adopted records that a task of the agent's previous run is its again:
 // its logs are those of its latest run, which began before this agent
 // started (run 0 admits every run; the index keeps only the latest).
-func (s *Sandboxes) adopted(taskID kagent.TaskRef) {
+func (s *Sandboxes) adopted(taskID kagent.TaskRef) { s.begin(taskID, 0) }
+
+// begin records a running task whose logs are those of runs that started
+// at or after run (unix ns).
+func (s *Sandboxes) begin(taskID kagent.TaskRef, run int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.active[taskID]; !ok {
-		s.active[taskID] = &activeTask{done: make(chan struct{})}
+		s.active[taskID] = &activeTask{done: make(chan struct{}), run: run}
 	}
 }
 

@@ -103,9 +103,9 @@ type Agent struct {
 // sandboxGCInterval is how often an agent removes expired sandboxes.
 const sandboxGCInterval = time.Minute
 
-// defaultMaxTaskOutput is a task's default output limit: far more than a
+// DefaultMaxTaskOutput is a task's default output limit: far more than a
 // batch task's lines, far less than a disk.
-const defaultMaxTaskOutput = 256 << 20
+const DefaultMaxTaskOutput = 256 << 20
 
 // StartAgent starts an agent that registers with the master.
 func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
@@ -146,7 +146,7 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 	}
 	logDir := filepath.Join(opts.WorkDir, "logs")
 	if opts.MaxTaskOutputBytes == 0 {
-		opts.MaxTaskOutputBytes = defaultMaxTaskOutput
+		opts.MaxTaskOutputBytes = DefaultMaxTaskOutput
 	}
 	checkpoint, err := aagent.OpenCheckpoint(filepath.Join(opts.WorkDir, "checkpoint"))
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pandodc/pando/actors/executor"
+	"github.com/pandodc/pando/actors/node"
 	"github.com/pandodc/pando/runtime/tasklog"
 	"github.com/pandodc/pando/runtime/wasm"
 )
@@ -53,7 +54,7 @@ func newExecutorCmd() *cobra.Command {
 	fl.StringVar(&workDir, "work-dir", filepath.Join(defaultDataDir(), "agent"), "the agent's work dir (for the compilation cache)")
 	fl.DurationVar(&orphanTimeout, "orphan-timeout", executor.DefaultOrphanTimeout, "how long tasks keep running after the agent's process is gone, for a restarted agent to take them back; negative: forever")
 	fl.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
-	fl.Uint64Var(&maxOutput, "task-output-limit", 256<<20, "bytes a task may write to stdout and stderr together (the agent passes its --task-output-limit)")
+	fl.Uint64Var(&maxOutput, "task-output-limit", node.DefaultMaxTaskOutput, "bytes a task may write to stdout and stderr together (the agent passes its --task-output-limit)")
 	return cmd
 }
 

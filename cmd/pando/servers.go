@@ -311,7 +311,7 @@ func parseArtifactSize(s string) (int64, error) {
 type outputLimits struct{ taskMiB, endedMiB int64 }
 
 func (l *outputLimits) register(fl *pflag.FlagSet) {
-	fl.Int64Var(&l.taskMiB, "task-output-limit", 256, "MiB a task may write to stdout and stderr together; past it the task is stopped, FAILED with REASON_OUTPUT_LIMIT")
+	fl.Int64Var(&l.taskMiB, "task-output-limit", node.DefaultMaxTaskOutput>>20, "MiB a task may write to stdout and stderr together; past it the task is stopped, FAILED with REASON_OUTPUT_LIMIT")
 	fl.Int64Var(&l.endedMiB, "ended-output-limit", 1024, "MiB of output of ended tasks the agent keeps (oldest removed first, besides --sandbox-retention)")
 }
 
