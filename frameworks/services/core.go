@@ -486,10 +486,16 @@ func (c *Core) planApp(now time.Time, id string, s *appState) {
 			c.dirty(id)
 		}
 	}
-	// A backoff ends once an instance stayed healthy that long.
+	// A backoff ends once an instance launched since the failure that
+	// began it (s.next - s.delay) stayed healthy that long. Instances
+	// older than the failure say nothing of it: one healthy instance
+	// must not keep resetting the backoff of another that keeps failing
+	// (a port the host holds, a bad agent), which would relaunch it
+	// every second for ever.
 	if s.delay > 0 {
+		failedAt := s.next.Add(-s.delay)
 		for _, in := range fresh {
-			if s.healthy(in) && !in.StartedAt.IsZero() && now.Sub(in.StartedAt) >= s.delay {
+			if s.healthy(in) && !in.StagedAt.Before(failedAt) && !in.StartedAt.IsZero() && now.Sub(in.StartedAt) >= s.delay {
 				s.delay, s.next = 0, time.Time{}
 				c.dirty(id)
 				break

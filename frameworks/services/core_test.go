@@ -175,6 +175,45 @@ func TestFailedInstanceReplacedWithBackoff(t *testing.T) {
 	}
 }
 
+// TestHealthyInstanceDoesNotResetAnothersBackoff: with one instance
+// healthy for long, another that fails at every launch (its port held on
+// the host) still backs off longer each time; only an instance launched
+// since the failure, healthy for the delay, ends the backoff.
+func TestHealthyInstanceDoesNotResetAnothersBackoff(t *testing.T) {
+	s := newSim(t)
+	s.deploy(`{"id": "svc", "module": "sha256:` + hex64 + `", "cpus": 0.1, "mem": 32, "instances": 2, "backoffSeconds": 1, "backoffFactor": 2, "maxLaunchDelaySeconds": 60}`)
+	got := s.launch("h1")
+	if len(got) != 2 {
+		t.Fatalf("launched %d, want 2", len(got))
+	}
+	good, bad := got[0].GetTaskId(), got[1].GetTaskId()
+	s.update(good, sdk.TaskRunning, yes)
+	s.now = s.now.Add(time.Minute)
+	for _, wait := range []time.Duration{1, 2, 4, 8, 16} {
+		s.update(bad, sdk.TaskFailed, nil)
+		s.now = s.now.Add(wait*time.Second - time.Millisecond)
+		if got := s.launch("h1"); len(got) != 0 {
+			t.Fatalf("relaunched before the %ds backoff: a healthy instance reset it", wait)
+		}
+		s.now = s.now.Add(time.Millisecond)
+		got := s.launch("h1")
+		if len(got) != 1 {
+			t.Fatalf("not relaunched after the %ds backoff", wait)
+		}
+		bad = got[0].GetTaskId()
+	}
+	// The replacement comes up and stays healthy for the delay: the
+	// backoff ends, and the next failure starts again from 1s.
+	s.update(bad, sdk.TaskRunning, yes)
+	s.now = s.now.Add(32 * time.Second)
+	s.c.Tick(s.now)
+	s.update(bad, sdk.TaskFailed, nil)
+	s.now = s.now.Add(time.Second)
+	if got := s.launch("h1"); len(got) != 1 {
+		t.Fatalf("after a healthy run as long as the delay, relaunched %d after 1s; want the backoff reset", len(got))
+	}
+}
+
 func TestUnhealthyInstanceKilledByAgentIsReplaced(t *testing.T) {
 	s := newSim(t)
 	s.deploy(web)

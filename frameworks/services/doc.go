@@ -15,7 +15,8 @@
 // maxConsecutiveFailures checks in a row after its grace period, and the
 // framework replaces it. A failed or lost instance is replaced after
 // backoffSeconds, growing by backoffFactor up to maxLaunchDelaySeconds;
-// the delay resets once an instance has stayed healthy that long.
+// the delay resets once an instance launched since the failure has stayed
+// healthy that long.
 // Constraints UNIQUE, CLUSTER, GROUP_BY, LIKE, UNLIKE and MAX_PER count
 // the app's instances per attribute value ("hostname" is the agent's);
 // among the offers that pass, an instance goes to the host with the fewest
