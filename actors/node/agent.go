@@ -126,6 +126,7 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	warnEphemeralPorts(res, logger)
 	master := opts.Master
 	if master == nil {
 		if opts.MasterURL == "" {

@@ -314,7 +314,9 @@ func TestServicesWASMOnDev(t *testing.T) {
 	web := wasmbuild.MustBuild(t, "webserver")
 	dataDir := t.TempDir()
 	l := newLab(t)
-	args := []string{"--resources", "cpus:2;mem:1GiB;ports:[33000-33099]", "--log-level", "info"}
+	// Ports of their own, below the ephemeral range (32768-60999): an
+	// outgoing connection holding 33000 once made every launch on it fail.
+	args := []string{"--resources", "cpus:2;mem:1GiB;ports:[30000-30099]", "--log-level", "info"}
 	dev, url := l.startDev(bin, dataDir, args...)
 	cl := &cluster{lab: l, bin: bin, url: url}
 	module := cl.upload(web)

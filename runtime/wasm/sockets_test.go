@@ -59,7 +59,8 @@ func TestServesTCPOnItsPorts(t *testing.T) {
 	ln.Close()
 }
 
-// A port already taken fails the launch, naming the address.
+// A port already taken fails the launch, naming the address and saying
+// what may hold it.
 func TestPortTakenFailsLaunch(t *testing.T) {
 	rt := newRuntime(t, wasm.Config{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -69,8 +70,8 @@ func TestPortTakenFailsLaunch(t *testing.T) {
 	defer ln.Close()
 	port := uint16(ln.Addr().(*net.TCPAddr).Port)
 	exit, _, stderr := run(t, rt, runtime.Spec{Artifact: wasmbuild.MustBuild(t, "webserver"), Ports: []uint16{port}})
-	if exit.Cause != runtime.CauseLaunchFailed || !strings.Contains(exit.Message+stderr, fmt.Sprint(port)) {
-		t.Errorf("exit %+v (stderr %q), want a launch failure naming port %d", exit, stderr, port)
+	if exit.Cause != runtime.CauseLaunchFailed || !strings.Contains(exit.Message, fmt.Sprint(port)) || !strings.Contains(exit.Message, "holds the port on the host") {
+		t.Errorf("exit %+v (stderr %q), want a launch failure naming port %d and who may hold it", exit, stderr, port)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -50,6 +51,9 @@ func (t *task) run(r *Runtime, ctx context.Context, c wazero.CompiledModule, cfg
 		t.exit = runtime.Exit{
 			Outcome: runtime.Failed, Cause: runtime.CauseLaunchFailed,
 			Message: "could not be instantiated: " + firstLine(err.Error()),
+		}
+		if errors.Is(err, syscall.EADDRINUSE) {
+			t.exit.Message += " (another process, or an outgoing connection, holds the port on the host; offer the agent ports outside the ephemeral range or reserve them)"
 		}
 		fmt.Fprintf(stderr, "pando: task %s: %v\n", t.exit.Message, err)
 	} else {
