@@ -1,6 +1,7 @@
 package allocator
 
 import (
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -818,3 +819,42 @@ func (a *Allocator) rebuild() {
 	a.active.sort()
 	a.dirty = false
 }
+
+// RoleInfo is a role as the allocator sees it.
+type RoleInfo struct {
+	Name string
+	// Weight is the role's weight (1 unless set).
+	Weight float64
+	// Frameworks counts the subscribed frameworks in the role.
+	Frameworks int
+	// Share is the role's dominant share of the cluster, unweighted.
+	Share float64
+}
+
+// Roles lists, by name, the roles with a subscribed framework or a weight
+// set.
+func (a *Allocator) Roles() []RoleInfo {
+	names := make(map[string]bool, len(a.roles)+len(a.weights))
+	for n := range a.roles {
+		names[n] = true
+	}
+	for n := range a.weights {
+		names[n] = true
+	}
+	out := make([]RoleInfo, 0, len(names))
+	for _, n := range slices.Sorted(maps.Keys(names)) {
+		info := RoleInfo{Name: n, Weight: 1}
+		if w, ok := a.weights[n]; ok {
+			info.Weight = w
+		}
+		if r := a.roles[n]; r != nil {
+			info.Frameworks = r.members
+			info.Share = share(r.alloc, a.total, &a.names)
+		}
+		out = append(out, info)
+	}
+	return out
+}
+
+// Weights returns the weights set, by role.
+func (a *Allocator) Weights() map[string]float64 { return maps.Clone(a.weights) }

@@ -333,7 +333,8 @@ func TestMasterFailoverForgetsTasksOfFrameworksThatNeverReturn(t *testing.T) {
 
 // A framework that reconciles with a new master before the task's agent has
 // re-registered is not told its running task is LOST: the answer waits for
-// the agent (or, for a task no agent reports, for the window to close).
+// the agent, which brings the task or, registering without it, settles it
+// LOST; a task no agent is named for waits for the window to close.
 func TestReconciliationWaitsForAgentsAfterFailover(t *testing.T) {
 	c := setup(t, quietConfig(), "cpus:2;mem:1024")
 	launchRunning(t, c, "1-O1", "t1", "cpus:1;mem:256")
@@ -344,12 +345,12 @@ func TestReconciliationWaitsForAgentsAfterFailover(t *testing.T) {
 	c.Master, c.MasterCfg = master.New(cfg), cfg // the agents have not noticed yet
 	c.Subscribe("fw1", time.Minute)
 	c.Send("fw1", &kernelpb.Reconcile{FrameworkId: "1-F1", Tasks: []*kernelpb.ReconcileTask{
-		{TaskId: "t1", AgentId: "1-A1"}, {TaskId: "t9", AgentId: "1-A1"},
+		{TaskId: "t1", AgentId: "1-A1"}, {TaskId: "t9", AgentId: "1-A1"}, {TaskId: "t7"},
 	}})
 	expectTrace(t, c, `
 		fw1 -> master: Subscribe{name:fw1 id:1-F1}
 		master -> fw1: Subscribed@2{1-F1}
-		fw1 -> master: Reconcile{1-F1 [t1 t9]}
+		fw1 -> master: Reconcile{1-F1 [t1 t9 t7]}
 	`)
 	c.Agents["a1"].A.MasterChanged(c.Now)
 	c.Flush()
@@ -357,11 +358,13 @@ func TestReconciliationWaitsForAgentsAfterFailover(t *testing.T) {
 	expectTrace(t, c, `
 		a1 -> master: RegisterAgent{id:1-A1 host:a1 cpus:2;mem:1024 tasks:[1-F1/t1:RUNNING]}
 		master -> a1: AgentRegistered@2{1-A1}
-		master -> fw1: Update@2{1-F1/t1 RUNNING RECONCILIATION src:master "adopted from re-registering agent"}
+		master -> fw1: Updates[2]
+		+ Update@2{1-F1/t1 RUNNING RECONCILIATION src:master "adopted from re-registering agent"}
+		+ Update@2{1-F1/t9 LOST RECONCILIATION src:master "unknown task: its agent registered without it"}
 	`)
 	c.Advance(10 * time.Second)
 	expectTrace(t, c, `
-		master -> fw1: Update@2{1-F1/t9 LOST RECONCILIATION src:master "unknown task: its agent did not re-register in time"}
+		master -> fw1: Update@2{1-F1/t7 LOST RECONCILIATION src:master "unknown task: its agent did not re-register in time"}
 	`)
 	// Once the window has closed, an unknown task is LOST at once.
 	c.Send("fw1", &kernelpb.Reconcile{FrameworkId: "1-F1", Tasks: []*kernelpb.ReconcileTask{{TaskId: "t8"}}})

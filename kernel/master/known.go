@@ -115,6 +115,15 @@ func (m *Master) expireRecoveringAgents(now time.Time) {
 
 const unknownTaskMessage = "unknown task"
 
+// registeredWithout says whether agentID has registered with this master
+// (not merely known from the registry) and is reachable: it registered
+// with every task it has, so a task the master does not know is not there,
+// and waiting out the re-registration window will not bring it.
+func (m *Master) registeredWithout(agentID string) bool {
+	a := m.agents[agentID]
+	return agentID != "" && a != nil && !a.recovering && a.unreachableSince.IsZero()
+}
+
 // toldLost remembers a task the master told its framework was LOST
 // without knowing it (its agent unreachable or removed): if the agent
 // comes back with it, it is killed, as a task the master settled is.
@@ -140,6 +149,8 @@ func (m *Master) unknownTask(now time.Time, fw *frameworkState, agentID string) 
 		return false, kernelpb.TaskState_TASK_LOST, why
 	case agentID != "" && a == nil && m.removedAgents.Has(agentID):
 		return false, kernelpb.TaskState_TASK_LOST, "unknown task: its agent was removed"
+	case m.registeredWithout(agentID):
+		return false, kernelpb.TaskState_TASK_LOST, "unknown task: its agent registered without it"
 	case m.inWindow(now):
 		return true, 0, ""
 	}

@@ -281,9 +281,6 @@ func New(cfg Config) *Master {
 // Config returns the configuration in effect, defaults filled in.
 func (m *Master) Config() Config { return m.cfg }
 
-// SetWeight sets a role's weight in the allocator.
-func (m *Master) SetWeight(role string, weight float64) { m.alloc.SetWeight(role, weight) }
-
 // ErrInvalid wraps every refusal of a malformed or rogue input.
 var ErrInvalid = errors.New("invalid message")
 
@@ -292,13 +289,14 @@ func invalidf(format string, args ...any) error {
 }
 
 // Step feeds one input to the master: a protocol message from the agent or
-// framework at peer from, or one of the shell's own inputs, Disconnected
-// and OperatorKill (values, not pointers: one input per event). msg is
+// framework at peer from, or one of the shell's own inputs, Disconnected,
+// OperatorKill, SetWeights, KnownAgents and KnownFrameworks (values, not
+// pointers: one input per event). msg is
 // `any` rather than proto.Message only so that those, which are not
 // protocol messages, travel the same way. The error of a protocol message
 // is for logging: a refused framework message has already produced an
-// Error message back to the framework. The error of an OperatorKill is for
-// the operator.
+// Error message back to the framework. The error of an OperatorKill or a
+// SetWeights is for the operator.
 func (m *Master) Step(now time.Time, from Peer, msg any) error {
 	m.openWindow(now)
 	switch msg := msg.(type) {
@@ -385,6 +383,8 @@ func (m *Master) Step(now time.Time, from Peer, msg any) error {
 		return m.disconnected(now, from)
 	case OperatorKill:
 		return m.operatorKill(now, from, msg)
+	case SetWeights:
+		return m.setWeights(msg)
 	case KnownAgents:
 		return m.knownAgents(now, msg)
 	case KnownFrameworks:

@@ -24,6 +24,8 @@ type Views interface {
 	Available(agentID string) resources.Resources
 	RegistryAgents() []KnownAgent
 	RegistryFrameworks() []KnownFramework
+	Roles() []RoleView
+	RegistryWeights() map[string]float64
 }
 
 // ReadOnly returns the master's Views. The value behind it holds the
@@ -48,3 +50,5 @@ func (r readOnly) ActiveTasksByState() map[kernelpb.TaskState]int { return r.m.A
 func (r readOnly) Available(agentID string) resources.Resources   { return r.m.Available(agentID) }
 func (r readOnly) RegistryAgents() []KnownAgent                   { return r.m.RegistryAgents() }
 func (r readOnly) RegistryFrameworks() []KnownFramework           { return r.m.RegistryFrameworks() }
+func (r readOnly) Roles() []RoleView                              { return r.m.Roles() }
+func (r readOnly) RegistryWeights() map[string]float64            { return r.m.RegistryWeights() }

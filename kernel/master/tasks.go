@@ -549,7 +549,8 @@ func (m *Master) inWindow(now time.Time) bool {
 }
 
 // answerPending answers the held-back reconciliations whose task an agent
-// has reported since, and, once the window has closed, the rest: LOST.
+// has reported since, or whose agent registered without it, and, once the
+// window has closed, the rest: LOST.
 func (m *Master) answerPending(now time.Time) {
 	m.openWindow(now)
 	if len(m.pending) == 0 {
@@ -570,7 +571,7 @@ func (m *Master) answerPending(now time.Time) {
 				why = "unknown task: its agent did not re-register in time"
 			}
 		}
-		if t == nil && (open || wait) {
+		if t == nil && (wait || open && !m.registeredWithout(p.agentID)) {
 			rest = append(rest, p)
 			continue
 		}
