@@ -37,6 +37,9 @@ type Config struct {
 	// KnownFrameworks are the frameworks of the registry, stepped in with
 	// the agents (kmaster.KnownFrameworks).
 	KnownFrameworks []kmaster.KnownFramework
+	// KnownWeights are the roles' weights of the registry, stepped in
+	// with them (kmaster.SetWeights).
+	KnownWeights map[string]float64
 }
 
 // Private messages of the master actor.
@@ -101,6 +104,9 @@ func (a *Actor) Receive(ctx actor.Context) {
 		}
 		if len(a.cfg.KnownFrameworks) > 0 {
 			a.step(now, "registry", kmaster.KnownFrameworks{Frameworks: a.cfg.KnownFrameworks})
+		}
+		if len(a.cfg.KnownWeights) > 0 {
+			a.step(now, "registry", kmaster.SetWeights{Weights: a.cfg.KnownWeights})
 		}
 	case *actor.Stopping:
 		for _, cancel := range a.timers {

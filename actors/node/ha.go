@@ -194,11 +194,18 @@ func (m *Master) Err() error {
 	return m.ha.lostWhy
 }
 
-// Registry is the leading master's fenced registry in Consul: nil without
-// HA or before this master leads.
+// Elected says whether this master leads by election through Consul
+// (rather than alone).
+func (m *Master) Elected() bool { return m.ha != nil }
+
+// Registry is the leading master's fenced registry: in Consul with HA (nil
+// before this master leads), embedded in its data dir without.
 func (m *Master) Registry() registry.Registry {
 	if m.ha == nil {
-		return nil
+		if m.lone == nil {
+			return nil
+		}
+		return m.lone.registry
 	}
 	m.ha.mu.Lock()
 	defer m.ha.mu.Unlock()
@@ -260,12 +267,13 @@ const DefaultRegistrySyncInterval = time.Second
 type registryContents struct {
 	agents     []kmaster.KnownAgent
 	frameworks []kmaster.KnownFramework
+	weights    map[string]float64
 }
 
-// loadRegistry reads the agents and frameworks the previous leader kept in
-// reg (nothing without a registry), for the master actor to await. A
-// damaged record is logged and skipped; a failed read keeps this master
-// from leading (it would treat every running task as unknown).
+// loadRegistry reads the agents, frameworks and weights the previous
+// leader kept in reg (nothing without a registry), for the master actor to
+// await. A damaged record is logged and skipped; a failed read keeps this
+// master from leading (it would treat every running task as unknown).
 func (m *Master) loadRegistry(reg registry.Registry) (registryContents, error) {
 	var out registryContents
 	if reg == nil {
@@ -289,33 +297,30 @@ func (m *Master) loadRegistry(reg registry.Registry) (registryContents, error) {
 	if err != nil {
 		m.logger.Error("master: some frameworks of the registry are unreadable", "error", err)
 	}
-	m.logger.Info("master: read the registry", "agents", len(out.agents), "frameworks", len(out.frameworks), "took", time.Since(start))
+	if out.weights, err = registry.LoadWeights(ctx, reg); err != nil {
+		// Weights only tune the shares: lead with the default ones
+		// rather than not at all, and say so.
+		m.logger.Error("master: the roles' weights of the registry are unreadable; every role has weight 1 until they are set again", "error", err)
+	}
+	m.logger.Info("master: read the registry", "agents", len(out.agents), "frameworks", len(out.frameworks), "weights", len(out.weights), "took", time.Since(start))
 	return out, nil
 }
 
 // syncRegistry writes the master's agents and frameworks to reg every
-// RegistrySyncInterval while this master leads: one diff in memory each time,
-// writes only for what changed, batched (registry.AgentWriter and
-// FrameworkWriter).
-func (m *Master) syncRegistry(reg registry.Registry, loaded registryContents) {
-	h := m.ha
-	interval := h.syncInterval
+// interval while this master leads (until ctx ends or lost is closed):
+// one diff in memory each time, writes only for what changed, batched
+// (registry.AgentWriter and FrameworkWriter). With flushAtEnd (a master
+// that leads alone, whose registry nobody else writes) it writes once more
+// when ctx ends, so that a clean stop keeps what the last second changed.
+func (m *Master) syncRegistry(ctx context.Context, lost <-chan struct{}, interval time.Duration, flushAtEnd bool, reg registry.Registry, loaded registryContents) {
 	if interval <= 0 {
 		interval = DefaultRegistrySyncInterval
 	}
 	agents := registry.NewAgentWriter(reg, loaded.agents)
 	frameworks := registry.NewFrameworkWriter(reg, loaded.frameworks)
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-h.ctx.Done():
-			return
-		case <-h.lost:
-			return
-		case <-tick.C:
-		}
-		ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+	sync := func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
 		now, err := amaster.Query(ctx, m.System.Actors, m.PID, func(v kmaster.Views, _ time.Time) registryContents {
 			return registryContents{agents: v.RegistryAgents(), frameworks: v.RegistryFrameworks()}
 		})
@@ -325,7 +330,24 @@ func (m *Master) syncRegistry(reg registry.Registry, loaded registryContents) {
 		if err == nil {
 			_, err = frameworks.Sync(ctx, now.frameworks)
 		}
-		cancel()
+		return err
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if flushAtEnd {
+				if err := sync(context.Background()); err != nil {
+					m.logger.Warn("master: could not write the registry at stop", "error", err)
+				}
+			}
+			return
+		case <-lost:
+			return
+		case <-tick.C:
+		}
+		err := sync(ctx)
 		if errors.Is(err, registry.ErrFenced) {
 			m.logger.Warn("master: the registry fenced this master's writes: it no longer leads", "error", err)
 			return

@@ -16,10 +16,12 @@ import (
 
 	"github.com/pandodc/pando/actors/artifacts"
 	amaster "github.com/pandodc/pando/actors/master"
+	"github.com/pandodc/pando/actors/registry"
 	"github.com/pandodc/pando/actors/telemetry"
 	"github.com/pandodc/pando/internal/httpjson"
 	kmaster "github.com/pandodc/pando/kernel/master"
 	"github.com/pandodc/pando/sdk/client"
+	"github.com/pandodc/pando/sdk/store"
 )
 
 // Version is Pando's version, reported by the API.
@@ -32,7 +34,8 @@ type MasterOptions struct {
 	// RemotingAddr is where the actor system listens for agents and
 	// framework drivers in other processes ("" = this process only).
 	RemotingAddr string
-	// DataDir holds the artifacts (and, later, the registry).
+	// DataDir holds the artifacts and, without HA, the registry
+	// (RegistryFile).
 	DataDir string
 	Kernel  kmaster.Config
 	// AllocationInterval is the period of the allocation timer.
@@ -77,7 +80,38 @@ type Master struct {
 	opts      MasterOptions
 	metrics   *amaster.Metrics
 	logger    *slog.Logger
-	ha        *haState // nil without HA
+	ha        *haState      // nil without HA
+	lone      *loneRegistry // without HA: the registry in the data dir
+}
+
+// loneRegistry is the registry of a master that leads alone: embedded in
+// a bbolt file of its data dir (RegistryFile), synced until stop.
+type loneRegistry struct {
+	registry *registry.Embedded
+	file     *store.Bolt
+	stopSync context.CancelFunc
+	synced   chan struct{} // closed when the sync has written its last
+}
+
+// RegistryFile is the file, in a master's data dir, of its registry when
+// it leads alone (no Consul): the agents it admitted, the frameworks, the
+// roles' weights. A master restarted on the data dir reads them back and
+// waits for those agents to re-register, as an elected one does.
+const RegistryFile = "registry.db"
+
+// openLoneRegistry opens the registry of a master without HA at an epoch
+// of at least atLeast.
+func openLoneRegistry(dataDir string, atLeast uint64) (*loneRegistry, error) {
+	file, err := store.OpenBolt(filepath.Join(dataDir, RegistryFile))
+	if err != nil {
+		return nil, fmt.Errorf("master: opening the registry: %w", err)
+	}
+	reg, err := registry.OpenEmbedded(context.Background(), file, atLeast)
+	if err != nil {
+		file.Close()
+		return nil, fmt.Errorf("master: opening the registry: %w", err)
+	}
+	return &loneRegistry{registry: reg, file: file}, nil
 }
 
 // DefaultReregistrationWindow is how long an elected master waits for the
@@ -93,12 +127,14 @@ func StartMaster(opts MasterOptions) (*Master, error) {
 		return nil, err
 	}
 	if opts.HA == nil {
-		if opts.Kernel.Epoch == 0 {
-			// Without an elected leader the epoch is the start time: a
-			// master restarted later fences out messages meant for the old one.
-			opts.Kernel.Epoch = uint64(time.Now().Unix())
+		// Without an elected leader the epoch is the start time, and
+		// always more than the registry's last: a master restarted later
+		// fences out messages meant for the old one.
+		if m.lone, err = openLoneRegistry(opts.DataDir, max(opts.Kernel.Epoch, uint64(time.Now().Unix()))); err != nil {
+			m.shutdown(context.Background())
+			return nil, err
 		}
-		if err := m.lead(opts.Kernel.Epoch); err != nil {
+		if err := m.lead(m.lone.registry.Epoch()); err != nil {
 			m.shutdown(context.Background())
 			return nil, err
 		}
@@ -175,13 +211,14 @@ func (m *Master) serve() {
 // lead spawns the master actor at epoch and mounts the API that needs it.
 func (m *Master) lead(epoch uint64) error {
 	m.opts.Kernel.Epoch = epoch
-	if m.ha != nil && m.opts.Kernel.ReregistrationWindow == 0 {
-		// An elected master may be taking over: give the agents time to
-		// re-register before it calls tasks it does not know LOST.
+	reg := m.Registry()
+	if reg != nil && m.opts.Kernel.ReregistrationWindow == 0 {
+		// A master with a registry may be taking over (elected, or
+		// restarted): give the agents time to re-register before it
+		// calls tasks it does not know LOST.
 		m.opts.Kernel.ReregistrationWindow = DefaultReregistrationWindow
 	}
 	opts := m.opts
-	reg := m.Registry()
 	known, err := m.loadRegistry(reg)
 	if err != nil {
 		return err
@@ -193,6 +230,7 @@ func (m *Master) lead(epoch uint64) error {
 		Metrics:            m.metrics,
 		KnownAgents:        known.agents,
 		KnownFrameworks:    known.frameworks,
+		KnownWeights:       known.weights,
 	}), amaster.ActorID)
 	if err != nil {
 		return fmt.Errorf("master: spawning the master actor: %w", err)
@@ -204,8 +242,16 @@ func (m *Master) lead(epoch uint64) error {
 	gcCtx, stopGC := context.WithCancel(context.Background())
 	m.stopGC = stopGC
 	go m.Collector.Run(gcCtx, cmp.Or(opts.ArtifactGCInterval, DefaultArtifactGCInterval))
-	if reg != nil {
-		go m.syncRegistry(reg, known)
+	switch {
+	case m.ha != nil:
+		go m.syncRegistry(m.ha.ctx, m.ha.lost, m.ha.syncInterval, false, reg, known)
+	case m.lone != nil:
+		ctx, stop := context.WithCancel(context.Background())
+		m.lone.stopSync, m.lone.synced = stop, make(chan struct{})
+		go func() {
+			defer close(m.lone.synced)
+			m.syncRegistry(ctx, nil, 0, true, reg, known)
+		}()
 	}
 	api := &amaster.API{
 		System: m.System.Actors, Master: pid, Artifacts: m.Artifacts, Images: m.Images, Logger: m.logger,
@@ -216,6 +262,11 @@ func (m *Master) lead(epoch uint64) error {
 		},
 	}
 	api.Register(m.Mux)
+	weights := &amaster.Weights{API: api}
+	if reg != nil {
+		weights.Save = func(ctx context.Context, w map[string]float64) error { return registry.SaveWeights(ctx, reg, w) }
+	}
+	weights.Register(m.Mux)
 	return nil
 }
 
@@ -232,8 +283,15 @@ func (m *Master) shutdown(ctx context.Context) error {
 	if m.ha != nil {
 		err = errors.Join(err, m.ha.stop(ctx))
 	}
+	if m.lone != nil && m.lone.stopSync != nil {
+		m.lone.stopSync()
+		<-m.lone.synced // its last write asks the actor: before it stops
+	}
 	if m.PID != nil {
 		_ = m.System.Actors.Root.StopFuture(m.PID).Wait()
+	}
+	if m.lone != nil {
+		err = errors.Join(err, m.lone.registry.Close(), m.lone.file.Close())
 	}
 	m.System.Shutdown()
 	return errors.Join(err, m.Telemetry.Shutdown(ctx))

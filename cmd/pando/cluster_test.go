@@ -42,12 +42,16 @@ func (cl *cluster) upload(path string) string {
 }
 
 // startCluster starts `pando master` (with the built-in batch framework and
-// masterArgs) and one `pando agent` per entry of agentResources, offering
-// those resources, and waits until every agent is registered and active.
+// masterArgs, which may name its --http address) and one `pando agent` per
+// entry of agentResources, offering those resources, and waits until every
+// agent is registered and active.
 func startCluster(t *testing.T, bin string, agentResources []string, masterArgs ...string) *cluster {
 	t.Helper()
 	cl := &cluster{lab: newLab(t), bin: bin}
 	httpAddr := freeAddr(t)
+	if i := slices.Index(masterArgs, "--http"); i >= 0 && i+1 < len(masterArgs) {
+		httpAddr = masterArgs[i+1] // a test that restarts the master on it
+	}
 	cl.url = "http://" + httpAddr
 	args := append([]string{"master", "--http", httpAddr, "--remoting", freeAddr(t),
 		"--data-dir", t.TempDir(), "--log-level", "info"}, masterArgs...)

@@ -40,9 +40,10 @@ type builtins struct {
 func startBuiltins(m *node.Master, dataDir string, logger *slog.Logger) (*builtins, error) {
 	// An elected master keeps its frameworks' state in the fenced
 	// registry (Consul), where the master elected after it finds it; a
-	// master alone keeps it in its data dir.
+	// master alone keeps it in a file of its data dir, beside its own
+	// registry's (which only it opens, so no write needs fencing).
 	var st store.Store
-	if reg := m.Registry(); reg != nil {
+	if reg := m.Registry(); reg != nil && m.Elected() {
 		st = registry.AsStore(reg, "frameworks/")
 	} else {
 		bolt, err := store.OpenBolt(filepath.Join(dataDir, "frameworks.db"))

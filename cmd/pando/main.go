@@ -62,7 +62,7 @@ func newRoot() *cobra.Command {
 		newDevCmd(), newMasterCmd(), newAgentCmd(g), newExecutorCmd(),
 		newRunCmd(g), newPsCmd(g), newJobsCmd(g), newLogsCmd(g), newFetchCmd(g), newKillCmd(g),
 		newAgentsCmd(g), newFrameworksCmd(g), newUploadCmd(g), newImageCmd(g), newTopCmd(g), newCronCmd(g),
-		newAppCmd(g),
+		newAppCmd(g), newRolesCmd(g), newWeightsCmd(g),
 	)
 	return root
 }

@@ -204,7 +204,7 @@ func newMasterCmd() *cobra.Command {
 	fl.DurationVar(&unreachableTimeout, "agent-unreachable-timeout", 10*time.Minute, "how long an unreachable agent may take to come back with its tasks before it is removed (its tasks become LOST)")
 	fl.IntVar(&maxUnreachable, "agent-max-unreachable", 0, "at most this many agents are marked unreachable per --agent-unreachable-window; the others wait (0: no limit)")
 	fl.DurationVar(&unreachableWindow, "agent-unreachable-window", time.Minute, "the sliding window of --agent-max-unreachable")
-	fl.DurationVar(&reregistrationWindow, "agent-reregistration-window", node.DefaultReregistrationWindow, "with --consul: how long a newly elected master waits for the agents of the registry to re-register before it marks them unreachable and answers the reconciliation of tasks it does not know")
+	fl.DurationVar(&reregistrationWindow, "agent-reregistration-window", node.DefaultReregistrationWindow, "how long a master that takes over (elected, or restarted on its data dir) waits for the agents of the registry to re-register before it marks them unreachable and answers the reconciliation of tasks it does not know")
 	fl.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
 	return cmd
 }

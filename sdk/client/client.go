@@ -167,6 +167,28 @@ func (c *Client) Frameworks(ctx context.Context) ([]Framework, error) {
 	return out, c.Do(ctx, http.MethodGet, "/api/v1/frameworks", nil, &out)
 }
 
+// Roles lists the roles with their weights, frameworks and shares.
+func (c *Client) Roles(ctx context.Context) ([]Role, error) {
+	var out []Role
+	return out, c.Do(ctx, http.MethodGet, "/api/v1/roles", nil, &out)
+}
+
+// Weights lists the weights operators set, by role.
+func (c *Client) Weights(ctx context.Context) ([]Weight, error) {
+	var out []Weight
+	return out, c.Do(ctx, http.MethodGet, "/api/v1/weights", nil, &out)
+}
+
+// SetWeights sets the weights of the roles named (the others keep
+// theirs); the master keeps them in its registry.
+func (c *Client) SetWeights(ctx context.Context, weights []Weight) error {
+	body, err := json.Marshal(weights)
+	if err != nil {
+		return err
+	}
+	return c.Do(ctx, http.MethodPut, "/api/v1/weights", bytes.NewReader(body), nil)
+}
+
 // Tasks lists tasks; query holds filters such as state=TASK_RUNNING.
 func (c *Client) Tasks(ctx context.Context, query url.Values) ([]Task, error) {
 	var out []Task

@@ -58,6 +58,26 @@ type Framework struct {
 	TooSmall   map[string]uint64 `json:"too_small,omitempty"`
 }
 
+// Role is one entry of GET /api/v1/roles: a role with a subscribed
+// framework or a weight set.
+type Role struct {
+	Name string `json:"name"`
+	// Weight is the role's weight in DRF (1 unless set): a role of weight
+	// 2 is entitled to twice the share of a role of weight 1.
+	Weight float64 `json:"weight"`
+	// Frameworks counts the subscribed frameworks in the role.
+	Frameworks int `json:"frameworks"`
+	// Share is the role's dominant share of the cluster, in [0, 1].
+	Share float64 `json:"share"`
+}
+
+// Weight is one role's weight, in GET and PUT /api/v1/weights (Mesos's
+// shape: [{"role": "eng", "weight": 2}]).
+type Weight struct {
+	Role   string  `json:"role"`
+	Weight float64 `json:"weight"`
+}
+
 // Task is one entry of GET /api/v1/tasks.
 type Task struct {
 	ID          string    `json:"id"`
