@@ -67,11 +67,12 @@ func listenerEnv(ports []uint16, dirs int) map[string]string {
 // instance closed, but only the guest's own code checks the mark. Closing
 // the instance's sockets from here would race with the guest's own calls
 // into its descriptor table. So when the task's context ends (Kill,
-// timeout, Close) the runtime wakes the guest the way a client would: it
-// connects to each of its ports and hangs up at once, until the task has
-// ended. A guest in accept returns, and stops at its next check. (A guest
-// blocked reading a connection that another client holds open and idle
-// stops when that client sends or hangs up.)
+// timeout, Close) the runtime wakes the guest the way a client would,
+// until the task has ended: it connects to each of its ports and hangs up
+// at once, so a guest in accept returns; and it shuts down the connections
+// the guest accepted (hangUp), so a guest blocked reading one that a
+// client holds open and idle returns too. Either way it stops at its next
+// check.
 func (t *task) listen(ctx context.Context) (context.Context, func(api.Module)) {
 	if len(t.ports) == 0 {
 		return ctx, func(api.Module) {}
@@ -87,6 +88,7 @@ func (t *task) listen(ctx context.Context) (context.Context, func(api.Module)) {
 			tick := time.NewTicker(wakeInterval)
 			defer tick.Stop()
 			for {
+				hangUp(t.ports)
 				for _, p := range t.ports {
 					addr := net.JoinHostPort(ListenHost, strconv.Itoa(int(p)))
 					if conn, err := net.DialTimeout("tcp", addr, wakeInterval); err == nil {

@@ -59,6 +59,51 @@ func TestServesTCPOnItsPorts(t *testing.T) {
 	ln.Close()
 }
 
+// A kill ends a guest blocked reading a connection whose client holds it
+// open and sends nothing, without that client's help.
+func TestKillEndsAGuestReadingAnIdleConnection(t *testing.T) {
+	rt := newRuntime(t, wasm.Config{})
+	port := freeport.Take(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	task, err := rt.Launch(ctx, runtime.Spec{TaskID: "web", Sandbox: t.TempDir(), Artifact: wasmbuild.MustBuild(t, "webserver"), Ports: []uint16{port}})
+	if err != nil {
+		t.Fatalf("Launch: %v", err)
+	}
+	getWithin(t, fmt.Sprintf("http://127.0.0.1:%d/health", port), 10*time.Second)
+	idle, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	// The guest serves one connection at a time: once a second client
+	// cannot get an answer, it is blocked reading the idle one.
+	probe := &http.Client{Timeout: 300 * time.Millisecond}
+	for i := 0; i < 50; i++ {
+		resp, err := probe.Get(fmt.Sprintf("http://127.0.0.1:%d/health", port))
+		if err != nil {
+			break
+		}
+		resp.Body.Close()
+	}
+	t0 := time.Now()
+	killCtx, cancelKill := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancelKill()
+	if err := task.Kill(killCtx); err != nil {
+		t.Fatalf("Kill: %v", err)
+	}
+	exit, err := task.Wait(killCtx)
+	if err != nil || exit.Outcome != runtime.Killed {
+		t.Fatalf("after Kill, with an idle client: exit %+v, err %v; want Killed", exit, err)
+	}
+	t.Logf("ended %s after the kill", time.Since(t0).Round(time.Millisecond))
+	// The client sees its connection end.
+	idle.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := idle.Read(make([]byte, 1)); err == nil {
+		t.Errorf("the idle client read %d bytes after the kill, want its connection ended", n)
+	}
+}
+
 // A port already taken fails the launch, naming the address and saying
 // what may hold it.
 func TestPortTakenFailsLaunch(t *testing.T) {
