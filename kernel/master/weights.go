@@ -1,6 +1,7 @@
 package master
 
 import (
+	"fmt"
 	"maps"
 	"math"
 	"slices"
@@ -21,23 +22,39 @@ type SetWeights struct {
 func (SetWeights) operatorInput() {}
 
 func (m *Master) setWeights(msg SetWeights) error {
-	if len(msg.Weights) == 0 {
-		return invalidf("no weights given (want e.g. {\"eng\": 2})")
+	if err := CheckWeights(msg.Weights); err != nil {
+		return err
 	}
-	roles := slices.Sorted(maps.Keys(msg.Weights))
-	for _, role := range roles {
-		if err := validRole(role); err != nil {
-			return invalidf("weight of %q: %v", role, err)
-		}
-		if w := msg.Weights[role]; !(w > 0) || math.IsInf(w, 0) {
-			return invalidf("weight of %q is %v: want a positive number (1 is the default)", role, w)
-		}
-	}
-	for _, role := range roles {
+	for _, role := range slices.Sorted(maps.Keys(msg.Weights)) {
 		m.alloc.SetWeight(role, msg.Weights[role])
 	}
 	return nil
 }
+
+// CheckWeights says what is wrong with weights, as SetWeights would
+// (ErrInvalid), so that a shell can check them before it writes them to
+// its registry.
+func CheckWeights(weights map[string]float64) error {
+	if len(weights) == 0 {
+		return weightsError("no weights given: name at least one role and its weight")
+	}
+	for _, role := range slices.Sorted(maps.Keys(weights)) {
+		if err := validRole(role); err != nil {
+			return weightsError(fmt.Sprintf("weight of %q: %v", role, err))
+		}
+		if w := weights[role]; !(w > 0) || math.IsInf(w, 0) {
+			return weightsError(fmt.Sprintf("weight of %q is %v: want a positive number (1 is the default)", role, w))
+		}
+	}
+	return nil
+}
+
+// weightsError is an operator's mistake in SetWeights: it says what is
+// wrong in the operator's terms, and is ErrInvalid.
+type weightsError string
+
+func (e weightsError) Error() string        { return string(e) }
+func (e weightsError) Is(target error) bool { return target == ErrInvalid }
 
 // RoleView describes a role: its weight, its frameworks and its share.
 type RoleView = allocator.RoleInfo
