@@ -326,7 +326,7 @@ func TestServicesWASMOnDev(t *testing.T) {
 		  "healthChecks": [{"protocol": "HTTP", "path": "/health", "portIndex": 0, "gracePeriodSeconds": 1, "intervalSeconds": 1, "timeoutSeconds": 1}]}`
 	}
 	for _, bad := range []struct{ js, want string }{
-		{`{"id": "/bad", "module": "` + module + `", "mem": 65536}`, "mem: needs 64GiB; the largest agent has 1GiB"},
+		{`{"id": "/bad", "module": "` + module + `", "mem": 65536}`, "lacks mem 64GiB (has 1GiB)"},
 		{`{"id": "/bad", "module": "sha256:` + strings.Repeat("0", 64) + `"}`, "the master has no such artifact"},
 		{`{"id": "/bad", "image": "nginx:1"}`, `no image "nginx:1"`},
 		{`{"id": "/bad", "module": "` + module + `", "healthChecks": [{"protocol": "TCP", "portIndex": 1}], "portDefinitions": [{"port": 0}]}`, "healthChecks[0].portIndex 1: the app has 1 ports"},

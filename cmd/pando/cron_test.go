@@ -95,7 +95,7 @@ func TestCronAgainstDev(t *testing.T) {
 	// Bad input: a clear error naming the field, and nothing created.
 	for body, want := range map[string]string{
 		`{"name": "x", "schedule": "@daily", "module": "` + hello + `", "colour": "red"}`:                                         `unknown field "colour"`,
-		`{"name": "x", "schedule": "@daily", "module": "sha256:` + strings.Repeat("1", 64) + `"}`:                                 "module: the master has no module",
+		`{"name": "x", "schedule": "@daily", "module": "sha256:` + strings.Repeat("1", 64) + `"}`:                                 "module: the master has no such artifact",
 		`{"name": "x", "schedule": "@daily", "module": "` + hello + `", "mem": 1048576}`:                                          "no agent can ever hold it",
 		`{"name": "x", "schedule": "@daily", "container": {"image": "nosuch:1"}}`:                                                 `container.image: image not found`,
 		`{"name": "x", "schedule": "R/2026-01-01T00:00:00Z/PT2S", "scheduleTimeZone": "Mars/Olympus", "module": "` + hello + `"}`: "scheduleTimeZone",

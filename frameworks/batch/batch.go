@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -41,43 +42,20 @@ const MaxLostRelaunches = 5
 // maxFailures bounds the failures a job keeps for display.
 const maxFailures = 20
 
-// AgentInfo describes an agent for the impossible-job check.
-type AgentInfo struct {
-	ID       string
-	Hostname string
-	// Total is the agent's total resources in text form
-	// ("cpus:8;mem:16GiB"); ignored when Resources is not empty.
-	Total     string
-	Resources resources.Resources
-	// Attributes are the agent's attributes; "runtimes" lists its task
-	// runtimes ("wasm,container").
-	Attributes map[string]string
-}
-
 // Cluster lists the agents; the framework uses it to reject jobs no agent
 // could ever run. APICluster answers it from the master's HTTP API.
 type Cluster interface {
-	Agents(ctx context.Context) ([]AgentInfo, error)
+	Agents(ctx context.Context) ([]client.Agent, error)
 }
 
-// APICluster is the Cluster any framework can use: the active agents of
-// the master's GET /api/v1/agents.
+// APICluster is the Cluster any framework can use: the master's GET
+// /api/v1/agents.
 func APICluster(c *client.Client) Cluster { return apiCluster{c} }
 
 type apiCluster struct{ c *client.Client }
 
-func (a apiCluster) Agents(ctx context.Context) ([]AgentInfo, error) {
-	agents, err := a.c.Agents(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]AgentInfo, 0, len(agents))
-	for _, ag := range agents {
-		if ag.Active {
-			out = append(out, AgentInfo{ID: ag.ID, Hostname: ag.Hostname, Total: ag.Total, Attributes: ag.Attributes})
-		}
-	}
-	return out, nil
+func (a apiCluster) Agents(ctx context.Context) ([]client.Agent, error) {
+	return a.c.Agents(ctx)
 }
 
 // Config configures a Framework.
@@ -585,65 +563,35 @@ func (f *Framework) checkCluster(ctx context.Context, need resources.Resources, 
 	if len(agents) == 0 {
 		return "no agent has registered yet: the job waits for one", nil
 	}
+	runtime := "" // every agent runs WASM
 	if container {
+		runtime = "container"
 		var why []string
-		agents = slices.DeleteFunc(slices.Clone(agents), func(a AgentInfo) bool {
-			if sdk.ListHas(a.Attributes[sdk.RuntimesAttribute], "container") {
+		has := slices.ContainsFunc(agents, func(a client.Agent) bool {
+			if !a.Active {
 				return false
 			}
+			if sdk.ListHas(a.Attributes[sdk.RuntimesAttribute], "container") {
+				return true
+			}
 			if len(why) < 3 {
-				name := a.Hostname
-				if name == "" {
-					name = a.ID
-				}
+				name := cmp.Or(a.Hostname, a.ID)
 				note := a.Attributes["container"]
 				if note == "" {
 					note = "runtimes: " + a.Attributes[sdk.RuntimesAttribute]
 				}
 				why = append(why, name+": "+note)
 			}
-			return true
+			return false
 		})
-		if len(agents) == 0 {
+		if !has {
 			return "no agent has a container runtime (" + strings.Join(why, "; ") + "): the job waits for one that has", nil
 		}
 	}
-	var largest *AgentInfo
-	var largestRes resources.Resources
-	for i := range agents {
-		a := &agents[i]
-		res := a.Resources
-		if res.IsEmpty() && a.Total != "" {
-			if res, err = resources.Parse(a.Total); err != nil {
-				f.log.Warn("agent reports unparsable resources", "agent", a.ID, "total", a.Total, "err", err)
-				continue
-			}
-		}
-		// Tasks ask for unreserved resources, so only those count.
-		res = res.Unreserved()
-		if res.Contains(need) {
-			return "", nil
-		}
-		if largest == nil || bigger(res, largestRes) {
-			largest, largestRes = a, res
-		}
+	if err := sdk.NeverFits(agents, need, runtime); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrImpossible, err)
 	}
-	if largest == nil {
-		return "", nil
-	}
-	name := largest.Hostname
-	if name == "" {
-		name = largest.ID
-	}
-	return "", fmt.Errorf("%w: each instance needs %s, more than any agent has; the largest agent (%s) lacks %s",
-		ErrImpossible, need, name, largestRes.Shortfall(need))
-}
-
-func bigger(a, b resources.Resources) bool {
-	if a.Get(resources.Mem) != b.Get(resources.Mem) {
-		return a.Get(resources.Mem) > b.Get(resources.Mem)
-	}
-	return a.Get(resources.CPUs) > b.Get(resources.CPUs)
+	return "", nil
 }
 
 // Kill kills every instance of a job: pending ones at once, running ones

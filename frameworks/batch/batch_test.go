@@ -17,6 +17,7 @@ import (
 
 	"github.com/pandodc/pando/kernel/kernelpb"
 	"github.com/pandodc/pando/kernel/resources"
+	"github.com/pandodc/pando/sdk/client"
 	"github.com/pandodc/pando/sdk/store"
 )
 
@@ -147,9 +148,9 @@ func (s *memStore) writes() int {
 	return s.puts
 }
 
-type fakeCluster struct{ agents []AgentInfo }
+type fakeCluster struct{ agents []client.Agent }
 
-func (c fakeCluster) Agents(context.Context) ([]AgentInfo, error) { return c.agents, nil }
+func (c fakeCluster) Agents(context.Context) ([]client.Agent, error) { return c.agents, nil }
 
 func newFW(t *testing.T, st store.Store, cl Cluster) (*Framework, *fakeDriver) {
 	t.Helper()
@@ -510,9 +511,10 @@ func newFWOn(t *testing.T, st store.Store) *Framework {
 }
 
 func TestSubmitValidation(t *testing.T) {
-	cl := fakeCluster{agents: []AgentInfo{
-		{ID: "a1", Hostname: "small", Total: "cpus:2;mem:4GiB"},
-		{ID: "a2", Hostname: "big", Resources: resources.MustParse("cpus:8;mem:19GiB")},
+	cl := fakeCluster{agents: []client.Agent{
+		{ID: "a1", Hostname: "small", Total: "cpus:2;mem:4GiB", Active: true},
+		{ID: "a2", Hostname: "big", Total: "cpus:8;mem:19GiB", Active: true},
+		{ID: "a3", Hostname: "gone", Total: "cpus:64;mem:256GiB"}, // inactive: counts for nothing
 	}}
 	f, _ := newFW(t, newMemStore(), cl)
 	for _, tc := range []struct {
@@ -702,7 +704,7 @@ func TestProgressWritesAreThrottled(t *testing.T) {
 }
 
 func TestHTTP(t *testing.T) {
-	cl := fakeCluster{agents: []AgentInfo{{ID: "a1", Hostname: "h1", Total: "cpus:4;mem:8GiB"}}}
+	cl := fakeCluster{agents: []client.Agent{{ID: "a1", Hostname: "h1", Total: "cpus:4;mem:8GiB", Active: true}}}
 	f, d := newFW(t, newMemStore(), cl)
 	srv := httptest.NewServer(http.StripPrefix("/api/v1/batch", f.Handler()))
 	defer srv.Close()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sync"
 	"time"
 
@@ -375,10 +374,10 @@ func (f *Framework) checkCluster(ctx context.Context, j Job) (sdk.Image, error) 
 		}
 		return img, nil
 	}
+	runtime := "" // every agent runs WASM
 	if j.Module != "" {
-		err := c.Do(ctx, http.MethodHead, "/api/v1/artifacts/"+j.Module, nil, nil)
-		if client.IsStatus(err, http.StatusNotFound) {
-			return img, fmt.Errorf("%w %q: module: the master has no module %s (upload it with `pando upload`)", ErrInvalid, j.Name, j.Module)
+		if err := c.CheckArtifact(ctx, j.Module); errors.Is(err, client.ErrArtifactNotFound) {
+			return img, fmt.Errorf("%w %q: module: %v", ErrInvalid, j.Name, err)
 		} else if err != nil {
 			f.log.Warn("cannot check the job's module", "job", j.Name, "err", err)
 		}
@@ -390,6 +389,7 @@ func (f *Framework) checkCluster(ctx context.Context, j Job) (sdk.Image, error) 
 			return img, fmt.Errorf("cron: job %q: container.image: %w", j.Name, err)
 		}
 		img = sdk.Image{Digest: im.Digest, Name: im.Name}
+		runtime = "container"
 	}
 	agents, err := c.Agents(ctx)
 	if err != nil {
@@ -397,25 +397,10 @@ func (f *Framework) checkCluster(ctx context.Context, j Job) (sdk.Image, error) 
 		return img, nil
 	}
 	need, _ := j.need()
-	var largest string
-	for _, a := range agents {
-		total, err := sdk.ParseResources(a.Total)
-		if !a.Active || err != nil {
-			continue
-		}
-		if j.Container != nil && !sdk.ListHas(a.Attributes[sdk.RuntimesAttribute], "container") {
-			continue // it may get one: the job waits, and its status says why
-		}
-		if total.Unreserved().Contains(need) {
-			return img, nil
-		}
-		largest = a.Hostname + " lacks " + total.Unreserved().Shortfall(need)
+	if err := sdk.NeverFits(agents, need, runtime); err != nil {
+		return img, fmt.Errorf("%w: job %q: %w: lower cpus, mem or disk", ErrImpossible, j.Name, err)
 	}
-	if largest == "" {
-		return img, nil // no agent yet: the job waits for one
-	}
-	return img, fmt.Errorf("%w: job %q needs %s on one agent, and no agent can ever hold it (%s): lower cpus, mem or disk",
-		ErrImpossible, j.Name, need, largest)
+	return img, nil
 }
 
 // RunNow queues a run of the job now.

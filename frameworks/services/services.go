@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -248,10 +246,10 @@ func (f *Framework) check(ctx context.Context, a *App) error {
 	if c == nil {
 		return nil
 	}
+	runtime := "" // every agent runs WASM
 	if a.Module != "" {
-		err := c.Do(ctx, http.MethodHead, "/api/v1/artifacts/"+a.Module, nil, nil)
-		if client.IsStatus(err, http.StatusNotFound) {
-			return fmt.Errorf("%w: module %s: the master has no such artifact (upload it first: `pando upload FILE.wasm`)", ErrInvalid, a.Module)
+		if err := c.CheckArtifact(ctx, a.Module); errors.Is(err, client.ErrArtifactNotFound) {
+			return fmt.Errorf("%w: module: %v", ErrInvalid, err)
 		} else if err != nil {
 			return fmt.Errorf("module %s: %w", a.Module, err)
 		}
@@ -263,53 +261,19 @@ func (f *Framework) check(ctx context.Context, a *App) error {
 			return fmt.Errorf("image %s: %w", a.Image, err)
 		}
 		a.ResolvedImage = &ResolvedImage{Digest: im.Digest, Name: im.Name}
+		runtime = "container"
+	}
+	need, err := taskResources(*a)
+	if err != nil {
+		return fmt.Errorf("%w: resources: %v", ErrInvalid, err)
 	}
 	agents, err := c.Agents(ctx)
 	if err != nil {
 		f.log.Warn("cannot list agents to check an app", "err", err)
 		return nil
 	}
-	need, err := taskResources(*a)
-	if err != nil {
-		return fmt.Errorf("%w: resources: %v", ErrInvalid, err)
+	if err := sdk.NeverFits(agents, need, runtime); err != nil {
+		return fmt.Errorf("%w: %w", ErrImpossible, err)
 	}
-	largest := map[string]int64{}
-	containers := false
-	for _, ag := range agents {
-		total, err := sdk.ParseResources(ag.Total)
-		if !ag.Active || err != nil {
-			continue
-		}
-		if total.Unreserved().Contains(need) && (a.Image == "" || sdk.ListHas(ag.Attributes[sdk.RuntimesAttribute], "container")) {
-			return nil
-		}
-		containers = containers || sdk.ListHas(ag.Attributes[sdk.RuntimesAttribute], "container")
-		for _, it := range total.Unreserved().Items() {
-			largest[it.Name] = max(largest[it.Name], int64(it.Milli))
-		}
-	}
-	if len(largest) == 0 {
-		return nil // no agent yet: the app waits for one
-	}
-	for _, it := range need.Items() {
-		if have := largest[it.Name]; int64(it.Milli) > have {
-			return fmt.Errorf("%w: %s: needs %s; the largest agent has %s", ErrImpossible, it.Name, quantity(it.Name, int64(it.Milli)), quantity(it.Name, have))
-		}
-	}
-	if !containers && a.Image != "" {
-		return fmt.Errorf("%w: image: no agent has a container runtime", ErrImpossible)
-	}
-	return fmt.Errorf("%w: no single agent has cpus %g, mem %s and disk %s together", ErrImpossible, a.CPUs, quantity("mem", int64(a.Mem*1000)), quantity("disk", int64(a.Disk*1000)))
-}
-
-// quantity prints milli-units of a resource; mem and disk in MiB or GiB.
-func quantity(name string, milli int64) string {
-	v := float64(milli) / 1000
-	if name != "mem" && name != "disk" {
-		return fmt.Sprintf("%g", v)
-	}
-	if v >= 1024 {
-		return strings.TrimSuffix(fmt.Sprintf("%.1f", v/1024), ".0") + "GiB"
-	}
-	return fmt.Sprintf("%gMiB", v)
+	return nil
 }

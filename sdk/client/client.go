@@ -167,6 +167,22 @@ func (c *Client) Frameworks(ctx context.Context) ([]Framework, error) {
 	return out, c.Do(ctx, http.MethodGet, "/api/v1/frameworks", nil, &out)
 }
 
+// ErrArtifactNotFound is wrapped by CheckArtifact's error when the master
+// has no artifact of that digest.
+var ErrArtifactNotFound = errors.New("the master has no such artifact")
+
+// CheckArtifact says whether the master stores digest (a module, a
+// tarball, an input), for a framework to refuse a request naming one it
+// lacks: nil when it does, an error wrapping ErrArtifactNotFound when it
+// does not, another error when the master could not say.
+func (c *Client) CheckArtifact(ctx context.Context, digest string) error {
+	err := c.Do(ctx, http.MethodHead, "/api/v1/artifacts/"+url.PathEscape(digest), nil, nil)
+	if IsStatus(err, http.StatusNotFound) {
+		return fmt.Errorf("%w: %s (upload it first: pando upload FILE)", ErrArtifactNotFound, digest)
+	}
+	return err
+}
+
 // Roles lists the roles with their weights, frameworks and shares.
 func (c *Client) Roles(ctx context.Context) ([]Role, error) {
 	var out []Role
