@@ -56,6 +56,12 @@
 // not launching. Container tasks carry HasRuntime("container"): agents
 // list their runtimes in the "runtimes" attribute.
 //
+// NeverFits, given the master's agents (client.Client.Agents), says
+// whether a request could never run on any of them, so that a framework
+// refuses it at submission naming the largest agent and what it lacks,
+// rather than let it wait forever; client.Client.CheckArtifact says
+// whether the master has the module or tarball it names.
+//
 // # The driver
 //
 // NewDriver, Start and Stop are the parts Run is made of, for frameworks
