@@ -79,7 +79,7 @@ type measured struct {
 func (c *Cache) Collect(inUse []string, p Eviction, now time.Time) (Collected, error) {
 	c.collecting.Lock()
 	defer c.collecting.Unlock()
-	found, scanErr := c.scan()
+	found, leftovers, scanErr := c.scan()
 	needed := map[string]bool{}
 	for _, k := range inUse {
 		needed[k] = true
@@ -111,6 +111,17 @@ func (c *Cache) Collect(inUse []string, p Eviction, now time.Time) (Collected, e
 	var out Collected
 	var trash []string
 	var err error
+	if len(c.inflight) == 0 {
+		// Nothing is being written, and nothing can start while the
+		// lock is held: a temporary file or directory is what a crash
+		// left (each piece of work removes its own before it ends).
+		for _, tmp := range leftovers {
+			dst := filepath.Join(filepath.Dir(tmp), trashPrefix+filepath.Base(tmp))
+			if os.Rename(tmp, dst) == nil {
+				trash = append(trash, dst)
+			}
+		}
+	}
 	for _, key := range p.Evict(entries, needed, now) {
 		m := found[key]
 		delete(c.ready, key)
@@ -144,12 +155,14 @@ func (c *Cache) Collect(inUse []string, p Eviction, now time.Time) (Collected, e
 
 // scan lists the entries on disk by key, with their bytes and links.
 // What is being written (temporary names, beginning with a dot) is not
-// an entry; what an interrupted Collect left in its trash is deleted.
-func (c *Cache) scan() (map[string]measured, error) {
-	found := map[string]measured{}
+// an entry: their paths are the leftovers, which Collect deletes when
+// nothing is being written. What an interrupted Collect left in its trash
+// is deleted.
+func (c *Cache) scan() (found map[string]measured, leftovers []string, _ error) {
+	found = map[string]measured{}
 	var errs []error
 	byInode := map[fileID]string{} // artifact files, to see views' links
-	err := c.list(c.dir, func(name string, d fs.DirEntry) {
+	err := c.list(c.dir, &leftovers, func(name string, d fs.DirEntry) {
 		if !d.Type().IsRegular() {
 			return
 		}
@@ -167,22 +180,23 @@ func (c *Cache) scan() (map[string]measured, error) {
 		}
 	})
 	errs = append(errs, err)
-	errs = append(errs, c.scanDirs(found, treesDir, func(name string) string {
+	errs = append(errs, c.scanDirs(found, &leftovers, treesDir, func(name string) string {
 		if _, err := ParseDigest(digestPrefix + name); err != nil {
 			return ""
 		}
 		return treePrefix + digestPrefix + name
 	}, nil))
-	errs = append(errs, c.scanDirs(found, viewsDir, func(name string) string { return viewPrefix + name }, byInode))
+	errs = append(errs, c.scanDirs(found, &leftovers, viewsDir, func(name string) string { return viewPrefix + name }, byInode))
 	if c.compiledDir != "" {
 		errs = append(errs, c.scanCompiled(found))
 	}
-	return found, errors.Join(errs...)
+	return found, leftovers, errors.Join(errs...)
 }
 
 // list calls each with the entries of dir that are not being written,
-// and deletes the trash of an interrupted Collect.
-func (c *Cache) list(dir string, each func(name string, d fs.DirEntry)) error {
+// adds those that are to temps, and deletes the trash of an interrupted
+// Collect.
+func (c *Cache) list(dir string, temps *[]string, each func(name string, d fs.DirEntry)) error {
 	des, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -195,7 +209,9 @@ func (c *Cache) list(dir string, each func(name string, d fs.DirEntry)) error {
 		switch name := d.Name(); {
 		case strings.HasPrefix(name, trashPrefix):
 			errs = append(errs, os.RemoveAll(filepath.Join(dir, name)))
-		case !strings.HasPrefix(name, "."):
+		case strings.HasPrefix(name, "."):
+			*temps = append(*temps, filepath.Join(dir, name))
+		default:
 			each(name, d)
 		}
 	}
@@ -205,9 +221,9 @@ func (c *Cache) list(dir string, each func(name string, d fs.DirEntry)) error {
 // scanDirs measures the directories under sub (views or trees), keyed by
 // key(name) ("" for a name that is no entry). A file of a view that is an
 // artifact's (byInode) is a link to it, not the view's bytes.
-func (c *Cache) scanDirs(found map[string]measured, sub string, key func(name string) string, byInode map[fileID]string) error {
+func (c *Cache) scanDirs(found map[string]measured, temps *[]string, sub string, key func(name string) string, byInode map[fileID]string) error {
 	var errs []error
-	errs = append(errs, c.list(filepath.Join(c.dir, sub), func(name string, d fs.DirEntry) {
+	errs = append(errs, c.list(filepath.Join(c.dir, sub), temps, func(name string, d fs.DirEntry) {
 		k := key(name)
 		if k == "" || !d.IsDir() {
 			return

@@ -143,6 +143,13 @@ func TestCollectAfterARestartWaitsForTheGrace(t *testing.T) {
 	if _, err := first.Fetch(ctx, digest); err != nil {
 		t.Fatal(err)
 	}
+	// What a crash in the middle of a fetch, an unpacking, a view or a
+	// collection leaves.
+	leftovers := []string{filepath.Join(dir, ".tmp-123"), filepath.Join(dir, viewsDir, ".view-1"), filepath.Join(dir, treesDir, ".tree-1", "sub"), filepath.Join(dir, viewsDir, trashPrefix+"v")}
+	for _, p := range leftovers {
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte("half"), 0o644)
+	}
 	restarted, err := NewCache(dir, LocalSource(store))
 	if err != nil {
 		t.Fatal(err)
@@ -150,6 +157,14 @@ func TestCollectAfterARestartWaitsForTheGrace(t *testing.T) {
 	p := Eviction{MaxBytes: 0, Grace: time.Hour}
 	if got, err := restarted.Collect(nil, p, time.Now()); err != nil || len(got.Deleted) != 0 || got.Bytes == 0 {
 		t.Fatalf("right after a restart: %+v, %v; want nothing deleted, the entry counted", got, err)
+	}
+	for _, p := range leftovers {
+		if exists(p) || exists(filepath.Dir(p)) && filepath.Base(filepath.Dir(p)) == ".tree-1" {
+			t.Errorf("%s, left by a crash, is still there", p)
+		}
+	}
+	if des, _ := os.ReadDir(filepath.Join(dir, viewsDir)); len(des) != 0 {
+		t.Errorf("views/ still holds %v", des)
 	}
 	got, err := restarted.Collect(nil, p, time.Now().Add(2*time.Hour))
 	if err != nil || !slices.Equal(got.Deleted, []string{digest}) || got.Bytes != 0 {
