@@ -192,6 +192,8 @@ func (a *Actor) Receive(ctx actor.Context) {
 		a.stopIdleExecutors(ctx, now)
 	case flushNow:
 		a.flushQueued = false
+	case LiveTasks:
+		ctx.Respond(a.liveTasks())
 	case *kernelpb.TaskStatus:
 		// An executor's report about its task. Its update waits for
 		// flushNow, behind the reports already in the mailbox.

@@ -7,9 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -133,6 +135,22 @@ func TestAgentTakesBackItsExecutorsTasks(t *testing.T) {
 	waitUntil(t, "short-0 FINISHED", func() bool { return short.last()["short-0"].GetState() == kernelpb.TaskState_TASK_FINISHED })
 	if st := short.last()["short-0"]; st.GetExitCode() != 0 || st.GetAgentId() != agentID {
 		t.Errorf("short-0 ended %v, exit %d, on %s; want FINISHED, 0, on %s", st.GetState(), st.GetExitCode(), st.GetAgentId(), agentID)
+	}
+	// The tasks taken back are live, with their module: the agent's
+	// artifact cache keeps it.
+	res, err := system.Root.RequestFuture(actor.NewPID(system.Address(), ActorID), LiveTasks{}, 10*time.Second).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var live []string
+	for _, task := range res.(*LiveTasksReply).Tasks {
+		if task.GetWasm().GetModule() != c.digest {
+			t.Errorf("live task %s names module %q, want %s", task.GetTaskId(), task.GetWasm().GetModule(), c.digest)
+		}
+		live = append(live, task.GetTaskId())
+	}
+	if slices.Sort(live); !slices.Equal(live, []string{"long-0", "long-1"}) {
+		t.Errorf("the agent says %v live, want the long tasks it took back", live)
 	}
 
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {

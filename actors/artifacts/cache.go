@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/pandodc/pando/internal/atomicfile"
 )
@@ -38,14 +39,23 @@ func LocalSource(s *Store) Source {
 
 // Cache is an agent's local copy of artifacts. Fetch downloads each digest
 // at most once, even when many tasks ask for it at the same moment, and
-// verifies the bytes against the digest before anyone uses them.
+// verifies the bytes against the digest before anyone uses them. Collect
+// bounds what it keeps (see collect.go).
 type Cache struct {
-	dir string
-	src Source
+	dir         string
+	compiledDir string
+	src         Source
+	started     time.Time
 
 	mu       sync.Mutex
-	ready    map[string]string // digest -> local path
+	ready    map[string]string // key (see once) -> local path
 	inflight map[string]*fetch
+	// lastUsed is when each key was last asked for, in this run: what
+	// an earlier run left counts as used at started.
+	lastUsed map[string]time.Time
+
+	collecting sync.Mutex // one Collect at a time
+	measured   map[string]measured
 }
 
 type fetch struct {
@@ -54,12 +64,32 @@ type fetch struct {
 	err  error
 }
 
+// CacheConfig configures a Cache.
+type CacheConfig struct {
+	// Dir holds the artifacts, their views and unpacked trees.
+	Dir    string
+	Source Source
+	// CompiledDir, if set, is a compilation cache (wazero's) that Collect
+	// bounds with the artifacts, within the same bytes.
+	CompiledDir string
+}
+
 // NewCache makes a cache in dir fed by src.
 func NewCache(dir string, src Source) (*Cache, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	return OpenCache(CacheConfig{Dir: dir, Source: src})
+}
+
+// OpenCache makes (or reopens, keeping what an earlier run fetched) a
+// cache.
+func OpenCache(cfg CacheConfig) (*Cache, error) {
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("artifact cache: %w", err)
 	}
-	return &Cache{dir: dir, src: src, ready: map[string]string{}, inflight: map[string]*fetch{}}, nil
+	return &Cache{
+		dir: cfg.Dir, compiledDir: cfg.CompiledDir, src: cfg.Source, started: time.Now(),
+		ready: map[string]string{}, inflight: map[string]*fetch{}, lastUsed: map[string]time.Time{},
+		measured: map[string]measured{},
+	}, nil
 }
 
 // Fetch returns the path of a verified local copy of digest.

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/pandodc/pando/kernel/kernelpb"
 	"github.com/pandodc/pando/runtime"
@@ -33,8 +34,7 @@ func (c *Cache) Inputs(ctx context.Context, inputs []*kernelpb.Input) ([]Mount, 
 	if len(inputs) == 0 {
 		return nil, nil
 	}
-	sorted := slices.Clone(inputs)
-	slices.SortFunc(sorted, func(a, b *kernelpb.Input) int { return strings.Compare(a.GetPath(), b.GetPath()) })
+	sorted := sortInputs(inputs)
 	for i, in := range sorted {
 		if err := kernelpb.CheckInputPath(in.GetPath()); err != nil {
 			return nil, err
@@ -62,14 +62,14 @@ func (c *Cache) Inputs(ctx context.Context, inputs []*kernelpb.Input) ([]Mount, 
 			files[rel] = local
 			continue
 		}
-		tree, err := c.once(ctx, "tree:"+in.GetDigest(), func() (string, error) { return c.unpack(in.GetDigest(), local) })
+		tree, err := c.once(ctx, treePrefix+in.GetDigest(), func() (string, error) { return c.unpack(in.GetDigest(), local) })
 		if err != nil {
 			return nil, fmt.Errorf("input %s: %w", in.GetPath(), err)
 		}
 		trees = append(trees, Mount{Source: tree, Target: in.GetPath()})
 		dirs = append(dirs, rel)
 	}
-	view, err := c.once(ctx, "view:"+viewKey(sorted), func() (string, error) { return c.makeView(viewKey(sorted), files, dirs) })
+	view, err := c.once(ctx, viewPrefix+viewKey(sorted), func() (string, error) { return c.makeView(viewKey(sorted), files, dirs) })
 	if err != nil {
 		return nil, err
 	}
@@ -96,6 +96,13 @@ func CheckMountPrefixes(inputs []*kernelpb.Input) error {
 
 func isUnder(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
 
+// sortInputs returns inputs sorted by path, the order of their view.
+func sortInputs(inputs []*kernelpb.Input) []*kernelpb.Input {
+	sorted := slices.Clone(inputs)
+	slices.SortFunc(sorted, func(a, b *kernelpb.Input) int { return strings.Compare(a.GetPath(), b.GetPath()) })
+	return sorted
+}
+
 // viewKey names a set of inputs: the same set, the same view.
 func viewKey(sorted []*kernelpb.Input) string {
 	h := sha256.New()
@@ -108,8 +115,11 @@ func viewKey(sorted []*kernelpb.Input) string {
 // once runs work for key once at a time, however many callers ask at the
 // same moment, and remembers its result; a failure is forgotten so that
 // the next task tries again. work outlives any one caller's context.
+// Keys are an artifact's digest, treePrefix+digest and viewPrefix+viewKey; each
+// call counts as a use of key, for Collect.
 func (c *Cache) once(ctx context.Context, key string, work func() (string, error)) (string, error) {
 	c.mu.Lock()
+	c.lastUsed[key] = time.Now()
 	if p, ok := c.ready[key]; ok {
 		c.mu.Unlock()
 		return p, nil
@@ -124,6 +134,7 @@ func (c *Cache) once(ctx context.Context, key string, work func() (string, error
 			delete(c.inflight, key)
 			if f.err == nil {
 				c.ready[key] = f.path
+				c.lastUsed[key] = time.Now()
 			}
 			c.mu.Unlock()
 			close(f.done)
@@ -141,7 +152,7 @@ func (c *Cache) once(ctx context.Context, key string, work func() (string, error
 // makeView builds the /input directory of a set of inputs in a temporary
 // directory and renames it into place, so a half-made view is never used.
 func (c *Cache) makeView(key string, files map[string]string, dirs []string) (string, error) {
-	final := filepath.Join(c.dir, "views", key)
+	final := filepath.Join(c.dir, viewsDir, key)
 	if _, err := os.Stat(final); err == nil {
 		return final, nil // made by an earlier run of this agent
 	}
@@ -184,7 +195,7 @@ func (c *Cache) makeView(key string, files map[string]string, dirs []string) (st
 // once per digest.
 func (c *Cache) unpack(digest, local string) (string, error) {
 	hexPart, _ := ParseDigest(digest)
-	final := filepath.Join(c.dir, "trees", hexPart)
+	final := filepath.Join(c.dir, treesDir, hexPart)
 	if _, err := os.Stat(final); err == nil {
 		return final, nil
 	}

@@ -65,6 +65,15 @@ type AgentOptions struct {
 	// tasks kept (default 1GiB, oldest removed first).
 	MaxTaskOutputBytes  uint64
 	MaxEndedOutputBytes int64
+	// ArtifactCacheBytes bounds the artifact cache (modules, image
+	// tarballs, inputs, their views and unpacked trees) and the WASM
+	// compilation cache together (default DefaultArtifactCacheBytes):
+	// past it, every ArtifactCacheInterval (default a minute), the least
+	// recently used entries go that no live task needs and that were not
+	// used for ArtifactCacheGrace (default DefaultArtifactCacheGrace).
+	ArtifactCacheBytes    int64
+	ArtifactCacheGrace    time.Duration
+	ArtifactCacheInterval time.Duration
 	// Containerd is the containerd socket for container tasks; "" runs
 	// WASM tasks only. KillGrace is the default time between SIGTERM and
 	// SIGKILL when a container task is killed (0: 10s).
@@ -97,11 +106,26 @@ type Agent struct {
 	noContainers string
 	server       *http.Server
 	stopGC       context.CancelFunc
+	cacheGCDone  chan struct{}        // closed when the artifact cache's collector has stopped
 	telemetry    *telemetry.Telemetry // the agent's own, if it has one
 }
 
 // sandboxGCInterval is how often an agent removes expired sandboxes.
 const sandboxGCInterval = time.Minute
+
+// DefaultArtifactCacheBytes bounds an agent's caches by default: twice
+// the largest artifact the master takes by default (4GiB), so that one of
+// those stays cached while a task fetches another, and small beside the
+// disk of a machine that runs tasks. The bound is soft: what live tasks
+// need stays, even past it.
+const DefaultArtifactCacheBytes = 8 << 30
+
+// DefaultArtifactCacheGrace keeps an entry of an agent's caches this long
+// after its last use whatever the bound: it covers the seconds between a
+// fetch and the task's launch, and an agent restart (what an earlier run
+// left counts as used at start), and spares a job that runs again soon
+// its fetches.
+const DefaultArtifactCacheGrace = 10 * time.Minute
 
 // DefaultMaxTaskOutput is a task's default output limit: far more than a
 // batch task's lines, far less than a disk.
@@ -141,7 +165,10 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 	if src == nil {
 		src = httpArtifacts(client.SplitMasters(opts.MasterURL))
 	}
-	cache, err := artifacts.NewCache(filepath.Join(opts.WorkDir, "artifacts"), src)
+	cache, err := artifacts.OpenCache(artifacts.CacheConfig{
+		Dir: filepath.Join(opts.WorkDir, "artifacts"), Source: src,
+		CompiledDir: filepath.Join(opts.WorkDir, "wasm-cache"),
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +272,59 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 		a.abandon(ctx)
 		return nil, fmt.Errorf("agent: spawning the agent actor: %w", err)
 	}
+	a.cacheGCDone = make(chan struct{})
+	go a.collectArtifacts(gcCtx, cache, opts, logger)
 	return a, nil
+}
+
+// collectArtifacts bounds the agent's caches every interval, keeping what
+// the agent actor says its live tasks name, until ctx ends.
+func (a *Agent) collectArtifacts(ctx context.Context, cache *artifacts.Cache, opts AgentOptions, logger *slog.Logger) {
+	defer close(a.cacheGCDone)
+	p := artifacts.Eviction{MaxBytes: opts.ArtifactCacheBytes, Grace: opts.ArtifactCacheGrace}
+	if p.MaxBytes <= 0 {
+		p.MaxBytes = DefaultArtifactCacheBytes
+	}
+	if p.Grace <= 0 {
+		p.Grace = DefaultArtifactCacheGrace
+	}
+	interval := opts.ArtifactCacheInterval
+	if interval <= 0 {
+		interval = sandboxGCInterval
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			a.collectArtifactsNow(cache, p, logger)
+		}
+	}
+}
+
+// collectArtifactsNow asks the agent actor which tasks live, through its
+// mailbox (its state is its own), and collects the rest.
+func (a *Agent) collectArtifactsNow(cache *artifacts.Cache, p artifacts.Eviction, logger *slog.Logger) {
+	res, err := a.System.Actors.Root.RequestFuture(a.PID, aagent.LiveTasks{}, 5*time.Second).Result()
+	live, ok := res.(*aagent.LiveTasksReply)
+	if err != nil || !ok {
+		// Without knowing what is in use, nothing may go.
+		logger.Warn("agent: the artifact cache is not collected this time: the agent actor did not say which tasks live", "error", err)
+		return
+	}
+	var inUse []string
+	for _, t := range live.Tasks {
+		inUse = append(inUse, artifacts.TaskKeys(t)...)
+	}
+	got, err := cache.Collect(inUse, p, time.Now())
+	if err != nil {
+		logger.Warn("agent: collecting the artifact cache", "error", err)
+	}
+	if len(got.Deleted) > 0 {
+		logger.Info("agent: the artifact cache let go of entries no live task needs", "entries", len(got.Deleted), "freed_bytes", got.Freed, "bytes", got.Bytes)
+	}
 }
 
 // Stop stops the agent and its tasks.
@@ -273,6 +352,9 @@ func (a *Agent) abandon(ctx context.Context) {
 func (a *Agent) stopRuntime(ctx context.Context, clean bool) error {
 	if a.stopGC != nil {
 		a.stopGC()
+	}
+	if a.cacheGCDone != nil {
+		<-a.cacheGCDone // no deletion under way once stopped
 	}
 	var err error
 	if a.telemetry != nil {

@@ -22,9 +22,13 @@ type DevOptions struct {
 	// MaxTaskOutputBytes, MaxEndedOutputBytes: see AgentOptions.
 	MaxTaskOutputBytes  uint64
 	MaxEndedOutputBytes int64
-	// Containerd, KillGrace: see AgentOptions.
-	Containerd string
-	KillGrace  time.Duration
+	// Containerd, KillGrace, ArtifactCacheBytes, ArtifactCacheGrace,
+	// ArtifactCacheInterval: see AgentOptions.
+	Containerd            string
+	KillGrace             time.Duration
+	ArtifactCacheBytes    int64
+	ArtifactCacheGrace    time.Duration
+	ArtifactCacheInterval time.Duration
 	// Telemetry, MaxArtifactSize, ArtifactGrace: see MasterOptions.
 	Telemetry       telemetry.Options
 	MaxArtifactSize int64
@@ -61,6 +65,8 @@ func StartDev(ctx context.Context, opts DevOptions) (*Dev, error) {
 		SandboxRetention: opts.SandboxRetention, Telemetry: m.Telemetry,
 		MaxTaskOutputBytes: opts.MaxTaskOutputBytes, MaxEndedOutputBytes: opts.MaxEndedOutputBytes,
 		Containerd: opts.Containerd, KillGrace: opts.KillGrace,
+		ArtifactCacheBytes: opts.ArtifactCacheBytes, ArtifactCacheGrace: opts.ArtifactCacheGrace,
+		ArtifactCacheInterval: opts.ArtifactCacheInterval,
 	})
 	if err != nil {
 		_ = m.Stop(ctx)

@@ -504,6 +504,9 @@ func TestCLIAgainstDev(t *testing.T) {
 			{[]string{"agent", "--sandbox-retention", "0s"}, 2, "--sandbox-retention must be positive"},
 			{[]string{"master", "--artifact-grace", "0s"}, 2, "--artifact-grace must be positive"},
 			{[]string{"dev", "--artifact-grace", "-1m"}, 2, "--artifact-grace must be positive"},
+			{[]string{"agent", "--artifact-cache-size", "0"}, 2, `--artifact-cache-size "0": want a positive size`},
+			{[]string{"dev", "--artifact-cache-size", "2XB"}, 2, `unknown unit "XB"`},
+			{[]string{"agent", "--artifact-cache-grace", "0s"}, 2, "--artifact-cache-grace must be positive"},
 		}
 		for _, tc := range cases {
 			r := pando(t, bin, master, tc.args...)

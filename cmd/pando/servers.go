@@ -48,6 +48,7 @@ func newDevCmd() *cobra.Command {
 	var httpAddr, remotingAddr, dataDir, res, logLevel, containerd, maxArtifact string
 	var sandboxRetention, killGrace, artifactGrace time.Duration
 	var limits outputLimits
+	var cache artifactCache
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run a whole cluster in one process: master, one agent and the built-in frameworks",
@@ -73,6 +74,9 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 			if artifactGrace <= 0 {
 				return usageError("--artifact-grace must be positive, got %s", artifactGrace)
 			}
+			if err := cache.check(); err != nil {
+				return err
+			}
 			own, address, note := devContainerd(cmd.Context(), containerd, dataDir, logger)
 			if note != "" {
 				fmt.Fprintln(cmd.OutOrStdout(), "pando dev:", note)
@@ -85,6 +89,7 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 				SandboxRetention: sandboxRetention, Containerd: address, KillGrace: killGrace,
 				MaxArtifactSize: maxArtifactSize, ArtifactGrace: artifactGrace,
 				MaxTaskOutputBytes: limits.taskBytes(), MaxEndedOutputBytes: limits.endedBytes(),
+				ArtifactCacheBytes: cache.bytes, ArtifactCacheGrace: cache.grace,
 			})
 			if err != nil {
 				return err
@@ -107,6 +112,7 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 	fl.StringVar(&res, "resources", "", "resources the agent offers, e.g. 'cpus:4;mem:8GiB' (default: detected)")
 	fl.DurationVar(&sandboxRetention, "sandbox-retention", 24*time.Hour, "how long a task's sandbox (its files and logs) is kept after it ends")
 	limits.register(fl)
+	cache.register(fl)
 	fl.StringVar(&containerd, "containerd", "auto", "containerd socket for container tasks; 'auto' starts a containerd of its own under --data-dir when run as root with containerd installed; 'none' for WASM only")
 	fl.DurationVar(&killGrace, "kill-grace", 10*time.Second, "how long a killed container task has between SIGTERM and SIGKILL (tasks may set their own)")
 	fl.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
@@ -214,6 +220,7 @@ func newAgentCmd(g *globals) *cobra.Command {
 	var attrs []string
 	var sandboxRetention, killGrace time.Duration
 	var limits outputLimits
+	var cache artifactCache
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run an agent that offers this machine's resources to a master",
@@ -237,11 +244,15 @@ func newAgentCmd(g *globals) *cobra.Command {
 			if err := limits.check(); err != nil {
 				return err
 			}
+			if err := cache.check(); err != nil {
+				return err
+			}
 			a, err := node.StartAgent(cmd.Context(), node.AgentOptions{
 				MasterURL: client.MasterFromEnv(g.master), HTTPAddr: httpAddr, RemotingAddr: remotingAddr,
 				WorkDir: workDir, Resources: res, Attributes: attributes, Hostname: hostname, Logger: logger,
 				SandboxRetention: sandboxRetention, Containerd: containerd, KillGrace: killGrace,
 				MaxTaskOutputBytes: limits.taskBytes(), MaxEndedOutputBytes: limits.endedBytes(),
+				ArtifactCacheBytes: cache.bytes, ArtifactCacheGrace: cache.grace,
 				Executor: executorMode, ExecutorCommand: executorCommand(workDir, logLevel, limits.taskBytes()),
 			})
 			if err != nil {
@@ -260,6 +271,7 @@ func newAgentCmd(g *globals) *cobra.Command {
 	fl.StringVar(&workDir, "work-dir", filepath.Join(defaultDataDir(), "agent"), "directory for sandboxes and caches")
 	fl.DurationVar(&sandboxRetention, "sandbox-retention", 24*time.Hour, "how long a task's sandbox (its files and logs) is kept after it ends")
 	limits.register(fl)
+	cache.register(fl)
 	fl.StringVar(&res, "resources", "", "resources to offer, e.g. 'cpus:4;mem:8GiB' (default: detected)")
 	fl.StringArrayVar(&attrs, "attribute", nil, "attribute KEY=VALUE offered with the resources (repeatable)")
 	fl.StringVar(&hostname, "hostname", "", "hostname to report (default: this machine's)")
@@ -299,12 +311,41 @@ const (
 	maxArtifactSizeUsage   = "largest artifact (module, image, input file or directory archive) an upload may be, e.g. 512MiB or 8GiB"
 )
 
-func parseArtifactSize(s string) (int64, error) {
+func parseArtifactSize(s string) (int64, error) { return parseSizeFlag("--max-artifact-size", s) }
+
+// parseSizeFlag reads a positive size with units, in bytes.
+func parseSizeFlag(flag, s string) (int64, error) {
 	m, err := resources.ParseSize(s)
-	if err != nil || m <= 0 {
-		return 0, usageError("--max-artifact-size %q: want a size such as 512MiB or 8GiB", s)
+	if err != nil {
+		return 0, usageError("%s: %v; want a positive size such as 512MiB or 8GiB", flag, err)
+	}
+	if m <= 0 {
+		return 0, usageError("%s %q: want a positive size such as 512MiB or 8GiB", flag, s)
 	}
 	return int64(m) * (1 << 20) / int64(resources.One), nil
+}
+
+// artifactCache are the agent's flags that bound its artifact cache.
+type artifactCache struct {
+	size  string
+	bytes int64
+	grace time.Duration
+}
+
+func (c *artifactCache) register(fl *pflag.FlagSet) {
+	fl.StringVar(&c.size, "artifact-cache-size", fmt.Sprintf("%dGiB", node.DefaultArtifactCacheBytes>>30), "bytes the agent's caches of artifacts (modules, images, inputs) and compiled modules may hold, e.g. 512MiB or 20GiB; past it, what no live task needs goes, least recently used first (the default is twice the largest artifact the master takes by default)")
+	fl.DurationVar(&c.grace, "artifact-cache-grace", node.DefaultArtifactCacheGrace, "how long after its last use a cached artifact is kept whatever --artifact-cache-size (covers the time between a fetch and a task's launch, and a restart of the agent)")
+}
+
+func (c *artifactCache) check() error {
+	var err error
+	if c.bytes, err = parseSizeFlag("--artifact-cache-size", c.size); err != nil {
+		return err
+	}
+	if c.grace <= 0 {
+		return usageError("--artifact-cache-grace must be positive, got %s", c.grace)
+	}
+	return nil
 }
 
 // outputLimits are the agent's flags that bound tasks' output.
