@@ -29,11 +29,13 @@ type DevOptions struct {
 	ArtifactCacheBytes    int64
 	ArtifactCacheGrace    time.Duration
 	ArtifactCacheInterval time.Duration
-	// Telemetry, MaxArtifactSize, ArtifactGrace: see MasterOptions.
-	Telemetry       telemetry.Options
-	MaxArtifactSize int64
-	ArtifactGrace   time.Duration
-	Logger          *slog.Logger
+	// Telemetry, MaxArtifactSize, ArtifactGrace, ArtifactGCInterval: see
+	// MasterOptions.
+	Telemetry          telemetry.Options
+	MaxArtifactSize    int64
+	ArtifactGrace      time.Duration
+	ArtifactGCInterval time.Duration
+	Logger             *slog.Logger
 }
 
 // Dev is a master and one agent in one process, sharing one actor system:
@@ -54,6 +56,7 @@ func StartDev(ctx context.Context, opts DevOptions) (*Dev, error) {
 		HTTPAddr: opts.HTTPAddr, RemotingAddr: opts.RemotingAddr,
 		DataDir: filepath.Join(opts.DataDir, "master"), Logger: opts.Logger,
 		Telemetry: opts.Telemetry, MaxArtifactSize: opts.MaxArtifactSize, ArtifactGrace: opts.ArtifactGrace,
+		ArtifactGCInterval: opts.ArtifactGCInterval,
 	})
 	if err != nil {
 		return nil, err

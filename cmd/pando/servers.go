@@ -45,8 +45,9 @@ func shutdownContext() (context.Context, context.CancelFunc) {
 }
 
 func newDevCmd() *cobra.Command {
-	var httpAddr, remotingAddr, dataDir, res, logLevel, containerd, maxArtifact string
-	var sandboxRetention, killGrace, artifactGrace time.Duration
+	var httpAddr, remotingAddr, dataDir, res, logLevel, containerd string
+	var sandboxRetention, killGrace time.Duration
+	var artifacts masterArtifacts
 	var limits outputLimits
 	var cache artifactCache
 	cmd := &cobra.Command{
@@ -67,12 +68,8 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 			if err := limits.check(); err != nil {
 				return err
 			}
-			maxArtifactSize, err := parseArtifactSize(maxArtifact)
-			if err != nil {
+			if err := artifacts.check(); err != nil {
 				return err
-			}
-			if artifactGrace <= 0 {
-				return usageError("--artifact-grace must be positive, got %s", artifactGrace)
 			}
 			if err := cache.check(); err != nil {
 				return err
@@ -87,7 +84,7 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 			dev, err := startDev(cmd.Context(), node.DevOptions{
 				HTTPAddr: httpAddr, RemotingAddr: remotingAddr, DataDir: dataDir, Resources: res, Logger: logger,
 				SandboxRetention: sandboxRetention, Containerd: address, KillGrace: killGrace,
-				MaxArtifactSize: maxArtifactSize, ArtifactGrace: artifactGrace,
+				MaxArtifactSize: artifacts.maxBytes, ArtifactGrace: artifacts.grace, ArtifactGCInterval: artifacts.gcInterval,
 				MaxTaskOutputBytes: limits.taskBytes(), MaxEndedOutputBytes: limits.endedBytes(),
 				ArtifactCacheBytes: cache.bytes, ArtifactCacheGrace: cache.grace,
 			})
@@ -107,8 +104,7 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 	fl.StringVar(&httpAddr, "http", "127.0.0.1:5050", "address of the HTTP API")
 	fl.StringVar(&remotingAddr, "remoting", "127.0.0.1:5060", "address for actor remoting (agents and frameworks in other processes)")
 	fl.StringVar(&dataDir, "data-dir", defaultDataDir(), "directory for the store, artifacts and sandboxes")
-	fl.StringVar(&maxArtifact, "max-artifact-size", defaultMaxArtifactSize, maxArtifactSizeUsage)
-	fl.DurationVar(&artifactGrace, "artifact-grace", node.DefaultArtifactGrace, artifactGraceUsage)
+	artifacts.register(fl)
 	fl.StringVar(&res, "resources", "", "resources the agent offers, e.g. 'cpus:4;mem:8GiB' (default: detected)")
 	fl.DurationVar(&sandboxRetention, "sandbox-retention", 24*time.Hour, "how long a task's sandbox (its files and logs) is kept after it ends")
 	limits.register(fl)
@@ -120,9 +116,10 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 }
 
 func newMasterCmd() *cobra.Command {
-	var httpAddr, remotingAddr, dataDir, logLevel, consul, masterID, maxArtifact string
+	var httpAddr, remotingAddr, dataDir, logLevel, consul, masterID string
+	var artifacts masterArtifacts
 	var noFrameworks bool
-	var pingInterval, unreachableTimeout, unreachableWindow, reregistrationWindow, artifactGrace time.Duration
+	var pingInterval, unreachableTimeout, unreachableWindow, reregistrationWindow time.Duration
 	var maxMissedPings, maxUnreachable int
 	cmd := &cobra.Command{
 		Use:   "master",
@@ -148,16 +145,12 @@ func newMasterCmd() *cobra.Command {
 			if maxUnreachable < 0 {
 				return usageError("--agent-max-unreachable must be 0 (no limit) or more, got %d", maxUnreachable)
 			}
-			maxArtifactSize, err := parseArtifactSize(maxArtifact)
-			if err != nil {
+			if err := artifacts.check(); err != nil {
 				return err
-			}
-			if artifactGrace <= 0 {
-				return usageError("--artifact-grace must be positive, got %s", artifactGrace)
 			}
 			opts := node.MasterOptions{
 				HTTPAddr: httpAddr, RemotingAddr: remotingAddr, DataDir: dataDir, Logger: logger,
-				MaxArtifactSize: maxArtifactSize, ArtifactGrace: artifactGrace,
+				MaxArtifactSize: artifacts.maxBytes, ArtifactGrace: artifacts.grace, ArtifactGCInterval: artifacts.gcInterval,
 				Kernel: kmaster.Config{
 					PingInterval: pingInterval, MaxMissedPings: maxMissedPings, AgentUnreachableTimeout: unreachableTimeout,
 					MaxUnreachablePerWindow: maxUnreachable, UnreachableWindow: unreachableWindow,
@@ -200,8 +193,7 @@ func newMasterCmd() *cobra.Command {
 	fl.StringVar(&httpAddr, "http", "127.0.0.1:5050", "address of the HTTP API")
 	fl.StringVar(&remotingAddr, "remoting", "127.0.0.1:5060", "address for actor remoting")
 	fl.StringVar(&dataDir, "data-dir", filepath.Join(defaultDataDir(), "master"), "directory for the store and artifacts")
-	fl.StringVar(&maxArtifact, "max-artifact-size", defaultMaxArtifactSize, maxArtifactSizeUsage)
-	fl.DurationVar(&artifactGrace, "artifact-grace", node.DefaultArtifactGrace, artifactGraceUsage)
+	artifacts.register(fl)
 	fl.BoolVar(&noFrameworks, "no-frameworks", false, "do not run the built-in frameworks in the master process")
 	fl.StringVar(&consul, "consul", "", "Consul agent address (host:port; default $CONSUL_HTTP_ADDR): run as one of several masters, elected through Consul (ACL token from $CONSUL_HTTP_TOKEN)")
 	fl.StringVar(&masterID, "id", "", "this master's name among the masters (default: hostname and HTTP port)")
@@ -304,14 +296,31 @@ func devContainerd(ctx context.Context, flag, dataDir string, logger *slog.Logge
 	return d, d.Address, "containerd of its own at " + d.Address
 }
 
-// The master's bound on one artifact (module, image tarball, input).
-const (
-	defaultMaxArtifactSize = "4GiB"
-	artifactGraceUsage     = "how long an artifact no job, task or image needs any more is kept before the master deletes it"
-	maxArtifactSizeUsage   = "largest artifact (module, image, input file or directory archive) an upload may be, e.g. 512MiB or 8GiB"
-)
+// masterArtifacts are the master's flags for the artifacts it stores: the
+// bound on one upload, and how its collector keeps and deletes them.
+type masterArtifacts struct {
+	maxSize    string
+	maxBytes   int64
+	grace      time.Duration
+	gcInterval time.Duration
+}
 
-func parseArtifactSize(s string) (int64, error) { return parseSizeFlag("--max-artifact-size", s) }
+func (a *masterArtifacts) register(fl *pflag.FlagSet) {
+	fl.StringVar(&a.maxSize, "max-artifact-size", "4GiB", "largest artifact (module, image, input file or directory archive) an upload may be, e.g. 512MiB or 8GiB")
+	fl.DurationVar(&a.grace, "artifact-grace", node.DefaultArtifactGrace, "how long an artifact no job, task or image needs any more is kept before the master deletes it")
+	fl.DurationVar(&a.gcInterval, "artifact-gc-interval", node.DefaultArtifactGCInterval, "how often the master looks for artifacts to delete")
+}
+
+func (a *masterArtifacts) check() error {
+	var err error
+	if a.maxBytes, err = parseSizeFlag("--max-artifact-size", a.maxSize); err != nil {
+		return err
+	}
+	if a.grace <= 0 || a.gcInterval <= 0 {
+		return usageError("--artifact-grace and --artifact-gc-interval must be positive, got %s and %s", a.grace, a.gcInterval)
+	}
+	return nil
+}
 
 // parseSizeFlag reads a positive size with units, in bytes.
 func parseSizeFlag(flag, s string) (int64, error) {
