@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pandodc/pando/internal/httpjson"
+	"github.com/pandodc/pando/internal/shell"
 	kagent "github.com/pandodc/pando/kernel/agent"
 	"github.com/pandodc/pando/runtime/tasklog"
 )
@@ -245,16 +246,7 @@ func (s *Sandboxes) Collect(now time.Time) int {
 
 // CollectEvery runs Collect every interval until ctx is done.
 func (s *Sandboxes) CollectEvery(ctx context.Context, interval time.Duration, clock func() time.Time) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s.Collect(clock())
-		}
-	}
+	shell.Every(ctx, interval, func(time.Time) { s.Collect(clock()) })
 }
 
 // known reports whether the task is running or ended lately on this agent.

@@ -29,15 +29,9 @@ const (
 // TaskKeys are the cache entries a task needs while it lives: its module
 // or image, its inputs, their unpacked trees and its view.
 func TaskKeys(task *kernelpb.TaskInfo) []string {
-	var keys []string
-	for _, d := range []string{task.GetWasm().GetModule(), task.GetContainer().GetImage()} {
-		if d != "" {
-			keys = append(keys, d)
-		}
-	}
+	keys := kernelpb.TaskDigests(task)
 	inputs := task.GetInputs()
 	for _, in := range inputs {
-		keys = append(keys, in.GetDigest())
 		if in.GetArchive() {
 			keys = append(keys, treePrefix+in.GetDigest())
 		}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/pandodc/pando/actors/artifacts"
 	"github.com/pandodc/pando/internal/httpjson"
+	"github.com/pandodc/pando/internal/shell"
+	"github.com/pandodc/pando/kernel/kernelpb"
 	kmaster "github.com/pandodc/pando/kernel/master"
 	"github.com/pandodc/pando/sdk/client"
 )
@@ -75,7 +77,7 @@ func (c *Collector) Collect(ctx context.Context, now time.Time) ([]string, error
 		inUse, err = Query(ctx, c.System, c.Master, func(v kmaster.Views, _ time.Time) []string {
 			var out []string
 			for _, t := range v.Tasks(kmaster.TaskFilter{ActiveOnly: true}) {
-				out = append(out, taskDigests(t)...)
+				out = append(out, kernelpb.TaskDigests(t.Info)...)
 			}
 			return out
 		})
@@ -108,34 +110,13 @@ func (c *Collector) Collect(ctx context.Context, now time.Time) ([]string, error
 
 // Run collects every interval until ctx ends.
 func (c *Collector) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			qctx, cancel := context.WithTimeout(ctx, queryTimeout)
-			if _, err := c.Collect(qctx, now); err != nil {
-				c.Logger.Warn("artifact collection", "error", err)
-			}
-			cancel()
+	shell.Every(ctx, interval, func(now time.Time) {
+		qctx, cancel := context.WithTimeout(ctx, queryTimeout)
+		defer cancel()
+		if _, err := c.Collect(qctx, now); err != nil {
+			c.Logger.Warn("artifact collection", "error", err)
 		}
-	}
-}
-
-func taskDigests(t kmaster.TaskView) []string {
-	var out []string
-	if w := t.Info.GetWasm(); w != nil {
-		out = append(out, w.GetModule())
-	}
-	if ct := t.Info.GetContainer(); ct != nil {
-		out = append(out, ct.GetImage())
-	}
-	for _, in := range t.Info.GetInputs() {
-		out = append(out, in.GetDigest())
-	}
-	return out
+	})
 }
 
 // lease is POST /api/v1/artifacts/leases.

@@ -22,6 +22,7 @@ import (
 	"github.com/pandodc/pando/actors/artifacts"
 	"github.com/pandodc/pando/actors/executor"
 	"github.com/pandodc/pando/actors/telemetry"
+	"github.com/pandodc/pando/internal/shell"
 	kagent "github.com/pandodc/pando/kernel/agent"
 	"github.com/pandodc/pando/kernel/resources"
 	"github.com/pandodc/pando/runtime"
@@ -292,16 +293,7 @@ func (a *Agent) collectArtifacts(ctx context.Context, cache *artifacts.Cache, op
 	if interval <= 0 {
 		interval = sandboxGCInterval
 	}
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			a.collectArtifactsNow(cache, p, logger)
-		}
-	}
+	shell.Every(ctx, interval, func(time.Time) { a.collectArtifactsNow(cache, p, logger) })
 }
 
 // collectArtifactsNow asks the agent actor which tasks live, through its

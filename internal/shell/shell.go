@@ -1,9 +1,11 @@
 // Package shell holds what the actor shells around the kernel's pure state
 // machines (actors/master, actors/agent) share: the defaults of the
-// settings every such shell has.
+// settings every such shell has, the loop of its periodic chores (Every),
+// and a pooled actor dispatcher.
 package shell
 
 import (
+	"context"
 	"log/slog"
 	"time"
 )
@@ -23,5 +25,21 @@ func Defaults(tick *time.Duration, logger **slog.Logger, clock *func() time.Time
 	}
 	if *clock == nil {
 		*clock = time.Now
+	}
+}
+
+// Every calls fn with the tick's time every interval until ctx ends: the
+// loop of a shell's periodic chores (collections, syncs) that need no
+// other signal.
+func Every(ctx context.Context, interval time.Duration, fn func(now time.Time)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			fn(now)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package shell
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"testing"
@@ -51,5 +52,26 @@ func TestPoolRunsEverything(t *testing.T) {
 	}
 	if p.Throughput() != 10 {
 		t.Errorf("Throughput = %d", p.Throughput())
+	}
+}
+
+// Every calls its function on each tick, and returns once ctx ends.
+func TestEveryTicksUntilCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := make(chan time.Time, 100)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Every(ctx, time.Millisecond, func(now time.Time) { calls <- now })
+	}()
+	first, second := <-calls, <-calls
+	if !second.After(first) {
+		t.Errorf("ticks at %v then %v: want increasing times", first, second)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Every did not return after its context ended")
 	}
 }

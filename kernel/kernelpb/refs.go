@@ -37,3 +37,19 @@ func ParseDigest(d string) (string, error) {
 	}
 	return hexPart, nil
 }
+
+// TaskDigests lists the artifacts a task names: its module or image, then
+// its inputs. The master keeps them from its collection while the task is
+// known, and an agent keeps them in its cache while the task lives.
+func TaskDigests(t *TaskInfo) []string {
+	var out []string
+	for _, d := range []string{t.GetWasm().GetModule(), t.GetContainer().GetImage()} {
+		if d != "" {
+			out = append(out, d)
+		}
+	}
+	for _, in := range t.GetInputs() {
+		out = append(out, in.GetDigest())
+	}
+	return out
+}
