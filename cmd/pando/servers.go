@@ -40,8 +40,12 @@ func waitForSignal(ctx context.Context) {
 	<-ctx.Done()
 }
 
-func shutdownContext() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), 10*time.Second)
+// shutdownContext bounds a clean stop: 10 s, plus the kill grace of the
+// container tasks it stops (0 for a master, which runs none), so that a
+// container that ignores SIGTERM (busybox httpd as PID 1 does) is still
+// killed, and its end recorded, before the process gives up on it.
+func shutdownContext(killGrace time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 10*time.Second+max(killGrace, 0))
 }
 
 func newDevCmd() *cobra.Command {
@@ -95,7 +99,7 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 				dev.Master.URL, dev.Master.PID.Address, dev.Agent.Resources, dataDir)
 			fmt.Fprintf(cmd.OutOrStdout(), "try: pando run hello.wasm -n 100 --master %s\n", dev.Master.URL)
 			waitForSignal(cmd.Context())
-			ctx, cancel := shutdownContext()
+			ctx, cancel := shutdownContext(killGrace)
 			defer cancel()
 			return dev.Stop(ctx)
 		},
@@ -184,7 +188,7 @@ func newMasterCmd() *cobra.Command {
 				// again as a stand-by with a clean state.
 				lost = fmt.Errorf("%w; exiting so that it restarts as a stand-by", m.Master.Err())
 			}
-			ctx, cancel := shutdownContext()
+			ctx, cancel := shutdownContext(0)
 			defer cancel()
 			return errors.Join(lost, m.Stop(ctx))
 		},
@@ -252,7 +256,7 @@ func newAgentCmd(g *globals) *cobra.Command {
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "pando agent: offering %s; sandboxes at %s; %s\n", a.Resources, a.URL, a.RuntimesNote())
 			waitForSignal(cmd.Context())
-			ctx, cancel := shutdownContext()
+			ctx, cancel := shutdownContext(killGrace)
 			defer cancel()
 			return a.Stop(ctx)
 		},
