@@ -12,7 +12,10 @@
 // CPU time, and the bytes written to its stdout and stderr. The CPU time is
 // that of the OS thread the task's goroutine is locked to while it runs
 // (not while it sleeps), read from the thread's CPU clock: three system
-// calls per task, one per Stats of a running task (see taskCPU). Network
+// calls per task, one per Stats of a running task; a task without
+// listeners is measured on the monotonic clock until its first write or
+// sleep past its first millisecond, so a tiny task locks no thread (see
+// taskCPU). Network
 // counts are 0 for a task without ports (it has no sockets) and not
 // measured for one with ports (sockets.go: a listener preopened on
 // 127.0.0.1 per port); block IO is not measured (the agent's process does a

@@ -26,7 +26,10 @@ type task struct {
 	timeout time.Duration
 	mem     limitedMemory
 	cpu     taskCPU
-	logs    *taskLogs
+	// stdout and stderr are what the guest writes to: its logs, through
+	// its CPU measure (see settlingWriter).
+	stdout, stderr settlingWriter
+	logs           *taskLogs
 	// ports get a preopened listener each (see listen); woken is set
 	// when the runtime woke the guest for the end of its context (it
 	// connected to those listeners, or cut a sleep short): see classify.
@@ -43,7 +46,11 @@ var _ runtime.Task = (*task)(nil)
 // failure of the program (exit code, trap) without parsing error text.
 func (t *task) run(r *Runtime, ctx context.Context, c wazero.CompiledModule, cfg wazero.ModuleConfig) {
 	defer r.tasks.Done()
-	t.cpu.begin()
+	if len(t.ports) > 0 {
+		t.cpu.beginLocked() // it may block on a socket: see taskCPU
+	} else {
+		t.cpu.begin()
+	}
 	stderr := t.logs.stderr
 	ictx, instantiated := t.listen(experimental.WithMemoryAllocator(ctx, &t.mem))
 	mod, err := r.wz.InstantiateModule(ictx, c, cfg)

@@ -287,10 +287,11 @@ func (r *Runtime) Launch(ctx context.Context, spec runtime.Spec) (runtime.Task, 
 	argv := make([]string, 0, 1+len(spec.Args))
 	argv = append(argv, spec.TaskID)
 	argv = append(argv, spec.Args...)
+	t.stdout, t.stderr = settlingWriter{log: stdout, cpu: &t.cpu}, settlingWriter{log: stderr, cpu: &t.cpu}
 	cfg := r.base.
 		WithArgs(argv...).
-		WithStdout(stdout).
-		WithStderr(stderr).
+		WithStdout(&t.stdout).
+		WithStderr(&t.stderr).
 		WithFSConfig(withInputs(sb.fsConfig(), spec.Inputs))
 	if _, ok := spec.Env["PANDO_TASK_ID"]; !ok {
 		cfg = cfg.WithEnv("PANDO_TASK_ID", spec.TaskID)
