@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -108,7 +109,10 @@ func (e *executor) Receive(ctx actor.Context) {
 		}
 		runCtx, cancel := context.WithCancel(context.Background())
 		e.tasks[id] = &taskRun{cancel: cancel}
-		ctx.Send(e.agent, e.status(id, kernelpb.TaskState_TASK_STARTING, kernelpb.Reason_REASON_NONE, "", 0))
+		if msg.task.GetWasm() == nil {
+			// A container takes a while to start (image, runc): say so.
+			ctx.Send(e.agent, e.status(id, kernelpb.TaskState_TASK_STARTING, kernelpb.Reason_REASON_NONE, "", 0))
+		}
 		go e.run(runCtx, ctx.ActorSystem(), ctx.Self(), msg)
 	case adoptTask:
 		e.tasks[msg.taskID] = &taskRun{cancel: func() {}, running: msg.task}
@@ -172,7 +176,14 @@ func (e *executor) status(taskID string, state kernelpb.TaskState, reason kernel
 // run fetches, launches and waits for one task off the actor's goroutine.
 func (e *executor) run(ctx context.Context, system *actor.ActorSystem, self *actor.PID, msg runTask) {
 	id := msg.task.GetTaskId()
+	var starting *lateStarting
+	if msg.task.GetWasm() != nil {
+		starting = reportStartingAfter(startingDelay, func() {
+			system.Root.Send(e.agent, e.status(id, kernelpb.TaskState_TASK_STARTING, kernelpb.Reason_REASON_NONE, "", 0))
+		})
+	}
 	send := func(state kernelpb.TaskState, reason kernelpb.Reason, message string, code int) {
+		starting.settle() // a late STARTING goes first, or never
 		system.Root.Send(e.agent, e.status(id, state, reason, message, code))
 	}
 	defer func() {
@@ -206,6 +217,49 @@ func (e *executor) run(ctx context.Context, system *actor.ActorSystem, self *act
 	system.Root.Send(self, taskLaunched{taskID: id, agentID: msg.task.GetAgentId(), task: task})
 	send(kernelpb.TaskState_TASK_RUNNING, kernelpb.Reason_REASON_NONE, "", 0)
 	e.wait(system, id, task)
+}
+
+// startingDelay is how long a WASM task may take to start before its
+// executor reports STARTING. Most start within microseconds of reaching
+// the executor (module compiled, inputs cached), and for them STARTING
+// would tell a framework nothing while it cost a tenth of the tiny-task
+// pipeline (an update through agent, master and framework, acknowledged
+// back); one that must fetch its module or inputs, or compile it, says
+// STARTING meanwhile. Mesos' executors need not send STARTING either.
+const startingDelay = 10 * time.Millisecond
+
+// lateStarting sends a task's STARTING if the task has not settled (sent
+// another update) within a delay. Its mutex orders the two: once settle
+// returns, STARTING has been sent (before whatever the caller sends next)
+// or never will be.
+type lateStarting struct {
+	mu      sync.Mutex
+	settled bool
+	timer   *time.Timer
+}
+
+func reportStartingAfter(delay time.Duration, sendStarting func()) *lateStarting {
+	l := &lateStarting{}
+	l.timer = time.AfterFunc(delay, func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if !l.settled {
+			sendStarting()
+		}
+	})
+	return l
+}
+
+// settle ends the wait for STARTING; nil (a task that reported STARTING at
+// once) does nothing.
+func (l *lateStarting) settle() {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	l.settled = true
+	l.mu.Unlock()
+	l.timer.Stop()
 }
 
 // follow waits, off the actor's goroutine, for a task adopted after a

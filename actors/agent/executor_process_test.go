@@ -169,7 +169,7 @@ func TestAgentTakesBackItsExecutorsTasks(t *testing.T) {
 		}
 		starts := 0
 		for _, s := range sts {
-			if s.GetState() == kernelpb.TaskState_TASK_STARTING {
+			if s.GetState() == kernelpb.TaskState_TASK_RUNNING {
 				starts++
 			}
 		}

@@ -7,7 +7,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -190,7 +192,10 @@ func (c *testCluster) spawnAgent(t *testing.T, cfg Config) *actor.PID {
 	if cfg.Kernel.Resources.IsEmpty() {
 		cfg.Kernel.Resources = resources.MustParse("cpus:4;mem:4096")
 	}
-	cfg.Master, cfg.Fetcher = c.master, c.cache
+	cfg.Master = c.master
+	if cfg.Fetcher == nil {
+		cfg.Fetcher = c.cache
+	}
 	cfg.wrapExecutor = func(e actor.Actor) actor.Actor {
 		return crashable{Actor: e, mu: &c.mu, pids: &c.executors}
 	}
@@ -352,4 +357,74 @@ func TestStatusUpdatesSurviveMessageLoss(t *testing.T) {
 		t.Fatalf("only %d messages dropped: the test did not test loss", dropped)
 	}
 	t.Logf("%d status updates and acknowledgements dropped", dropped)
+}
+
+// slowFetcher is the cluster's cache, each fetch made to take delay.
+type slowFetcher struct {
+	Fetcher
+	delay atomic.Int64 // ns
+}
+
+func (f *slowFetcher) Fetch(ctx context.Context, digest string) (string, error) {
+	time.Sleep(time.Duration(f.delay.Load()))
+	return f.Fetcher.Fetch(ctx, digest)
+}
+
+// TestAWasmTaskSaysStartingOnlyWhenSlowToStart: a WASM task that starts at
+// once goes straight to RUNNING; one whose module takes longer than
+// startingDelay to fetch is STARTING meanwhile, before RUNNING.
+func TestAWasmTaskSaysStartingOnlyWhenSlowToStart(t *testing.T) {
+	slow := &slowFetcher{}
+	c := startTestCluster(t, "tiny", Config{Fetcher: slow})
+	slow.Fetcher = c.cache // before any task runs
+	states := func(rec *recorder, id string) []kernelpb.TaskState {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		var out []kernelpb.TaskState
+		for _, st := range rec.updates[id] {
+			out = append(out, st.GetState())
+		}
+		return out
+	}
+	ended := func(rec *recorder, id string) func() bool {
+		return func() bool { return kernelpb.IsTerminal(rec.last()[id].GetState()) }
+	}
+
+	fast, _ := c.start(t, "fast", 1)
+	waitUntil(t, "the fast task to end", ended(fast, "fast-0"))
+	if got := states(fast, "fast-0"); !slices.Equal(got, []kernelpb.TaskState{kernelpb.TaskState_TASK_RUNNING, kernelpb.TaskState_TASK_FINISHED}) {
+		t.Errorf("a task that started at once: updates %v, want RUNNING, FINISHED", got)
+	}
+
+	slow.delay.Store(int64(10 * startingDelay))
+	late, _ := c.start(t, "late", 1)
+	waitUntil(t, "the slow task to end", ended(late, "late-0"))
+	if got := states(late, "late-0"); !slices.Equal(got, []kernelpb.TaskState{kernelpb.TaskState_TASK_STARTING, kernelpb.TaskState_TASK_RUNNING, kernelpb.TaskState_TASK_FINISHED}) {
+		t.Errorf("a task whose module took %v to fetch: updates %v, want STARTING, RUNNING, FINISHED", 10*startingDelay, got)
+	}
+}
+
+// lateStarting's STARTING comes before what settles it, or never.
+func TestLateStartingGoesFirstOrNever(t *testing.T) {
+	var mu sync.Mutex
+	var sent []string
+	record := func(s string) {
+		mu.Lock()
+		defer mu.Unlock()
+		sent = append(sent, s)
+	}
+	early := reportStartingAfter(time.Hour, func() { record("early STARTING") })
+	early.settle()
+	record("early RUNNING")
+	late := reportStartingAfter(time.Millisecond, func() { record("late STARTING") })
+	time.Sleep(20 * time.Millisecond)
+	late.settle()
+	record("late RUNNING")
+	var none *lateStarting
+	none.settle() // a container's: nothing to wait for
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"early RUNNING", "late STARTING", "late RUNNING"}; !slices.Equal(sent, want) {
+		t.Errorf("sent %v, want %v", sent, want)
+	}
 }
