@@ -39,7 +39,7 @@ func startWASM(ctx context.Context, opts AgentOptions, system *System, agentID, 
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("agent: %w (check --work-dir)", err)
 		}
-		rt, err := wasm.New(wasm.Config{CacheDir: filepath.Join(opts.WorkDir, "wasm-cache"), Logs: logs, MaxOutputBytes: opts.MaxTaskOutputBytes})
+		rt, err := wasm.New(wasm.Config{CacheDir: filepath.Join(opts.WorkDir, "wasm-cache"), Logs: logs, MaxOutputBytes: opts.MaxTaskOutputBytes, ModuleIdle: opts.ArtifactCacheGrace})
 		if err != nil {
 			logs.Close()
 			return nil, nil, nil, fmt.Errorf("agent: starting the WASM runtime: %w", err)

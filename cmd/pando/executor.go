@@ -22,6 +22,7 @@ func newExecutorCmd() *cobra.Command {
 	var listen, workDir, logLevel string
 	var orphanTimeout time.Duration
 	var maxOutput uint64
+	var moduleIdle time.Duration
 	cmd := &cobra.Command{
 		Use:    "executor",
 		Short:  "Run an agent's WASM tasks in a process that outlives the agent (started by 'pando agent')",
@@ -40,7 +41,7 @@ func newExecutorCmd() *cobra.Command {
 				return fmt.Errorf("executor: %w (check --work-dir)", err)
 			}
 			defer logs.Close() // after Serve closed the runtime: every log is on disk
-			rt, err := wasm.New(wasm.Config{CacheDir: filepath.Join(workDir, "wasm-cache"), Logs: logs, MaxOutputBytes: maxOutput})
+			rt, err := wasm.New(wasm.Config{CacheDir: filepath.Join(workDir, "wasm-cache"), Logs: logs, MaxOutputBytes: maxOutput, ModuleIdle: moduleIdle})
 			if err != nil {
 				return err
 			}
@@ -55,17 +56,18 @@ func newExecutorCmd() *cobra.Command {
 	fl.DurationVar(&orphanTimeout, "orphan-timeout", executor.DefaultOrphanTimeout, "how long tasks keep running after the agent's process is gone, for a restarted agent to take them back; negative: forever")
 	fl.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
 	fl.Uint64Var(&maxOutput, "task-output-limit", node.DefaultMaxTaskOutput, "bytes a task may write to stdout and stderr together (the agent passes its --task-output-limit)")
+	fl.DurationVar(&moduleIdle, "module-idle", wasm.DefaultModuleIdle, "how long a compiled module no task runs stays in memory (the agent passes its --artifact-cache-grace)")
 	return cmd
 }
 
 // executorCommand runs this binary's `pando executor` for an agent.
-func executorCommand(workDir, logLevel string, maxTaskOutput uint64) func() *exec.Cmd {
+func executorCommand(workDir, logLevel string, maxTaskOutput uint64, moduleIdle time.Duration) func() *exec.Cmd {
 	return func() *exec.Cmd {
 		self, err := os.Executable()
 		if err != nil {
 			self = os.Args[0]
 		}
 		return exec.Command(self, "executor", "--work-dir", workDir, "--log-level", logLevel,
-			"--task-output-limit", strconv.FormatUint(maxTaskOutput, 10))
+			"--task-output-limit", strconv.FormatUint(maxTaskOutput, 10), "--module-idle", moduleIdle.String())
 	}
 }

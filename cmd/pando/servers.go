@@ -249,7 +249,7 @@ func newAgentCmd(g *globals) *cobra.Command {
 				SandboxRetention: sandboxRetention, Containerd: containerd, KillGrace: killGrace,
 				MaxTaskOutputBytes: limits.taskBytes(), MaxEndedOutputBytes: limits.endedBytes(),
 				ArtifactCacheBytes: cache.bytes, ArtifactCacheGrace: cache.grace,
-				Executor: executorMode, ExecutorCommand: executorCommand(workDir, logLevel, limits.taskBytes()),
+				Executor: executorMode, ExecutorCommand: executorCommand(workDir, logLevel, limits.taskBytes(), cache.grace),
 			})
 			if err != nil {
 				return err
@@ -347,7 +347,7 @@ type artifactCache struct {
 
 func (c *artifactCache) register(fl *pflag.FlagSet) {
 	fl.StringVar(&c.size, "artifact-cache-size", fmt.Sprintf("%dGiB", node.DefaultArtifactCacheBytes>>30), "bytes the agent's caches of artifacts (modules, images, inputs) and compiled modules may hold, e.g. 512MiB or 20GiB; past it, what no live task needs goes, least recently used first (the default is twice the largest artifact the master takes by default)")
-	fl.DurationVar(&c.grace, "artifact-cache-grace", node.DefaultArtifactCacheGrace, "how long after its last use a cached artifact is kept whatever --artifact-cache-size (covers the time between a fetch and a task's launch, and a restart of the agent)")
+	fl.DurationVar(&c.grace, "artifact-cache-grace", node.DefaultArtifactCacheGrace, "how long after its last use a cached artifact is kept whatever --artifact-cache-size (covers the time between a fetch and a task's launch, and a restart of the agent); a compiled WASM module no task runs leaves memory after as long")
 }
 
 func (c *artifactCache) check() error {

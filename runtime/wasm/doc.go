@@ -2,7 +2,8 @@
 // wazero.
 //
 // A module is compiled once per digest (in memory, and on disk when
-// Config.CacheDir is set) and every task is a fresh, anonymous instance of
+// Config.CacheDir is set; in memory until no task has run it for
+// Config.ModuleIdle) and every task is a fresh, anonymous instance of
 // it: its arguments and environment, stdout and stderr into files of its
 // sandbox, only the sandbox mounted (at /sandbox), its memory capped, and
 // stopped by closing its context (Kill, timeout). A task is one goroutine

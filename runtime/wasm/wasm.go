@@ -10,11 +10,13 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
+	"github.com/pandodc/pando/internal/shell"
 	"github.com/pandodc/pando/runtime"
 	"github.com/pandodc/pando/runtime/tasklog"
 )
@@ -41,7 +43,13 @@ type Config struct {
 	// together; a task that writes more is stopped and ends Failed with
 	// CauseOutputLimit. 0 means no limit.
 	MaxOutputBytes uint64
+	// ModuleIdle is how long a compiled module that no task runs stays in
+	// memory; 0 means DefaultModuleIdle.
+	ModuleIdle time.Duration
 }
+
+// DefaultModuleIdle is Config.ModuleIdle's default.
+const DefaultModuleIdle = 10 * time.Minute
 
 // Runtime runs WebAssembly tasks. It is safe for concurrent use.
 type Runtime struct {
@@ -73,6 +81,19 @@ type module struct {
 	// minMemory is the memory the module needs to start, in bytes.
 	minMemory uint64
 	err       error
+	// running counts the tasks launched from it, and lastUsed (monotonic
+	// ns) is when one last started or ended: dropIdleModules closes a
+	// module whose count is 0 and whose lastUsed is old. The count goes up
+	// only under the runtime's read lock, so that it cannot go up on a
+	// module being dropped (under the write lock).
+	running  atomic.Int64
+	lastUsed atomic.Int64
+}
+
+// release says a task of m has ended.
+func (m *module) release() {
+	m.lastUsed.Store(monotonic())
+	m.running.Add(-1)
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -113,7 +134,7 @@ func New(cfg Config) (*Runtime, error) {
 		ownLogs = true
 	}
 	root, cancel := context.WithCancel(ctx)
-	return &Runtime{
+	r := &Runtime{
 		logs:    logs,
 		ownLogs: ownLogs,
 		cfg:     cfg,
@@ -133,7 +154,44 @@ func New(cfg Config) (*Runtime, error) {
 		cancelRoot: cancel,
 		workers:    newWorkers(),
 		modules:    make(map[string]*module),
-	}, nil
+	}
+	idle := cfg.ModuleIdle
+	if idle <= 0 {
+		idle = DefaultModuleIdle
+	}
+	go shell.Every(root, max(idle/4, 10*time.Millisecond), func(time.Time) { r.dropIdleModules(idle) })
+	return r, nil
+}
+
+// dropIdleModules closes the compiled modules no task has run for idle.
+// Their machine code (megabytes for a Go program) would otherwise stay in
+// memory for as long as the agent runs, one copy per module it ever ran.
+// The next task of one compiles it again, from the compilation cache on
+// disk while the agent's artifact cache keeps it there.
+func (r *Runtime) dropIdleModules(idle time.Duration) int {
+	now := monotonic()
+	var drop []*module
+	r.mu.Lock()
+	if r.closed { // Close releases them all
+		r.mu.Unlock()
+		return 0
+	}
+	for key, m := range r.modules {
+		select {
+		case <-m.ready:
+		default:
+			continue // still compiling
+		}
+		if m.err == nil && m.running.Load() == 0 && now-m.lastUsed.Load() >= int64(idle) {
+			delete(r.modules, key)
+			drop = append(drop, m)
+		}
+	}
+	r.mu.Unlock()
+	for _, m := range drop {
+		_ = m.compiled.Close(context.Background())
+	}
+	return len(drop)
 }
 
 // Prepare compiles the module at path, once per digest: concurrent calls for
@@ -143,11 +201,15 @@ func (r *Runtime) Prepare(ctx context.Context, digest, path string) error {
 	return err
 }
 
-func (r *Runtime) prepare(ctx context.Context, digest, path string) (*module, error) {
-	key := digest
-	if key == "" {
-		key = "path:" + path
+func moduleKey(digest, path string) string {
+	if digest == "" {
+		return "path:" + path
 	}
+	return digest
+}
+
+func (r *Runtime) prepare(ctx context.Context, digest, path string) (*module, error) {
+	key := moduleKey(digest, path)
 	r.mu.RLock()
 	m, ok := r.modules[key]
 	closed := r.closed
@@ -159,6 +221,7 @@ func (r *Runtime) prepare(ctx context.Context, digest, path string) (*module, er
 		r.mu.Lock()
 		if m, ok = r.modules[key]; !ok {
 			m = &module{ready: make(chan struct{})}
+			m.lastUsed.Store(monotonic())
 			r.modules[key] = m
 			r.compiles++
 		}
@@ -182,6 +245,29 @@ func (r *Runtime) prepare(ctx context.Context, digest, path string) (*module, er
 		return nil, fmt.Errorf("waiting for the compilation of %s: %w", path, ctx.Err())
 	}
 	return m, m.err
+}
+
+// acquire prepares a task's module and counts the task, so that the module
+// is not dropped while the task runs; the caller releases it when the task
+// ends (or does not start).
+func (r *Runtime) acquire(ctx context.Context, digest, path string) (*module, error) {
+	for {
+		m, err := r.prepare(ctx, digest, path)
+		if err != nil {
+			return nil, err
+		}
+		r.mu.RLock()
+		current := r.modules[moduleKey(digest, path)] == m
+		if current {
+			m.lastUsed.Store(monotonic())
+			m.running.Add(1)
+		}
+		r.mu.RUnlock()
+		if current {
+			return m, nil
+		}
+		// Dropped since prepare found it: compile it again.
+	}
 }
 
 var errClosed = errors.New("the WASM runtime is closed")
@@ -240,10 +326,16 @@ func checkCommand(c wazero.CompiledModule) error {
 // Launch starts a task: a new instance of the spec's module, running its
 // _start in a goroutine of its own.
 func (r *Runtime) Launch(ctx context.Context, spec runtime.Spec) (runtime.Task, error) {
-	m, err := r.prepare(ctx, spec.Digest, spec.Artifact)
+	m, err := r.acquire(ctx, spec.Digest, spec.Artifact)
 	if err != nil {
 		return nil, fmt.Errorf("launching task %s: %w", spec.TaskID, err)
 	}
+	running := false // once the task's goroutine runs, it releases m
+	defer func() {
+		if !running {
+			m.release()
+		}
+	}()
 	if spec.Sandbox == "" {
 		return nil, fmt.Errorf("launching task %s: it has no sandbox directory", spec.TaskID)
 	}
@@ -335,7 +427,11 @@ func (r *Runtime) Launch(ctx context.Context, spec runtime.Spec) (runtime.Task, 
 	t.timeout = spec.Timeout
 	cfg = cfg.WithNanosleep(interruptibleSleep(taskCtx, &t.cpu, &t.woken))
 	t.ports = spec.Ports
-	r.workers.run(func() { t.run(r, taskCtx, m.compiled, cfg) })
+	running = true
+	r.workers.run(func() {
+		defer m.release()
+		t.run(r, taskCtx, m.compiled, cfg)
+	})
 	return t, nil
 }
 
