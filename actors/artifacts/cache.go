@@ -56,6 +56,8 @@ type Cache struct {
 
 	collecting sync.Mutex // one Collect at a time
 	measured   map[string]measured
+
+	counters cacheCounters // see Stats
 }
 
 type fetch struct {
@@ -94,6 +96,7 @@ func OpenCache(cfg CacheConfig) (*Cache, error) {
 
 // Fetch returns the path of a verified local copy of digest.
 func (c *Cache) Fetch(ctx context.Context, digest string) (string, error) {
+	c.counters.requests.Add(1)
 	// The fetch outlives any one caller's context: others may be waiting.
 	return c.once(ctx, digest, func() (string, error) { return c.download(context.Background(), digest) })
 }
@@ -109,27 +112,53 @@ func (c *Cache) download(ctx context.Context, digest string) (string, error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		os.Remove(path) // corrupt: fetch it again
 	}
+	path, n, err := c.fetchFromSource(ctx, digest, hexPart, path)
+	if err != nil {
+		c.counters.fetchFailures.Add(1)
+		return "", err
+	}
+	c.counters.fetches.Add(1)
+	c.counters.fetchedBytes.Add(n)
+	return path, nil
+}
+
+// fetchFromSource downloads digest into path and verifies it; it returns
+// the bytes it wrote.
+func (c *Cache) fetchFromSource(ctx context.Context, digest, hexPart, path string) (string, int64, error) {
 	rc, err := c.src.Open(ctx, digest)
 	if err != nil {
-		return "", fmt.Errorf("fetching artifact %s: %w", digest, err)
+		return "", 0, fmt.Errorf("fetching artifact %s: %w", digest, err)
 	}
 	defer rc.Close()
 	// No size limit here: the master enforces its own on upload, and
 	// bytes that do not hash to the digest are thrown away below.
 	h := sha256.New()
-	if err := atomicfile.Write(path, io.TeeReader(rc, h)); err != nil {
-		return "", fmt.Errorf("fetching artifact %s: %w", digest, err)
+	counted := &countingReader{r: rc}
+	if err := atomicfile.Write(path, io.TeeReader(counted, h)); err != nil {
+		return "", 0, fmt.Errorf("fetching artifact %s: %w", digest, err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != hexPart {
 		os.Remove(path)
-		return "", fmt.Errorf("artifact %s failed verification: its bytes hash to sha256:%s", digest, got)
+		return "", 0, fmt.Errorf("artifact %s failed verification: its bytes hash to sha256:%s", digest, got)
 	}
 	// Readable by all: a container task may run as any user, and it sees
 	// inputs through hard links to this file.
 	if err := os.Chmod(path, 0o644); err != nil {
-		return "", fmt.Errorf("fetching artifact %s: %w", digest, err)
+		return "", 0, fmt.Errorf("fetching artifact %s: %w", digest, err)
 	}
-	return path, nil
+	return path, counted.n, nil
+}
+
+// countingReader counts what is read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func verifyFile(path, hexPart string) error {

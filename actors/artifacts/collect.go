@@ -144,6 +144,9 @@ func (c *Cache) Collect(inUse []string, p Eviction, now time.Time) (Collected, e
 		err = errors.Join(err, os.RemoveAll(dir))
 	}
 	out.Bytes = total - out.Freed
+	c.counters.evicted.Add(int64(len(out.Deleted)))
+	c.counters.evictedBytes.Add(out.Freed)
+	c.counters.bytes.Store(out.Bytes)
 	return out, errors.Join(scanErr, err)
 }
 

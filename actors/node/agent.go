@@ -230,6 +230,10 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 		a.abandon(ctx)
 		return nil, err
 	}
+	if err := artifacts.RegisterCacheMetrics(tel.Meter("pando/agent"), cache); err != nil {
+		a.abandon(ctx)
+		return nil, err
+	}
 	a.URL = opts.HTTPBase
 	if opts.Mux != nil {
 		sandboxes.Register(opts.Mux, opts.MuxPrefix)

@@ -3,8 +3,11 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -139,5 +142,45 @@ func TestAgentBoundsItsArtifactCache(t *testing.T) {
 	})
 
 	// An evicted module and input are fetched again, verified, and run.
+	before := metricSum(t, dev.Master.URL, "pando_agent_artifacts_fetches_total")
 	run("again-a", moduleA, []*kernelpb.Input{{Digest: inputA, Path: "/input/a.txt"}})
+
+	// The metrics say as much: the fetches again, the evictions.
+	if after := metricSum(t, dev.Master.URL, "pando_agent_artifacts_fetches_total"); after < before+2 {
+		t.Errorf("the artifact fetches went from %v to %v for a task whose module and input were evicted, want 2 more", before, after)
+	}
+	if n := metricSum(t, dev.Master.URL, "pando_agent_artifacts_evicted_total"); n < 5 {
+		t.Errorf("%v evictions reported, want at least the 3 modules, 2 inputs", n)
+	}
+}
+
+// metricSum adds up the series of a metric in what url's /metrics serves.
+func metricSum(t *testing.T, url, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	found := false
+	for _, line := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		fields := strings.Fields(line)
+		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+		if err != nil {
+			t.Fatalf("metric line %q: %v", line, err)
+		}
+		sum, found = sum+v, true
+	}
+	if !found {
+		t.Fatalf("/metrics has no %s:\n%.3000s", name, body)
+	}
+	return sum
 }
