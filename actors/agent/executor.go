@@ -340,10 +340,15 @@ func (e *executor) spec(ctx context.Context, msg runTask) (runtime.Runtime, runt
 	default:
 		return nil, runtime.Spec{}, kernelpb.Reason_REASON_INVALID_TASK, fmt.Errorf("task %s names neither a WASM module nor a container image", task.GetTaskId())
 	}
-	if spec.Artifact, err = e.fetcher.Fetch(ctx, spec.Digest); err != nil {
+	if spec.Inputs, err = e.fetcher.Inputs(ctx, task.GetInputs()); err != nil {
 		return nil, runtime.Spec{}, kernelpb.Reason_REASON_ARTIFACT_FAILED, err
 	}
-	if spec.Inputs, err = e.fetcher.Inputs(ctx, task.GetInputs()); err != nil {
+	if imp, ok := rt.(importer); ok && task.GetContainer() != nil && imp.Imported(spec.Digest) {
+		// In containerd already: its tarball (hundreds of megabytes,
+		// perhaps evicted from the cache since) is not fetched again.
+		return rt, spec, kernelpb.Reason_REASON_NONE, nil
+	}
+	if spec.Artifact, err = e.fetcher.Fetch(ctx, spec.Digest); err != nil {
 		return nil, runtime.Spec{}, kernelpb.Reason_REASON_ARTIFACT_FAILED, err
 	}
 	if task.GetContainer() != nil {
@@ -354,6 +359,12 @@ func (e *executor) spec(ctx context.Context, msg runTask) (runtime.Runtime, runt
 		}
 	}
 	return rt, spec, kernelpb.Reason_REASON_NONE, nil
+}
+
+// importer is a runtime that imports images once and can say it has
+// (runtime/container).
+type importer interface {
+	Imported(digest string) bool
 }
 
 // RecordingRuntime is a runtime whose tasks outlive the agent and that

@@ -73,6 +73,24 @@ func (r *Runtime) Prepare(ctx context.Context, digest, path string) error {
 	return err
 }
 
+// Imported says whether this runtime has imported the tarball of digest
+// (since it started): its tasks need the tarball no more, which an
+// agent's cache may then have evicted.
+func (r *Runtime) Imported(digest string) bool {
+	r.mu.Lock()
+	set, ok := r.images[digest]
+	r.mu.Unlock()
+	if !ok {
+		return false
+	}
+	select {
+	case <-set.ready:
+		return set.err == nil
+	default:
+		return false
+	}
+}
+
 func (r *Runtime) prepare(ctx context.Context, dgst, path string) (*imageSet, error) {
 	if dgst == "" {
 		d, err := fileDigest(path)
