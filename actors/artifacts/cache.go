@@ -133,8 +133,7 @@ func (c *Cache) fetchFromSource(ctx context.Context, digest, hexPart, path strin
 	// No size limit here: the master enforces its own on upload, and
 	// bytes that do not hash to the digest are thrown away below.
 	h := sha256.New()
-	counted := &countingReader{r: rc}
-	if err := atomicfile.Write(path, io.TeeReader(counted, h)); err != nil {
+	if err := atomicfile.Write(path, io.TeeReader(rc, h)); err != nil {
 		return "", 0, fmt.Errorf("fetching artifact %s: %w", digest, err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != hexPart {
@@ -146,19 +145,11 @@ func (c *Cache) fetchFromSource(ctx context.Context, digest, hexPart, path strin
 	if err := os.Chmod(path, 0o644); err != nil {
 		return "", 0, fmt.Errorf("fetching artifact %s: %w", digest, err)
 	}
-	return path, counted.n, nil
-}
-
-// countingReader counts what is read through it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", 0, fmt.Errorf("fetching artifact %s: %w", digest, err)
+	}
+	return path, fi.Size(), nil
 }
 
 func verifyFile(path, hexPart string) error {

@@ -22,6 +22,20 @@ func mustPut(t *testing.T, store *Store, data []byte) string {
 	return d
 }
 
+// newLocalCache is a cache fed by a store of its own, both in temp dirs.
+func newLocalCache(t *testing.T) (*Store, *Cache) {
+	t.Helper()
+	store, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache, err := NewCache(t.TempDir(), LocalSource(store))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store, cache
+}
+
 func exists(path string) bool {
 	_, err := os.Lstat(path)
 	return err == nil
@@ -176,14 +190,7 @@ func TestCollectAfterARestartWaitsForTheGrace(t *testing.T) {
 // while tasks fetch and link others: what they get is always whole.
 func TestCollectBesideFetches(t *testing.T) {
 	ctx := context.Background()
-	store, err := OpenStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache, err := NewCache(t.TempDir(), LocalSource(store))
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, cache := newLocalCache(t)
 	var live []*kernelpb.Input
 	var liveKeys []string
 	for i := range 4 {

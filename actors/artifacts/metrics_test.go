@@ -10,14 +10,7 @@ import (
 // the master lacks is a failed fetch; a Collect's deletions are evictions.
 func TestCacheStatsCountRequestsFetchesAndEvictions(t *testing.T) {
 	ctx := context.Background()
-	store, err := OpenStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache, err := NewCache(t.TempDir(), LocalSource(store))
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, cache := newLocalCache(t)
 	data := []byte("an input of 22 bytes..")
 	digest := mustPut(t, store, data)
 	for range 3 {
