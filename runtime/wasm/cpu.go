@@ -34,7 +34,9 @@ import (
 // lock. A task with listeners can block on a socket, so it is on its
 // thread's clock from the start (beginLocked). A program that computes for
 // long without writing or sleeping stays on the monotonic clock, which
-// counts its time off a CPU if the host's CPUs are oversubscribed.
+// counts its time off a CPU if the host's CPUs are oversubscribed; so does a
+// task that waits for a CPU in Go code (instantiation, host functions)
+// before its first write or sleep past wallSegment.
 //
 // The lock is released while the guest sleeps (pause, resume), so that a
 // sleeping task holds no thread: thousands of sleeping tasks must not need
