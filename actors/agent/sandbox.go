@@ -67,7 +67,7 @@ type SandboxesConfig struct {
 	// disk fills, which Pando does not).
 	Retention time.Duration
 	// MaxEnded caps how many ended tasks' sandboxes are kept (default
-	// 10,000): the oldest go first.
+	// DefaultMaxEndedTasks): the oldest go first.
 	MaxEnded int
 	// MaxBytes caps the output (stdout and stderr) of the ended tasks
 	// kept (default 1GiB): the oldest go first.
@@ -81,9 +81,14 @@ type SandboxesConfig struct {
 
 const (
 	defaultSandboxRetention = 24 * time.Hour
-	defaultMaxEndedTasks    = 10000
 	defaultMaxEndedBytes    = 1 << 30
 )
+
+// DefaultMaxEndedTasks is SandboxesConfig.MaxEnded's default: enough for a
+// job of 100,000 instances on one agent to keep every instance's output
+// (an ended task whose output fits the log segments costs the agent a few
+// hundred bytes of memory and no file).
+const DefaultMaxEndedTasks = 100000
 
 // NewSandboxes serves the sandboxes under cfg.Root. Sandboxes already there
 // belong to tasks of an earlier run of the agent, which ended with it: they
@@ -93,7 +98,7 @@ func NewSandboxes(cfg SandboxesConfig) *Sandboxes {
 		cfg.Retention = defaultSandboxRetention
 	}
 	if cfg.MaxEnded <= 0 {
-		cfg.MaxEnded = defaultMaxEndedTasks
+		cfg.MaxEnded = DefaultMaxEndedTasks
 	}
 	if cfg.MaxBytes <= 0 {
 		cfg.MaxBytes = defaultMaxEndedBytes

@@ -209,10 +209,38 @@ func (api *API) killTask(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// logs proxies a task's stdout or stderr from its agent.
+// logs proxies a task's stdout or stderr from its agent. ?framework= and
+// ?agent= name the task's framework and agent for when the master no longer
+// remembers it: it keeps only the most recent ended tasks, and the batch
+// framework, which knows where each instance of a big job ran, asks for
+// logs its agents still keep.
 func (api *API) logs(w http.ResponseWriter, r *http.Request) {
-	l, ok := api.lookup(w, r)
-	if !ok {
+	id, q := r.PathValue("id"), r.URL.Query()
+	framework, agent := q.Get("framework"), q.Get("agent")
+	v, err := api.query(r, func(v kmaster.Views, now time.Time) any {
+		var t kmaster.TaskView
+		var found bool
+		if framework != "" {
+			t, found = v.Task(framework, id) // by key: a job's 20,000 lookups must not each scan every task
+		} else {
+			t, found = findTask(v, id)
+		}
+		if found {
+			a, _ := v.Agent(t.AgentID)
+			return taskLookup{task: t, found: true, agent: a}
+		}
+		if a, known := v.Agent(agent); known && framework != "" {
+			return taskLookup{task: kmaster.TaskView{ID: id, FrameworkID: framework, AgentID: agent}, found: true, agent: a}
+		}
+		return taskLookup{}
+	})
+	if err != nil {
+		httpjson.Error(w, http.StatusServiceUnavailable, "the master did not answer: %v", err)
+		return
+	}
+	l := v.(taskLookup)
+	if !l.found {
+		httpjson.Error(w, http.StatusNotFound, "no task %q: none runs with that id, and the master no longer remembers one that ended (it keeps the most recent ones; pando ps --all lists them; ?framework=&agent= reach its agent without it)", id)
 		return
 	}
 	if l.agent.HTTPAddress == "" {

@@ -57,7 +57,7 @@ type AgentOptions struct {
 	HTTPBase  string
 	// SandboxRetention keeps a task's sandbox this long after it ends
 	// (default 24h); MaxEndedSandboxes caps how many are kept (default
-	// 10,000, oldest removed first).
+	// agent.DefaultMaxEndedTasks, oldest removed first).
 	SandboxRetention  time.Duration
 	MaxEndedSandboxes int
 	// MaxTaskOutputBytes caps what one task writes to stdout and stderr

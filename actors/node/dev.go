@@ -9,6 +9,7 @@ import (
 
 	"github.com/pandodc/pando/actors/artifacts"
 	"github.com/pandodc/pando/actors/telemetry"
+	kmaster "github.com/pandodc/pando/kernel/master"
 )
 
 // DevOptions configures a single-process cluster.
@@ -19,9 +20,11 @@ type DevOptions struct {
 	Resources    string
 	// SandboxRetention: see AgentOptions.
 	SandboxRetention time.Duration
-	// MaxTaskOutputBytes, MaxEndedOutputBytes: see AgentOptions.
+	// MaxTaskOutputBytes, MaxEndedOutputBytes, MaxEndedSandboxes: see
+	// AgentOptions.
 	MaxTaskOutputBytes  uint64
 	MaxEndedOutputBytes int64
+	MaxEndedSandboxes   int
 	// Containerd, KillGrace, ArtifactCacheBytes, ArtifactCacheGrace,
 	// ArtifactCacheInterval: see AgentOptions.
 	Containerd            string
@@ -35,7 +38,9 @@ type DevOptions struct {
 	MaxArtifactSize    int64
 	ArtifactGrace      time.Duration
 	ArtifactGCInterval time.Duration
-	Logger             *slog.Logger
+	// MaxCompletedTasks: see kmaster.Config.
+	MaxCompletedTasks int
+	Logger            *slog.Logger
 }
 
 // Dev is a master and one agent in one process, sharing one actor system:
@@ -56,7 +61,7 @@ func StartDev(ctx context.Context, opts DevOptions) (*Dev, error) {
 		HTTPAddr: opts.HTTPAddr, RemotingAddr: opts.RemotingAddr,
 		DataDir: filepath.Join(opts.DataDir, "master"), Logger: opts.Logger,
 		Telemetry: opts.Telemetry, MaxArtifactSize: opts.MaxArtifactSize, ArtifactGrace: opts.ArtifactGrace,
-		ArtifactGCInterval: opts.ArtifactGCInterval,
+		ArtifactGCInterval: opts.ArtifactGCInterval, Kernel: kmaster.Config{MaxCompletedTasks: opts.MaxCompletedTasks},
 	})
 	if err != nil {
 		return nil, err
@@ -67,7 +72,8 @@ func StartDev(ctx context.Context, opts DevOptions) (*Dev, error) {
 		Mux: m.Mux, MuxPrefix: "/agent", HTTPBase: m.URL + "/agent", Logger: opts.Logger,
 		SandboxRetention: opts.SandboxRetention, Telemetry: m.Telemetry,
 		MaxTaskOutputBytes: opts.MaxTaskOutputBytes, MaxEndedOutputBytes: opts.MaxEndedOutputBytes,
-		Containerd: opts.Containerd, KillGrace: opts.KillGrace,
+		MaxEndedSandboxes: opts.MaxEndedSandboxes,
+		Containerd:        opts.Containerd, KillGrace: opts.KillGrace,
 		ArtifactCacheBytes: opts.ArtifactCacheBytes, ArtifactCacheGrace: opts.ArtifactCacheGrace,
 		ArtifactCacheInterval: opts.ArtifactCacheInterval,
 	})

@@ -62,28 +62,122 @@ func pickInstance(tasks []batchapi.TaskStatusView, job string, n int) ([]batchap
 	return tasks[n : n+1], nil
 }
 
+// maxInstanceNotes is how many instances jobLogs names on stderr; it counts
+// the rest.
+const maxInstanceNotes = 20
+
+// logsAhead is how many instances' logs jobLogs reads ahead of the one it
+// prints, and logHead how much of each it holds in memory: one request at
+// a time, 20,000 instances took 40 s; a log longer than logHead streams
+// when its turn comes, so a big one is never held whole.
+const (
+	logsAhead = 16
+	logHead   = 256 << 10
+)
+
+// fetchedLog is an instance's log read ahead: its head, and the rest still
+// to stream (nil when the head is all of it).
+type fetchedLog struct {
+	head []byte
+	rest io.ReadCloser
+	err  error
+}
+
 // jobLogs prints the logs of a job's instances in instance order, each
 // one's latest attempt. Instances whose logs cannot be had are named on
 // errw and make the result an error, after the others are printed.
 func jobLogs(ctx context.Context, c *client.Client, job string, tasks []batchapi.TaskStatusView, f logsFlags, w, errw io.Writer) error {
-	missing := 0
-	for _, t := range tasks {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// The printer takes a slot back once it has printed an instance:
+	// at most logsAhead logs are held, or open, at once.
+	slots := make(chan struct{}, logsAhead)
+	fetched := make([]chan fetchedLog, len(tasks))
+	for i := range fetched {
+		fetched[i] = make(chan fetchedLog, 1)
+	}
+	go func() {
+		for i, t := range tasks {
+			if !t.Started() {
+				continue
+			}
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			go func() { fetched[i] <- readAhead(ctx, c, t, f.stream()) }()
+		}
+	}()
+
+	missing, notes := 0, 0
+	note := func(format string, args ...any) {
+		// A job of 20,000 instances whose logs are gone would otherwise
+		// bury the one line that matters under 20,000.
+		if notes++; notes <= maxInstanceNotes {
+			fmt.Fprintf(errw, format, args...)
+		}
+	}
+	for i, t := range tasks {
 		if !t.Started() {
-			fmt.Fprintf(errw, "instance %d has not run (%s)\n", t.Instance, t.State)
+			note("instance %d has not run (%s)\n", t.Instance, t.State)
 			continue
 		}
-		if err := copyLog(ctx, c, t, f, false, w); err != nil {
+		var got fetchedLog
+		select {
+		case got = <-fetched[i]:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		err := got.err
+		if err == nil {
+			err = printLog(got, t, f, w)
+		}
+		<-slots
+		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			fmt.Fprintf(errw, "instance %d (%s): %v\n", t.Instance, t.TaskID, logError(err))
+			note("instance %d (%s): %v\n", t.Instance, t.TaskID, logError(err))
 			missing++
 		}
+	}
+	if notes > maxInstanceNotes {
+		fmt.Fprintf(errw, "... and %d more instances that have not run or whose logs could not be read\n", notes-maxInstanceNotes)
 	}
 	if missing > 0 {
 		return &exitError{code: 1, err: fmt.Errorf("job %s: the logs of %d instance(s) could not be read", job, missing)}
 	}
 	return nil
+}
+
+// readAhead reads the head of an instance's log, leaving the rest open.
+func readAhead(ctx context.Context, c *client.Client, t batchapi.TaskStatusView, stream string) fetchedLog {
+	body, err := c.LogsOf(ctx, taskRef(t), stream, false)
+	if err != nil {
+		return fetchedLog{err: err}
+	}
+	head, err := io.ReadAll(io.LimitReader(body, logHead))
+	if err != nil {
+		body.Close()
+		return fetchedLog{err: err}
+	}
+	if len(head) < logHead {
+		body.Close()
+		return fetchedLog{head: head}
+	}
+	return fetchedLog{head: head, rest: body}
+}
+
+// printLog writes a log read ahead to w, each line after "[N] " with
+// --prefix, and closes what was left open.
+func printLog(l fetchedLog, t batchapi.TaskStatusView, f logsFlags, w io.Writer) error {
+	var r io.Reader = bytes.NewReader(l.head)
+	if l.rest != nil {
+		defer l.rest.Close()
+		r = io.MultiReader(r, l.rest)
+	}
+	return writeLog(r, t, f, w)
 }
 
 // followJob prints the logs of a job's instances in instance order while
@@ -200,21 +294,33 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // copyLog copies one attempt's log to w, each line after "[N] " with
 // --prefix.
 func copyLog(ctx context.Context, c *client.Client, t batchapi.TaskStatusView, f logsFlags, follow bool, w io.Writer) error {
-	body, err := c.Logs(ctx, t.TaskID, f.stream(), follow)
+	body, err := c.LogsOf(ctx, taskRef(t), f.stream(), follow)
 	if err != nil {
 		return err
 	}
 	defer body.Close()
+	return writeLog(body, t, f, w)
+}
+
+// writeLog copies a log to w, each line after "[N] " with --prefix.
+func writeLog(r io.Reader, t batchapi.TaskStatusView, f logsFlags, w io.Writer) error {
 	if !f.prefix {
-		_, err = io.Copy(w, body)
+		_, err := io.Copy(w, r)
 		return err
 	}
 	pw := &prefixWriter{w: w, prefix: []byte("[" + strconv.Itoa(t.Instance) + "] "), atStart: true}
-	_, err = io.Copy(pw, body)
+	_, err := io.Copy(pw, r)
 	if err == nil {
 		err = pw.endLine()
 	}
 	return err
+}
+
+// taskRef is where an instance's attempt ran, as the batch framework
+// knows: its logs are had from its agent even once the master has
+// forgotten the task (it keeps only the most recent ended ones).
+func taskRef(t batchapi.TaskStatusView) client.TaskRef {
+	return client.TaskRef{ID: t.TaskID, FrameworkID: t.FrameworkID, AgentID: t.AgentID}
 }
 
 // logError says why an instance's log is not to be had: a 404 means the
@@ -401,7 +507,7 @@ func fetchInstance(ctx context.Context, c, agent *client.Client, t batchapi.Task
 		return fmt.Errorf("%w: %w", errWrite, err)
 	}
 	for _, stream := range []string{"stdout", "stderr"} {
-		body, err := c.Logs(ctx, t.TaskID, stream, false)
+		body, err := c.LogsOf(ctx, taskRef(t), stream, false)
 		if err != nil {
 			return err
 		}

@@ -89,3 +89,34 @@ func TestPrefixWriter(t *testing.T) {
 		t.Errorf("wrote %q, want %q", b.String(), want)
 	}
 }
+
+// A big job whose logs are all gone names the first instances and counts
+// the rest, rather than printing a line per instance.
+func TestLogsOfAManyInstanceJobWhoseLogsAreGoneStaysShort(t *testing.T) {
+	const n = 50
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/batch/jobs/job-8/tasks", func(w http.ResponseWriter, r *http.Request) {
+		var tasks []batchapi.TaskStatusView
+		for i := range n {
+			tasks = append(tasks, batchapi.TaskStatusView{Instance: i, TaskID: fmt.Sprintf("job-8.%d.0", i), State: "finished", AgentID: "a1"})
+		}
+		_ = json.NewEncoder(w).Encode(tasks)
+	})
+	mux.HandleFunc("GET /api/v1/tasks/{id}/logs", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNotFound)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": "gone"})
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	_, stderr, code := runCLI(t, srv.URL, "logs", "job-8")
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	named := 0
+	for _, l := range lines {
+		if strings.HasPrefix(l, "instance ") {
+			named++
+		}
+	}
+	if code != 1 || named != maxInstanceNotes || !strings.Contains(stderr, fmt.Sprintf("... and %d more instances", n-maxInstanceNotes)) || !strings.Contains(stderr, fmt.Sprintf("the logs of %d instance(s) could not be read", n)) {
+		t.Errorf("exit %d, %d instances named; stderr:\n%s\nwant exit 1, %d named, the rest counted and the total", code, named, stderr, maxInstanceNotes)
+	}
+}

@@ -193,3 +193,37 @@ func buildWasm(t *testing.T, name, pkg string) string {
 	}
 	return out
 }
+
+// TestJobOutputsOutliveTheMastersMemory: a master that remembers only 3
+// ended tasks still serves every instance's logs and outputs of an
+// 8-instance job, from the agents that keep them.
+func TestJobOutputsOutliveTheMastersMemory(t *testing.T) {
+	skipIfShort(t)
+	bin := buildPando(t)
+	master := startDev(t, bin, "--resources", "cpus:2;mem:4GiB", "--max-completed-tasks", "3")
+	hello := wasmbuild.MustBuild(t, "hello")
+	const n = 8
+	out := filepath.Join(t.TempDir(), "results")
+	r := pando(t, bin, master, "run", hello, "-n", fmt.Sprint(n), "--json", "--output", out)
+	if r.code != 0 {
+		t.Fatalf("run --output: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	job := runJSON(t, r)["job"].(string)
+	var all strings.Builder
+	for i := range n {
+		fmt.Fprintf(&all, "hello from instance %d of task %s.%d.0\n", i, job, i)
+	}
+	if logs := pando(t, bin, master, "logs", job); logs.code != 0 || logs.stdout != all.String() {
+		t.Errorf("pando logs %s: exit %d, stdout %q, stderr %q; want every instance's line", job, logs.code, logs.stdout, logs.stderr)
+	}
+	for i := range n {
+		got, err := os.ReadFile(filepath.Join(out, fmt.Sprint(i), "stdout"))
+		if want := fmt.Sprintf("hello from instance %d of task %s.%d.0\n", i, job, i); err != nil || string(got) != want {
+			t.Errorf("run --output, instance %d: %q (%v), want %q", i, got, err, want)
+		}
+	}
+	// The master has forgotten most of them: a task id alone is not enough.
+	if r := pando(t, bin, master, "logs", job+".0.0"); r.code == 0 {
+		t.Errorf("pando logs of a task the master forgot, by its id alone: exit 0, stdout %q; want an error", r.stdout)
+	}
+}

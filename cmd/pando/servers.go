@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	aagent "github.com/pandodc/pando/actors/agent"
 	"github.com/pandodc/pando/actors/node"
 	kmaster "github.com/pandodc/pando/kernel/master"
 	"github.com/pandodc/pando/kernel/resources"
@@ -52,6 +53,7 @@ func newDevCmd() *cobra.Command {
 	var httpAddr, remotingAddr, dataDir, res, logLevel, containerd string
 	var sandboxRetention, killGrace time.Duration
 	var artifacts masterArtifacts
+	var completed completedTasks
 	var limits outputLimits
 	var cache artifactCache
 	cmd := &cobra.Command{
@@ -75,6 +77,9 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 			if err := artifacts.check(); err != nil {
 				return err
 			}
+			if err := completed.check(); err != nil {
+				return err
+			}
 			if err := cache.check(); err != nil {
 				return err
 			}
@@ -89,8 +94,9 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 				HTTPAddr: httpAddr, RemotingAddr: remotingAddr, DataDir: dataDir, Resources: res, Logger: logger,
 				SandboxRetention: sandboxRetention, Containerd: address, KillGrace: killGrace,
 				MaxArtifactSize: artifacts.maxBytes, ArtifactGrace: artifacts.grace, ArtifactGCInterval: artifacts.gcInterval,
-				MaxTaskOutputBytes: limits.taskBytes(), MaxEndedOutputBytes: limits.endedBytes(),
+				MaxTaskOutputBytes: limits.taskBytes(), MaxEndedOutputBytes: limits.endedBytes(), MaxEndedSandboxes: limits.endedTasks,
 				ArtifactCacheBytes: cache.bytes, ArtifactCacheGrace: cache.grace,
+				MaxCompletedTasks: completed.max,
 			})
 			if err != nil {
 				return err
@@ -109,6 +115,7 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 	fl.StringVar(&remotingAddr, "remoting", "127.0.0.1:5060", "address for actor remoting (agents and frameworks in other processes)")
 	fl.StringVar(&dataDir, "data-dir", defaultDataDir(), "directory for the store, artifacts and sandboxes")
 	artifacts.register(fl)
+	completed.register(fl)
 	fl.StringVar(&res, "resources", "", "resources the agent offers, e.g. 'cpus:4;mem:8GiB' (default: detected)")
 	fl.DurationVar(&sandboxRetention, "sandbox-retention", 24*time.Hour, "how long a task's sandbox (its files and logs) is kept after it ends")
 	limits.register(fl)
@@ -122,6 +129,7 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 func newMasterCmd() *cobra.Command {
 	var httpAddr, remotingAddr, dataDir, logLevel, consul, masterID string
 	var artifacts masterArtifacts
+	var completed completedTasks
 	var noFrameworks bool
 	var pingInterval, unreachableTimeout, unreachableWindow, reregistrationWindow time.Duration
 	var maxMissedPings, maxUnreachable int
@@ -152,12 +160,16 @@ func newMasterCmd() *cobra.Command {
 			if err := artifacts.check(); err != nil {
 				return err
 			}
+			if err := completed.check(); err != nil {
+				return err
+			}
 			opts := node.MasterOptions{
 				HTTPAddr: httpAddr, RemotingAddr: remotingAddr, DataDir: dataDir, Logger: logger,
 				MaxArtifactSize: artifacts.maxBytes, ArtifactGrace: artifacts.grace, ArtifactGCInterval: artifacts.gcInterval,
 				Kernel: kmaster.Config{
 					PingInterval: pingInterval, MaxMissedPings: maxMissedPings, AgentUnreachableTimeout: unreachableTimeout,
 					MaxUnreachablePerWindow: maxUnreachable, UnreachableWindow: unreachableWindow,
+					MaxCompletedTasks: completed.max,
 				},
 			}
 			if cmd.Flags().Changed("agent-reregistration-window") {
@@ -198,6 +210,7 @@ func newMasterCmd() *cobra.Command {
 	fl.StringVar(&remotingAddr, "remoting", "127.0.0.1:5060", "address for actor remoting")
 	fl.StringVar(&dataDir, "data-dir", filepath.Join(defaultDataDir(), "master"), "directory for the store and artifacts")
 	artifacts.register(fl)
+	completed.register(fl)
 	fl.BoolVar(&noFrameworks, "no-frameworks", false, "do not run the built-in frameworks in the master process")
 	fl.StringVar(&consul, "consul", "", "Consul agent address (host:port; default $CONSUL_HTTP_ADDR): run as one of several masters, elected through Consul (ACL token from $CONSUL_HTTP_TOKEN)")
 	fl.StringVar(&masterID, "id", "", "this master's name among the masters (default: hostname and HTTP port)")
@@ -247,7 +260,7 @@ func newAgentCmd(g *globals) *cobra.Command {
 				MasterURL: client.MasterFromEnv(g.master), HTTPAddr: httpAddr, RemotingAddr: remotingAddr,
 				WorkDir: workDir, Resources: res, Attributes: attributes, Hostname: hostname, Logger: logger,
 				SandboxRetention: sandboxRetention, Containerd: containerd, KillGrace: killGrace,
-				MaxTaskOutputBytes: limits.taskBytes(), MaxEndedOutputBytes: limits.endedBytes(),
+				MaxTaskOutputBytes: limits.taskBytes(), MaxEndedOutputBytes: limits.endedBytes(), MaxEndedSandboxes: limits.endedTasks,
 				ArtifactCacheBytes: cache.bytes, ArtifactCacheGrace: cache.grace,
 				Executor: executorMode, ExecutorCommand: executorCommand(workDir, logLevel, limits.taskBytes(), cache.grace),
 			})
@@ -326,6 +339,21 @@ func (a *masterArtifacts) check() error {
 	return nil
 }
 
+// completedTasks is the flag of pando master and pando dev that bounds the
+// ended tasks the master remembers.
+type completedTasks struct{ max int }
+
+func (c *completedTasks) register(fl *pflag.FlagSet) {
+	fl.IntVar(&c.max, "max-completed-tasks", kmaster.DefaultMaxCompletedTasks, "how many ended tasks the master remembers for pando ps --all and reconciliation (about 1.3 KB each); older ones are forgotten, though their agents keep their logs and files for --sandbox-retention")
+}
+
+func (c *completedTasks) check() error {
+	if c.max < 1 {
+		return usageError("--max-completed-tasks must be at least 1, got %d", c.max)
+	}
+	return nil
+}
+
 // parseSizeFlag reads a positive size with units, in bytes.
 func parseSizeFlag(flag, s string) (int64, error) {
 	m, err := resources.ParseSize(s)
@@ -362,16 +390,23 @@ func (c *artifactCache) check() error {
 }
 
 // outputLimits are the agent's flags that bound tasks' output.
-type outputLimits struct{ taskMiB, endedMiB int64 }
+type outputLimits struct {
+	taskMiB, endedMiB int64
+	endedTasks        int
+}
 
 func (l *outputLimits) register(fl *pflag.FlagSet) {
 	fl.Int64Var(&l.taskMiB, "task-output-limit", node.DefaultMaxTaskOutput>>20, "MiB a task may write to stdout and stderr together; past it the task is stopped, FAILED with REASON_OUTPUT_LIMIT")
 	fl.Int64Var(&l.endedMiB, "ended-output-limit", 1024, "MiB of output of ended tasks the agent keeps (oldest removed first, besides --sandbox-retention)")
+	fl.IntVar(&l.endedTasks, "max-ended-tasks", aagent.DefaultMaxEndedTasks, "how many ended tasks' sandboxes (logs and files) the agent keeps (oldest removed first, besides --sandbox-retention and --ended-output-limit)")
 }
 
 func (l *outputLimits) check() error {
 	if l.taskMiB <= 0 || l.endedMiB <= 0 {
 		return usageError("--task-output-limit and --ended-output-limit must be positive (MiB), got %d and %d", l.taskMiB, l.endedMiB)
+	}
+	if l.endedTasks < 1 {
+		return usageError("--max-ended-tasks must be at least 1, got %d", l.endedTasks)
 	}
 	return nil
 }

@@ -101,7 +101,8 @@ type Config struct {
 	// (default 15s; negative: never).
 	HeartbeatInterval time.Duration
 	// MaxCompletedTasks bounds the terminal tasks kept for queries and
-	// reconciliation (default 10,000); active tasks are always kept.
+	// reconciliation (default DefaultMaxCompletedTasks); active tasks are
+	// always kept.
 	MaxCompletedTasks int
 	// UnknownFrameworkTimeout bounds how long the master keeps tasks it
 	// adopted from re-registering agents (after a master failover) for a
@@ -137,13 +138,16 @@ const (
 	defaultOfferTimeout      = 30 * time.Second
 	defaultRefuse            = 5 * time.Second
 	defaultHeartbeatInterval = 15 * time.Second
-	defaultMaxCompleted      = 10000
 	defaultMaxRemoved        = 1000
 	defaultUnknownFramework  = time.Hour
 	// maxFilter caps refuse_seconds so that a silly value cannot overflow
 	// a time.Duration.
 	maxFilter = 365 * 24 * time.Hour
 )
+
+// DefaultMaxCompletedTasks is Config.MaxCompletedTasks's default: about
+// 13 MB of the master's heap (1.3 KB a task).
+const DefaultMaxCompletedTasks = 10000
 
 func (c Config) withDefaults() Config {
 	if c.PingInterval <= 0 {
@@ -174,7 +178,7 @@ func (c Config) withDefaults() Config {
 		c.HeartbeatInterval = defaultHeartbeatInterval
 	}
 	if c.MaxCompletedTasks <= 0 {
-		c.MaxCompletedTasks = defaultMaxCompleted
+		c.MaxCompletedTasks = DefaultMaxCompletedTasks
 	}
 	if c.UnknownFrameworkTimeout == 0 {
 		c.UnknownFrameworkTimeout = defaultUnknownFramework

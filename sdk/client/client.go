@@ -228,11 +228,28 @@ func (c *Client) KillTask(ctx context.Context, id string) error {
 
 // Logs streams a task's stdout or stderr; with follow, until the task ends.
 func (c *Client) Logs(ctx context.Context, id, stream string, follow bool) (io.ReadCloser, error) {
+	return c.LogsOf(ctx, TaskRef{ID: id}, stream, follow)
+}
+
+// TaskRef names a task for LogsOf: its id, and where it ran if the caller
+// knows (the master forgets ended tasks past its most recent ones, while
+// their agents keep their logs for the sandbox retention).
+type TaskRef struct {
+	ID, FrameworkID, AgentID string
+}
+
+// LogsOf is Logs of a task the master may no longer remember: with its
+// framework and agent, the master asks that agent for it.
+func (c *Client) LogsOf(ctx context.Context, t TaskRef, stream string, follow bool) (io.ReadCloser, error) {
 	q := url.Values{"stream": {stream}}
 	if follow {
 		q.Set("follow", "1")
 	}
-	return c.Stream(ctx, "/api/v1/tasks/"+url.PathEscape(id)+"/logs?"+q.Encode())
+	if t.FrameworkID != "" && t.AgentID != "" {
+		q.Set("framework", t.FrameworkID)
+		q.Set("agent", t.AgentID)
+	}
+	return c.Stream(ctx, "/api/v1/tasks/"+url.PathEscape(t.ID)+"/logs?"+q.Encode())
 }
 
 // Upload stores an artifact on the master and returns its digest.
