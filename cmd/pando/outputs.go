@@ -89,6 +89,10 @@ type fetchedLog struct {
 func jobLogs(ctx context.Context, c *client.Client, job string, tasks []batchapi.TaskStatusView, f logsFlags, w, errw io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	agents, err := agentClients(ctx, c)
+	if err != nil {
+		agents = nil // every log through the master, then
+	}
 	// The printer takes a slot back once it has printed an instance:
 	// at most logsAhead logs are held, or open, at once.
 	slots := make(chan struct{}, logsAhead)
@@ -106,7 +110,7 @@ func jobLogs(ctx context.Context, c *client.Client, job string, tasks []batchapi
 			case <-ctx.Done():
 				return
 			}
-			go func() { fetched[i] <- readAhead(ctx, c, t, f.stream()) }()
+			go func() { fetched[i] <- readAhead(ctx, c, agents[t.AgentID], t, f.stream()) }()
 		}
 	}()
 
@@ -152,8 +156,8 @@ func jobLogs(ctx context.Context, c *client.Client, job string, tasks []batchapi
 }
 
 // readAhead reads the head of an instance's log, leaving the rest open.
-func readAhead(ctx context.Context, c *client.Client, t batchapi.TaskStatusView, stream string) fetchedLog {
-	body, err := c.LogsOf(ctx, taskRef(t), stream, false)
+func readAhead(ctx context.Context, c, agent *client.Client, t batchapi.TaskStatusView, stream string) fetchedLog {
+	body, err := instanceLog(ctx, c, agent, t, stream)
 	if err != nil {
 		return fetchedLog{err: err}
 	}
@@ -314,6 +318,21 @@ func writeLog(r io.Reader, t batchapi.TaskStatusView, f logsFlags, w io.Writer) 
 		err = pw.endLine()
 	}
 	return err
+}
+
+// instanceLog opens an ended instance's log: from its agent (nil if the
+// master does not list it) when this machine can reach it, as Mesos' CLI
+// reads sandboxes, so that the master relays none of a big job's logs; else
+// through the master.
+func instanceLog(ctx context.Context, c, agent *client.Client, t batchapi.TaskStatusView, stream string) (io.ReadCloser, error) {
+	if agent != nil && t.FrameworkID != "" {
+		body, err := agent.Stream(ctx, "/api/v1/sandbox/"+url.PathEscape(t.FrameworkID)+"/"+url.PathEscape(t.TaskID)+"/"+url.PathEscape(stream))
+		if err == nil || client.IsStatus(err, http.StatusNotFound) {
+			return body, err
+		}
+		// Not reachable from here, or not answering: the master may be.
+	}
+	return c.LogsOf(ctx, taskRef(t), stream, false)
 }
 
 // taskRef is where an instance's attempt ran, as the batch framework
@@ -507,7 +526,7 @@ func fetchInstance(ctx context.Context, c, agent *client.Client, t batchapi.Task
 		return fmt.Errorf("%w: %w", errWrite, err)
 	}
 	for _, stream := range []string{"stdout", "stderr"} {
-		body, err := c.LogsOf(ctx, taskRef(t), stream, false)
+		body, err := instanceLog(ctx, c, agent, t, stream)
 		if err != nil {
 			return err
 		}

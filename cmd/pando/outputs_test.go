@@ -1,7 +1,11 @@
 package main_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/pandodc/pando/examples/wasm/wasmbuild"
+	"github.com/pandodc/pando/frameworks/batch/batchapi"
 )
 
 // TestJobOutputsAgainstDev gets a job's outputs back with pando logs JOB,
@@ -232,5 +237,29 @@ func TestJobOutputsOutliveTheMastersMemory(t *testing.T) {
 	}
 	if forgotten < n-3 {
 		t.Errorf("by task id alone, %d of %d instances' logs were refused, want at least %d: the master remembers 3 ended tasks", forgotten, n, n-3)
+	}
+	// Named with its framework and agent, the master forwards to the
+	// agent whether it remembers the task or not.
+	resp, err := http.Get(master + "/api/v1/batch/jobs/" + job + "/tasks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tasks []batchapi.TaskStatusView
+	err = json.NewDecoder(resp.Body).Decode(&tasks)
+	resp.Body.Close()
+	if err != nil || len(tasks) != n {
+		t.Fatalf("the job's tasks: %v (%v)", tasks, err)
+	}
+	for i, task := range tasks {
+		q := url.Values{"stream": {"stdout"}, "framework": {task.FrameworkID}, "agent": {task.AgentID}}
+		resp, err := http.Get(master + "/api/v1/tasks/" + task.TaskID + "/logs?" + q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want := fmt.Sprintf("hello from instance %d of task %s.%d.0\n", i, job, i); resp.StatusCode != http.StatusOK || string(body) != want {
+			t.Errorf("the master's logs of %s with its framework and agent: %d %q, want %q", task.TaskID, resp.StatusCode, body, want)
+		}
 	}
 }
