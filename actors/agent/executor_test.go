@@ -365,6 +365,9 @@ type slowFetcher struct {
 	delay atomic.Int64 // ns
 }
 
+// Cached: as if nothing were, so that every task waits for its fetch.
+func (f *slowFetcher) Cached(string) bool { return false }
+
 func (f *slowFetcher) Fetch(ctx context.Context, digest string) (string, error) {
 	time.Sleep(time.Duration(f.delay.Load()))
 	return f.Fetcher.Fetch(ctx, digest)
@@ -426,5 +429,61 @@ func TestLateStartingGoesFirstOrNever(t *testing.T) {
 	defer mu.Unlock()
 	if want := []string{"early RUNNING", "late STARTING", "late RUNNING"}; !slices.Equal(sent, want) {
 		t.Errorf("sent %v, want %v", sent, want)
+	}
+}
+
+// Only a WASM task whose module is fetched and compiled here, and that has
+// no inputs, goes without a STARTING timer.
+func TestStartsAtOnceOnlyWithWhatItNeedsHere(t *testing.T) {
+	store, err := artifacts.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	module, err := os.ReadFile(wasmbuild.MustBuild(t, "tiny"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest, err := store.Put(module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := store.Put(append(module, 0, 3, 1, 'v', 'x')) // a custom section: another digest
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache, err := artifacts.NewCache(t.TempDir(), artifacts.LocalSource(store))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := wasm.New(wasm.Config{CacheDir: wasmbuild.CompileCacheDir(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close(context.Background()) })
+	e := &executor{fetcher: cache, runtimes: Runtimes{WASM: rt}}
+	task := func(module string, inputs ...*kernelpb.Input) *kernelpb.TaskInfo {
+		return &kernelpb.TaskInfo{TaskId: "t", Inputs: inputs, Runtime: &kernelpb.TaskInfo_Wasm{Wasm: &kernelpb.WasmTask{Module: module}}}
+	}
+	if e.startsAtOnce(task(digest)) {
+		t.Error("a module not yet fetched starts at once")
+	}
+	path, err := cache.Fetch(context.Background(), digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.startsAtOnce(task(digest)) {
+		t.Error("a module fetched but not compiled starts at once")
+	}
+	if err := rt.Prepare(context.Background(), digest, path); err != nil {
+		t.Fatal(err)
+	}
+	if !e.startsAtOnce(task(digest)) {
+		t.Error("a fetched and compiled module without inputs does not start at once")
+	}
+	if e.startsAtOnce(task(digest, &kernelpb.Input{Digest: other, Path: "/input/x"})) {
+		t.Error("a task with inputs to fetch starts at once")
+	}
+	if e.startsAtOnce(task(other)) {
+		t.Error("another module starts at once")
 	}
 }

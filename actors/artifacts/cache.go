@@ -101,6 +101,15 @@ func (c *Cache) Fetch(ctx context.Context, digest string) (string, error) {
 	return c.once(ctx, digest, func() (string, error) { return c.download(context.Background(), digest) })
 }
 
+// Cached says whether digest is in the cache, verified: a Fetch of it
+// would not wait.
+func (c *Cache) Cached(digest string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.ready[digest]
+	return ok
+}
+
 func (c *Cache) download(ctx context.Context, digest string) (string, error) {
 	hexPart, err := ParseDigest(digest)
 	if err != nil {

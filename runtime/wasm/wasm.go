@@ -247,6 +247,23 @@ func (r *Runtime) prepare(ctx context.Context, digest, path string) (*module, er
 	return m, m.err
 }
 
+// Compiled says whether the module of digest is compiled in memory: a
+// launch of it would not wait for a compilation.
+func (r *Runtime) Compiled(digest string) bool {
+	r.mu.RLock()
+	m, ok := r.modules[digest]
+	r.mu.RUnlock()
+	if !ok {
+		return false
+	}
+	select {
+	case <-m.ready:
+		return m.err == nil
+	default:
+		return false
+	}
+}
+
 // acquire prepares a task's module and counts the task, so that the module
 // is not dropped while the task runs; the caller releases it when the task
 // ends (or does not start).
