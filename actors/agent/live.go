@@ -1,8 +1,6 @@
 package agent
 
 import (
-	"google.golang.org/protobuf/proto"
-
 	"github.com/pandodc/pando/kernel/kernelpb"
 )
 
@@ -21,7 +19,7 @@ func (a *Actor) liveTasks() *LiveTasksReply {
 	for _, t := range a.k.Tasks() {
 		if t.Info != nil && !kernelpb.IsTerminal(t.State) {
 			// A copy: the asker reads it on its own goroutine.
-			out.Tasks = append(out.Tasks, proto.Clone(t.Info).(*kernelpb.TaskInfo))
+			out.Tasks = append(out.Tasks, kernelpb.CloneTaskInfo(t.Info))
 		}
 	}
 	return out

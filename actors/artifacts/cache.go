@@ -121,7 +121,7 @@ func (c *Cache) download(ctx context.Context, digest string) (string, error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		os.Remove(path) // corrupt: fetch it again
 	}
-	path, n, err := c.fetchFromSource(ctx, digest, hexPart, path)
+	n, err := c.fetchFromSource(ctx, digest, hexPart, path)
 	if err != nil {
 		c.counters.fetchFailures.Add(1)
 		return "", err
@@ -133,32 +133,32 @@ func (c *Cache) download(ctx context.Context, digest string) (string, error) {
 
 // fetchFromSource downloads digest into path and verifies it; it returns
 // the bytes it wrote.
-func (c *Cache) fetchFromSource(ctx context.Context, digest, hexPart, path string) (string, int64, error) {
+func (c *Cache) fetchFromSource(ctx context.Context, digest, hexPart, path string) (int64, error) {
 	rc, err := c.src.Open(ctx, digest)
 	if err != nil {
-		return "", 0, fmt.Errorf("fetching artifact %s: %w", digest, err)
+		return 0, fmt.Errorf("fetching artifact %s: %w", digest, err)
 	}
 	defer rc.Close()
 	// No size limit here: the master enforces its own on upload, and
 	// bytes that do not hash to the digest are thrown away below.
 	h := sha256.New()
 	if err := atomicfile.Write(path, io.TeeReader(rc, h)); err != nil {
-		return "", 0, fmt.Errorf("fetching artifact %s: %w", digest, err)
+		return 0, fmt.Errorf("fetching artifact %s: %w", digest, err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != hexPart {
 		os.Remove(path)
-		return "", 0, fmt.Errorf("artifact %s failed verification: its bytes hash to sha256:%s", digest, got)
+		return 0, fmt.Errorf("artifact %s failed verification: its bytes hash to sha256:%s", digest, got)
 	}
 	// Readable by all: a container task may run as any user, and it sees
 	// inputs through hard links to this file.
 	if err := os.Chmod(path, 0o644); err != nil {
-		return "", 0, fmt.Errorf("fetching artifact %s: %w", digest, err)
+		return 0, fmt.Errorf("fetching artifact %s: %w", digest, err)
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
-		return "", 0, fmt.Errorf("fetching artifact %s: %w", digest, err)
+		return 0, fmt.Errorf("fetching artifact %s: %w", digest, err)
 	}
-	return path, fi.Size(), nil
+	return fi.Size(), nil
 }
 
 func verifyFile(path, hexPart string) error {

@@ -153,15 +153,31 @@ type taskLookup struct {
 	agent kmaster.AgentView
 }
 
-func (api *API) lookup(w http.ResponseWriter, r *http.Request) (taskLookup, bool) {
-	id := r.PathValue("id")
+// lookup finds the task {id}: by key when ?framework= names its framework
+// (no scan of every task: a big job's logs make one lookup per instance),
+// else by id across frameworks. With agentHint, a task the master has
+// forgotten (it keeps only the most recent ended ones) is taken to be on
+// the agent ?agent= names, if that agent is registered: its framework knows
+// where it ran, and the agent keeps its sandbox longer.
+func (api *API) lookup(w http.ResponseWriter, r *http.Request, agentHint bool) (taskLookup, bool) {
+	id, q := r.PathValue("id"), r.URL.Query()
+	framework, agent := q.Get("framework"), q.Get("agent")
 	v, err := api.query(r, func(v kmaster.Views, now time.Time) any {
-		t, ok := findTask(v, id)
-		l := taskLookup{task: t, found: ok}
-		if ok {
-			l.agent, _ = v.Agent(t.AgentID)
+		var t kmaster.TaskView
+		var found bool
+		if framework != "" {
+			t, found = v.Task(framework, id)
+		} else {
+			t, found = findTask(v, id)
 		}
-		return l
+		if found {
+			a, _ := v.Agent(t.AgentID)
+			return taskLookup{task: t, found: true, agent: a}
+		}
+		if a, known := v.Agent(agent); agentHint && known && framework != "" {
+			return taskLookup{task: kmaster.TaskView{ID: id, FrameworkID: framework, AgentID: agent}, found: true, agent: a}
+		}
+		return taskLookup{}
 	})
 	if err != nil {
 		httpjson.Error(w, http.StatusServiceUnavailable, "the master did not answer: %v", err)
@@ -176,7 +192,7 @@ func (api *API) lookup(w http.ResponseWriter, r *http.Request) (taskLookup, bool
 }
 
 func (api *API) task(w http.ResponseWriter, r *http.Request) {
-	if l, ok := api.lookup(w, r); ok {
+	if l, ok := api.lookup(w, r, false); ok {
 		httpjson.Write(w, http.StatusOK, taskJSON(l.task))
 	}
 }
@@ -209,38 +225,11 @@ func (api *API) killTask(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// logs proxies a task's stdout or stderr from its agent. ?framework= and
-// ?agent= name the task's framework and agent for when the master no longer
-// remembers it: it keeps only the most recent ended tasks, and the batch
-// framework, which knows where each instance of a big job ran, asks for
-// logs its agents still keep.
+// logs proxies a task's stdout or stderr from its agent; ?framework= and
+// ?agent= reach the agent of a task the master has forgotten (see lookup).
 func (api *API) logs(w http.ResponseWriter, r *http.Request) {
-	id, q := r.PathValue("id"), r.URL.Query()
-	framework, agent := q.Get("framework"), q.Get("agent")
-	v, err := api.query(r, func(v kmaster.Views, now time.Time) any {
-		var t kmaster.TaskView
-		var found bool
-		if framework != "" {
-			t, found = v.Task(framework, id) // by key: a job's 20,000 lookups must not each scan every task
-		} else {
-			t, found = findTask(v, id)
-		}
-		if found {
-			a, _ := v.Agent(t.AgentID)
-			return taskLookup{task: t, found: true, agent: a}
-		}
-		if a, known := v.Agent(agent); known && framework != "" {
-			return taskLookup{task: kmaster.TaskView{ID: id, FrameworkID: framework, AgentID: agent}, found: true, agent: a}
-		}
-		return taskLookup{}
-	})
-	if err != nil {
-		httpjson.Error(w, http.StatusServiceUnavailable, "the master did not answer: %v", err)
-		return
-	}
-	l := v.(taskLookup)
-	if !l.found {
-		httpjson.Error(w, http.StatusNotFound, "no task %q: none runs with that id, and the master no longer remembers one that ended (it keeps the most recent ones; pando ps --all lists them; ?framework=&agent= reach its agent without it)", id)
+	l, ok := api.lookup(w, r, true)
+	if !ok {
 		return
 	}
 	if l.agent.HTTPAddress == "" {

@@ -142,7 +142,7 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 		return nil, errors.New("agent: a work dir is required (--work-dir)")
 	}
 	sandboxRoot := filepath.Join(opts.WorkDir, "sandboxes")
-	for _, dir := range []string{sandboxRoot, filepath.Join(opts.WorkDir, "artifacts"), filepath.Join(opts.WorkDir, "wasm-cache")} {
+	for _, dir := range []string{sandboxRoot, filepath.Join(opts.WorkDir, "artifacts"), CompileCacheDir(opts.WorkDir)} {
 		if err := ensureDir(dir, "--work-dir"); err != nil {
 			return nil, err
 		}
@@ -168,7 +168,7 @@ func StartAgent(ctx context.Context, opts AgentOptions) (*Agent, error) {
 	}
 	cache, err := artifacts.OpenCache(artifacts.CacheConfig{
 		Dir: filepath.Join(opts.WorkDir, "artifacts"), Source: src,
-		CompiledDir: filepath.Join(opts.WorkDir, "wasm-cache"),
+		CompiledDir: CompileCacheDir(opts.WorkDir),
 	})
 	if err != nil {
 		return nil, err

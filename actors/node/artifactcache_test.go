@@ -132,7 +132,7 @@ func TestAgentBoundsItsArtifactCache(t *testing.T) {
 	// memory, and a restart of the agent would compile it again.
 	waitFor(t, 30*time.Second, "the compiled modules to go", func() bool {
 		var files int
-		filepath.WalkDir(filepath.Join(dataDir, "agent", "wasm-cache"), func(_ string, d os.DirEntry, err error) error {
+		filepath.WalkDir(node.CompileCacheDir(filepath.Join(dataDir, "agent")), func(_ string, d os.DirEntry, err error) error {
 			if err == nil && d.Type().IsRegular() {
 				files++
 			}

@@ -24,6 +24,11 @@ const (
 // executor process: "<pid> <start time> <address>".
 const ExecutorRecord = "checkpoint/executor"
 
+// CompileCacheDir is where, in an agent's work dir, wazero keeps compiled
+// modules: the runtime writes there (in the agent's process or its
+// executor's) and the agent's cache collection bounds it.
+func CompileCacheDir(workDir string) string { return filepath.Join(workDir, "wasm-cache") }
+
 // The executor process keeps each task's record and end for the agent:
 // a signature drift would silently make the agent lose them.
 var _ aagent.RecordingRuntime = (*executor.Client)(nil)
@@ -39,7 +44,7 @@ func startWASM(ctx context.Context, opts AgentOptions, system *System, agentID, 
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("agent: %w (check --work-dir)", err)
 		}
-		rt, err := wasm.New(wasm.Config{CacheDir: filepath.Join(opts.WorkDir, "wasm-cache"), Logs: logs, MaxOutputBytes: opts.MaxTaskOutputBytes, ModuleIdle: opts.ArtifactCacheGrace})
+		rt, err := wasm.New(wasm.Config{CacheDir: CompileCacheDir(opts.WorkDir), Logs: logs, MaxOutputBytes: opts.MaxTaskOutputBytes, ModuleIdle: opts.ArtifactCacheGrace})
 		if err != nil {
 			logs.Close()
 			return nil, nil, nil, fmt.Errorf("agent: starting the WASM runtime: %w", err)

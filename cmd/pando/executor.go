@@ -41,7 +41,7 @@ func newExecutorCmd() *cobra.Command {
 				return fmt.Errorf("executor: %w (check --work-dir)", err)
 			}
 			defer logs.Close() // after Serve closed the runtime: every log is on disk
-			rt, err := wasm.New(wasm.Config{CacheDir: filepath.Join(workDir, "wasm-cache"), Logs: logs, MaxOutputBytes: maxOutput, ModuleIdle: moduleIdle})
+			rt, err := wasm.New(wasm.Config{CacheDir: node.CompileCacheDir(workDir), Logs: logs, MaxOutputBytes: maxOutput, ModuleIdle: moduleIdle})
 			if err != nil {
 				return err
 			}
