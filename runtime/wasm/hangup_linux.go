@@ -1,6 +1,7 @@
 package wasm
 
 import (
+	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -14,9 +15,9 @@ import (
 // client that connected and sent nothing) or writing to one (a client that
 // reads nothing) returns, with EOF or EPIPE, and sees that it was stopped.
 //
-// The guest's fds stay open, and the guest's, so this cannot race with its
-// own calls into its descriptor table, as closing them would (see listen):
-// shutdown only changes the state of the connection. Only sockets bound
+// The guest's fds stay open, so this cannot race with its own calls into
+// its descriptor table, as closing them would (see listen): shutdown only
+// changes the state of the connection. Only sockets bound
 // to a task's port are touched, and a port belongs to one task on a host.
 func hangUp(ports []uint16) {
 	entries, err := os.ReadDir("/proc/self/fd")
@@ -33,7 +34,7 @@ func hangUp(ports []uint16) {
 		}
 		sa, err := syscall.Getsockname(fd)
 		in4, ok := sa.(*syscall.SockaddrInet4)
-		if err != nil || !ok || in4.Addr != [4]byte{127, 0, 0, 1} || !slices.Contains(ports, uint16(in4.Port)) {
+		if err != nil || !ok || net.IP(in4.Addr[:]).String() != ListenHost || !slices.Contains(ports, uint16(in4.Port)) {
 			continue
 		}
 		// Not the listener: the guest's accept is woken by a connection.
