@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/scheduler"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pandodc/pando/internal/shell"
@@ -81,7 +80,7 @@ type Actor struct {
 	k         *kagent.Agent
 	executors map[string]*executorState // by framework id
 	byPID     map[string]string         // executor PID id -> framework id
-	cancel    scheduler.CancelFunc
+	cancel    func()
 	self      *actor.PID
 	// checkpointed holds the tasks with a checkpoint file, and savedID
 	// the agent id last written there.
@@ -148,7 +147,7 @@ func (a *Actor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		a.self = ctx.Self()
-		a.cancel = scheduler.NewTimerScheduler(ctx).SendRepeatedly(a.cfg.TickInterval, a.cfg.TickInterval, ctx.Self(), tick{})
+		a.cancel = shell.SendEvery(ctx.ActorSystem().Root, ctx.Self(), a.cfg.TickInterval, tick{})
 		ctx.Watch(a.cfg.Master)
 		a.recover(ctx, now)
 		a.k.Start(now)

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/scheduler"
 
 	"github.com/pandodc/pando/actors/executor/executorpb"
+	"github.com/pandodc/pando/internal/shell"
 	"github.com/pandodc/pando/runtime"
 )
 
@@ -34,7 +34,7 @@ type server struct {
 	agentPID int
 	orphaned time.Time // when the agent's process was first seen gone
 	tasks    map[key]*entry
-	cancel   scheduler.CancelFunc
+	cancel   func()
 	shutting bool
 }
 
@@ -72,7 +72,7 @@ func newServer(rt runtime.Runtime, logger *slog.Logger, orphanTimeout time.Durat
 func (s *server) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
-		s.cancel = scheduler.NewTimerScheduler(ctx).SendRepeatedly(time.Second, time.Second, ctx.Self(), orphanTick{})
+		s.cancel = shell.SendEvery(ctx.ActorSystem().Root, ctx.Self(), time.Second, orphanTick{})
 	case *actor.Stopping:
 		if s.cancel != nil {
 			s.cancel()

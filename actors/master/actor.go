@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/scheduler"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pandodc/pando/internal/shell"
@@ -68,7 +67,7 @@ type Actor struct {
 	// peers maps the master's peers to the PIDs to send to and watch. Which
 	// of them are agents or frameworks only the state machine knows.
 	peers  map[kmaster.Peer]*actor.PID
-	timers []scheduler.CancelFunc
+	timers []func()
 	// allocationQueued is set while an allocate message sits in our own
 	// mailbox, so a burst of events causes one round, not one per event.
 	allocationQueued bool
@@ -93,10 +92,10 @@ func (a *Actor) Receive(ctx actor.Context) {
 	now := a.cfg.Clock()
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
-		timers := scheduler.NewTimerScheduler(ctx)
+		root := ctx.ActorSystem().Root
 		a.timers = append(a.timers,
-			timers.SendRepeatedly(a.cfg.TickInterval, a.cfg.TickInterval, ctx.Self(), tick{}),
-			timers.SendRepeatedly(a.cfg.AllocationInterval, a.cfg.AllocationInterval, ctx.Self(), allocate{}),
+			shell.SendEvery(root, ctx.Self(), a.cfg.TickInterval, tick{}),
+			shell.SendEvery(root, ctx.Self(), a.cfg.AllocationInterval, allocate{}),
 		)
 		// Before any agent's message: they are in the mailbox behind Started.
 		if len(a.cfg.KnownAgents) > 0 {

@@ -3,9 +3,12 @@ package shell
 import (
 	"context"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
 )
 
 func TestDefaultsFillOnlyWhatIsZero(t *testing.T) {
@@ -73,5 +76,41 @@ func TestEveryTicksUntilCancelled(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Every did not return after its context ended")
+	}
+}
+
+// SendEvery's ticks reach the actor until stop; stopping it while ticks
+// fly is no race (protoactor's own timer was one).
+func TestSendEveryTicksAnActorUntilStopped(t *testing.T) {
+	system := actor.NewActorSystem()
+	defer system.Shutdown()
+	ticks := make(chan struct{}, 1000)
+	pid := system.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		if _, ok := c.Message().(string); ok {
+			ticks <- struct{}{}
+		}
+	}))
+	stop := SendEvery(system.Root, pid, time.Millisecond, "tick")
+	for range 3 {
+		select {
+		case <-ticks:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no tick reached the actor")
+		}
+	}
+	stop()
+	stop()                           // twice is fine
+	time.Sleep(5 * time.Millisecond) // a tick under way when stopped lands
+	for len(ticks) > 0 {
+		<-ticks
+	}
+	time.Sleep(20 * time.Millisecond)
+	if n := len(ticks); n > 0 {
+		t.Errorf("%d ticks after stop", n)
+	}
+	for range 50 { // stops that meet ticks, for the race detector
+		stop := SendEvery(system.Root, pid, time.Microsecond, "tick")
+		time.Sleep(time.Duration(rand.IntN(100)) * time.Microsecond)
+		stop()
 	}
 }
