@@ -120,6 +120,17 @@ func (s *services) last(id string) *kernelpb.TaskStatus {
 	return nil
 }
 
+// history is an instance's updates, for a failing test to say.
+func (s *services) history(id string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var b strings.Builder
+	for _, st := range s.updates[id] {
+		fmt.Fprintf(&b, "%v %v %q healthy=%v; ", st.GetState(), st.GetReason(), st.GetMessage(), st.Healthy)
+	}
+	return b.String()
+}
+
 // waitFor polls cond until it holds, for at most d.
 func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
 	tb.Helper()
@@ -144,6 +155,7 @@ func serviceDev(tb testing.TB, n int) (dev *node.Dev, module string, image sdk.I
 	dev, err := node.StartDev(context.Background(), node.DevOptions{
 		HTTPAddr: "127.0.0.1:0", DataDir: tb.TempDir(), Containerd: ctd.Address,
 		Resources: "cpus:2;mem:4096;ports:[" + strings.Join(ports, ",") + "]",
+		Logger:    testLogger(tb),
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -215,7 +227,11 @@ func TestHealthChecksOfServices(t *testing.T) {
 			t.Errorf("%s: last update %v %v %q, want RUNNING TASK_HEALTH_CHECK_STATUS_UPDATED", id, st.GetState(), st.GetReason(), st.GetMessage())
 		}
 	}
-	waitFor(t, time.Minute, "ctr-sick to end", func() bool { return kernelpb.IsTerminal(fw.last("ctr-sick").GetState()) })
+	for deadline := time.Now().Add(time.Minute); !kernelpb.IsTerminal(fw.last("ctr-sick").GetState()); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("ctr-sick has not ended after a minute; its updates: %s", fw.history("ctr-sick"))
+		}
+	}
 	want := `COMMAND ["false"] failed 2 times in a row: exited with code 1: ""`
 	if st := fw.last("ctr-sick"); st.GetState() != kernelpb.TaskState_TASK_KILLED || st.GetReason() != kernelpb.Reason_REASON_TASK_UNHEALTHY || st.GetMessage() != want {
 		t.Errorf("ctr-sick ended %v %v %q, want KILLED TASK_UNHEALTHY %q", st.GetState(), st.GetReason(), st.GetMessage(), want)

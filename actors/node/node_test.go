@@ -217,7 +217,7 @@ func checkTaskSpans(t *testing.T, rec *tracetest.SpanRecorder, n int) {
 	}
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(testing.TB) *slog.Logger {
 	if os.Getenv("PANDO_TEST_LOG") == "" {
 		return nil
 	}
