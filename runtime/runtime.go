@@ -13,9 +13,16 @@ type Mount struct {
 	Target string
 }
 
+// TaskRef names a task on an agent: task ids are unique only within their
+// framework, so two frameworks' tasks may share one.
+type TaskRef struct {
+	FrameworkID string
+	TaskID      string
+}
+
 // Spec is everything a runtime needs to start one task.
 type Spec struct {
-	// TaskID names the task; unique on the agent.
+	// TaskID names the task within its framework (FrameworkID).
 	TaskID string
 	// Sandbox is the task's own directory: stdout and stderr are written
 	// there, and it is the only part of the host filesystem the task sees.
@@ -36,9 +43,10 @@ type Spec struct {
 	// this order (a later one may sit inside an earlier one).
 	Inputs []Mount
 
-	// FrameworkID and AgentID label what the runtime leaves outside the
-	// agent's process (containers), so that a restarted agent can tell its
-	// own from others'.
+	// FrameworkID is the task's framework; with TaskID, unique on the
+	// agent (Ref). FrameworkID and AgentID label what the runtime leaves
+	// outside the agent's process (containers), so that a restarted agent
+	// can tell its own from others'.
 	FrameworkID string
 	AgentID     string
 	// CPUMilli is the task's cpus in thousandths (1000 = one core), for
@@ -62,6 +70,9 @@ type Spec struct {
 	// WorkingDir replaces the image's working directory, when set.
 	WorkingDir string
 }
+
+// Ref names the spec's task on the agent.
+func (s Spec) Ref() TaskRef { return TaskRef{FrameworkID: s.FrameworkID, TaskID: s.TaskID} }
 
 // Outcome is how a task ended.
 type Outcome int
@@ -151,7 +162,7 @@ type Task interface {
 // do. It returns the command's exit code and what it wrote (stdout and
 // stderr together, truncated).
 type Execer interface {
-	Exec(ctx context.Context, taskID string, argv []string) (code int, output string, err error)
+	Exec(ctx context.Context, task TaskRef, argv []string) (code int, output string, err error)
 }
 
 // Runtime runs tasks of one kind (WASM modules, containers).
@@ -162,9 +173,9 @@ type Runtime interface {
 	// Launch starts a task; the returned Task is running.
 	Launch(ctx context.Context, spec Spec) (Task, error)
 	// Recover returns the tasks still running from before a restart of the
-	// agent, by task id. Runtimes whose tasks cannot outlive the agent
-	// return none and ErrNotSupported.
-	Recover(ctx context.Context) (map[string]Task, error)
+	// agent. Runtimes whose tasks cannot outlive the agent return none and
+	// ErrNotSupported.
+	Recover(ctx context.Context) (map[TaskRef]Task, error)
 	// Close releases the runtime's resources.
 	Close(ctx context.Context) error
 }

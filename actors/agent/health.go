@@ -96,7 +96,9 @@ func (a *Actor) startHealthCheck(ctx actor.Context, ref kagent.TaskRef, hc *kern
 	a.health.init()
 	var exec healthcheck.Exec
 	if e, ok := a.cfg.Runtimes.Containers.(runtime.Execer); ok && hc.GetType() == kernelpb.HealthCheck_COMMAND {
-		exec = func(ctx context.Context, argv []string) (int, string, error) { return e.Exec(ctx, ref.TaskID, argv) }
+		exec = func(ctx context.Context, argv []string) (int, string, error) {
+			return e.Exec(ctx, runtime.TaskRef{FrameworkID: ref.FrameworkID, TaskID: ref.TaskID}, argv)
+		}
 	}
 	checkCtx, cancel := context.WithCancel(context.Background())
 	a.health.running[ref] = cancel

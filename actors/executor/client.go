@@ -292,7 +292,7 @@ func (c *Client) Forget(frameworkID, taskID string) {
 
 // Recover implements runtime.Runtime: Open hands back the tasks of a
 // previous run, with their records.
-func (c *Client) Recover(context.Context) (map[string]runtime.Task, error) {
+func (c *Client) Recover(context.Context) (map[runtime.TaskRef]runtime.Task, error) {
 	return nil, runtime.ErrNotSupported
 }
 

@@ -98,10 +98,10 @@ func recoverContainers(ctx context.Context, rt *container.Runtime, cp *aagent.Ch
 			out = append(out, aagent.RecoveredTask{Recovered: k, Ended: end})
 			continue
 		}
-		task, ok := running[ref.TaskID]
-		if ok && labelOf(task, container.LabelFrameworkID) == ref.FrameworkID {
+		key := runtime.TaskRef{FrameworkID: ref.FrameworkID, TaskID: ref.TaskID}
+		if task, ok := running[key]; ok {
 			out = append(out, aagent.RecoveredTask{Recovered: k, Running: task})
-			delete(running, ref.TaskID)
+			delete(running, key)
 			continue
 		}
 		logger.Warn("agent: a container task ended while the agent was down", "task", ref.TaskID, "framework", ref.FrameworkID)
@@ -109,23 +109,16 @@ func recoverContainers(ctx context.Context, rt *container.Runtime, cp *aagent.Ch
 			logger.Warn("agent: forgetting an ended task's checkpoint", "task", ref.TaskID, "error", err)
 		}
 	}
-	for id, task := range running {
-		logger.Warn("agent: killing and removing a container of a task it does not know", "task", id,
-			"framework", labelOf(task, container.LabelFrameworkID))
+	for key, task := range running {
+		logger.Warn("agent: killing and removing a container of a task it does not know", "task", key.TaskID,
+			"framework", key.FrameworkID)
 		kctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		if err := task.Kill(kctx); err != nil {
-			logger.Warn("agent: killing an unknown container task", "task", id, "error", err)
+			logger.Warn("agent: killing an unknown container task", "task", key.TaskID, "error", err)
 		}
 		cancel()
 	}
 	return out, nil
-}
-
-func labelOf(t runtime.Task, key string) string {
-	if l, ok := t.(interface{ Labels() map[string]string }); ok {
-		return l.Labels()[key]
-	}
-	return ""
 }
 
 // runtimeAttributes adds to attrs what the agent's runtimes are.

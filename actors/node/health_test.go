@@ -227,9 +227,16 @@ func TestHealthChecksOfServices(t *testing.T) {
 			t.Errorf("%s: last update %v %v %q, want RUNNING TASK_HEALTH_CHECK_STATUS_UPDATED", id, st.GetState(), st.GetReason(), st.GetMessage())
 		}
 	}
-	for deadline := time.Now().Add(time.Minute); !kernelpb.IsTerminal(fw.last("ctr-sick").GetState()); time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(2 * time.Minute); !kernelpb.IsTerminal(fw.last("ctr-sick").GetState()); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("ctr-sick has not ended after a minute; its updates: %s", fw.history("ctr-sick"))
+			// Whether the master saw it end tells a lost update from a
+			// task that never ended.
+			var master any = "unknown"
+			if c, err := client.New(dev.Master.URL); err == nil {
+				task, err := c.Task(context.Background(), "ctr-sick")
+				master = fmt.Sprintf("%+v (%v)", task, err)
+			}
+			t.Fatalf("ctr-sick has not ended after 2 minutes; its updates: %s; the master has it as %v", fw.history("ctr-sick"), master)
 		}
 	}
 	want := `COMMAND ["false"] failed 2 times in a row: exited with code 1: ""`

@@ -106,8 +106,8 @@ type Runtime struct {
 	cancelRoot context.CancelFunc
 
 	mu      sync.Mutex
-	images  map[string]*imageSet // by digest; an entry is in progress until ready closes
-	tasks   map[string]*Task     // by task id, until they end
+	images  map[string]*imageSet      // by digest; an entry is in progress until ready closes
+	tasks   map[runtime.TaskRef]*Task // until they end
 	closed  bool
 	imports int // imports started, for tests
 	// launching counts the launches in progress, which Close and Detach
@@ -161,7 +161,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	return &Runtime{
 		cfg: cfg, client: client, log: cfg.Logger,
 		root: root, cancelRoot: cancelRoot,
-		images: map[string]*imageSet{}, tasks: map[string]*Task{},
+		images: map[string]*imageSet{}, tasks: map[runtime.TaskRef]*Task{},
 	}, nil
 }
 
@@ -184,15 +184,15 @@ func (r *Runtime) track(t *Task) bool {
 	if r.closed {
 		return false
 	}
-	r.tasks[t.id] = t
+	r.tasks[t.ref] = t
 	r.watchers.Add(1)
 	return true
 }
 
 func (r *Runtime) untrack(t *Task) {
 	r.mu.Lock()
-	if r.tasks[t.id] == t {
-		delete(r.tasks, t.id)
+	if r.tasks[t.ref] == t {
+		delete(r.tasks, t.ref)
 	}
 	r.mu.Unlock()
 }

@@ -164,7 +164,7 @@ func TestLimitsInCgroupAndBeforeStart(t *testing.T) {
 	task := launch(t, rt, spec)
 	waitForLog(t, spec, "stdout", "started")
 	cg := task.CgroupPath()
-	if want := "/pando/" + spec.TaskID; cg != want {
+	if want := "/pando/" + task.ContainerID(); cg != want || !strings.HasPrefix(cg, "/pando/"+spec.TaskID+"-") {
 		t.Errorf("CgroupPath = %q, want %q", cg, want)
 	}
 	limits := map[string]string{ // cgroup v1 (and hybrid) hosts
@@ -277,14 +277,14 @@ func TestRecoverAfterDetach(t *testing.T) {
 		t.Fatalf("Recover returned %d tasks, want the one still running and the one that ended meanwhile (not another agent's)", len(tasks))
 	}
 	// The one that ended while nobody followed it ends as it did.
-	ended, ok := tasks[short.TaskID]
+	ended, ok := tasks[short.Ref()]
 	if !ok {
 		t.Fatalf("Recover did not return the ended %s: %v", short.TaskID, tasks)
 	}
 	if exit := wait(t, ended); exit.Outcome != runtime.Failed || exit.Code != 3 {
 		t.Errorf("the task that ended during the detach: %+v, want failed with its exit code 3", exit)
 	}
-	got, ok := tasks[spec.TaskID].(*container.Task)
+	got, ok := tasks[spec.Ref()].(*container.Task)
 	if !ok {
 		t.Fatalf("Recover did not return %s: %v", spec.TaskID, tasks)
 	}

@@ -13,7 +13,10 @@
 // arguments, environment and working directory, its sandbox directory bind
 // mounted at /sandbox, the host's network (network and IO accounting is the
 // eBPF isolator's, on the task's cgroup), memory and CPU limits, and the
-// cgroup /pando/<container id> (Task.CgroupPath). Containers carry the labels
+// cgroup /pando/<container id> (Task.CgroupPath). A container's id is its
+// task's id and a hash of agent, framework and task (ContainerID): task ids
+// are unique only within a framework, and agents sharing a host share
+// runc's state and the cgroup tree. Containers carry the labels
 // pando.task-id, pando.framework-id and pando.agent-id, so that a restarted
 // agent finds its own (Recover).
 //

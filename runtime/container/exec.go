@@ -24,12 +24,13 @@ const maxExecOutput = 4096
 // user and environment, as its own process has them) and waits for it, or
 // for ctx, which kills it. It returns the exit code and the output (stdout
 // and stderr together, the first 4KiB).
-func (r *Runtime) Exec(ctx context.Context, taskID string, argv []string) (int, string, error) {
+func (r *Runtime) Exec(ctx context.Context, ref runtime.TaskRef, argv []string) (int, string, error) {
+	taskID := ref.TaskID
 	if len(argv) == 0 {
 		return 0, "", fmt.Errorf("exec in task %s: no command", taskID)
 	}
 	r.mu.Lock()
-	t := r.tasks[taskID]
+	t := r.tasks[ref]
 	r.mu.Unlock()
 	if t == nil {
 		return 0, "", fmt.Errorf("exec in task %s: no such running container task", taskID)

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pandodc/pando/runtime"
 )
 
 // Exec runs a command inside a running task's container, sees its files,
@@ -19,21 +21,23 @@ func TestExec(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	code, out, err := rt.Exec(ctx, spec.TaskID, []string{"cat", "/tmp/mark"})
+	code, out, err := rt.Exec(ctx, spec.Ref(), []string{"cat", "/tmp/mark"})
 	if err != nil || code != 0 || out != "inside\n" {
 		t.Errorf("exec cat = %d %q %v, want 0 and the container's file", code, out, err)
 	}
-	code, out, err = rt.Exec(ctx, spec.TaskID, []string{"sh", "-c", "echo no >&2; exit 3"})
+	code, out, err = rt.Exec(ctx, spec.Ref(), []string{"sh", "-c", "echo no >&2; exit 3"})
 	if err != nil || code != 3 || out != "no\n" {
 		t.Errorf("exec exit 3 = %d %q %v, want 3 and its stderr", code, out, err)
 	}
 	short, cancelShort := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancelShort()
-	if _, _, err := rt.Exec(short, spec.TaskID, []string{"sleep", "60"}); err == nil || !strings.Contains(err.Error(), "deadline exceeded") {
+	if _, _, err := rt.Exec(short, spec.Ref(), []string{"sleep", "60"}); err == nil || !strings.Contains(err.Error(), "deadline exceeded") {
 		t.Errorf("exec past its context: %v, want it cut", err)
 	}
-	if _, _, err := rt.Exec(ctx, "nobody", []string{"true"}); err == nil || !strings.Contains(err.Error(), "no such running container task") {
-		t.Errorf("exec in an unknown task: %v", err)
+	for _, ref := range []runtime.TaskRef{{FrameworkID: spec.FrameworkID, TaskID: "nobody"}, {FrameworkID: "another", TaskID: spec.TaskID}} {
+		if _, _, err := rt.Exec(ctx, ref, []string{"true"}); err == nil || !strings.Contains(err.Error(), "no such running container task") {
+			t.Errorf("exec in the unknown task %+v: %v", ref, err)
+		}
 	}
 	if err := task.Kill(ctx); err != nil {
 		t.Fatal(err)

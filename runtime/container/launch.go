@@ -62,12 +62,12 @@ func (r *Runtime) launch(ctx context.Context, spec runtime.Spec) (*Task, error) 
 		return nil, fmt.Errorf("the image %s has no entrypoint or cmd, and the task gives no command", spec.Image)
 	}
 
-	id := ContainerID(spec.TaskID)
-	cgroup := CgroupParent + "/" + id
 	agentID := r.cfg.AgentID
 	if agentID == "" {
 		agentID = spec.AgentID
 	}
+	id := ContainerID(agentID, spec.Ref())
+	cgroup := CgroupParent + "/" + id
 	grace := r.killGrace(spec)
 	started := time.Now()
 	labels := map[string]string{
@@ -150,7 +150,7 @@ func (r *Runtime) launch(ctx context.Context, spec runtime.Spec) (*Task, error) 
 			return nil, fmt.Errorf("before starting it: %w", err)
 		}
 	}
-	t := newTask(r, spec.TaskID, ctr, task, cgroup, labels, spec.MemoryBytes, grace, spec.Timeout, started)
+	t := newTask(r, spec.Ref(), ctr, task, cgroup, labels, spec.MemoryBytes, grace, spec.Timeout, started)
 	if err := t.isolate(ctx); err != nil {
 		cleanup()
 		return nil, fmt.Errorf("before starting it: %w", err)
@@ -215,14 +215,24 @@ func cpuLimits(milli int64) (shares uint64, quota int64, period uint64) {
 // idPattern is what containerd accepts as an identifier.
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$`)
 
-// ContainerID is the container (and cgroup) name of a task: the task id
-// when containerd accepts it, else "pando-" and a hash of it.
-func ContainerID(taskID string) string {
-	if len(taskID) <= 76 && idPattern.MatchString(taskID) {
-		return taskID
+// ContainerID is the container (and cgroup) name of a task on an agent:
+// the task id (its first 60 bytes) when containerd accepts it, else
+// "pando", then a hash of agent, framework and task. Task ids are unique
+// only within a framework, and neither containerd namespaces nor daemons
+// keep apart what they share on a host: runc's state directory
+// (/run/containerd/runc/<namespace>) and the cgroup /pando/<id>. Two
+// frameworks' "web-1", or two agents' on one host, get two containers.
+func ContainerID(agentID string, ref runtime.TaskRef) string {
+	sum := sha256.Sum256([]byte(agentID + "\x00" + ref.FrameworkID + "\x00" + ref.TaskID))
+	suffix := hex.EncodeToString(sum[:6])
+	name := ref.TaskID
+	if len(name) > 60 {
+		name = strings.TrimRight(name[:60], "._-")
 	}
-	sum := sha256.Sum256([]byte(taskID))
-	return "pando-" + hex.EncodeToString(sum[:16])
+	if !idPattern.MatchString(name) {
+		name = "pando"
+	}
+	return name + "-" + suffix
 }
 
 // inputMounts shows the task's inputs read-only, in order: runc mounts

@@ -13,13 +13,12 @@ import (
 	"github.com/pandodc/pando/runtime"
 )
 
-// Recover returns, by task id, the running containers labelled with this
-// runtime's AgentID, as Tasks that Wait, Kill and Stats work on, without
-// restarting them; their timeouts go on from when they were launched. The
-// agent reads a recovered task's framework with Labels()[LabelFrameworkID]
-// and kills those it no longer knows. Containers of this agent that are
+// Recover returns the running containers labelled with this runtime's
+// AgentID, by their labels' framework and task ids, as Tasks that Wait,
+// Kill and Stats work on, without restarting them; their timeouts go on
+// from when they were launched. The agent kills those it no longer knows. Containers of this agent that are
 // not running (ended, or never started) are removed.
-func (r *Runtime) Recover(ctx context.Context) (map[string]runtime.Task, error) {
+func (r *Runtime) Recover(ctx context.Context) (map[runtime.TaskRef]runtime.Task, error) {
 	if r.cfg.AgentID == "" {
 		return nil, errors.New("recovering container tasks: the runtime has no Config.AgentID to find its containers by")
 	}
@@ -29,7 +28,7 @@ func (r *Runtime) Recover(ctx context.Context) (map[string]runtime.Task, error) 
 	if err != nil {
 		return nil, fmt.Errorf("recovering container tasks: listing containers: %w", err)
 	}
-	out := map[string]runtime.Task{}
+	out := map[runtime.TaskRef]runtime.Task{}
 	var errs []error
 	for _, ctr := range ctrs {
 		t, err := r.recoverOne(ctx, ctr)
@@ -38,7 +37,7 @@ func (r *Runtime) Recover(ctx context.Context) (map[string]runtime.Task, error) 
 			continue
 		}
 		if t != nil {
-			out[t.id] = t
+			out[t.ref] = t
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -98,16 +97,17 @@ func (r *Runtime) recoverOne(ctx context.Context, ctr containerd.Container) (*Ta
 	if ms, err := strconv.ParseInt(labels[labelStartedAt], 10, 64); err == nil && ms > 0 {
 		started = time.UnixMilli(ms)
 	}
-	taskID := labels[LabelTaskID]
-	if taskID == "" {
-		taskID = ctr.ID()
+	ref := runtime.TaskRef{FrameworkID: labels[LabelFrameworkID], TaskID: labels[LabelTaskID]}
+	if ref.TaskID == "" {
+		ref.TaskID = ctr.ID()
 	}
+	taskID := ref.TaskID
 	grace := parseMS(labels[labelKillGraceMS])
 	if grace <= 0 {
 		grace = r.cfg.DefaultKillGrace
 	}
 	r.mu.Lock()
-	known := r.tasks[taskID]
+	known := r.tasks[ref]
 	r.mu.Unlock()
 	if known != nil { // launched or recovered already by this runtime
 		return known, nil
@@ -116,7 +116,7 @@ func (r *Runtime) recoverOne(ctx context.Context, ctr containerd.Container) (*Ta
 	if ended {
 		timeout = 0 // nobody enforced it while the agent was away: its end is what happened
 	}
-	t := newTask(r, taskID, ctr, task, cgroup, labels, memLimit, grace, timeout, started)
+	t := newTask(r, ref, ctr, task, cgroup, labels, memLimit, grace, timeout, started)
 	statusC, err := task.Wait(r.root)
 	if err != nil {
 		return nil, fmt.Errorf("waiting on its task: %w", err)

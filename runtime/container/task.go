@@ -25,7 +25,8 @@ import (
 // Task is a container task: launched by this Runtime, or recovered.
 type Task struct {
 	r         *Runtime
-	id        string
+	ref       runtime.TaskRef
+	id        string // ref.TaskID, as logs name it
 	container containerd.Container
 	task      containerd.Task
 	cgroup    string
@@ -53,9 +54,9 @@ type Task struct {
 
 var _ runtime.Task = (*Task)(nil)
 
-func newTask(r *Runtime, taskID string, ctr containerd.Container, task containerd.Task, cgroup string, labels map[string]string, memLimit uint64, grace, timeout time.Duration, started time.Time) *Task {
+func newTask(r *Runtime, ref runtime.TaskRef, ctr containerd.Container, task containerd.Task, cgroup string, labels map[string]string, memLimit uint64, grace, timeout time.Duration, started time.Time) *Task {
 	return &Task{
-		r: r, id: taskID, container: ctr, task: task, cgroup: cgroup, labels: labels,
+		r: r, ref: ref, id: ref.TaskID, container: ctr, task: task, cgroup: cgroup, labels: labels,
 		sandbox: labels[labelSandbox], memLimit: memLimit, grace: grace, timeout: timeout, started: started,
 		done: make(chan struct{}), stopped: make(chan struct{}),
 	}
@@ -75,7 +76,7 @@ func (t *Task) CgroupPath() string { return t.cgroup }
 func (t *Task) PID() uint32 { return t.task.Pid() }
 
 // Labels are its container's labels (LabelTaskID, LabelFrameworkID,
-// LabelAgentID, ...): for the agent to tell a recovered task's framework.
+// LabelAgentID, ...), from which Recover names a task it finds.
 func (t *Task) Labels() map[string]string {
 	out := make(map[string]string, len(t.labels))
 	for k, v := range t.labels {

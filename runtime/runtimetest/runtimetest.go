@@ -607,7 +607,7 @@ func (s *suite) recover(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Recover after Detach: %v", err)
 	}
-	again, ok := tasks[spec.TaskID]
+	again, ok := tasks[spec.Ref()]
 	if !ok {
 		t.Fatalf("Recover after Detach returned %d tasks, not the spinning %s", len(tasks), spec.TaskID)
 	}

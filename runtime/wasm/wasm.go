@@ -462,7 +462,7 @@ func withInputs(fsc wazero.FSConfig, inputs []runtime.Mount) wazero.FSConfig {
 }
 
 // Recover is not supported: instances die with the process that runs them.
-func (r *Runtime) Recover(ctx context.Context) (map[string]runtime.Task, error) {
+func (r *Runtime) Recover(ctx context.Context) (map[runtime.TaskRef]runtime.Task, error) {
 	return nil, runtime.ErrNotSupported
 }
 
