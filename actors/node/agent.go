@@ -75,6 +75,10 @@ type AgentOptions struct {
 	ArtifactCacheBytes    int64
 	ArtifactCacheGrace    time.Duration
 	ArtifactCacheInterval time.Duration
+	// ImageIdle is how long an image the agent imported into containerd
+	// stays once no task of it runs (default DefaultImageIdle); then it
+	// goes, checked every ArtifactCacheInterval.
+	ImageIdle time.Duration
 	// Containerd is the containerd socket for container tasks; "" runs
 	// WASM tasks only. KillGrace is the default time between SIGTERM and
 	// SIGKILL when a container task is killed (0: 10s).
@@ -127,6 +131,12 @@ const DefaultArtifactCacheBytes = 8 << 30
 // left counts as used at start), and spares a job that runs again soon
 // its fetches.
 const DefaultArtifactCacheGrace = 10 * time.Minute
+
+// DefaultImageIdle keeps an imported image in containerd this long after
+// its last task: longer than the artifact cache's grace, since importing a
+// tarball again (and fetching it, if evicted) costs a container's start
+// many times over, while its snapshots are what the disk pays for.
+const DefaultImageIdle = time.Hour
 
 // DefaultMaxTaskOutput is a task's default output limit: far more than a
 // batch task's lines, far less than a disk.
@@ -297,12 +307,17 @@ func (a *Agent) collectArtifacts(ctx context.Context, cache *artifacts.Cache, op
 	if interval <= 0 {
 		interval = sandboxGCInterval
 	}
-	shell.Every(ctx, interval, func(time.Time) { a.collectArtifactsNow(cache, p, logger) })
+	imageIdle := opts.ImageIdle
+	if imageIdle <= 0 {
+		imageIdle = DefaultImageIdle
+	}
+	shell.Every(ctx, interval, func(time.Time) { a.collectArtifactsNow(cache, p, imageIdle, logger) })
 }
 
 // collectArtifactsNow asks the agent actor which tasks live, through its
-// mailbox (its state is its own), and collects the rest.
-func (a *Agent) collectArtifactsNow(cache *artifacts.Cache, p artifacts.Eviction, logger *slog.Logger) {
+// mailbox (its state is its own), and collects the rest, and the images
+// idle for imageIdle.
+func (a *Agent) collectArtifactsNow(cache *artifacts.Cache, p artifacts.Eviction, imageIdle time.Duration, logger *slog.Logger) {
 	res, err := a.System.Actors.Root.RequestFuture(a.PID, aagent.LiveTasks{}, 5*time.Second).Result()
 	live, ok := res.(*aagent.LiveTasksReply)
 	if err != nil || !ok {
@@ -320,6 +335,17 @@ func (a *Agent) collectArtifactsNow(cache *artifacts.Cache, p artifacts.Eviction
 	}
 	if len(got.Deleted) > 0 {
 		logger.Info("agent: the artifact cache let go of entries no live task needs", "entries", len(got.Deleted), "freed_bytes", got.Freed, "bytes", got.Bytes)
+	}
+	if a.containers != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		gone, err := a.containers.CollectImages(ctx, imageIdle, time.Now())
+		if err != nil {
+			logger.Warn("agent: removing idle images from containerd", "error", err)
+		}
+		if len(gone) > 0 {
+			logger.Info("agent: removed idle images from containerd", "tarballs", gone, "idle", imageIdle)
+		}
 	}
 }
 

@@ -32,6 +32,7 @@ type DevOptions struct {
 	ArtifactCacheBytes    int64
 	ArtifactCacheGrace    time.Duration
 	ArtifactCacheInterval time.Duration
+	ImageIdle             time.Duration // see AgentOptions
 	// Telemetry, MaxArtifactSize, ArtifactGrace, ArtifactGCInterval: see
 	// MasterOptions.
 	Telemetry          telemetry.Options
@@ -75,7 +76,7 @@ func StartDev(ctx context.Context, opts DevOptions) (*Dev, error) {
 		MaxEndedSandboxes: opts.MaxEndedSandboxes,
 		Containerd:        opts.Containerd, KillGrace: opts.KillGrace,
 		ArtifactCacheBytes: opts.ArtifactCacheBytes, ArtifactCacheGrace: opts.ArtifactCacheGrace,
-		ArtifactCacheInterval: opts.ArtifactCacheInterval,
+		ArtifactCacheInterval: opts.ArtifactCacheInterval, ImageIdle: opts.ImageIdle,
 	})
 	if err != nil {
 		_ = m.Stop(ctx)

@@ -509,6 +509,7 @@ func TestCLIAgainstDev(t *testing.T) {
 			{[]string{"agent", "--artifact-cache-size", "0"}, 2, `--artifact-cache-size "0": want a positive size`},
 			{[]string{"dev", "--artifact-cache-size", "2XB"}, 2, `unknown unit "XB"`},
 			{[]string{"agent", "--artifact-cache-grace", "0s"}, 2, "--artifact-cache-grace must be positive"},
+			{[]string{"dev", "--image-idle", "-1s"}, 2, "--image-idle must be positive, got -1s"},
 			{[]string{"master", "--max-completed-tasks", "0"}, 2, "--max-completed-tasks must be at least 1, got 0"},
 			{[]string{"dev", "--max-completed-tasks", "-5"}, 2, "--max-completed-tasks must be at least 1, got -5"},
 			{[]string{"agent", "--max-ended-tasks", "0"}, 2, "--max-ended-tasks must be at least 1, got 0"},

@@ -95,7 +95,7 @@ No Consul needed. Submit work with 'pando run' from another terminal.`,
 				SandboxRetention: sandboxRetention, Containerd: address, KillGrace: killGrace,
 				MaxArtifactSize: artifacts.maxBytes, ArtifactGrace: artifacts.grace, ArtifactGCInterval: artifacts.gcInterval,
 				MaxTaskOutputBytes: limits.taskBytes(), MaxEndedOutputBytes: limits.endedBytes(), MaxEndedSandboxes: limits.endedTasks,
-				ArtifactCacheBytes: cache.bytes, ArtifactCacheGrace: cache.grace,
+				ArtifactCacheBytes: cache.bytes, ArtifactCacheGrace: cache.grace, ImageIdle: cache.imageIdle,
 				MaxCompletedTasks: completed.max,
 			})
 			if err != nil {
@@ -261,7 +261,7 @@ func newAgentCmd(g *globals) *cobra.Command {
 				WorkDir: workDir, Resources: res, Attributes: attributes, Hostname: hostname, Logger: logger,
 				SandboxRetention: sandboxRetention, Containerd: containerd, KillGrace: killGrace,
 				MaxTaskOutputBytes: limits.taskBytes(), MaxEndedOutputBytes: limits.endedBytes(), MaxEndedSandboxes: limits.endedTasks,
-				ArtifactCacheBytes: cache.bytes, ArtifactCacheGrace: cache.grace,
+				ArtifactCacheBytes: cache.bytes, ArtifactCacheGrace: cache.grace, ImageIdle: cache.imageIdle,
 				Executor: executorMode, ExecutorCommand: executorCommand(workDir, logLevel, limits.taskBytes(), cache.grace),
 			})
 			if err != nil {
@@ -368,14 +368,16 @@ func parseSizeFlag(flag, s string) (int64, error) {
 
 // artifactCache are the agent's flags that bound its artifact cache.
 type artifactCache struct {
-	size  string
-	bytes int64
-	grace time.Duration
+	size      string
+	bytes     int64
+	grace     time.Duration
+	imageIdle time.Duration
 }
 
 func (c *artifactCache) register(fl *pflag.FlagSet) {
 	fl.StringVar(&c.size, "artifact-cache-size", fmt.Sprintf("%dGiB", node.DefaultArtifactCacheBytes>>30), "bytes the agent's caches of artifacts (modules, images, inputs) and compiled modules may hold, e.g. 512MiB or 20GiB; past it, what no live task needs goes, least recently used first (the default is twice the largest artifact the master takes by default)")
 	fl.DurationVar(&c.grace, "artifact-cache-grace", node.DefaultArtifactCacheGrace, "how long after its last use a cached artifact is kept whatever --artifact-cache-size (covers the time between a fetch and a task's launch, and a restart of the agent); a compiled WASM module no task runs leaves memory after as long")
+	fl.DurationVar(&c.imageIdle, "image-idle", node.DefaultImageIdle, "how long an image imported into containerd stays after its last task ends; then it is removed, and its next task imports its tarball again")
 }
 
 func (c *artifactCache) check() error {
@@ -385,6 +387,9 @@ func (c *artifactCache) check() error {
 	}
 	if c.grace <= 0 {
 		return usageError("--artifact-cache-grace must be positive, got %s", c.grace)
+	}
+	if c.imageIdle <= 0 {
+		return usageError("--image-idle must be positive, got %s", c.imageIdle)
 	}
 	return nil
 }

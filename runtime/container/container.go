@@ -108,6 +108,9 @@ type Runtime struct {
 	mu      sync.Mutex
 	images  map[string]*imageSet      // by digest; an entry is in progress until ready closes
 	tasks   map[runtime.TaskRef]*Task // until they end
+	// removing is held by CollectImages while it removes images, and read
+	// by imports, which must not make images of the names it removes.
+	removing sync.RWMutex
 	closed  bool
 	imports int // imports started, for tests
 	// launching counts the launches in progress, which Close and Detach

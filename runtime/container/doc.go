@@ -6,7 +6,10 @@
 // for the snapshotter (overlayfs) and checks it is for this machine's
 // platform; an import that fails leaves nothing behind. Image names are
 // stored prefixed by the tarball's digest, so two tarballs that both call
-// their image "busybox:latest" do not replace each other.
+// their image "busybox:latest" do not replace each other. A tarball's
+// images stay while launches and tasks use them; CollectImages removes
+// those idle for longer than the agent's --image-idle, and the next task
+// imports the tarball again.
 //
 // Launch makes one container per task, in the containerd namespace "pando":
 // the image's root filesystem (a fresh snapshot), the task's command,

@@ -9,3 +9,6 @@ func Imports(rt *Runtime) int {
 
 // LogsTo is the shim-side logger of a task's sandbox.
 var LogsTo = logsTo
+
+// FileDigest is the digest of a tarball, as Prepare names it.
+var FileDigest = fileDigest

@@ -2,6 +2,7 @@ package container
 
 import (
 	"context"
+	"errors"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -21,12 +22,16 @@ import (
 )
 
 // imageSet is what one tarball holds, once imported; ready is closed when
-// the import has ended (err says how).
+// the import has ended (err says how). users and lastUsed (guarded by the
+// runtime's mu) keep it in containerd while launches and tasks use it and
+// for a while after (CollectImages).
 type imageSet struct {
-	ready  chan struct{}
-	err    error
-	path   string
-	byName map[string]preparedImage // by the name in the tarball
+	ready    chan struct{}
+	err      error
+	path     string
+	byName   map[string]preparedImage // by the name in the tarball
+	users    int                      // launches under way and their running tasks
+	lastUsed time.Time
 }
 
 // preparedImage is an unpacked image and its config, read once.
@@ -69,26 +74,90 @@ func (s *imageSet) pick(name string) (preparedImage, error) {
 // error naming it, and leaves nothing in containerd; a failed Prepare may be
 // retried.
 func (r *Runtime) Prepare(ctx context.Context, digest, path string) error {
-	_, err := r.prepare(ctx, digest, path)
+	set, err := r.prepare(ctx, digest, path)
+	if err == nil {
+		r.release(set)
+	}
 	return err
 }
 
 // Imported says whether this runtime has imported the tarball of digest
-// (since it started): its tasks need the tarball no more, which an
-// agent's cache may then have evicted.
+// (since it started) and still holds its images: its tasks need the
+// tarball no more, which an agent's cache may then have evicted. It counts
+// as a use of the images, so that CollectImages (with a positive idle
+// time) leaves them to the launch that follows.
 func (r *Runtime) Imported(digest string) bool {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	set, ok := r.images[digest]
-	r.mu.Unlock()
 	if !ok {
 		return false
 	}
 	select {
 	case <-set.ready:
-		return set.err == nil
+		if set.err != nil {
+			return false
+		}
+		set.lastUsed = time.Now()
+		return true
 	default:
 		return false
 	}
+}
+
+// release ends a use of the set that prepare acquired.
+func (r *Runtime) release(set *imageSet) {
+	r.mu.Lock()
+	set.users--
+	set.lastUsed = time.Now()
+	r.mu.Unlock()
+}
+
+// CollectImages removes from containerd the images of every tarball that
+// no launch or running task of this runtime uses and that none used for
+// idle; containerd's collector then frees their content and snapshots
+// (what a running container still stands on stays). The next task of such
+// a tarball imports it again. It returns the tarballs' digests. Images
+// this runtime did not import (another agent's in the namespace, or a
+// previous run's) are left alone.
+func (r *Runtime) CollectImages(ctx context.Context, idle time.Duration, now time.Time) ([]string, error) {
+	r.mu.Lock()
+	var digests []string
+	var sets []*imageSet
+	for d, set := range r.images {
+		select {
+		case <-set.ready:
+		default:
+			continue // an import under way has a user
+		}
+		if set.users == 0 && set.err == nil && now.Sub(set.lastUsed) >= idle {
+			delete(r.images, d) // a new user imports it again, after the removal (r.removing)
+			digests, sets = append(digests, d), append(sets, set)
+		}
+	}
+	r.mu.Unlock()
+	if len(sets) == 0 {
+		return nil, nil
+	}
+	r.removing.Lock()
+	defer r.removing.Unlock()
+	ctx = r.nsContext(ctx)
+	is := r.client.ImageService()
+	var errs []error
+	for i, set := range sets {
+		names := set.names()
+		for j, n := range names {
+			var opts []images.DeleteOpt
+			if i == len(sets)-1 && j == len(names)-1 {
+				opts = append(opts, images.SynchronousDelete()) // the collector runs before we return
+			}
+			if err := is.Delete(ctx, set.byName[n].image.Name(), opts...); ignoreNotFound(err) != nil {
+				errs = append(errs, fmt.Errorf("removing image %s of %s: %w", n, digests[i], err))
+			}
+		}
+	}
+	sort.Strings(digests)
+	return digests, errors.Join(errs...)
 }
 
 func (r *Runtime) prepare(ctx context.Context, dgst, path string) (*imageSet, error) {
@@ -110,17 +179,24 @@ func (r *Runtime) prepare(ctx context.Context, dgst, path string) (*imageSet, er
 		r.images[dgst] = set
 		r.imports++
 	}
+	set.users++ // in the same hold of mu as the lookup: CollectImages cannot take it now
 	r.mu.Unlock()
 	if ok {
 		select {
 		case <-set.ready:
+			if set.err != nil {
+				r.release(set)
+			}
 			return set, set.err
 		case <-ctx.Done():
+			r.release(set)
 			return nil, fmt.Errorf("waiting for the import of %s: %w", path, ctx.Err())
 		}
 	}
 	start := time.Now()
+	r.removing.RLock() // not while CollectImages removes images of these names
 	set.byName, set.err = r.importTarball(r.nsContext(ctx), dgst, path)
+	r.removing.RUnlock()
 	if set.err != nil {
 		r.mu.Lock()
 		delete(r.images, dgst) // let a later call try again
@@ -129,6 +205,9 @@ func (r *Runtime) prepare(ctx context.Context, dgst, path string) (*imageSet, er
 		r.log.Info("image imported", "digest", dgst, "images", strings.Join(set.names(), ","), "took", time.Since(start))
 	}
 	close(set.ready)
+	if set.err != nil {
+		r.release(set)
+	}
 	return set, set.err
 }
 

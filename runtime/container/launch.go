@@ -52,6 +52,12 @@ func (r *Runtime) launch(ctx context.Context, spec runtime.Spec) (*Task, error) 
 	if err != nil {
 		return nil, err
 	}
+	launched := false // from then on the task holds the images, until it ends
+	defer func() {
+		if !launched {
+			r.release(set)
+		}
+	}()
 	prepared, err := set.pick(spec.Image)
 	if err != nil {
 		return nil, err
@@ -151,6 +157,7 @@ func (r *Runtime) launch(ctx context.Context, spec runtime.Spec) (*Task, error) 
 		}
 	}
 	t := newTask(r, spec.Ref(), ctr, task, cgroup, labels, spec.MemoryBytes, grace, spec.Timeout, started)
+	t.images = set
 	if err := t.isolate(ctx); err != nil {
 		cleanup()
 		return nil, fmt.Errorf("before starting it: %w", err)
@@ -167,6 +174,7 @@ func (r *Runtime) launch(ctx context.Context, spec runtime.Spec) (*Task, error) 
 		cleanup()
 		return nil, fmt.Errorf("starting its process: %w", err)
 	}
+	launched = true
 	go t.watch(statusC)
 	return t, nil
 }

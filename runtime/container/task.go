@@ -50,6 +50,10 @@ type Task struct {
 	lastStats runtime.Stats // the last sample, kept for Stats of an ended task
 
 	isolation isolators.Handle // nil without an isolator
+
+	// images is the image set it was launched from, used until it ends
+	// (nil for a recovered task: its container stands on its snapshot).
+	images *imageSet
 }
 
 var _ runtime.Task = (*Task)(nil)
@@ -90,6 +94,9 @@ func (t *Task) Labels() map[string]string {
 func (t *Task) watch(statusC <-chan containerd.ExitStatus) {
 	defer t.r.watchers.Done()
 	defer t.r.untrack(t)
+	if t.images != nil {
+		defer t.r.release(t.images)
+	}
 	var timeoutC <-chan time.Time
 	if t.timeout > 0 {
 		timer := time.NewTimer(max(time.Until(t.started.Add(t.timeout)), 0))

@@ -1,0 +1,130 @@
+package container_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+
+	"github.com/pandodc/pando/runtime"
+	"github.com/pandodc/pando/runtime/container"
+)
+
+// An imported image stays in containerd while a task of it runs and for
+// the idle time after; then CollectImages removes it, its snapshots go
+// with it, and the next task imports it again and runs.
+func TestIdleImagesLeaveContainerd(t *testing.T) {
+	cfg := testConfig(t)
+	rt := newRuntime(t, cfg)
+	ctx, cancel := context.WithTimeout(namespaces.WithNamespace(context.Background(), cfg.Namespace), 2*time.Minute)
+	defer cancel()
+	counts := func() (imgs, snaps int) {
+		t.Helper()
+		list, err := rt.Client().ImageService().List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = rt.Client().SnapshotService(container.DefaultSnapshotter).Walk(ctx, func(context.Context, snapshots.Info) error {
+			snaps++
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(list), snaps
+	}
+
+	spec := sh(t, `trap 'exit 143' TERM; echo up; while :; do sleep 0.05; done`)
+	spec.KillGrace = 100 * time.Millisecond
+	digest, err := container.FileDigest(spec.Artifact)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := launch(t, rt, spec)
+	waitForLog(t, spec, "stdout", "up")
+	if imgs, _ := counts(); imgs == 0 {
+		t.Fatal("no image in containerd after a launch")
+	}
+	// In use: it stays, whatever the idle time.
+	if gone, err := rt.CollectImages(ctx, 0, time.Now().Add(time.Hour)); err != nil || len(gone) != 0 {
+		t.Fatalf("CollectImages with a task running removed %v (%v)", gone, err)
+	}
+	if err := task.Kill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, task)
+	// Used within the idle time: it stays.
+	if gone, err := rt.CollectImages(ctx, time.Hour, time.Now()); err != nil || len(gone) != 0 {
+		t.Fatalf("CollectImages of an image used a moment ago removed %v (%v)", gone, err)
+	}
+	if !rt.Imported(digest) {
+		t.Fatal("the image was forgotten")
+	}
+	gone, err := rt.CollectImages(ctx, time.Minute, time.Now().Add(2*time.Minute))
+	if err != nil || !slices.Equal(gone, []string{digest}) {
+		t.Fatalf("CollectImages of an idle image = %v, %v; want %s", gone, err, digest)
+	}
+	if imgs, snaps := counts(); imgs != 0 || snaps != 0 {
+		t.Errorf("after the collection containerd holds %d images and %d snapshots, want none", imgs, snaps)
+	}
+	if rt.Imported(digest) {
+		t.Error("Imported still says yes")
+	}
+
+	// The next task imports it again.
+	again := sh(t, `echo again`)
+	before := container.Imports(rt)
+	if exit := wait(t, launch(t, rt, again)); exit.Outcome != runtime.Finished {
+		t.Fatalf("a task after the collection: %+v", exit)
+	}
+	if n := container.Imports(rt) - before; n != 1 {
+		t.Errorf("the task after the collection made %d imports, want 1", n)
+	}
+	waitForLog(t, again, "stdout", "again")
+}
+
+// Collections that meet launches never take an image from under one: a
+// launch either holds its images or imports them again.
+func TestCollectingImagesWhileLaunching(t *testing.T) {
+	cfg := testConfig(t)
+	rt := newRuntime(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	done := make(chan struct{})
+	collected := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-done:
+				collected <- n
+				return
+			default:
+			}
+			gone, err := rt.CollectImages(ctx, 0, time.Now().Add(time.Hour))
+			if err != nil {
+				t.Errorf("CollectImages: %v", err)
+			}
+			n += len(gone)
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	for i := range 8 {
+		spec := sh(t, `echo ran`)
+		task, err := rt.Launch(ctx, spec)
+		if err != nil {
+			t.Errorf("launch %d while collecting: %v", i, err)
+			continue
+		}
+		if exit := wait(t, task); exit.Outcome != runtime.Finished {
+			t.Errorf("task %d: %+v", i, exit)
+		}
+	}
+	close(done)
+	if n := <-collected; n == 0 {
+		t.Error("no collection removed anything: the test did not test")
+	}
+}
