@@ -52,8 +52,13 @@ func (r *Runtime) Exec(ctx context.Context, ref runtime.TaskRef, argv []string) 
 	if err != nil {
 		return 0, "", fmt.Errorf("exec %q in task %s: %w", argv, taskID, err)
 	}
-	// Deleted whatever happens, with a context of its own: ctx may be done.
-	defer func() { _, _ = proc.Delete(r.nsContext(context.Background())) }()
+	// Deleted whatever happens, with a context of its own (ctx may be
+	// done), bounded: a check must never hang on containerd.
+	defer func() {
+		dctx, cancel := context.WithTimeout(r.nsContext(context.Background()), 10*time.Second)
+		defer cancel()
+		_, _ = proc.Delete(dctx)
+	}()
 	statusC, err := proc.Wait(ctx)
 	if err != nil {
 		return 0, "", fmt.Errorf("exec %q in task %s: %w", argv, taskID, err)
@@ -67,7 +72,15 @@ func (r *Runtime) Exec(ctx context.Context, ref runtime.TaskRef, argv []string) 
 		if err != nil {
 			return 0, "", fmt.Errorf("exec %q in task %s: %w", argv, taskID, err)
 		}
-		proc.IO().Wait() // the output, whole
+		// The output, whole, once the shim closes the pipes; a process the
+		// command left behind may hold them open: then what came by ctx's end.
+		copied := make(chan struct{})
+		go func() { proc.IO().Wait(); close(copied) }()
+		select {
+		case <-copied:
+		case <-ctx.Done():
+			proc.IO().Cancel()
+		}
 		return int(code), out.String(), nil
 	case <-ctx.Done():
 		_ = proc.Kill(r.nsContext(context.Background()), 9)

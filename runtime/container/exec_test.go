@@ -34,6 +34,15 @@ func TestExec(t *testing.T) {
 	if _, _, err := rt.Exec(short, spec.Ref(), []string{"sleep", "60"}); err == nil || !strings.Contains(err.Error(), "deadline exceeded") {
 		t.Errorf("exec past its context: %v, want it cut", err)
 	}
+	// A command that leaves a process holding its output open is answered
+	// by its exit, with what it wrote by ctx's end, not when the other ends.
+	lingering, cancelLingering := context.WithTimeout(ctx, time.Second)
+	defer cancelLingering()
+	start := time.Now()
+	code, out, err = rt.Exec(lingering, spec.Ref(), []string{"sh", "-c", "sleep 30 & echo left"})
+	if err != nil || code != 0 || out != "left\n" || time.Since(start) > 20*time.Second {
+		t.Errorf("exec leaving a sleep behind = %d %q %v after %v, want 0 and its line before the sleep ends", code, out, err, time.Since(start))
+	}
 	for _, ref := range []runtime.TaskRef{{FrameworkID: spec.FrameworkID, TaskID: "nobody"}, {FrameworkID: "another", TaskID: spec.TaskID}} {
 		if _, _, err := rt.Exec(ctx, ref, []string{"true"}); err == nil || !strings.Contains(err.Error(), "no such running container task") {
 			t.Errorf("exec in the unknown task %+v: %v", ref, err)
