@@ -105,14 +105,14 @@ type Runtime struct {
 	root       context.Context
 	cancelRoot context.CancelFunc
 
-	mu      sync.Mutex
-	images  map[string]*imageSet      // by digest; an entry is in progress until ready closes
-	tasks   map[runtime.TaskRef]*Task // until they end
+	mu     sync.Mutex
+	images map[string]*imageSet      // by digest; an entry is in progress until ready closes
+	tasks  map[runtime.TaskRef]*Task // until they end
 	// removing is held by CollectImages while it removes images, and read
 	// by imports, which must not make images of the names it removes.
 	removing sync.RWMutex
-	closed  bool
-	imports int // imports started, for tests
+	closed   bool
+	imports  int // imports started, for tests
 	// launching counts the launches in progress, which Close and Detach
 	// wait for, so that none is cut off half made.
 	launching sync.WaitGroup

@@ -285,8 +285,25 @@ func (t *Task) stop() {
 		return
 	case <-grace.C:
 	}
-	signal(syscall.SIGKILL, containerd.WithKillAll)
+	// Again until it ends: a SIGKILL that containerd failed to deliver
+	// (a timeout under load) would leave a task ignoring SIGTERM, as a
+	// container's PID 1 does, running for ever, its kill never answered.
+	for {
+		signal(syscall.SIGKILL, containerd.WithKillAll)
+		select {
+		case <-t.done:
+			return
+		case <-t.r.root.Done():
+			return // the runtime let go of its tasks
+		case <-time.After(killRetryInterval):
+			t.r.log.Warn("a container task still runs after SIGKILL; sending it again", "task", t.id)
+		}
+	}
 }
+
+// killRetryInterval is how long a killed task may take to end after
+// SIGKILL before it is sent again.
+var killRetryInterval = 5 * time.Second
 
 // Stats samples the task's cgroup through containerd's metrics; an ended
 // task reports its last sample (taken as it ended).
