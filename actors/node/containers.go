@@ -2,9 +2,12 @@ package node
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"maps"
+	"path/filepath"
 	"time"
 
 	aagent "github.com/pandodc/pando/actors/agent"
@@ -36,13 +39,24 @@ func startContainers(ctx context.Context, opts AgentOptions, agentID string, log
 	defer cancel()
 	rt, err := container.New(cctx, container.Config{
 		Address: opts.Containerd, DefaultKillGrace: opts.KillGrace, Logger: logger,
-		Isolator: containerIsolators(logger), AgentID: agentID,
+		Isolator: containerIsolators(logger), AgentID: agentID, Owner: imageOwner(opts.WorkDir),
 	})
 	if err != nil {
 		logger.Warn("agent: no container runtime; running WASM tasks only", "error", err)
 		return nil, err.Error()
 	}
 	return rt, ""
+}
+
+// imageOwner names an agent's images in containerd by its work dir: two
+// agents on one host (one containerd) keep their images apart, and an
+// agent's next run names them as this one did.
+func imageOwner(workDir string) string {
+	if abs, err := filepath.Abs(workDir); err == nil {
+		workDir = abs
+	}
+	sum := sha256.Sum256([]byte(workDir))
+	return hex.EncodeToString(sum[:6])
 }
 
 // containerIsolators accounts container tasks: CPU, memory and block IO from

@@ -52,6 +52,12 @@ type Config struct {
 	// Namespace is the containerd namespace of Pando's images and
 	// containers; "" is DefaultNamespace.
 	Namespace string
+	// Owner names the runtime's images in containerd
+	// (pando.import/<owner>/<digest16>/<name>): runtimes of two owners that
+	// share a namespace (two agents on one host) never remove each other's
+	// images (CollectImages), and one owner's next run names them the same.
+	// "" leaves the owner out.
+	Owner string
 	// AgentID labels every container (pando.agent-id) and is what Recover
 	// looks for; "" takes Spec.AgentID at each launch, and Recover is then
 	// refused.

@@ -118,8 +118,8 @@ func (r *Runtime) release(set *imageSet) {
 // idle; containerd's collector then frees their content and snapshots
 // (what a running container still stands on stays). The next task of such
 // a tarball imports it again. It returns the tarballs' digests. Images
-// this runtime did not import (another agent's in the namespace, or a
-// previous run's) are left alone.
+// this runtime did not import are left alone: another owner's, and those
+// an earlier run imported that no task of this run used.
 func (r *Runtime) CollectImages(ctx context.Context, idle time.Duration, now time.Time) ([]string, error) {
 	r.mu.Lock()
 	var digests []string
@@ -244,7 +244,7 @@ func (r *Runtime) importTarball(ctx context.Context, dgst, path string) (_ map[s
 	}()
 
 	host := platforms.DefaultSpec()
-	prefix := imagePrefix(dgst)
+	prefix := imagePrefix(r.cfg.Owner, dgst)
 	made, err = r.client.Import(ctx, f,
 		containerd.WithImageRefTranslator(func(name string) string { return prefix + name }),
 		containerd.WithDigestRef(func(d digest.Digest) string { return prefix + "@" + d.String() }),
@@ -335,11 +335,15 @@ func (r *Runtime) checkPlatform(ctx context.Context, rec images.Image, host ocis
 		strings.Join(names, ", "), platforms.Format(host), platforms.Format(host))
 }
 
-// imagePrefix keeps the images of one tarball apart from another's.
-func imagePrefix(dgst string) string {
+// imagePrefix keeps the images of one tarball apart from another's, and
+// one owner's from another's.
+func imagePrefix(owner, dgst string) string {
 	hexPart := strings.TrimPrefix(dgst, "sha256:")
 	if len(hexPart) > 16 {
 		hexPart = hexPart[:16]
+	}
+	if owner != "" {
+		return "pando.import/" + owner + "/" + hexPart + "/"
 	}
 	return "pando.import/" + hexPart + "/"
 }

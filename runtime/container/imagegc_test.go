@@ -3,6 +3,7 @@ package container_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -126,5 +127,46 @@ func TestCollectingImagesWhileLaunching(t *testing.T) {
 	close(done)
 	if n := <-collected; n == 0 {
 		t.Error("no collection removed anything: the test did not test")
+	}
+}
+
+// Two owners' runtimes in one namespace (two agents on one containerd):
+// one's collection leaves the other's images, which it goes on using.
+func TestCollectingImagesLeavesAnotherOwnersImages(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Owner = "agent-a"
+	other := cfg
+	other.Owner, other.AgentID = "agent-b", cfg.AgentID+"-b"
+	a, b := newRuntime(t, cfg), newRuntime(t, other)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for _, rt := range []*container.Runtime{a, b} {
+		if exit := wait(t, launch(t, rt, sh(t, `true`))); exit.Outcome != runtime.Finished {
+			t.Fatalf("a first task: %+v", exit)
+		}
+	}
+	if gone, err := a.CollectImages(ctx, 0, time.Now().Add(time.Hour)); err != nil || len(gone) != 1 {
+		t.Fatalf("a's collection = %v, %v; want its one tarball", gone, err)
+	}
+	imports := container.Imports(b)
+	spec := sh(t, `echo still`)
+	if exit := wait(t, launch(t, b, spec)); exit.Outcome != runtime.Finished {
+		t.Fatalf("b's task after a's collection: %+v", exit)
+	}
+	waitForLog(t, spec, "stdout", "still")
+	if n := container.Imports(b) - imports; n != 0 {
+		t.Errorf("b imported %d times after a's collection, want 0: its images were taken", n)
+	}
+	list, err := b.Client().ImageService().List(namespaces.WithNamespace(ctx, cfg.Namespace))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, img := range list {
+		if !strings.HasPrefix(img.Name, "pando.import/agent-b/") {
+			t.Errorf("image %s is left after a's collection; want only b's", img.Name)
+		}
+	}
+	if len(list) == 0 {
+		t.Error("b's images are gone")
 	}
 }
