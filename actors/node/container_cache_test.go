@@ -62,15 +62,7 @@ func busyboxDev(ctx context.Context, t *testing.T, opts node.DevOptions) (*node.
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { dev.Stop(context.Background()) })
-	data, err := os.ReadFile(containerdtest.BusyboxTarball(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	image, err := dev.Master.Artifacts.Put(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dev, ctd, image
+	return dev, ctd, putFile(t, dev, containerdtest.BusyboxTarball(t))
 }
 
 // runTrue runs `true` in a container of image, as framework id, and fails

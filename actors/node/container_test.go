@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -93,23 +92,9 @@ func TestWasmAndContainerTasksShareAnAgent(t *testing.T) {
 	}
 	defer dev.Stop(context.Background())
 
-	module, err := os.ReadFile(wasmbuild.MustBuild(t, "hello"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	moduleDigest, err := dev.Master.Artifacts.Put(module)
-	if err != nil {
-		t.Fatal(err)
-	}
+	moduleDigest := putFile(t, dev, wasmbuild.MustBuild(t, "hello"))
 	tarball := containerdtest.BusyboxTarball(t)
-	data, err := os.ReadFile(tarball)
-	if err != nil {
-		t.Fatal(err)
-	}
-	imageDigest, err := dev.Master.Artifacts.Put(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	imageDigest := putFile(t, dev, tarball)
 
 	per := resources.MustParse("cpus:0.2;mem:64").ToProto()
 	container := func(id string, args ...string) *kernelpb.TaskInfo {

@@ -3,7 +3,6 @@ package node_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -161,18 +160,7 @@ func serviceDev(tb testing.TB, n int) (dev *node.Dev, module string, image sdk.I
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { dev.Stop(context.Background()) })
-	put := func(path string) string {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		digest, err := dev.Master.Artifacts.Put(data)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		return digest
-	}
-	return dev, put(wasmbuild.MustBuild(tb, "webserver")), sdk.Image{Digest: put(containerdtest.BusyboxTarball(tb))}
+	return dev, putFile(tb, dev, wasmbuild.MustBuild(tb, "webserver")), sdk.Image{Digest: putFile(tb, dev, containerdtest.BusyboxTarball(tb))}
 }
 
 func startServices(t testing.TB, dev *node.Dev) *services {

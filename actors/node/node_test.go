@@ -102,6 +102,21 @@ func (l *launcher) Update(_ *sdk.Driver, st *kernelpb.TaskStatus) {
 
 // startFramework runs scheduler as a framework of dev's master; the
 // returned func stops it (before dev stops).
+// putFile puts the file at path in dev's artifact store and returns its
+// digest.
+func putFile(tb testing.TB, dev *node.Dev, path string) string {
+	tb.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	digest, err := dev.Master.Artifacts.Put(data)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return digest
+}
+
 func startFramework(t testing.TB, dev *node.Dev, name string, scheduler sdk.Scheduler) (stop func()) {
 	t.Helper()
 	driver, err := sdk.NewDriver(sdk.Config{
@@ -131,14 +146,7 @@ func TestDevRunsTasksEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dev.Stop(context.Background())
-	module, err := os.ReadFile(helloPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	digest, err := dev.Master.Artifacts.Put(module)
-	if err != nil {
-		t.Fatal(err)
-	}
+	digest := putFile(t, dev, helloPath)
 
 	const n = 200
 	l := newLauncher(digest, n)

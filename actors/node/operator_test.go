@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 
@@ -29,14 +28,7 @@ func TestOperatorKillThroughTheAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dev.Stop(context.Background())
-	module, err := os.ReadFile(sleepPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	digest, err := dev.Master.Artifacts.Put(module)
-	if err != nil {
-		t.Fatal(err)
-	}
+	digest := putFile(t, dev, sleepPath)
 	l := newLauncher(digest, 1)
 	defer startFramework(t, dev, "operator-test", l)()
 	c, err := client.New(dev.Master.URL)

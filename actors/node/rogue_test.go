@@ -3,7 +3,6 @@ package node_test
 import (
 	"context"
 	"math"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -53,14 +52,7 @@ func TestRogueFrameworkDoesNotDisturbOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dev.Stop(context.Background())
-	module, err := os.ReadFile(wasmbuild.MustBuild(t, "tiny"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	digest, err := dev.Master.Artifacts.Put(module)
-	if err != nil {
-		t.Fatal(err)
-	}
+	digest := putFile(t, dev, wasmbuild.MustBuild(t, "tiny"))
 	system := dev.Master.System.Actors
 	r := &rogue{master: dev.Master.PID}
 	pid := system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return r }))

@@ -3,7 +3,6 @@ package node_test
 import (
 	"context"
 	"io"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -22,14 +21,7 @@ func TestTwoFrameworksRunTheSameTaskIDsOnOneAgent(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dev, _, image := busyboxDev(ctx, t, node.DevOptions{})
-	module, err := os.ReadFile(wasmbuild.MustBuild(t, "hello"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hello, err := dev.Master.Artifacts.Put(module)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hello := putFile(t, dev, wasmbuild.MustBuild(t, "hello"))
 	per := resources.MustParse("cpus:0.2;mem:64").ToProto()
 	frameworks := map[string]*once{}
 	for _, who := range []string{"a", "b"} {
