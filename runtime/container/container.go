@@ -55,8 +55,9 @@ type Config struct {
 	// Owner names the runtime's images in containerd
 	// (pando.import/<owner>/<digest16>/<name>): runtimes of two owners that
 	// share a namespace (two agents on one host) never remove each other's
-	// images (CollectImages), and one owner's next run names them the same.
-	// "" leaves the owner out.
+	// images (CollectImages), and one owner's next run finds its earlier
+	// run's images by their names. "" leaves the owner out (and earlier
+	// runs' images alone).
 	Owner string
 	// AgentID labels every container (pando.agent-id) and is what Recover
 	// looks for; "" takes Spec.AgentID at each launch, and Recover is then
@@ -114,6 +115,11 @@ type Runtime struct {
 	mu     sync.Mutex
 	images map[string]*imageSet      // by digest; an entry is in progress until ready closes
 	tasks  map[runtime.TaskRef]*Task // until they end
+	// leftovers are the images an earlier run of this owner imported, by
+	// their prefix (imagePrefix), until this run imports the same tarball
+	// or CollectImages removes them, once idle since started.
+	leftovers map[string][]string
+	started   time.Time
 	// removing is held by CollectImages while it removes images, and read
 	// by imports, which must not make images of the names it removes.
 	removing sync.RWMutex
@@ -167,11 +173,16 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, unavailable(fmt.Sprintf("containerd at %s does not answer", cfg.Address), err)
 	}
 	root, cancelRoot := context.WithCancel(namespaces.WithNamespace(context.Background(), cfg.Namespace))
-	return &Runtime{
+	r := &Runtime{
 		cfg: cfg, client: client, log: cfg.Logger,
 		root: root, cancelRoot: cancelRoot,
 		images: map[string]*imageSet{}, tasks: map[runtime.TaskRef]*Task{},
-	}, nil
+		started: time.Now(),
+	}
+	if r.leftovers, err = r.earlierImages(vctx); err != nil {
+		r.log.Warn("listing the images an earlier run imported; they stay in containerd", "err", err)
+	}
+	return r, nil
 }
 
 // Client is the runtime's containerd client, in its namespace (for tests

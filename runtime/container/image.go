@@ -117,13 +117,21 @@ func (r *Runtime) release(set *imageSet) {
 // no launch or running task of this runtime uses and that none used for
 // idle; containerd's collector then frees their content and snapshots
 // (what a running container still stands on stays). The next task of such
-// a tarball imports it again. It returns the tarballs' digests. Images
-// this runtime did not import are left alone: another owner's, and those
-// an earlier run imported that no task of this run used.
+// a tarball imports it again. An earlier run's images (of this Owner) that
+// no task of this run used go once the runtime has run for idle. It
+// returns the tarballs' digests; an earlier run's by the 16 hex digits
+// their names keep. Another owner's images are left alone.
 func (r *Runtime) CollectImages(ctx context.Context, idle time.Duration, now time.Time) ([]string, error) {
 	r.mu.Lock()
 	var digests []string
 	var sets []*imageSet
+	var names [][]string // each set's image names, in containerd
+	if now.Sub(r.started) >= idle {
+		for prefix, leftover := range r.leftovers {
+			digests, sets, names = append(digests, digestOfPrefix(prefix)), append(sets, nil), append(names, leftover)
+		}
+		r.leftovers = nil
+	}
 	for d, set := range r.images {
 		select {
 		case <-set.ready:
@@ -132,7 +140,11 @@ func (r *Runtime) CollectImages(ctx context.Context, idle time.Duration, now tim
 		}
 		if set.users == 0 && set.err == nil && now.Sub(set.lastUsed) >= idle {
 			delete(r.images, d) // a new user imports it again, after the removal (r.removing)
-			digests, sets = append(digests, d), append(sets, set)
+			var full []string
+			for _, n := range set.names() {
+				full = append(full, set.byName[n].image.Name())
+			}
+			digests, sets, names = append(digests, d), append(sets, set), append(names, full)
 		}
 	}
 	r.mu.Unlock()
@@ -144,20 +156,49 @@ func (r *Runtime) CollectImages(ctx context.Context, idle time.Duration, now tim
 	ctx = r.nsContext(ctx)
 	is := r.client.ImageService()
 	var errs []error
-	for i, set := range sets {
-		names := set.names()
-		for j, n := range names {
+	for i := range sets {
+		for j, n := range names[i] {
 			var opts []images.DeleteOpt
-			if i == len(sets)-1 && j == len(names)-1 {
+			if i == len(sets)-1 && j == len(names[i])-1 {
 				opts = append(opts, images.SynchronousDelete()) // the collector runs before we return
 			}
-			if err := is.Delete(ctx, set.byName[n].image.Name(), opts...); ignoreNotFound(err) != nil {
+			if err := is.Delete(ctx, n, opts...); ignoreNotFound(err) != nil {
 				errs = append(errs, fmt.Errorf("removing image %s of %s: %w", n, digests[i], err))
 			}
 		}
 	}
 	sort.Strings(digests)
 	return digests, errors.Join(errs...)
+}
+
+// earlierImages lists the images of this owner in the namespace, by
+// prefix: what an earlier run imported (none when the runtime has no
+// Owner, as then it cannot tell its images from another's).
+func (r *Runtime) earlierImages(ctx context.Context) (map[string][]string, error) {
+	if r.cfg.Owner == "" {
+		return nil, nil
+	}
+	list, err := r.client.ImageService().List(r.nsContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	mine := "pando.import/" + r.cfg.Owner + "/"
+	for _, img := range list {
+		rest, ok := strings.CutPrefix(img.Name, mine)
+		hexPart, _, ok2 := strings.Cut(rest, "/")
+		if ok && ok2 {
+			prefix := mine + hexPart + "/"
+			out[prefix] = append(out[prefix], img.Name)
+		}
+	}
+	return out, nil
+}
+
+// digestOfPrefix is the part of a tarball's digest an image prefix keeps.
+func digestOfPrefix(prefix string) string {
+	parts := strings.Split(strings.TrimSuffix(prefix, "/"), "/")
+	return "sha256:" + parts[len(parts)-1]
 }
 
 func (r *Runtime) prepare(ctx context.Context, dgst, path string) (*imageSet, error) {
@@ -178,6 +219,7 @@ func (r *Runtime) prepare(ctx context.Context, dgst, path string) (*imageSet, er
 		set = &imageSet{ready: make(chan struct{}), path: path}
 		r.images[dgst] = set
 		r.imports++
+		delete(r.leftovers, imagePrefix(r.cfg.Owner, dgst)) // the import takes their names over
 	}
 	set.users++ // in the same hold of mu as the lookup: CollectImages cannot take it now
 	r.mu.Unlock()

@@ -170,3 +170,80 @@ func TestCollectingImagesLeavesAnotherOwnersImages(t *testing.T) {
 		t.Error("b's images are gone")
 	}
 }
+
+// An earlier run's images (of the same owner) that no task of this run
+// uses go once the runtime has run for the idle time; one this run uses
+// again is its own; another owner's stay.
+func TestAnEarlierRunsIdleImagesGo(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Owner = "agent-a"
+	other := cfg
+	other.Owner, other.AgentID = "agent-b", cfg.AgentID+"-b"
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	nsCtx := namespaces.WithNamespace(ctx, cfg.Namespace)
+	names := func(rt *container.Runtime) []string {
+		t.Helper()
+		list, err := rt.Client().ImageService().List(nsCtx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, img := range list {
+			out = append(out, img.Name)
+		}
+		slices.Sort(out)
+		return out
+	}
+	// Earlier runs: a's and b's, each importing busybox, then closed
+	// (images stay imported).
+	for _, c := range []container.Config{cfg, other} {
+		rt, err := container.New(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if exit := wait(t, launch(t, rt, sh(t, `true`))); exit.Outcome != runtime.Finished {
+			t.Fatalf("a task of the earlier run: %+v", exit)
+		}
+		if err := rt.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := newRuntime(t, cfg)
+	before := names(a)
+	if len(before) != 2 {
+		t.Fatalf("the earlier runs left %v, want one image of each owner", before)
+	}
+	if gone, err := a.CollectImages(ctx, time.Hour, time.Now()); err != nil || len(gone) != 0 {
+		t.Fatalf("a collection before the runtime ran for the idle time removed %v (%v)", gone, err)
+	}
+	digest, err := container.FileDigest(busybox(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, err := a.CollectImages(ctx, time.Hour, time.Now().Add(2*time.Hour))
+	if err != nil || len(gone) != 1 || !strings.HasPrefix(digest, gone[0]) {
+		t.Fatalf("the collection of the earlier run's image = %v, %v; want the tarball %s", gone, err, digest)
+	}
+	if left := names(a); len(left) != 1 || !strings.HasPrefix(left[0], "pando.import/agent-b/") {
+		t.Errorf("after a's collection containerd holds %v, want only b's image", left)
+	}
+
+	// b's next run uses its image again: the image is that run's now, kept
+	// while a task of it runs, however long after the start.
+	b := newRuntime(t, other)
+	spec := sh(t, `trap 'exit 143' TERM; echo up; while :; do sleep 0.05; done`)
+	spec.KillGrace = 100 * time.Millisecond
+	task := launch(t, b, spec)
+	waitForLog(t, spec, "stdout", "up")
+	if gone, err := b.CollectImages(ctx, time.Hour, time.Now().Add(2*time.Hour)); err != nil || len(gone) != 0 {
+		t.Errorf("b's collection removed %v (%v) while a task of it runs", gone, err)
+	}
+	if left := names(b); len(left) != 1 {
+		t.Errorf("containerd holds %v, want b's image", left)
+	}
+	if err := task.Kill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, task)
+}
