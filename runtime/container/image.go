@@ -124,11 +124,10 @@ func (r *Runtime) release(set *imageSet) {
 func (r *Runtime) CollectImages(ctx context.Context, idle time.Duration, now time.Time) ([]string, error) {
 	r.mu.Lock()
 	var digests []string
-	var sets []*imageSet
-	var names [][]string // each set's image names, in containerd
+	var names [][]string // the image names of each of digests, in containerd
 	if now.Sub(r.started) >= idle {
 		for prefix, leftover := range r.leftovers {
-			digests, sets, names = append(digests, digestOfPrefix(prefix)), append(sets, nil), append(names, leftover)
+			digests, names = append(digests, digestOfPrefix(prefix)), append(names, leftover)
 		}
 		r.leftovers = nil
 	}
@@ -144,11 +143,11 @@ func (r *Runtime) CollectImages(ctx context.Context, idle time.Duration, now tim
 			for _, n := range set.names() {
 				full = append(full, set.byName[n].image.Name())
 			}
-			digests, sets, names = append(digests, d), append(sets, set), append(names, full)
+			digests, names = append(digests, d), append(names, full)
 		}
 	}
 	r.mu.Unlock()
-	if len(sets) == 0 {
+	if len(digests) == 0 {
 		return nil, nil
 	}
 	r.removing.Lock()
@@ -156,10 +155,10 @@ func (r *Runtime) CollectImages(ctx context.Context, idle time.Duration, now tim
 	ctx = r.nsContext(ctx)
 	is := r.client.ImageService()
 	var errs []error
-	for i := range sets {
+	for i := range digests {
 		for j, n := range names[i] {
 			var opts []images.DeleteOpt
-			if i == len(sets)-1 && j == len(names[i])-1 {
+			if i == len(digests)-1 && j == len(names[i])-1 {
 				opts = append(opts, images.SynchronousDelete()) // the collector runs before we return
 			}
 			if err := is.Delete(ctx, n, opts...); ignoreNotFound(err) != nil {

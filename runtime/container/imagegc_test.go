@@ -14,6 +14,31 @@ import (
 	"github.com/pandodc/pando/runtime/container"
 )
 
+// imageNames lists the images in rt's namespace, sorted.
+func imageNames(t *testing.T, rt *container.Runtime) []string {
+	t.Helper()
+	list, err := rt.Client().ImageService().List(namespaces.WithNamespace(context.Background(), rt.Namespace()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, img := range list {
+		out = append(out, img.Name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// twoOwners are the configs of two agents, "agent-a" and "agent-b",
+// sharing a fresh namespace.
+func twoOwners(t *testing.T) (a, b container.Config) {
+	a = testConfig(t)
+	a.Owner = "agent-a"
+	b = a
+	b.Owner, b.AgentID = "agent-b", a.AgentID+"-b"
+	return a, b
+}
+
 // An imported image stays in containerd while a task of it runs and for
 // the idle time after; then CollectImages removes it, its snapshots go
 // with it, and the next task imports it again and runs.
@@ -24,18 +49,14 @@ func TestIdleImagesLeaveContainerd(t *testing.T) {
 	defer cancel()
 	counts := func() (imgs, snaps int) {
 		t.Helper()
-		list, err := rt.Client().ImageService().List(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = rt.Client().SnapshotService(container.DefaultSnapshotter).Walk(ctx, func(context.Context, snapshots.Info) error {
+		err := rt.Client().SnapshotService(container.DefaultSnapshotter).Walk(ctx, func(context.Context, snapshots.Info) error {
 			snaps++
 			return nil
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return len(list), snaps
+		return len(imageNames(t, rt)), snaps
 	}
 
 	spec := sh(t, `trap 'exit 143' TERM; echo up; while :; do sleep 0.05; done`)
@@ -133,10 +154,7 @@ func TestCollectingImagesWhileLaunching(t *testing.T) {
 // Two owners' runtimes in one namespace (two agents on one containerd):
 // one's collection leaves the other's images, which it goes on using.
 func TestCollectingImagesLeavesAnotherOwnersImages(t *testing.T) {
-	cfg := testConfig(t)
-	cfg.Owner = "agent-a"
-	other := cfg
-	other.Owner, other.AgentID = "agent-b", cfg.AgentID+"-b"
+	cfg, other := twoOwners(t)
 	a, b := newRuntime(t, cfg), newRuntime(t, other)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -157,13 +175,10 @@ func TestCollectingImagesLeavesAnotherOwnersImages(t *testing.T) {
 	if n := container.Imports(b) - imports; n != 0 {
 		t.Errorf("b imported %d times after a's collection, want 0: its images were taken", n)
 	}
-	list, err := b.Client().ImageService().List(namespaces.WithNamespace(ctx, cfg.Namespace))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, img := range list {
-		if !strings.HasPrefix(img.Name, "pando.import/agent-b/") {
-			t.Errorf("image %s is left after a's collection; want only b's", img.Name)
+	list := imageNames(t, b)
+	for _, name := range list {
+		if !strings.HasPrefix(name, "pando.import/agent-b/") {
+			t.Errorf("image %s is left after a's collection; want only b's", name)
 		}
 	}
 	if len(list) == 0 {
@@ -175,26 +190,9 @@ func TestCollectingImagesLeavesAnotherOwnersImages(t *testing.T) {
 // uses go once the runtime has run for the idle time; one this run uses
 // again is its own; another owner's stay.
 func TestAnEarlierRunsIdleImagesGo(t *testing.T) {
-	cfg := testConfig(t)
-	cfg.Owner = "agent-a"
-	other := cfg
-	other.Owner, other.AgentID = "agent-b", cfg.AgentID+"-b"
+	cfg, other := twoOwners(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	nsCtx := namespaces.WithNamespace(ctx, cfg.Namespace)
-	names := func(rt *container.Runtime) []string {
-		t.Helper()
-		list, err := rt.Client().ImageService().List(nsCtx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, img := range list {
-			out = append(out, img.Name)
-		}
-		slices.Sort(out)
-		return out
-	}
 	// Earlier runs: a's and b's, each importing busybox, then closed
 	// (images stay imported).
 	for _, c := range []container.Config{cfg, other} {
@@ -210,7 +208,7 @@ func TestAnEarlierRunsIdleImagesGo(t *testing.T) {
 		}
 	}
 	a := newRuntime(t, cfg)
-	before := names(a)
+	before := imageNames(t, a)
 	if len(before) != 2 {
 		t.Fatalf("the earlier runs left %v, want one image of each owner", before)
 	}
@@ -225,7 +223,7 @@ func TestAnEarlierRunsIdleImagesGo(t *testing.T) {
 	if err != nil || len(gone) != 1 || !strings.HasPrefix(digest, gone[0]) {
 		t.Fatalf("the collection of the earlier run's image = %v, %v; want the tarball %s", gone, err, digest)
 	}
-	if left := names(a); len(left) != 1 || !strings.HasPrefix(left[0], "pando.import/agent-b/") {
+	if left := imageNames(t, a); len(left) != 1 || !strings.HasPrefix(left[0], "pando.import/agent-b/") {
 		t.Errorf("after a's collection containerd holds %v, want only b's image", left)
 	}
 
@@ -239,7 +237,7 @@ func TestAnEarlierRunsIdleImagesGo(t *testing.T) {
 	if gone, err := b.CollectImages(ctx, time.Hour, time.Now().Add(2*time.Hour)); err != nil || len(gone) != 0 {
 		t.Errorf("b's collection removed %v (%v) while a task of it runs", gone, err)
 	}
-	if left := names(b); len(left) != 1 {
+	if left := imageNames(t, b); len(left) != 1 {
 		t.Errorf("containerd holds %v, want b's image", left)
 	}
 	if err := task.Kill(ctx); err != nil {
